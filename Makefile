@@ -1,0 +1,57 @@
+# elbo — plain Makefile.  make | make test | make SAN=1 test | make clean
+#   SAN=1   AddressSanitizer + UndefinedBehaviorSanitizer build (in build-san/)
+#   PREFIX, DESTDIR for make install (see issue tracker for the full install)
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+SAN     ?= 0
+
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 $(WARN) -D_POSIX_C_SOURCE=200809L -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-pthread
+LDLIBS  := -lopenblas -lpng -lz -lm
+
+ifeq ($(SAN),1)
+  B       := build-san
+  CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+else
+  B       := build
+endif
+
+LIB_SRC := $(wildcard src/*/*.c)
+LIB_OBJ := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
+CLI_SRC := $(wildcard cli/*.c)
+CLI_OBJ := $(patsubst cli/%.c,$(B)/obj/cli/%.o,$(CLI_SRC))
+TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+HDRS    := include/elbo.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h
+
+.PHONY: all test clean
+all: $(B)/elbo $(TESTS)
+
+$(B)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/obj/cli/%.o: cli/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/libelbo.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/elbo: $(CLI_OBJ) $(B)/libelbo.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/%.c $(B)/libelbo.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(B)/libelbo.a $(LDFLAGS) $(LDLIBS)
+
+# The README's test command. Runs every C test binary and the CLI smoke
+# test; prints one "N passed, N failed" line at the end.
+test: all
+	@ELBO_BUILD=$(B) sh tests/run.sh
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,235 @@
+/*
+ * elbo.h — public C API of elbo, a small library for variational inference.
+ *
+ * Conventions
+ *  - Every exported name starts with elbo_ / ELBO_.
+ *  - Stateful objects (elbo_vae) are opaque handles, created by *_create or
+ *    *_load and released by *_free. Configuration is plain structs that the
+ *    caller owns; the library copies what it needs.
+ *  - Recoverable failures (bad files, bad arguments, out of memory, numeric
+ *    faults) return an elbo_status and, when the caller passes a non-NULL
+ *    elbo_error*, a human-readable message naming the file and the reason.
+ *    Programmer bugs (NULL handles, shapes that break an invariant) hit an
+ *    assertion.
+ *  - The library never prints and never calls exit(); the CLI does.
+ *  - No global mutable state: two models can live (and train) in one process.
+ *    One handle must not be used from two threads at once. The BLAS thread
+ *    count (elbo_set_threads) is process-wide, as OpenBLAS makes it.
+ *  - Losses are nats, summed over pixels; per-example figures divide the sum
+ *    over a data set by its size, as the PyTorch reference prints them.
+ */
+#ifndef ELBO_H
+#define ELBO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ELBO_VERSION_MAJOR 0
+#define ELBO_VERSION_MINOR 1
+#define ELBO_VERSION_PATCH 0
+#define ELBO_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__)
+#define ELBO_API __attribute__((visibility("default")))
+#else
+#define ELBO_API
+#endif
+
+/** Runtime version string, e.g. "0.1.0". Static storage; do not free. */
+ELBO_API const char *elbo_version(void);
+
+/* ------------------------------------------------------------------ errors */
+
+typedef enum {
+    ELBO_OK = 0,
+    ELBO_ERR_IO = 1,      /* a file could not be opened, read or written */
+    ELBO_ERR_FORMAT = 2,  /* a file's contents are malformed or unexpected */
+    ELBO_ERR_NOMEM = 3,   /* an allocation failed or a size would overflow */
+    ELBO_ERR_ARG = 4,     /* an argument or configuration value is invalid */
+    ELBO_ERR_NUMERIC = 5, /* a loss or gradient became NaN or infinite */
+    ELBO_ERR_MISMATCH = 6 /* a checkpoint does not fit the requested model */
+} elbo_status;
+
+/** Filled by functions that can fail; pass NULL if you do not want text. */
+typedef struct {
+    elbo_status code;
+    char msg[512];
+} elbo_error;
+
+/** Short constant name for a status ("I/O error", ...). Static storage. */
+ELBO_API const char *elbo_status_str(elbo_status s);
+
+/* ----------------------------------------------------------------- threads */
+
+/** Sets the number of BLAS threads for the process (n <= 0: all cores).
+ *  Results are bit-identical for a fixed seed and thread count. */
+ELBO_API void elbo_set_threads(int n);
+/** Number of threads BLAS will use. */
+ELBO_API int elbo_get_threads(void);
+
+/* -------------------------------------------------------------------- data */
+
+/** An image data set held in memory as uint8 pixels (scaled to [0,1] per
+ *  batch when used) with uint8 labels. Owned by the caller: release with
+ *  elbo_dataset_free. */
+typedef struct {
+    int n;             /* number of examples */
+    int rows, cols;    /* image size; dim = rows * cols */
+    uint8_t *pixels;   /* [n, rows*cols], row-major */
+    uint8_t *labels;   /* [n], or NULL when loaded without labels */
+} elbo_dataset;
+
+typedef enum { ELBO_SPLIT_TRAIN = 0, ELBO_SPLIT_TEST = 1 } elbo_split;
+
+/** Reads an MNIST-layout split from dir: train-images-idx3-ubyte(.gz) and
+ *  train-labels-idx1-ubyte(.gz), or t10k-* for the test split. Raw and gzip
+ *  files are both accepted (the .gz name is tried first). Magic numbers,
+ *  dimensions, counts and file lengths are validated. Fashion-MNIST uses the
+ *  same layout. On success *out owns fresh buffers. */
+ELBO_API elbo_status elbo_dataset_load_mnist(const char *dir, elbo_split split,
+                                             elbo_dataset *out, elbo_error *err);
+/** Reads one idx file pair given by explicit paths (labels_path may be NULL). */
+ELBO_API elbo_status elbo_dataset_load_idx(const char *images_path, const char *labels_path,
+                                           elbo_dataset *out, elbo_error *err);
+/** Keeps only the first n examples (no reallocation). */
+ELBO_API void elbo_dataset_truncate(elbo_dataset *ds, int n);
+/** Frees the buffers of ds and zeroes it. Safe on a zeroed struct. */
+ELBO_API void elbo_dataset_free(elbo_dataset *ds);
+
+/* ------------------------------------------------------------------- model */
+
+#define ELBO_MAX_HIDDEN 8
+
+typedef enum {
+    ELBO_LIK_BERNOULLI = 0, /* sigmoid decoder, BCE on grey levels (reference) */
+    ELBO_LIK_GAUSSIAN = 1   /* identity decoder, N(x; mean, 1) per pixel */
+} elbo_likelihood;
+
+/** Architecture of an MLP VAE. Encoder: input -> hidden[0] -> ... ->
+ *  hidden[n_hidden-1] -> (mu, logvar) in R^latent_dim; the decoder mirrors
+ *  it: latent -> hidden[n_hidden-1] -> ... -> hidden[0] -> input. ReLU
+ *  activations. */
+typedef struct {
+    int input_dim;                /* 784 for MNIST */
+    int latent_dim;               /* 20 */
+    int n_hidden;                 /* number of hidden layers, 1..ELBO_MAX_HIDDEN */
+    int hidden[ELBO_MAX_HIDDEN];  /* widths, encoder order */
+    elbo_likelihood likelihood;
+    int max_batch;                /* activations are allocated for this many rows */
+} elbo_vae_config;
+
+/** Fills c with the reference model: 784-400-20, Bernoulli, max_batch 128. */
+ELBO_API void elbo_vae_config_default(elbo_vae_config *c);
+/** Checks a configuration; ELBO_ERR_ARG with a message if it is invalid. */
+ELBO_API elbo_status elbo_vae_config_check(const elbo_vae_config *c, elbo_error *err);
+
+/** Adam and training-loop settings. PyTorch semantics. */
+typedef struct {
+    double lr, beta1, beta2, eps; /* 1e-3, 0.9, 0.999, 1e-8 */
+    int batch_size;              /* 128; must be <= the model's max_batch */
+} elbo_train_config;
+
+ELBO_API void elbo_train_config_default(elbo_train_config *c);
+
+typedef struct elbo_vae elbo_vae; /* opaque */
+
+/** Creates a model with PyTorch's default nn.Linear initialisation
+ *  (weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))), drawn from a
+ *  PRNG seeded with seed. The same seed also drives shuffling and the
+ *  reparameterisation noise during training. Returns NULL on failure. */
+ELBO_API elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *err);
+/** Frees the model and everything it owns. NULL is a no-op. */
+ELBO_API void elbo_vae_free(elbo_vae *m);
+/** The model's configuration (read-only view owned by m). */
+ELBO_API const elbo_vae_config *elbo_vae_get_config(const elbo_vae *m);
+/** Number of trainable scalars. */
+ELBO_API size_t elbo_vae_num_params(const elbo_vae *m);
+
+/* ---------------------------------------------------------------- training */
+
+/** Loss figures, each a per-example mean in nats. */
+typedef struct {
+    double loss;  /* -ELBO = recon + kl */
+    double recon; /* -E_q[log p(x|z)] */
+    double kl;    /* KL(q(z|x) || N(0, I)) */
+    long n;       /* number of examples the figures average over */
+} elbo_losses;
+
+/** Called after each step of an epoch with the number of steps done and the
+ *  total, and the running per-example loss. Return non-zero to stop early. */
+typedef int (*elbo_progress_fn)(void *user, int step, int n_steps, double running_loss);
+
+/** One Adam step on the batch x [B, input_dim] of values in [0,1], with
+ *  B <= max_batch. Draws eps from the model's PRNG. out (may be NULL) gets the
+ *  batch's per-example losses. */
+ELBO_API elbo_status elbo_vae_train_step(elbo_vae *m, const elbo_train_config *tc,
+                                         const float *x, int B, elbo_losses *out,
+                                         elbo_error *err);
+
+/** One epoch over ds: a fresh shuffle from the model's PRNG, batches of
+ *  tc->batch_size with the last partial batch included (as PyTorch's
+ *  DataLoader), one Adam step each. progress may be NULL. */
+ELBO_API elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc,
+                                          const elbo_dataset *ds, elbo_progress_fn progress,
+                                          void *user, elbo_losses *out, elbo_error *err);
+
+/** Number of Adam steps taken so far. */
+ELBO_API long elbo_vae_steps(const elbo_vae *m);
+/** Number of completed epochs (advanced by elbo_vae_train_epoch). */
+ELBO_API int elbo_vae_epochs(const elbo_vae *m);
+
+/* --------------------------------------------------------------- inference */
+
+/** Single-sample -ELBO over ds, as the reference's test loss: z is drawn
+ *  with eps from a PRNG seeded with seed (the model's own PRNG is not
+ *  touched). */
+ELBO_API elbo_status elbo_vae_eval(elbo_vae *m, const elbo_dataset *ds, uint64_t seed,
+                                   elbo_losses *out, elbo_error *err);
+
+/** Encoder: x [B, input_dim] -> mu, logvar [B, latent_dim]. Any B >= 0. */
+ELBO_API void elbo_vae_encode(elbo_vae *m, const float *x, int B, float *mu, float *logvar);
+
+/** Decoder: z [B, latent_dim] -> mean image [B, input_dim] (Bernoulli
+ *  probabilities, or Gaussian means). Any B >= 0. */
+ELBO_API void elbo_vae_decode(elbo_vae *m, const float *z, int B, float *out);
+
+/** Draws n latents from N(0, I) with a PRNG seeded with seed and decodes
+ *  them into out [n, input_dim]. */
+ELBO_API void elbo_vae_sample(elbo_vae *m, int n, uint64_t seed, float *out);
+
+/** Encodes x, takes z = mu (the posterior mean) and decodes it into out. */
+ELBO_API void elbo_vae_reconstruct(elbo_vae *m, const float *x, int B, float *out);
+
+/* ------------------------------------------------------------- checkpoints */
+
+/** Writes dir/model.safetensors (weights under the reference's names, config
+ *  in __metadata__) and dir/optim.safetensors (Adam moments, step, epoch,
+ *  PRNG state). Each file is written to a temporary name, flushed and renamed,
+ *  so an interrupted save leaves the previous checkpoint intact. dir must
+ *  exist. */
+ELBO_API elbo_status elbo_vae_save(const elbo_vae *m, const char *dir, elbo_error *err);
+
+/** Writes only the weights (as model.safetensors) to path, atomically. */
+ELBO_API elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, elbo_error *err);
+
+/** Loads a model from path: a model.safetensors file, or a directory holding
+ *  one. If optim.safetensors sits beside it, Adam state, step, epoch and PRNG
+ *  state are restored too, so training resumes where it stopped. max_batch
+ *  <= 0 keeps the default (128). Returns NULL with a message on failure. */
+ELBO_API elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err);
+
+/* ------------------------------------------------------------------ images */
+
+/** Writes n images of size rows x cols (values in [0,1], clamped) as a grid
+ *  with ncol columns and a 2-pixel border, 8-bit greyscale PNG. */
+ELBO_API elbo_status elbo_write_png_grid(const char *path, const float *images, int n,
+                                         int rows, int cols, int ncol, elbo_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ELBO_H */

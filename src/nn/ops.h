@@ -1,0 +1,57 @@
+/* ops.h — the layers of a VAE as forward/backward pairs (llm.c style).
+ *
+ * Rules every op follows:
+ *  - op_forward(out, in..., dims) writes out and reads nothing else.
+ *  - op_backward(din..., dout, in..., dims) ACCUMULATES (+=) into din, so
+ *    gradients from several consumers add up; callers zero them first.
+ *  - Shapes are given in comments as [rows, cols], row-major, B = batch.
+ *  - Loss ops return the summed loss in double and take a scale for backward
+ *    (d loss/d in is multiplied by scale; 1.0 for the plain summed loss).
+ * No op allocates memory. */
+#ifndef ELBO_OPS_H
+#define ELBO_OPS_H
+
+/* Linear (nn.Linear): out[B,O] = in[B,I] @ W[O,I]^T + b[O]. */
+void linear_forward(float *out, const float *in, const float *W, const float *b, int B, int I,
+                    int O);
+/* din[B,I] += dout @ W (skipped when din is NULL); dW[O,I] += dout^T @ in;
+ * db[O] += sum over rows of dout. */
+void linear_backward(float *din, float *dW, float *db, const float *dout, const float *in,
+                     const float *W, int B, int I, int O);
+
+/* ReLU, usable in place (out == in): out[n] = max(in, 0). */
+void relu_forward(float *out, const float *in, long n);
+/* din[n] += dout * (out > 0), from the forward OUTPUT (in == out in place). */
+void relu_backward(float *din, const float *dout, const float *out, long n);
+
+/* Sigmoid: out[n] = 1 / (1 + exp(-in)), stable for large |in|. */
+void sigmoid_forward(float *out, const float *in, long n);
+
+/* Bernoulli negative log-likelihood fused with the sigmoid (BCE with
+ * logits): returns sum_i max(l,0) - l*x + log1p(exp(-|l|)) over logits l[n]
+ * and targets x[n] in [0,1]. Stable for any |l|. */
+double bce_logits_forward(const float *logits, const float *x, long n);
+/* dlogits[n] += scale * (sigmoid(l) - x). */
+void bce_logits_backward(float *dlogits, const float *logits, const float *x, long n, float scale);
+
+/* Gaussian negative log-likelihood with unit variance:
+ * returns sum_i 0.5 * (x - mean)^2 + 0.5 * log(2 pi). */
+double gaussian_nll_forward(const float *mean, const float *x, long n);
+/* dmean[n] += scale * (mean - x). */
+void gaussian_nll_backward(float *dmean, const float *mean, const float *x, long n, float scale);
+
+/* Reparameterisation: z[n] = mu + exp(0.5 * logvar) * eps, eps given
+ * (drawn by the caller and kept for backward). */
+void reparam_forward(float *z, const float *mu, const float *logvar, const float *eps, long n);
+/* dmu += dz; dlogvar += dz * eps * 0.5 * exp(0.5 * logvar). */
+void reparam_backward(float *dmu, float *dlogvar, const float *dz, const float *logvar,
+                      const float *eps, long n);
+
+/* KL(N(mu, exp(logvar)) || N(0, 1)) summed over n elements:
+ * -0.5 * sum(1 + logvar - mu^2 - exp(logvar)). */
+double kl_normal_forward(const float *mu, const float *logvar, long n);
+/* dmu += scale * mu; dlogvar += scale * 0.5 * (exp(logvar) - 1). */
+void kl_normal_backward(float *dmu, float *dlogvar, const float *mu, const float *logvar, long n,
+                        float scale);
+
+#endif

@@ -1,0 +1,56 @@
+/* common.c — error messages, aligned allocation, version, threads. */
+#include "common.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include <cblas.h>
+
+elbo_status elbo_fail(elbo_error *err, elbo_status code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        err->code = code;
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+void *elbo_calloc_aligned(size_t n, size_t size)
+{
+    size_t bytes;
+    if (!elbo_mul_ok(n, size, &bytes)) return NULL;
+    if (bytes == 0) bytes = 64;
+    bytes = (bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+void elbo_free_aligned(void *p) { free(p); }
+
+const char *elbo_version(void) { return ELBO_VERSION_STRING; }
+
+const char *elbo_status_str(elbo_status s)
+{
+    switch (s) {
+    case ELBO_OK: return "ok";
+    case ELBO_ERR_IO: return "I/O error";
+    case ELBO_ERR_FORMAT: return "bad file format";
+    case ELBO_ERR_NOMEM: return "out of memory";
+    case ELBO_ERR_ARG: return "invalid argument";
+    case ELBO_ERR_NUMERIC: return "numerical fault";
+    case ELBO_ERR_MISMATCH: return "checkpoint does not match";
+    }
+    return "unknown status";
+}
+
+void elbo_set_threads(int n)
+{
+    if (n <= 0) n = openblas_get_num_procs();
+    openblas_set_num_threads(n);
+}
+
+int elbo_get_threads(void) { return openblas_get_num_threads(); }

@@ -1,0 +1,31 @@
+/* rng.h — the library's only source of randomness: xoshiro256** seeded by
+ * splitmix64, with uniform floats, unbiased bounded integers and standard
+ * normals (Marsaglia polar method, spare value cached). The whole state is
+ * a plain struct so checkpoints can save and restore it exactly. */
+#ifndef ELBO_RNG_H
+#define ELBO_RNG_H
+
+#include <stdint.h>
+
+typedef struct {
+    uint64_t s[4];
+    int have_spare; /* 1 if spare holds the second normal of a pair */
+    double spare;
+} elbo_rng;
+
+/* Seeds all state from one 64-bit seed (any value, 0 included). */
+void elbo_rng_seed(elbo_rng *r, uint64_t seed);
+/* Next 64 random bits. */
+uint64_t elbo_rng_next(elbo_rng *r);
+/* Uniform double in [0, 1) with 53 random bits. */
+double elbo_rng_uniform(elbo_rng *r);
+/* Uniform integer in [0, n), n >= 1, without modulo bias (Lemire). */
+uint64_t elbo_rng_below(elbo_rng *r, uint64_t n);
+/* Standard normal. */
+double elbo_rng_normal(elbo_rng *r);
+/* Fills out[n] with standard normals as float. */
+void elbo_rng_normal_fill(elbo_rng *r, float *out, long n);
+/* Fisher-Yates shuffle of idx[n]. */
+void elbo_rng_shuffle(elbo_rng *r, int *idx, int n);
+
+#endif
