@@ -216,9 +216,13 @@ ELBO_API elbo_status elbo_vae_save(const elbo_vae *m, const char *dir, elbo_erro
 /** Writes only the weights (as model.safetensors) to path, atomically. */
 ELBO_API elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, elbo_error *err);
 
-/** Loads a model from path: a model.safetensors file, or a directory holding
- *  one. If optim.safetensors sits beside it, Adam state, step, epoch and PRNG
- *  state are restored too, so training resumes where it stopped. max_batch
+/** Loads a model from path: a directory holding model.safetensors, or a
+ *  weights file. When path is a directory or a file named model.safetensors
+ *  and optim.safetensors sits beside it, Adam state, step, epoch and PRNG
+ *  state are restored too, so training resumes where it stopped. A weights
+ *  file without elbo metadata (e.g. a PyTorch state_dict of the reference
+ *  model) loads as the reference architecture, sizes taken from the shapes.
+ *  Tensors that do not fit the architecture are refused. max_batch
  *  <= 0 keeps the default (128). Returns NULL with a message on failure. */
 ELBO_API elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err);
 

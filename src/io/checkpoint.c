@@ -215,11 +215,13 @@ elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err)
         join(model_path, sizeof model_path, path, "model.safetensors");
         join(optim_path, sizeof optim_path, path, "optim.safetensors");
     } else {
+        /* a file: optimizer state only rides along with a model.safetensors */
         snprintf(model_path, sizeof model_path, "%s", path);
         snprintf(optim_path, sizeof optim_path, "%s", path);
         char *slash = strrchr(optim_path, '/');
-        size_t dlen = slash ? (size_t)(slash - optim_path + 1) : 0;
-        snprintf(optim_path + dlen, sizeof optim_path - dlen, "optim.safetensors");
+        char *base = slash ? slash + 1 : optim_path;
+        if (strcmp(base, "model.safetensors") == 0)
+            snprintf(base, sizeof optim_path - (size_t)(base - optim_path), "optim.safetensors");
     }
     st_file f;
     if (st_open(model_path, &f, err)) return NULL;

@@ -291,11 +291,9 @@ void vae_load_batch(elbo_vae *m, const elbo_dataset *ds, const int *idx, int sta
     }
 }
 
-/* Forward, backward and one Adam step on m->x (B rows); m->eps is drawn here. */
-static elbo_status step_on_loaded(elbo_vae *m, const elbo_train_config *tc, int B, double *recon,
-                                  double *kl, elbo_error *err)
+elbo_status vae_step_loaded(elbo_vae *m, const elbo_train_config *tc, int B, double *recon,
+                            double *kl, elbo_error *err)
 {
-    elbo_rng_normal_fill(&m->rng, m->eps, (long)B * m->cfg.latent_dim);
     vae_forward(m, B, recon, kl);
     if (!isfinite(*recon) || !isfinite(*kl))
         return elbo_fail(err, ELBO_ERR_NUMERIC,
@@ -336,7 +334,8 @@ elbo_status elbo_vae_train_step(elbo_vae *m, const elbo_train_config *tc, const 
                          m->cfg.max_batch);
     memcpy(m->x, x, (size_t)B * m->cfg.input_dim * sizeof(float));
     double recon, kl;
-    st = step_on_loaded(m, tc, B, &recon, &kl, err);
+    elbo_rng_normal_fill(&m->rng, m->eps, (long)B * m->cfg.latent_dim);
+    st = vae_step_loaded(m, tc, B, &recon, &kl, err);
     if (st) return st;
     if (out) {
         out->recon = recon / B;
@@ -381,7 +380,8 @@ elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc, const
         int start = s * bs, B = ds->n - start < bs ? ds->n - start : bs;
         vae_load_batch(m, ds, m->perm, start, B);
         double recon, kl;
-        st = step_on_loaded(m, tc, B, &recon, &kl, err);
+        elbo_rng_normal_fill(&m->rng, m->eps, (long)B * m->cfg.latent_dim);
+        st = vae_step_loaded(m, tc, B, &recon, &kl, err);
         if (st) return st;
         recon_sum += recon;
         kl_sum += kl;

@@ -67,6 +67,10 @@ void vae_backward(elbo_vae *m, int B);
 void vae_encode_forward(elbo_vae *m, int B);
 /* Decoder only: m->z -> m->logits. */
 void vae_decode_forward(elbo_vae *m, int B);
+/* Forward, backward and one Adam step on m->x and m->eps (B rows, both
+ * filled by the caller). Refuses a non-finite loss before touching weights. */
+elbo_status vae_step_loaded(elbo_vae *m, const elbo_train_config *tc, int B, double *recon,
+                            double *kl, elbo_error *err);
 /* Copies B images (uint8) picked by idx (or consecutive from start when idx is
  * NULL) into m->x scaled to [0,1]. */
 void vae_load_batch(elbo_vae *m, const elbo_dataset *ds, const int *idx, int start, int B);

@@ -1,0 +1,242 @@
+/* test_checkpoint.c — safetensors checkpoints: save -> load gives identical
+ * weights, outputs and (with the optimizer file) identical further training;
+ * tensor names follow the documented scheme; broken or mismatched files are
+ * refused with a message naming the problem. */
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "io/safetensors.h"
+#include "models/vae_internal.h"
+
+static char dir[256];
+
+static elbo_vae *small_model(int n_hidden, uint64_t seed)
+{
+    elbo_vae_config c;
+    elbo_vae_config_default(&c);
+    c.n_hidden = n_hidden;
+    c.hidden[0] = 30;
+    c.hidden[1] = 20;
+    c.latent_dim = 5;
+    c.max_batch = 16;
+    elbo_error err;
+    elbo_vae *m = elbo_vae_create(&c, seed, &err);
+    CHECK(m != NULL, "%s", err.msg);
+    return m;
+}
+
+static void train_steps(elbo_vae *m, int n, uint64_t seed)
+{
+    elbo_rng r;
+    elbo_rng_seed(&r, seed);
+    float x[16 * 784];
+    elbo_train_config tc;
+    elbo_train_config_default(&tc);
+    tc.batch_size = 16;
+    for (int s = 0; s < n; s++) {
+        for (int i = 0; i < 16 * 784; i++) x[i] = (float)elbo_rng_uniform(&r);
+        elbo_error err;
+        CHECK(elbo_vae_train_step(m, &tc, x, 16, NULL, &err) == ELBO_OK, "%s", err.msg);
+    }
+}
+
+static int count_tmp_files(void)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strstr(e->d_name, ".tmp.")) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+static void test_roundtrip(void)
+{
+    elbo_vae *a = small_model(1, 5);
+    if (!a) return;
+    train_steps(a, 5, 11);
+    elbo_error err;
+    CHECK(elbo_vae_save(a, dir, &err) == ELBO_OK, "save: %s", err.msg);
+    CHECK(count_tmp_files() == 0, "temporary files left behind");
+    elbo_vae *b = elbo_vae_load(dir, 16, &err);
+    CHECK(b != NULL, "load: %s", err.msg);
+    if (!b) return;
+    CHECK(b->n_params == a->n_params && memcmp(a->params, b->params, 4 * a->n_params) == 0,
+          "weights differ after reload");
+    CHECK(memcmp(a->adam_m, b->adam_m, 4 * a->n_params) == 0 &&
+              memcmp(a->adam_v, b->adam_v, 4 * a->n_params) == 0,
+          "Adam moments differ after reload");
+    CHECK(b->step == 5 && memcmp(&a->rng, &b->rng, sizeof a->rng) == 0, "step or PRNG state lost");
+    CHECK(memcmp(&a->cfg, &b->cfg, sizeof a->cfg) == 0, "config differs after reload");
+    /* identical outputs */
+    float x[3 * 784], mu1[15], mu2[15], lv1[15], lv2[15], o1[3 * 784], o2[3 * 784];
+    for (int i = 0; i < 3 * 784; i++) x[i] = (float)((i * 37) % 101) / 100.0f;
+    elbo_vae_encode(a, x, 3, mu1, lv1);
+    elbo_vae_encode(b, x, 3, mu2, lv2);
+    CHECK(memcmp(mu1, mu2, sizeof mu1) == 0 && memcmp(lv1, lv2, sizeof lv1) == 0, "encode differs");
+    elbo_vae_sample(a, 3, 9, o1);
+    elbo_vae_sample(b, 3, 9, o2);
+    CHECK(memcmp(o1, o2, sizeof o1) == 0, "samples differ");
+    /* training continues bit-identically */
+    train_steps(a, 3, 12);
+    train_steps(b, 3, 12);
+    CHECK(memcmp(a->params, b->params, 4 * a->n_params) == 0, "training after resume diverges");
+
+    /* the weights file alone loads too (no optimizer state: fresh Adam) */
+    char p[512];
+    snprintf(p, sizeof p, "%s/weights-only.safetensors", dir);
+    CHECK(elbo_vae_save_weights(a, p, &err) == ELBO_OK, "%s", err.msg);
+    elbo_vae *c = elbo_vae_load(p, 0, &err);
+    CHECK(c && memcmp(a->params, c->params, 4 * a->n_params) == 0 && c->cfg.max_batch == 128,
+          "weights-only load");
+    elbo_vae_free(c);
+    unlink(p);
+
+    /* an older model beside a newer optimizer file (interrupted save) */
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    char old[512];
+    snprintf(old, sizeof old, "%s/model-old.safetensors", dir);
+    CHECK(rename(p, old) == 0, "rename");
+    CHECK(elbo_vae_save(a, dir, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(rename(old, p) == 0, "rename back");
+    c = elbo_vae_load(dir, 0, &err);
+    CHECK(c == NULL && err.code == ELBO_ERR_MISMATCH && strstr(err.msg, "step"),
+          "stale model beside newer optim accepted: %s", c ? "loaded" : err.msg);
+    elbo_vae_free(c);
+    elbo_vae_free(a);
+    elbo_vae_free(b);
+}
+
+static void test_names(void)
+{
+    elbo_vae *m = small_model(2, 1);
+    if (!m) return;
+    char p[512];
+    elbo_error err;
+    snprintf(p, sizeof p, "%s/deep.safetensors", dir);
+    CHECK(elbo_vae_save_weights(m, p, &err) == ELBO_OK, "%s", err.msg);
+    st_file f;
+    CHECK(st_open(p, &f, &err) == ELBO_OK, "%s", err.msg);
+    static const char *names[] = {"fc1.weight", "fc1.bias", "fc2.weight", "fc3_mu.weight",
+                                  "fc3_logvar.bias", "fc4.weight", "fc5.weight", "fc6.weight", "fc6.bias"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        CHECK(st_has(&f, names[i]), "tensor %s missing", names[i]);
+    float *w = malloc(sizeof(float) * 784 * 30);
+    int64_t s4[2] = {20, 5}, s6[2] = {784, 30};
+    CHECK(st_read_f32(&f, "fc4.weight", 2, s4, w, &err) == ELBO_OK, "fc4 shape: %s", err.msg);
+    CHECK(st_read_f32(&f, "fc6.weight", 2, s6, w, &err) == ELBO_OK, "fc6 shape: %s", err.msg);
+    CHECK(strcmp(st_meta_get(&f, "hidden"), "30,20") == 0, "hidden metadata");
+    free(w);
+    st_close(&f);
+    elbo_vae_free(m);
+
+    /* the reference model's names */
+    elbo_vae_config c;
+    elbo_vae_config_default(&c);
+    m = elbo_vae_create(&c, 1, &err);
+    const char *ref[] = {"fc1", "fc2_mu", "fc2_logvar", "fc3", "fc4"};
+    CHECK(m && m->n_layers == 5, "reference layer count");
+    for (int i = 0; m && i < 5; i++) CHECK(strcmp(m->layers[i].name, ref[i]) == 0, "layer %d name", i);
+    CHECK(m && m->n_params == 652824, "reference parameter count %zu", m ? m->n_params : 0);
+    elbo_vae_free(m);
+}
+
+/* Writes a safetensors file whose tensors are given, with optional metadata. */
+static void write_raw(const char *name, const char *bytes, size_t n)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    fwrite(bytes, 1, n, f);
+    fclose(f);
+}
+
+static void expect_load_fail(const char *name, elbo_status code, const char *needle)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    elbo_error err = {ELBO_OK, ""};
+    elbo_vae *m = elbo_vae_load(p, 0, &err);
+    CHECK(m == NULL, "%s: loaded", name);
+    elbo_vae_free(m);
+    CHECK(err.code == code, "%s: code %d, expected %d (%s)", name, err.code, code, err.msg);
+    CHECK(strstr(err.msg, needle) != NULL, "%s: message '%s' lacks '%s'", name, err.msg, needle);
+}
+
+static void header_file(const char *name, const char *json, size_t data_len)
+{
+    size_t hl = strlen(json), n = 8 + hl + data_len;
+    char *b = calloc(1, n);
+    for (int i = 0; i < 8; i++) b[i] = (char)((uint64_t)hl >> (8 * i));
+    memcpy(b + 8, json, hl);
+    write_raw(name, b, n);
+    free(b);
+}
+
+static void test_broken(void)
+{
+    /* mismatched architecture: metadata says hidden 30,20, file holds 1 layer */
+    elbo_vae *m = small_model(1, 3);
+    char p[512];
+    elbo_error err;
+    snprintf(p, sizeof p, "%s/one.safetensors", dir);
+    elbo_vae_save_weights(m, p, &err);
+    st_file f;
+    st_open(p, &f, &err);
+    size_t hl = 0;
+    for (int i = 0; i < 8; i++) hl |= (size_t)f.buf[i] << (8 * i);
+    char *h = malloc(hl + 1);
+    memcpy(h, f.buf + 8, hl);
+    h[hl] = 0;
+    char *q = strstr(h, "\"hidden\":\"30\"");
+    CHECK(q != NULL, "hidden metadata present");
+    if (q) {
+        memcpy(q, "\"hidden\":\"31\"", 13);
+        memcpy(f.buf + 8, h, hl);
+        write_raw("mismatch.safetensors", (const char *)f.buf, f.size);
+        expect_load_fail("mismatch.safetensors", ELBO_ERR_MISMATCH, "fc1.weight");
+    }
+    free(h);
+    st_close(&f);
+    elbo_vae_free(m);
+
+    write_raw("short.safetensors", "abc", 3);
+    expect_load_fail("short.safetensors", ELBO_ERR_FORMAT, "too short");
+    write_raw("hugehdr.safetensors", "\xff\xff\xff\xff\xff\xff\xff\x7f{}", 10);
+    expect_load_fail("hugehdr.safetensors", ELBO_ERR_FORMAT, "header length");
+    header_file("badjson.safetensors", "{\"a\": [1, 2", 0);
+    expect_load_fail("badjson.safetensors", ELBO_ERR_FORMAT, "bad JSON");
+    header_file("offsets.safetensors",
+                "{\"fc1.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 8);
+    expect_load_fail("offsets.safetensors", ELBO_ERR_FORMAT, "outside");
+    header_file("dtype.safetensors",
+                "{\"fc1.weight\":{\"dtype\":\"Q4\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8);
+    expect_load_fail("dtype.safetensors", ELBO_ERR_FORMAT, "unknown dtype");
+    header_file("span.safetensors",
+                "{\"fc1.weight\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8);
+    expect_load_fail("span.safetensors", ELBO_ERR_FORMAT, "need 12");
+    header_file("fmt.safetensors", "{\"__metadata__\":{\"format\":\"other-9\"}}", 0);
+    expect_load_fail("fmt.safetensors", ELBO_ERR_FORMAT, "unknown checkpoint format");
+    header_file("meta.safetensors",
+                "{\"__metadata__\":{\"format\":\"elbo-vae-1\",\"input_dim\":\"-5\"}}", 0);
+    expect_load_fail("meta.safetensors", ELBO_ERR_FORMAT, "input_dim");
+    expect_load_fail("does-not-exist.safetensors", ELBO_ERR_IO, "cannot open");
+    CHECK(elbo_vae_save(m = small_model(1, 1), "/nonexistent/dir", &err) == ELBO_ERR_IO, "save to missing dir");
+    elbo_vae_free(m);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/elbo-test-ckpt-XXXXXX");
+    if (!mkdtemp(dir)) return 1;
+    test_roundtrip();
+    test_names();
+    test_broken();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return check_summary("test_checkpoint");
+}

@@ -1,0 +1,188 @@
+/* test_data.c — the idx loader: the bundled MNIST loads with the right
+ * shapes and label counts, and broken files (truncated, wrong magic, wrong
+ * dimensions, count mismatch, corrupt gzip, trailing bytes, absurd sizes)
+ * each give a clear error naming the file, never a crash. */
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "check.h"
+#include "util/common.h"
+
+static char tmpdir[256];
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Writes an idx file; gz selects gzip. Returns its path (one of 8 static buffers, reused round-robin). */
+static const char *write_file(const char *name, const uint8_t *buf, size_t n, int gz)
+{
+    static char paths[8][512];
+    static int slot;
+    char *p = paths[slot++ % 8];
+    snprintf(p, 512, "%s/%s", tmpdir, name);
+    if (gz) {
+        gzFile f = gzopen(p, "wb");
+        gzwrite(f, buf, (unsigned)n);
+        gzclose(f);
+    } else {
+        FILE *f = fopen(p, "wb");
+        fwrite(buf, 1, n, f);
+        fclose(f);
+    }
+    return p;
+}
+
+/* An idx3 image file of n images rows x cols, pixel value = index. */
+static size_t make_images(uint8_t *buf, uint32_t magic, uint32_t n, uint32_t rows, uint32_t cols)
+{
+    put32(buf, magic);
+    put32(buf + 4, n);
+    put32(buf + 8, rows);
+    put32(buf + 12, cols);
+    size_t len = 16 + (size_t)n * rows * cols;
+    for (size_t i = 16; i < len; i++) buf[i] = (uint8_t)i;
+    return len;
+}
+
+static size_t make_labels(uint8_t *buf, uint32_t n)
+{
+    put32(buf, 0x801);
+    put32(buf + 4, n);
+    for (uint32_t i = 0; i < n; i++) buf[8 + i] = (uint8_t)(i % 10);
+    return 8 + n;
+}
+
+/* Expects failure with code and a message containing both path and needle. */
+static void expect_fail(const char *what, const char *img, const char *lab, elbo_status code,
+                        const char *needle)
+{
+    elbo_dataset ds;
+    elbo_error err = {ELBO_OK, ""};
+    elbo_status st = elbo_dataset_load_idx(img, lab, &ds, &err);
+    CHECK(st == code, "%s: status %d, expected %d (%s)", what, st, code, err.msg);
+    CHECK(strstr(err.msg, needle) != NULL, "%s: message '%s' lacks '%s'", what, err.msg, needle);
+    CHECK(ds.pixels == NULL, "%s: buffers left allocated", what);
+}
+
+static void test_real_mnist(void)
+{
+    elbo_dataset tr, te;
+    elbo_error err;
+    CHECK(elbo_dataset_load_mnist("data/mnist", ELBO_SPLIT_TRAIN, &tr, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(elbo_dataset_load_mnist("data/mnist", ELBO_SPLIT_TEST, &te, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(tr.n == 60000 && tr.rows == 28 && tr.cols == 28, "train shape %d %dx%d", tr.n, tr.rows, tr.cols);
+    CHECK(te.n == 10000, "test count %d", te.n);
+    /* published class counts of the MNIST training set */
+    static const int counts[10] = {5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949};
+    int c[10] = {0};
+    for (int i = 0; i < tr.n && tr.labels; i++) c[tr.labels[i] < 10 ? tr.labels[i] : 0]++;
+    CHECK(memcmp(c, counts, sizeof c) == 0, "train label counts differ from MNIST's");
+    CHECK(tr.labels && tr.labels[0] == 5 && te.labels && te.labels[0] == 7, "first labels");
+    elbo_dataset_truncate(&tr, 100);
+    CHECK(tr.n == 100, "truncate");
+    elbo_dataset_free(&tr);
+    elbo_dataset_free(&te);
+    CHECK(tr.pixels == NULL && tr.n == 0, "free zeroes the struct");
+    elbo_dataset_free(&tr); /* twice is safe */
+}
+
+static void test_broken(void)
+{
+    static uint8_t buf[16 + 5 * 4 * 3 + 64], lab[64];
+    size_t n = make_images(buf, 0x803, 5, 4, 3);
+    size_t nl = make_labels(lab, 5);
+    char good_img[512], good_lab[512];
+    snprintf(good_img, sizeof good_img, "%s", write_file("img", buf, n, 0));
+    snprintf(good_lab, sizeof good_lab, "%s", write_file("lab", lab, nl, 1));
+    elbo_dataset ds;
+    elbo_error err;
+    CHECK(elbo_dataset_load_idx(good_img, good_lab, &ds, &err) == ELBO_OK, "good files: %s", err.msg);
+    CHECK(ds.n == 5 && ds.rows == 4 && ds.cols == 3 && ds.pixels[0] == 16, "good file contents");
+    elbo_dataset_free(&ds);
+    const char *gz_img = write_file("img.gz", buf, n, 1);
+    CHECK(elbo_dataset_load_idx(gz_img, NULL, &ds, &err) == ELBO_OK && ds.labels == NULL, "gz: %s", err.msg);
+    elbo_dataset_free(&ds);
+
+    /* truncated at every length, raw and gzip */
+    for (size_t cut = 0; cut < n; cut += (cut < 20 ? 1 : 7)) {
+        char what[64];
+        snprintf(what, sizeof what, "truncated raw at %zu", cut);
+        const char *p = write_file("trunc", buf, cut, 0);
+        expect_fail(what, p, NULL, ELBO_ERR_FORMAT, p);
+        snprintf(what, sizeof what, "truncated gzip at %zu", cut);
+        p = write_file("trunc.gz", buf, cut, 1);
+        expect_fail(what, p, NULL, ELBO_ERR_FORMAT, "truncated");
+    }
+    uint8_t bad[sizeof buf];
+    memcpy(bad, buf, n);
+    put32(bad, 0x801);
+    expect_fail("images with label magic", write_file("m1", bad, n, 0), NULL, ELBO_ERR_FORMAT, "magic");
+    put32(bad, 0x12345678);
+    expect_fail("garbage magic", write_file("m2", bad, n, 1), NULL, ELBO_ERR_FORMAT, "magic");
+    memcpy(bad, buf, n);
+    put32(bad + 8, 0);
+    expect_fail("zero rows", write_file("d0", bad, n, 0), NULL, ELBO_ERR_FORMAT, "dimension 1");
+    put32(bad + 8, 100000);
+    expect_fail("huge rows", write_file("d1", bad, n, 0), NULL, ELBO_ERR_FORMAT, "dimension 1");
+    memcpy(bad, buf, n);
+    put32(bad + 12, 4); /* declares more data than present */
+    expect_fail("wrong cols", write_file("d2", bad, n, 0), NULL, ELBO_ERR_FORMAT, "header declares");
+    memcpy(bad, buf, n);
+    put32(bad + 4, 4000000); /* huge count in a tiny gzip: refused before allocating */
+    expect_fail("huge count gz", write_file("d3.gz", bad, n, 1), NULL, ELBO_ERR_FORMAT, "more than");
+    expect_fail("huge count raw", write_file("d3", bad, n, 0), NULL, ELBO_ERR_FORMAT, "header declares");
+    memcpy(bad, buf, n);
+    bad[n] = 0;
+    expect_fail("trailing byte gz", write_file("t.gz", bad, n + 1, 1), NULL, ELBO_ERR_FORMAT, "trailing");
+
+    /* count mismatch between images and labels */
+    nl = make_labels(lab, 6);
+    expect_fail("count mismatch", good_img, write_file("lab6", lab, nl, 0), ELBO_ERR_FORMAT, "6 labels");
+
+    /* corrupt gzip: a valid stream with bytes flipped in the middle */
+    const char *gp = write_file("c.gz", buf, n, 1);
+    FILE *f = fopen(gp, "r+b");
+    fseek(f, 0, SEEK_END);
+    long gl = ftell(f);
+    uint8_t gzb[4096];
+    fseek(f, 0, SEEK_SET);
+    size_t got = fread(gzb, 1, sizeof gzb, f);
+    for (long i = 12; i < gl - 8 && i < (long)got; i += 3) gzb[i] ^= 0x5A;
+    fseek(f, 0, SEEK_SET);
+    fwrite(gzb, 1, got, f);
+    fclose(f);
+    expect_fail("corrupt gzip", gp, NULL, ELBO_ERR_FORMAT, gp);
+    /* bad CRC only: payload intact, trailer wrong */
+    gp = write_file("crc.gz", buf, n, 1);
+    f = fopen(gp, "r+b");
+    fseek(f, -8, SEEK_END);
+    fputc(0xFF ^ 0x12, f);
+    fclose(f);
+    expect_fail("bad gzip crc", gp, NULL, ELBO_ERR_FORMAT, gp);
+
+    expect_fail("missing file", "/nonexistent/elbo-test", NULL, ELBO_ERR_IO, "/nonexistent/elbo-test");
+    expect_fail("directory", tmpdir, NULL, ELBO_ERR_IO, "directory");
+    elbo_error e2;
+    CHECK(elbo_dataset_load_mnist("/nonexistent", ELBO_SPLIT_TEST, &ds, &e2) == ELBO_ERR_IO &&
+              strstr(e2.msg, "t10k-images-idx3-ubyte") != NULL,
+          "missing dir names the file: %s", e2.msg);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/elbo-test-data-XXXXXX");
+    if (!mkdtemp(tmpdir)) return 1;
+    test_real_mnist();
+    test_broken();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return check_summary("test_data");
+}

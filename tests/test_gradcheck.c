@@ -1,0 +1,281 @@
+/* test_gradcheck.c — finite-difference gradient checks of every op and of
+ * the whole VAE loss.
+ *
+ * For an op with output y, the scalar L = sum_i w_i y_i (w random) is
+ * differentiated two ways: backward with dout = w, and central differences
+ * (L(x+h) - L(x-h)) / 2h computed in double. Kinks are skipped:
+ *  - the ReLU op skips inputs within 2h of its kink at 0;
+ *  - the whole VAE (h = 1e-3) skips points whose second difference
+ *    c = |L(x+h) - 2L(x) + L(x-h)| exceeds T = 4e-3 h (1 + |n|). A kink at
+ *    distance d from x changes the slope by s and gives c = s (h - d) and a
+ *    central-difference error of c / 2h, so an undetected kink costs at most
+ *    2e-3 (1 + |n|), inside the tolerance; a smooth point has c = h^2 L''.
+ *  - the other ops are smooth and nothing is skipped.
+ * A gradient g matches the numerical n when |g - n| <= 2e-3 + 2e-2 |n|. */
+#include <math.h>
+#include <string.h>
+
+#include "check.h"
+#include "models/vae_internal.h"
+#include "nn/ops.h"
+#include "util/rng.h"
+
+
+static elbo_rng rng;
+
+static void fill_normal(float *p, long n, double scale)
+{
+    for (long i = 0; i < n; i++) p[i] = (float)(scale * elbo_rng_normal(&rng));
+}
+
+/* One op under test: evaluate L for the current inputs. */
+typedef double (*loss_fn)(void *ctx);
+
+enum { SMOOTH, RELU_KINK, DETECT_KINKS };
+
+/* Checks analytic gradient g[n] of L with respect to the float array x[n],
+ * with step H and the kink rule given by mode. */
+static void fd_check_h(const char *what, float *x, const float *g, long n, loss_fn L, void *ctx,
+                       double H, int mode)
+{
+    int checked = 0, skipped = 0, bad = 0;
+    double worst = 0;
+    for (long i = 0; i < n; i++) {
+        float x0 = x[i];
+        double l0 = L(ctx);
+        x[i] = (float)(x0 + H);
+        double hp = (double)x[i] - x0, lp = L(ctx);
+        x[i] = (float)(x0 - H);
+        double hm = x0 - (double)x[i], lm = L(ctx);
+        x[i] = x0;
+        double num = (lp - lm) / (hp + hm);
+        double curv = fabs(lp - 2 * l0 + lm);
+        if ((mode == RELU_KINK && fabs(x0) < 2 * H) ||
+            (mode == DETECT_KINKS && curv > 4e-3 * H * (1 + fabs(num)))) {
+            skipped++;
+            continue;
+        }
+        double e = fabs(g[i] - num) / (2e-3 + 2e-2 * fabs(num));
+        if (e > worst) worst = e;
+        if (e > 1.0 && bad++ < 3)
+            fprintf(stderr, "  %s[%ld]: analytic %.6g numerical %.6g\n", what, i, g[i], num);
+        checked++;
+    }
+    CHECK(bad == 0, "%s: %d of %d gradients wrong (worst %.3g x tol)", what, bad, checked, worst);
+    CHECK(checked >= n / 2, "%s: only %d of %ld points checked (%d kinks skipped)", what, checked,
+          n, skipped);
+    if (mode == SMOOTH) CHECK(skipped == 0, "%s: smooth op skipped points", what);
+}
+
+static void fd_check(const char *what, float *x, const float *g, long n, loss_fn L, void *ctx)
+{
+    fd_check_h(what, x, g, n, L, ctx, 1e-2, SMOOTH);
+}
+
+/* ------------------------------------------------------------------ ops */
+
+enum { B = 3, I = 5, O = 4, N = 24 };
+static float in[B * I], W[O * I], b[O], out[B * O], w_out[B * O];
+static float a1[N], a2[N], a3[N], tmp[N], w_n[N];
+
+static double dot(const float *a, const float *w, long n)
+{
+    double s = 0;
+    for (long i = 0; i < n; i++) s += (double)a[i] * w[i];
+    return s;
+}
+
+static double L_linear(void *c)
+{
+    (void)c;
+    linear_forward(out, in, W, b, B, I, O);
+    return dot(out, w_out, B * O);
+}
+
+static void check_linear(void)
+{
+    fill_normal(in, B * I, 1);
+    fill_normal(W, O * I, 1);
+    fill_normal(b, O, 1);
+    fill_normal(w_out, B * O, 1);
+    float din[B * I] = {0}, dW[O * I] = {0}, db[O] = {0};
+    linear_backward(din, dW, db, w_out, in, W, B, I, O);
+    fd_check("linear.in", in, din, B * I, L_linear, NULL);
+    fd_check("linear.W", W, dW, O * I, L_linear, NULL);
+    fd_check("linear.b", b, db, O, L_linear, NULL);
+    /* backward accumulates: a second call doubles the gradients */
+    float db2[O];
+    memcpy(db2, db, sizeof db);
+    linear_backward(NULL, dW, db2, w_out, in, W, B, I, O);
+    CHECK(fabsf(db2[0] - 2 * db[0]) < 1e-5f, "linear_backward does not accumulate");
+}
+
+static double L_relu(void *c)
+{
+    (void)c;
+    relu_forward(tmp, a1, N);
+    return dot(tmp, w_n, N);
+}
+
+static void check_relu(void)
+{
+    fill_normal(a1, N, 1);
+    a1[0] = 0.004f; /* within H of the kink: must be detected and skipped */
+    fill_normal(w_n, N, 1);
+    float d[N] = {0};
+    relu_forward(tmp, a1, N);
+    relu_backward(d, w_n, tmp, N);
+    fd_check_h("relu", a1, d, N, L_relu, NULL, 1e-2, RELU_KINK);
+}
+
+static double L_bce(void *c)
+{
+    (void)c;
+    return bce_logits_forward(a1, a2, N);
+}
+
+static void check_bce(void)
+{
+    fill_normal(a1, N, 3);
+    for (int i = 0; i < N; i++) a2[i] = (float)elbo_rng_uniform(&rng);
+    float d[N] = {0};
+    bce_logits_backward(d, a1, a2, N, 1.0f);
+    fd_check("bce_logits", a1, d, N, L_bce, NULL);
+    /* stability at extreme logits: finite loss, exact limits of the gradient */
+    float l[4] = {-200.0f, 200.0f, -90.0f, 90.0f}, x[4] = {1.0f, 0.0f, 0.5f, 0.5f}, g[4] = {0};
+    double s = bce_logits_forward(l, x, 4);
+    CHECK(isfinite(s) && fabs(s - (200 + 200 + 45 + 45)) < 1e-3, "bce at |l|=200/90: %g", s);
+    bce_logits_backward(g, l, x, 4, 1.0f);
+    CHECK(g[0] == -1.0f && g[1] == 1.0f && g[2] == -0.5f && g[3] == 0.5f,
+          "bce grads at extremes: %g %g %g %g", g[0], g[1], g[2], g[3]);
+    /* against the textbook formula at a moderate logit */
+    float l1 = 0.7f, x1 = 0.3f;
+    double p = 1 / (1 + exp(-0.7)), ref = -(0.3 * log(p) + 0.7 * log(1 - p));
+    CHECK(fabs(bce_logits_forward(&l1, &x1, 1) - ref) < 1e-6, "bce value");
+}
+
+static double L_gauss(void *c)
+{
+    (void)c;
+    return gaussian_nll_forward(a1, a2, N);
+}
+
+static void check_gauss(void)
+{
+    fill_normal(a1, N, 1);
+    fill_normal(a2, N, 1);
+    float d[N] = {0};
+    gaussian_nll_backward(d, a1, a2, N, 1.0f);
+    fd_check("gaussian_nll", a1, d, N, L_gauss, NULL);
+    float m0 = 0.0f, x0 = 0.0f;
+    CHECK(fabs(gaussian_nll_forward(&m0, &x0, 1) - 0.91893853320467274178) < 1e-9, "gaussian constant");
+}
+
+static double L_reparam(void *c)
+{
+    (void)c;
+    reparam_forward(tmp, a1, a2, a3, N);
+    return dot(tmp, w_n, N);
+}
+
+static void check_reparam(void)
+{
+    fill_normal(a1, N, 1);
+    fill_normal(a2, N, 1);
+    fill_normal(a3, N, 1);
+    fill_normal(w_n, N, 1);
+    float dmu[N] = {0}, dlv[N] = {0};
+    reparam_backward(dmu, dlv, w_n, a2, a3, N);
+    fd_check("reparam.mu", a1, dmu, N, L_reparam, NULL);
+    fd_check("reparam.logvar", a2, dlv, N, L_reparam, NULL);
+}
+
+static double L_kl(void *c)
+{
+    (void)c;
+    return kl_normal_forward(a1, a2, N);
+}
+
+static void check_kl(void)
+{
+    fill_normal(a1, N, 1);
+    fill_normal(a2, N, 1);
+    float dmu[N] = {0}, dlv[N] = {0};
+    kl_normal_backward(dmu, dlv, a1, a2, N, 1.0f);
+    fd_check("kl.mu", a1, dmu, N, L_kl, NULL);
+    fd_check("kl.logvar", a2, dlv, N, L_kl, NULL);
+    float z0 = 0.0f;
+    CHECK(kl_normal_forward(&z0, &z0, 1) == 0.0, "KL(N(0,1)||N(0,1)) must be 0");
+    float mu1 = 1.0f, lv1 = (float)log(2.0);
+    double ref = 0.5 * (2.0 + 1.0 - 1.0 - log(2.0));
+    CHECK(fabs(kl_normal_forward(&mu1, &lv1, 1) - ref) < 1e-6, "KL closed form");
+}
+
+/* ------------------------------------------------------------ whole VAE */
+
+typedef struct {
+    elbo_vae *m;
+    const float *x, *eps;
+    int B;
+} vae_ctx;
+
+static double L_vae(void *c)
+{
+    vae_ctx *v = c;
+    memcpy(v->m->x, v->x, sizeof(float) * v->B * v->m->cfg.input_dim);
+    memcpy(v->m->eps, v->eps, sizeof(float) * v->B * v->m->cfg.latent_dim);
+    double r, k;
+    vae_forward(v->m, v->B, &r, &k);
+    return r + k;
+}
+
+static void check_vae(elbo_likelihood lik, int n_hidden)
+{
+    elbo_vae_config c;
+    elbo_vae_config_default(&c);
+    c.input_dim = 12;
+    c.latent_dim = 3;
+    c.n_hidden = n_hidden;
+    c.hidden[0] = 7;
+    c.hidden[1] = 5;
+    c.likelihood = lik;
+    c.max_batch = 4;
+    elbo_error err;
+    elbo_vae *m = elbo_vae_create(&c, 99, &err);
+    CHECK(m != NULL, "%s", err.msg);
+    if (!m) return;
+    float x[4 * 12], eps[4 * 3];
+    for (int i = 0; i < 4 * 12; i++) x[i] = (float)elbo_rng_uniform(&rng);
+    fill_normal(eps, 4 * 3, 1);
+    vae_ctx v = {m, x, eps, 4};
+    L_vae(&v);
+    vae_backward(m, 4);
+    float *g = malloc(sizeof(float) * m->n_params);
+    memcpy(g, m->grads, sizeof(float) * m->n_params);
+    char what[64];
+    for (int li = 0; li < m->n_layers; li++) {
+        const vae_layer *l = &m->layers[li];
+        snprintf(what, sizeof what, "vae(%s,L=%d).%s.weight", lik ? "gauss" : "bern", n_hidden, l->name);
+        fd_check_h(what, m->params + l->w_off, g + l->w_off, (long)l->in * l->out, L_vae, &v, 1e-3,
+                   DETECT_KINKS);
+        snprintf(what, sizeof what, "vae(%s,L=%d).%s.bias", lik ? "gauss" : "bern", n_hidden, l->name);
+        fd_check_h(what, m->params + l->b_off, g + l->b_off, l->out, L_vae, &v, 1e-3, DETECT_KINKS);
+    }
+    free(g);
+    elbo_vae_free(m);
+}
+
+int main(void)
+{
+    elbo_rng_seed(&rng, 2024);
+    check_linear();
+    check_relu();
+    check_bce();
+    check_gauss();
+    check_reparam();
+    check_kl();
+    check_vae(ELBO_LIK_BERNOULLI, 1);
+    check_vae(ELBO_LIK_BERNOULLI, 2);
+    check_vae(ELBO_LIK_GAUSSIAN, 2);
+    return check_summary("test_gradcheck");
+}
