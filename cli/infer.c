@@ -77,14 +77,17 @@ static int parse_infer(const char *S, int argc, char **argv, const int *allowed,
         return usage_error(S, msg);
     }
     if (!o->model) return usage_error(S, "--model is required");
-    elbo_set_threads((int)o->threads);
     return -1;
 }
 
-static elbo_vae *load_model(const char *S, const char *path)
+static elbo_vae *load_model(const char *S, const char *path, long threads)
 {
     elbo_error err;
     elbo_vae *m = elbo_vae_load(path, 0, &err);
+    if (m && elbo_vae_set_threads(m, (int)threads, &err) != ELBO_OK) {
+        elbo_vae_free(m);
+        m = NULL;
+    }
     if (!m) fprintf(stderr, "elbo %s: %s\n", S, err.msg);
     return m;
 }
@@ -99,7 +102,7 @@ static void sample_help(void)
            "  -o, --out FILE     output PNG (default samples.png)\n"
            "  --seed S           PRNG seed (default 1)\n"
            "  --cols C           grid columns (default 8)\n"
-           "  --threads N        BLAS threads (default: all cores)\n");
+           "  --threads N        worker threads (default: all cores)\n");
 }
 
 int cmd_sample(int argc, char **argv)
@@ -108,7 +111,7 @@ int cmd_sample(int argc, char **argv)
     infer_opts o = {NULL, "samples.png", NULL, 64, 8, -1, 0, 1, ELBO_SPLIT_TEST, 0};
     int rc = parse_infer("sample", argc, argv, allowed, 6, sample_help, &o);
     if (rc >= 0) return rc;
-    elbo_vae *m = load_model("sample", o.model);
+    elbo_vae *m = load_model("sample", o.model, o.threads);
     if (!m) return 1;
     int D = elbo_vae_get_config(m)->input_dim, side = 1;
     while ((side + 1) * (side + 1) <= D) side++;
@@ -157,7 +160,7 @@ static void reconstruct_help(void)
            "  --split S          test (default) or train\n"
            "  -n, --n N          number of images (default 32)\n"
            "  -o, --out FILE     output PNG (default reconstructions.png)\n"
-           "  --threads N        BLAS threads (default: all cores)\n",
+           "  --threads N        worker threads (default: all cores)\n",
            ELBO_DEFAULT_DATA);
 }
 
@@ -167,7 +170,7 @@ int cmd_reconstruct(int argc, char **argv)
     infer_opts o = {NULL, "reconstructions.png", ELBO_DEFAULT_DATA, 32, 8, -1, 0, 1, ELBO_SPLIT_TEST, 0};
     int rc = parse_infer("reconstruct", argc, argv, allowed, 6, reconstruct_help, &o);
     if (rc >= 0) return rc;
-    elbo_vae *m = load_model("reconstruct", o.model);
+    elbo_vae *m = load_model("reconstruct", o.model, o.threads);
     if (!m) return 1;
     elbo_dataset ds = {0};
     rc = 1;
@@ -195,7 +198,7 @@ static void eval_help(void)
            "  --limit N          only the first N examples\n"
            "  --seed S           PRNG seed for z (default 1)\n"
            "  --json             print one JSON object instead of text\n"
-           "  --threads N        BLAS threads (default: all cores)\n",
+           "  --threads N        worker threads (default: all cores)\n",
            ELBO_DEFAULT_DATA);
 }
 
@@ -205,7 +208,7 @@ int cmd_eval(int argc, char **argv)
     infer_opts o = {NULL, NULL, ELBO_DEFAULT_DATA, 0, 8, -1, 0, 1, ELBO_SPLIT_TEST, 0};
     int rc = parse_infer("eval", argc, argv, allowed, 7, eval_help, &o);
     if (rc >= 0) return rc;
-    elbo_vae *m = load_model("eval", o.model);
+    elbo_vae *m = load_model("eval", o.model, o.threads);
     if (!m) return 1;
     elbo_dataset ds = {0};
     elbo_losses l;

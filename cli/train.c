@@ -33,7 +33,7 @@ static void train_help(void)
            "  --hidden LIST      hidden widths, comma-separated (default 400)\n"
            "  --likelihood L     bernoulli (default) or gaussian\n"
            "  --seed N           PRNG seed (default 1); same seed + threads => same run\n"
-           "  --threads N        BLAS threads (default: all cores)\n"
+           "  --threads N        worker threads (default: all cores)\n"
            "  --train-limit N    use only the first N training examples\n"
            "  --test-limit N     use only the first N test examples\n"
            "  --no-test          skip the per-epoch test loss\n"
@@ -167,7 +167,7 @@ int cmd_train(int argc, char **argv)
         return usage_error(S, msg);
     }
     cfg.max_batch = tc.batch_size > 128 ? tc.batch_size : 128;
-    elbo_set_threads((int)threads);
+    cfg.threads = (int)threads;
     if (check_writable(out)) return 1;
 
     elbo_error err;
@@ -184,7 +184,7 @@ int cmd_train(int argc, char **argv)
 
     elbo_vae *m = resume ? elbo_vae_load(out, cfg.max_batch, &err) : elbo_vae_create(&cfg, seed, &err);
     int rc = 1;
-    if (!m) {
+    if (!m || (resume && elbo_vae_set_threads(m, (int)threads, &err) != ELBO_OK)) {
         fprintf(stderr, "elbo train: %s\n", err.msg);
         goto done;
     }
@@ -204,7 +204,7 @@ int cmd_train(int argc, char **argv)
         for (int i = 0; i < mc->n_hidden; i++) printf("-%d", mc->hidden[i]);
         printf("-%d VAE (%zu parameters) on %d images from %s, batch %d, lr %g, %d thread%s%s\n",
                mc->latent_dim, elbo_vae_num_params(m), train.n, data, tc.batch_size, tc.lr,
-               elbo_get_threads(), elbo_get_threads() == 1 ? "" : "s",
+               elbo_vae_get_threads(m), elbo_vae_get_threads(m) == 1 ? "" : "s",
                resume ? ", resumed" : "");
         if (resume) printf("resuming after epoch %d (step %ld)\n", elbo_vae_epochs(m), elbo_vae_steps(m));
         fflush(stdout);

@@ -13,8 +13,7 @@
  *    assertion.
  *  - The library never prints and never calls exit(); the CLI does.
  *  - No global mutable state: two models can live (and train) in one process.
- *    One handle must not be used from two threads at once. The BLAS thread
- *    count (elbo_set_threads) is process-wide, as OpenBLAS makes it.
+ *    One handle must not be used from two threads at once.
  *  - Losses are nats, summed over pixels; per-example figures divide the sum
  *    over a data set by its size, as the PyTorch reference prints them.
  */
@@ -65,11 +64,10 @@ ELBO_API const char *elbo_status_str(elbo_status s);
 
 /* ----------------------------------------------------------------- threads */
 
-/** Sets the number of BLAS threads for the process (n <= 0: all cores).
- *  Results are bit-identical for a fixed seed and thread count. */
-ELBO_API void elbo_set_threads(int n);
-/** Number of threads BLAS will use. */
-ELBO_API int elbo_get_threads(void);
+/** elbo parallelises over the rows of a batch with OpenMP, one team per
+ *  model (elbo_vae_set_threads), and calls OpenBLAS from each worker; it
+ *  therefore sets OpenBLAS to one thread when a model is created, so the two
+ *  do not oversubscribe the cores. */
 
 /* -------------------------------------------------------------------- data */
 
@@ -120,9 +118,11 @@ typedef struct {
     int hidden[ELBO_MAX_HIDDEN];  /* widths, encoder order */
     elbo_likelihood likelihood;
     int max_batch;                /* activations are allocated for this many rows */
+    int threads;                  /* worker threads (0: all cores); see elbo_vae_set_threads */
 } elbo_vae_config;
 
-/** Fills c with the reference model: 784-400-20, Bernoulli, max_batch 128. */
+/** Fills c with the reference model: 784-400-20, Bernoulli, max_batch 128,
+ *  threads 0 (all cores). */
 ELBO_API void elbo_vae_config_default(elbo_vae_config *c);
 /** Checks a configuration; ELBO_ERR_ARG with a message if it is invalid. */
 ELBO_API elbo_status elbo_vae_config_check(const elbo_vae_config *c, elbo_error *err);
@@ -146,6 +146,16 @@ ELBO_API elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo
 ELBO_API void elbo_vae_free(elbo_vae *m);
 /** The model's configuration (read-only view owned by m). */
 ELBO_API const elbo_vae_config *elbo_vae_get_config(const elbo_vae *m);
+/** Sets the number of worker threads the model uses for training steps,
+ *  evaluation and the batch calls (n <= 0: all cores; at most 64). A step
+ *  splits its batch across the workers and sums their gradients in a fixed
+ *  order, so results are bit-identical for a fixed seed and thread count (and
+ *  differ in the last bits between thread counts). Allocates or frees worker
+ *  buffers; call it between steps, not during one. */
+ELBO_API elbo_status elbo_vae_set_threads(elbo_vae *m, int n, elbo_error *err);
+/** Number of worker threads the model uses. */
+ELBO_API int elbo_vae_get_threads(const elbo_vae *m);
+
 /** Number of trainable scalars. */
 ELBO_API size_t elbo_vae_num_params(const elbo_vae *m);
 

@@ -22,6 +22,7 @@ static elbo_vae *small_model(int n_hidden, uint64_t seed)
     c.hidden[1] = 20;
     c.latent_dim = 5;
     c.max_batch = 16;
+    c.threads = 2;
     elbo_error err;
     elbo_vae *m = elbo_vae_create(&c, seed, &err);
     CHECK(m != NULL, "%s", err.msg);

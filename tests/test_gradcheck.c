@@ -17,7 +17,9 @@
 
 #include "check.h"
 #include "models/vae_internal.h"
+#include "nn/fastmath.h"
 #include "nn/ops.h"
+#include "nn/sparse.h"
 #include "util/rng.h"
 
 
@@ -131,7 +133,7 @@ static void check_relu(void)
 static double L_bce(void *c)
 {
     (void)c;
-    return bce_logits_forward(a1, a2, N);
+    return bce_logits_forward(tmp, a1, a2, N);
 }
 
 static void check_bce(void)
@@ -139,19 +141,22 @@ static void check_bce(void)
     fill_normal(a1, N, 3);
     for (int i = 0; i < N; i++) a2[i] = (float)elbo_rng_uniform(&rng);
     float d[N] = {0};
-    bce_logits_backward(d, a1, a2, N, 1.0f);
+    bce_logits_forward(tmp, a1, a2, N);
+    bce_logits_backward(d, tmp, a2, N, 1.0f);
     fd_check("bce_logits", a1, d, N, L_bce, NULL);
     /* stability at extreme logits: finite loss, exact limits of the gradient */
-    float l[4] = {-200.0f, 200.0f, -90.0f, 90.0f}, x[4] = {1.0f, 0.0f, 0.5f, 0.5f}, g[4] = {0};
-    double s = bce_logits_forward(l, x, 4);
+    float l[4] = {-200.0f, 200.0f, -90.0f, 90.0f}, x[4] = {1.0f, 0.0f, 0.5f, 0.5f}, g[4] = {0}, p[4];
+    double s = bce_logits_forward(p, l, x, 4);
     CHECK(isfinite(s) && fabs(s - (200 + 200 + 45 + 45)) < 1e-3, "bce at |l|=200/90: %g", s);
-    bce_logits_backward(g, l, x, 4, 1.0f);
+    bce_logits_backward(g, p, x, 4, 1.0f);
     CHECK(g[0] == -1.0f && g[1] == 1.0f && g[2] == -0.5f && g[3] == 0.5f,
           "bce grads at extremes: %g %g %g %g", g[0], g[1], g[2], g[3]);
     /* against the textbook formula at a moderate logit */
     float l1 = 0.7f, x1 = 0.3f;
-    double p = 1 / (1 + exp(-0.7)), ref = -(0.3 * log(p) + 0.7 * log(1 - p));
-    CHECK(fabs(bce_logits_forward(&l1, &x1, 1) - ref) < 1e-6, "bce value");
+    double pr = 1 / (1 + exp(-0.7)), ref = -(0.3 * log(pr) + 0.7 * log(1 - pr));
+    float p1;
+    CHECK(fabs(bce_logits_forward(&p1, &l1, &x1, 1) - ref) < 1e-6, "bce value");
+    CHECK(fabs(p1 - pr) < 1e-7, "bce saves sigmoid");
 }
 
 static double L_gauss(void *c)
@@ -211,6 +216,95 @@ static void check_kl(void)
     CHECK(fabs(kl_normal_forward(&mu1, &lv1, 1) - ref) < 1e-6, "KL closed form");
 }
 
+static double L_linear_t(void *c)
+{
+    (void)c;
+    linear_t_forward(out, in, W, b, B, I, O); /* W read as WT [I,O] */
+    return dot(out, w_out, B * O);
+}
+
+static void check_linear_t(void)
+{
+    fill_normal(in, B * I, 1);
+    fill_normal(W, O * I, 1);
+    fill_normal(b, O, 1);
+    fill_normal(w_out, B * O, 1);
+    float dWT[I * O] = {0}, db[O] = {0};
+    linear_t_backward(dWT, db, w_out, in, B, I, O);
+    fd_check("linear_t.WT", W, dWT, O * I, L_linear_t, NULL);
+    fd_check("linear_t.b", b, db, O, L_linear_t, NULL);
+}
+
+/* The sparse first layer against the dense one on an input that is mostly
+ * zeros, awkward sizes (a partial column block), and finite differences. */
+enum { SB = 5, SI = 37, SO = 45 };
+static float s_x[SB * SI], s_WT[SI * SO], s_b[SO], s_out[SB * SO], s_w[SB * SO];
+static sparse_batch s_xs;
+
+static double L_sparse(void *c)
+{
+    (void)c;
+    linear_sparse_forward(s_out, &s_xs, s_WT, s_b, SO);
+    return dot(s_out, s_w, SB * SO);
+}
+
+static void check_sparse(void)
+{
+    int rp[SB + 1], rc[SB * SI], cp[SI + 1], cr[SB * SI];
+    float rv[SB * SI], cv[SB * SI];
+    sparse_batch xs = {0, 0, 0, rp, rc, rv, cp, cr, cv};
+    s_xs = xs;
+    fill_normal(s_x, SB * SI, 1);
+    for (int i = 0; i < SB * SI; i++)
+        if (elbo_rng_uniform(&rng) < 0.7) s_x[i] = 0.0f;
+    for (int k = 0; k < SI; k++) s_x[2 * SI + k] = 0.0f; /* an all-zero row */
+    fill_normal(s_WT, SI * SO, 1);
+    fill_normal(s_b, SO, 1);
+    fill_normal(s_w, SB * SO, 1);
+    sparse_batch_build(&s_xs, s_x, SB, SI);
+    int nnz = 0;
+    for (int i = 0; i < SB * SI; i++) nnz += s_x[i] != 0.0f;
+    CHECK(s_xs.nnz == nnz && s_xs.row_ptr[SB] == nnz && s_xs.col_ptr[SI] == nnz, "nnz counts");
+    int ok = 1;
+    for (int k = 0; k < SI; k++)
+        for (int j = s_xs.col_ptr[k]; j < s_xs.col_ptr[k + 1]; j++)
+            ok &= s_x[s_xs.col_row[j] * SI + k] == s_xs.col_val[j];
+    CHECK(ok, "CSC entries match the dense input");
+    float dense[SB * SO];
+    linear_t_forward(dense, s_x, s_WT, s_b, SB, SI, SO);
+    linear_sparse_forward(s_out, &s_xs, s_WT, s_b, SO);
+    double worst = 0;
+    for (int i = 0; i < SB * SO; i++) worst = fmax(worst, fabs(dense[i] - s_out[i]));
+    CHECK(worst < 1e-5, "sparse forward differs from dense by %g", worst);
+    float dWs[SI * SO] = {0}, dWd[SI * SO] = {0}, dbs[SO] = {0}, dbd[SO] = {0};
+    linear_sparse_backward(dWs, dbs, s_w, &s_xs, SO);
+    linear_t_backward(dWd, dbd, s_w, s_x, SB, SI, SO);
+    worst = 0;
+    for (int i = 0; i < SI * SO; i++) worst = fmax(worst, fabs(dWs[i] - dWd[i]));
+    for (int i = 0; i < SO; i++) worst = fmax(worst, fabs(dbs[i] - dbd[i]));
+    CHECK(worst < 1e-5, "sparse backward differs from dense by %g", worst);
+    fd_check("linear_sparse.WT", s_WT, dWs, SI * SO, L_sparse, NULL);
+    fd_check("linear_sparse.b", s_b, dbs, SO, L_sparse, NULL);
+}
+
+/* The vectorisable exp and log1p against double-precision libm. */
+static void check_fastmath(void)
+{
+    double we = 0, wl = 0;
+    for (double x = -87.0; x <= 0.0; x += 1.1e-4) {
+        double ref = exp((double)(float)x);
+        we = fmax(we, fabs(elbo_exp_neg((float)x) - ref) / ref);
+    }
+    for (double e = 1e-7; e <= 1.0; e += 3.3e-6) {
+        double ref = log1p((double)(float)e);
+        wl = fmax(wl, fabs(elbo_log1p_01((float)e) - ref) / ref);
+    }
+    CHECK(we < 1e-7, "exp_neg relative error %.3g", we);
+    CHECK(wl < 3e-7, "log1p_01 relative error %.3g", wl);
+    CHECK(elbo_exp_neg(-1000.0f) >= 0.0f && elbo_exp_neg(-1000.0f) < 1e-37f, "exp_neg clamps");
+    CHECK(elbo_log1p_01(0.0f) == 0.0f && elbo_exp_neg(0.0f) == 1.0f, "exact at 0");
+}
+
 /* ------------------------------------------------------------ whole VAE */
 
 typedef struct {
@@ -222,14 +316,14 @@ typedef struct {
 static double L_vae(void *c)
 {
     vae_ctx *v = c;
-    memcpy(v->m->x, v->x, sizeof(float) * v->B * v->m->cfg.input_dim);
-    memcpy(v->m->eps, v->eps, sizeof(float) * v->B * v->m->cfg.latent_dim);
-    double r, k;
-    vae_forward(v->m, v->B, &r, &k);
-    return r + k;
+    vae_worker *w = &v->m->w[0];
+    memcpy(w->x, v->x, sizeof(float) * v->B * v->m->cfg.input_dim);
+    memcpy(w->eps, v->eps, sizeof(float) * v->B * v->m->cfg.latent_dim);
+    vae_forward(v->m, w, v->B);
+    return w->recon + w->kl;
 }
 
-static void check_vae(elbo_likelihood lik, int n_hidden)
+static void check_vae(elbo_likelihood lik, int n_hidden, int sparse_x)
 {
     elbo_vae_config c;
     elbo_vae_config_default(&c);
@@ -240,25 +334,31 @@ static void check_vae(elbo_likelihood lik, int n_hidden)
     c.hidden[1] = 5;
     c.likelihood = lik;
     c.max_batch = 4;
+    c.threads = 1;
     elbo_error err;
     elbo_vae *m = elbo_vae_create(&c, 99, &err);
     CHECK(m != NULL, "%s", err.msg);
     if (!m) return;
     float x[4 * 12], eps[4 * 3];
     for (int i = 0; i < 4 * 12; i++) x[i] = (float)elbo_rng_uniform(&rng);
+    if (sparse_x) /* 3 of 4 inputs zero: the first layer takes the sparse path */
+        for (int i = 0; i < 4 * 12; i++) x[i] = i % 4 ? 0.0f : x[i];
     fill_normal(eps, 4 * 3, 1);
     vae_ctx v = {m, x, eps, 4};
     L_vae(&v);
-    vae_backward(m, 4);
+    CHECK(m->w[0].x_sparse == sparse_x, "first layer sparse=%d, expected %d", m->w[0].x_sparse, sparse_x);
+    vae_backward(m, &m->w[0], 4);
     float *g = malloc(sizeof(float) * m->n_params);
-    memcpy(g, m->grads, sizeof(float) * m->n_params);
+    vae_sum_grads(m, g);
     char what[64];
     for (int li = 0; li < m->n_layers; li++) {
         const vae_layer *l = &m->layers[li];
-        snprintf(what, sizeof what, "vae(%s,L=%d).%s.weight", lik ? "gauss" : "bern", n_hidden, l->name);
+        snprintf(what, sizeof what, "vae(%s,L=%d,%s).%s.weight", lik ? "gauss" : "bern", n_hidden,
+                 sparse_x ? "sparse" : "dense", l->name);
         fd_check_h(what, m->params + l->w_off, g + l->w_off, (long)l->in * l->out, L_vae, &v, 1e-3,
                    DETECT_KINKS);
-        snprintf(what, sizeof what, "vae(%s,L=%d).%s.bias", lik ? "gauss" : "bern", n_hidden, l->name);
+        snprintf(what, sizeof what, "vae(%s,L=%d,%s).%s.bias", lik ? "gauss" : "bern", n_hidden,
+                 sparse_x ? "sparse" : "dense", l->name);
         fd_check_h(what, m->params + l->b_off, g + l->b_off, l->out, L_vae, &v, 1e-3, DETECT_KINKS);
     }
     free(g);
@@ -274,8 +374,12 @@ int main(void)
     check_gauss();
     check_reparam();
     check_kl();
-    check_vae(ELBO_LIK_BERNOULLI, 1);
-    check_vae(ELBO_LIK_BERNOULLI, 2);
-    check_vae(ELBO_LIK_GAUSSIAN, 2);
+    check_linear_t();
+    check_sparse();
+    check_fastmath();
+    check_vae(ELBO_LIK_BERNOULLI, 1, 0);
+    check_vae(ELBO_LIK_BERNOULLI, 1, 1);
+    check_vae(ELBO_LIK_BERNOULLI, 2, 0);
+    check_vae(ELBO_LIK_GAUSSIAN, 2, 1);
     return check_summary("test_gradcheck");
 }

@@ -31,10 +31,22 @@ elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, elbo_erro
     st_tensor t[2 * VAE_MAX_LAYERS];
     char names[2 * VAE_MAX_LAYERS][48];
     int nt = 0;
+    /* weights stored transposed in memory are written in PyTorch's layout */
+    size_t tmp_n = 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (m->layers[i].transposed) tmp_n += (size_t)m->layers[i].in * m->layers[i].out;
+    float *tmp = tmp_n ? malloc(sizeof(float) * tmp_n) : NULL, *tp = tmp;
+    if (tmp_n && !tmp) return elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
     for (int i = 0; i < m->n_layers; i++) {
         const vae_layer *l = &m->layers[i];
+        const float *w = m->params + l->w_off;
+        if (l->transposed) {
+            vae_weight_export(m, i, m->params, tp);
+            w = tp;
+            tp += (size_t)l->in * l->out;
+        }
         snprintf(names[nt], sizeof names[nt], "%s.weight", l->name);
-        t[nt] = (st_tensor){names[nt], m->params + l->w_off, 2, {l->out, l->in}};
+        t[nt] = (st_tensor){names[nt], w, 2, {l->out, l->in}};
         nt++;
         snprintf(names[nt], sizeof names[nt], "%s.bias", l->name);
         t[nt] = (st_tensor){names[nt], m->params + l->b_off, 1, {l->out}};
@@ -55,7 +67,9 @@ elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, elbo_erro
                       {"hidden", hid},
                       {"activation", "relu"},
                       {"likelihood", lik_name(m->cfg.likelihood)}};
-    return st_write(path, meta, (int)(sizeof meta / sizeof meta[0]), t, nt, err);
+    elbo_status st = st_write(path, meta, (int)(sizeof meta / sizeof meta[0]), t, nt, err);
+    free(tmp);
+    return st;
 }
 
 elbo_status elbo_vae_save(const elbo_vae *m, const char *dir, elbo_error *err)
@@ -236,12 +250,23 @@ elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err)
         elbo_vae_free(m);
         m = NULL;
     }
+    float *tmp = NULL;
+    if (m) {
+        tmp = malloc(sizeof(float) * (size_t)m->layers[0].in * m->layers[0].out);
+        if (!tmp) {
+            elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", model_path);
+            elbo_vae_free(m);
+            m = NULL;
+        }
+    }
     for (int i = 0; m && i < m->n_layers; i++) {
         const vae_layer *l = &m->layers[i];
         char name[48];
         int64_t ws[2] = {l->out, l->in}, bs[1] = {l->out};
         snprintf(name, sizeof name, "%s.weight", l->name);
-        elbo_status st = st_read_f32(&f, name, 2, ws, m->params + l->w_off, err);
+        float *dst = l->transposed ? tmp : m->params + l->w_off;
+        elbo_status st = st_read_f32(&f, name, 2, ws, dst, err);
+        if (!st && l->transposed) vae_weight_import(m, i, m->params, tmp);
         snprintf(name, sizeof name, "%s.bias", l->name);
         if (!st) st = st_read_f32(&f, name, 1, bs, m->params + l->b_off, err);
         if (st) {
@@ -249,6 +274,7 @@ elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err)
             m = NULL;
         }
     }
+    free(tmp);
     /* extra tensors mean the file describes another architecture */
     for (const json_node *e = f.doc.root->child; m && e; e = e->next) {
         if (strcmp(e->key, "__metadata__") == 0) continue;

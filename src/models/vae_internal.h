@@ -1,10 +1,10 @@
 /* vae_internal.h — the layout of an elbo_vae, shared by the model code, the
  * checkpoint code and the tests. Not installed.
  *
- * Memory (llm.c style): parameters, gradients, Adam's two moments and all
- * activations are each ONE contiguous buffer allocated at creation; layers
- * and activations are named views (offsets) into them. Nothing is allocated
- * during a training step.
+ * Memory (llm.c style): parameters, the summed gradient's workers' shares,
+ * Adam's two moments and all activations are each contiguous buffers
+ * allocated at creation; layers and activations are named views (offsets)
+ * into them. Nothing is allocated during a training step.
  *
  * Layers, for L = n_hidden hidden widths h[0..L-1] (encoder order):
  *   enc[i]   fc{i+1}            h[i-1] (or D) -> h[i]        then ReLU
@@ -12,20 +12,56 @@
  *   logvar   fc{L+1}_logvar     h[L-1] -> Z
  *   dec[j]   fc{L+2+j}          Z (or h[L-j]) -> h[L-1-j]    then ReLU
  *   out      fc{2L+2}           h[0] -> D                    (logits / mean)
- * For L = 1 these are the reference's fc1, fc2_mu, fc2_logvar, fc3, fc4. */
+ * For L = 1 these are the reference's fc1, fc2_mu, fc2_logvar, fc3, fc4.
+ * Every weight is stored [out, in] as in PyTorch, except fc1's, which is
+ * stored transposed [in, out] (layer flag `transposed`) so that the sparse
+ * input layer (nn/sparse.h) reads contiguous rows; vae_weight_export and
+ * vae_weight_import convert at the edges (checkpoints, tests).
+ *
+ * Threads: a training step splits its batch into n_workers contiguous row
+ * ranges; each worker runs forward and backward on its rows with its own
+ * activations and its own gradient buffer, and Adam sums the workers'
+ * gradients in a fixed order. The result therefore depends on the thread
+ * count but is bit-identical for a fixed seed and thread count. */
 #ifndef ELBO_VAE_INTERNAL_H
 #define ELBO_VAE_INTERNAL_H
 
+#include "../nn/sparse.h"
 #include "../util/common.h"
 #include "../util/rng.h"
 
 #define VAE_MAX_LAYERS (2 * ELBO_MAX_HIDDEN + 3)
+#define VAE_MAX_WORKERS 64
 
 typedef struct {
     char name[32]; /* tensor name prefix, e.g. "fc1" */
     int in, out;
-    size_t w_off, b_off; /* offsets into params/grads: W [out,in], b [out] */
+    int transposed;      /* 1: W stored [in, out] */
+    size_t w_off, b_off; /* offsets into params/grads */
 } vae_layer;
+
+/* One thread's share of a batch: activations for up to `cap` rows. */
+typedef struct {
+    int cap;
+    float *act, *dact;
+    size_t dact_size;
+    float *grads; /* [n_params], this worker's gradient; zeroed by Adam */
+    /* activations */
+    float *x;                      /* [B, D] input in [0,1] */
+    float *h_enc[ELBO_MAX_HIDDEN]; /* [B, h[i]] after ReLU */
+    float *mu, *logvar, *eps, *z;  /* [B, Z] */
+    float *h_dec[ELBO_MAX_HIDDEN]; /* [B, h[L-1-j]] after ReLU */
+    float *logits;                 /* [B, D] decoder output */
+    float *probs;                  /* [B, D] sigmoid(logits), saved by the BCE */
+    /* their gradients */
+    float *dh_enc[ELBO_MAX_HIDDEN], *dpre_enc[ELBO_MAX_HIDDEN];
+    float *dmu, *dlogvar, *dz;
+    float *dh_dec[ELBO_MAX_HIDDEN], *dpre_dec[ELBO_MAX_HIDDEN];
+    float *dlogits;
+    sparse_batch xs; /* non-zeros of x for the first layer */
+    int x_sparse;    /* 1 if this batch's first layer ran sparse */
+    double recon, kl; /* sums from the last forward pass */
+} vae_worker;
 
 struct elbo_vae {
     elbo_vae_config cfg;
@@ -34,45 +70,43 @@ struct elbo_vae {
     int l_mu, l_logvar, l_out; /* indices of the special layers */
 
     size_t n_params;
-    float *params, *grads, *adam_m, *adam_v; /* [n_params] each */
+    float *params, *adam_m, *adam_v; /* [n_params] each */
     long step;                 /* Adam steps taken */
     int epoch;                 /* completed epochs */
     elbo_rng rng;              /* shuffling and eps while training */
 
-    /* activations for max_batch rows (views into act) */
-    float *act;
-    float *x;                          /* [B, D] input in [0,1] */
-    float *h_enc[ELBO_MAX_HIDDEN];     /* [B, h[i]] after ReLU */
-    float *mu, *logvar, *eps, *z;      /* [B, Z] */
-    float *h_dec[ELBO_MAX_HIDDEN];     /* [B, h[L-1-j]] after ReLU */
-    float *logits;                     /* [B, D] decoder output before sigmoid */
-    /* their gradients */
-    float *dact;
-    float *dh_enc[ELBO_MAX_HIDDEN], *dpre_enc[ELBO_MAX_HIDDEN];
-    float *dmu, *dlogvar, *dz;
-    float *dh_dec[ELBO_MAX_HIDDEN], *dpre_dec[ELBO_MAX_HIDDEN];
-    float *dlogits;
-    size_t act_size;
+    int n_workers;
+    vae_worker w[VAE_MAX_WORKERS];
+    float *eps_step;           /* [max_batch, Z] eps of the current step */
 
     int *perm; /* shuffle order, grown per data set size */
     int perm_cap;
 };
 
-/* Forward pass over x (already copied to m->x), B rows, with m->eps filled.
- * Returns the summed reconstruction term and KL (over the batch). */
-void vae_forward(elbo_vae *m, int B, double *recon_sum, double *kl_sum);
-/* Zeroes grads and activation grads, then backpropagates the summed loss. */
-void vae_backward(elbo_vae *m, int B);
-/* Encoder only: x (m->x) -> m->mu, m->logvar. */
-void vae_encode_forward(elbo_vae *m, int B);
-/* Decoder only: m->z -> m->logits. */
-void vae_decode_forward(elbo_vae *m, int B);
-/* Forward, backward and one Adam step on m->x and m->eps (B rows, both
- * filled by the caller). Refuses a non-finite loss before touching weights. */
-elbo_status vae_step_loaded(elbo_vae *m, const elbo_train_config *tc, int B, double *recon,
-                            double *kl, elbo_error *err);
-/* Copies B images (uint8) picked by idx (or consecutive from start when idx is
- * NULL) into m->x scaled to [0,1]. */
-void vae_load_batch(elbo_vae *m, const elbo_dataset *ds, const int *idx, int start, int B);
+/* Forward pass of worker w over its first B rows (x and eps filled).
+ * Sets w->recon and w->kl to the batch sums. */
+void vae_forward(elbo_vae *m, vae_worker *w, int B);
+/* Zeroes w's activation gradients, then backpropagates the summed loss,
+ * accumulating into w->grads. */
+void vae_backward(elbo_vae *m, vae_worker *w, int B);
+/* Encoder only: w->x -> w->mu, w->logvar. */
+void vae_encode_forward(elbo_vae *m, vae_worker *w, int B);
+/* Decoder only: w->z -> w->logits. */
+void vae_decode_forward(elbo_vae *m, vae_worker *w, int B);
+/* Sums the workers' gradients into dst [n_params] (tests, checks). */
+void vae_sum_grads(const elbo_vae *m, float *dst);
+
+/* Forward, backward and one Adam step on the first B rows of xsrc (float
+ * rows, or uint8 rows of ds picked by idx[start..] when xsrc is NULL) with
+ * m->eps_step already filled. Refuses a non-finite loss before touching the
+ * weights. recon and kl receive the batch sums. */
+elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc,
+                     const elbo_dataset *ds, const int *idx, int start, int B, double *recon,
+                     double *kl, elbo_error *err);
+
+/* Weight of layer li in PyTorch layout [out, in], from a buffer laid out
+ * like params (params itself, or a gradient), and back. */
+void vae_weight_export(const elbo_vae *m, int li, const float *base, float *dst);
+void vae_weight_import(const elbo_vae *m, int li, float *base, const float *src);
 
 #endif

@@ -16,4 +16,7 @@ void elbo_matmul(float *C, const float *A, const float *B, int M, int N, int K,
 void elbo_matmul_naive(float *C, const float *A, const float *B, int M, int N, int K,
                        int ta, int tb, float beta);
 
+/* Sets OpenBLAS to one thread (elbo parallelises over batch rows itself). */
+void elbo_blas_single_thread(void);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include "fastmath.h"
 #include "gemm.h"
 
 void linear_forward(float *out, const float *in, const float *W, const float *b, int B, int I,
@@ -25,6 +26,24 @@ void linear_backward(float *din, float *dW, float *db, const float *dout, const 
     }
 }
 
+void linear_t_forward(float *out, const float *in, const float *WT, const float *b, int B, int I,
+                      int O)
+{
+    for (int r = 0; r < B; r++)
+        for (int o = 0; o < O; o++) out[(long)r * O + o] = b[o];
+    elbo_matmul(out, in, WT, B, O, I, 0, 0, 1.0f);
+}
+
+void linear_t_backward(float *dWT, float *db, const float *dout, const float *in, int B, int I,
+                       int O)
+{
+    elbo_matmul(dWT, in, dout, I, O, B, 1, 0, 1.0f); /* [I,B] @ [B,O] */
+    for (int r = 0; r < B; r++) {
+        const float *d = dout + (long)r * O;
+        for (int o = 0; o < O; o++) db[o] += d[o];
+    }
+}
+
 void relu_forward(float *out, const float *in, long n)
 {
     for (long i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
@@ -35,32 +54,46 @@ void relu_backward(float *din, const float *dout, const float *out, long n)
     for (long i = 0; i < n; i++) din[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
-static inline float sigmoidf_stable(float l)
-{
-    if (l >= 0.0f) return 1.0f / (1.0f + expf(-l));
-    float e = expf(l);
-    return e / (1.0f + e);
-}
-
 void sigmoid_forward(float *out, const float *in, long n)
 {
-    for (long i = 0; i < n; i++) out[i] = sigmoidf_stable(in[i]);
+    for (long i = 0; i < n; i++) {
+        float l = in[i], e = elbo_exp_neg(-fabsf(l)), inv = 1.0f / (1.0f + e);
+        out[i] = l >= 0.0f ? inv : e * inv;
+    }
 }
 
-double bce_logits_forward(const float *logits, const float *x, long n)
+double bce_logits_forward(float *probs, const float *logits, const float *x, long n)
 {
+    /* per-element terms in float, vectorised, in chunks; summed in double */
+    enum { CHUNK = 256 };
+    float t[CHUNK];
     double sum = 0.0;
-    for (long i = 0; i < n; i++) {
-        float l = logits[i];
-        float t = (l > 0.0f ? l : 0.0f) - l * x[i] + log1pf(expf(-fabsf(l)));
-        sum += t;
+    for (long i0 = 0; i0 < n; i0 += CHUNK) {
+        int m = n - i0 < CHUNK ? (int)(n - i0) : CHUNK;
+        const float *l = logits + i0, *xx = x + i0;
+        float *p = probs + i0;
+        for (int i = 0; i < m; i++) {
+            float li = l[i], e = elbo_exp_neg(-fabsf(li)), inv = 1.0f / (1.0f + e);
+            p[i] = li >= 0.0f ? inv : e * inv;
+            t[i] = (li > 0.0f ? li : 0.0f) - li * xx[i] + elbo_log1p_01(e);
+        }
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = 0;
+        for (; i + 4 <= m; i += 4) {
+            s0 += t[i];
+            s1 += t[i + 1];
+            s2 += t[i + 2];
+            s3 += t[i + 3];
+        }
+        for (; i < m; i++) s0 += t[i];
+        sum += (s0 + s1) + (s2 + s3);
     }
     return sum;
 }
 
-void bce_logits_backward(float *dlogits, const float *logits, const float *x, long n, float scale)
+void bce_logits_backward(float *dlogits, const float *probs, const float *x, long n, float scale)
 {
-    for (long i = 0; i < n; i++) dlogits[i] += scale * (sigmoidf_stable(logits[i]) - x[i]);
+    for (long i = 0; i < n; i++) dlogits[i] += scale * (probs[i] - x[i]);
 }
 
 double gaussian_nll_forward(const float *mean, const float *x, long n)

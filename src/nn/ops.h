@@ -19,6 +19,14 @@ void linear_forward(float *out, const float *in, const float *W, const float *b,
 void linear_backward(float *din, float *dW, float *db, const float *dout, const float *in,
                      const float *W, int B, int I, int O);
 
+/* Linear with the weight stored transposed, WT [I,O] (used for the first
+ * layer, see nn/sparse.h): out[B,O] = in[B,I] @ WT + b. */
+void linear_t_forward(float *out, const float *in, const float *WT, const float *b, int B, int I,
+                      int O);
+/* dWT[I,O] += in^T @ dout; db[O] += sum over rows of dout. No input gradient. */
+void linear_t_backward(float *dWT, float *db, const float *dout, const float *in, int B, int I,
+                       int O);
+
 /* ReLU, usable in place (out == in): out[n] = max(in, 0). */
 void relu_forward(float *out, const float *in, long n);
 /* din[n] += dout * (out > 0), from the forward OUTPUT (in == out in place). */
@@ -29,10 +37,11 @@ void sigmoid_forward(float *out, const float *in, long n);
 
 /* Bernoulli negative log-likelihood fused with the sigmoid (BCE with
  * logits): returns sum_i max(l,0) - l*x + log1p(exp(-|l|)) over logits l[n]
- * and targets x[n] in [0,1]. Stable for any |l|. */
-double bce_logits_forward(const float *logits, const float *x, long n);
-/* dlogits[n] += scale * (sigmoid(l) - x). */
-void bce_logits_backward(float *dlogits, const float *logits, const float *x, long n, float scale);
+ * and targets x[n] in [0,1]. Stable for any |l|. Also writes probs[n] =
+ * sigmoid(l), kept for backward (as llm.c keeps softmax probabilities). */
+double bce_logits_forward(float *probs, const float *logits, const float *x, long n);
+/* dlogits[n] += scale * (probs - x), probs from the forward pass. */
+void bce_logits_backward(float *dlogits, const float *probs, const float *x, long n, float scale);
 
 /* Gaussian negative log-likelihood with unit variance:
  * returns sum_i 0.5 * (x - mean)^2 + 0.5 * log(2 pi). */

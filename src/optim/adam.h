@@ -1,5 +1,5 @@
 /* adam.h — Adam with PyTorch's semantics (torch.optim.Adam, no weight decay,
- * no amsgrad), over one contiguous parameter buffer. */
+ * no amsgrad), over a contiguous slice of the parameter buffer. */
 #ifndef ELBO_ADAM_H
 #define ELBO_ADAM_H
 
@@ -11,5 +11,11 @@
  * exactly as torch.optim.Adam computes it. params, m, v are updated. */
 void adam_step(float *params, const float *grads, float *m, float *v, size_t n, long t, double lr,
                double beta1, double beta2, double eps);
+
+/* The same step where the gradient is the sum of n_parts partial gradients
+ * parts[k][offset + i] (added in order k = 0, 1, ...), which are zeroed
+ * after use; params, m, v point at the slice [offset, offset + n). */
+void adam_step_sum(float *params, float *const *parts, int n_parts, size_t offset, float *m,
+                   float *v, size_t n, long t, double lr, double beta1, double beta2, double eps);
 
 #endif

@@ -4,7 +4,6 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include <cblas.h>
 
 elbo_status elbo_fail(elbo_error *err, elbo_status code, const char *fmt, ...)
 {
@@ -46,11 +45,3 @@ const char *elbo_status_str(elbo_status s)
     }
     return "unknown status";
 }
-
-void elbo_set_threads(int n)
-{
-    if (n <= 0) n = openblas_get_num_procs();
-    openblas_set_num_threads(n);
-}
-
-int elbo_get_threads(void) { return openblas_get_num_threads(); }

@@ -1,0 +1,220 @@
+/* train.c — the training step (batch split over the workers, gradients
+ * summed in a fixed order inside Adam), the epoch loop and evaluation. */
+#include <math.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "../nn/ops.h"
+#include "../optim/adam.h"
+#include "vae_internal.h"
+
+void elbo_train_config_default(elbo_train_config *c)
+{
+    c->lr = 1e-3;
+    c->beta1 = 0.9;
+    c->beta2 = 0.999;
+    c->eps = 1e-8;
+    c->batch_size = 128;
+}
+
+/* Fills rows [0, n) of w->x from float rows or from uint8 data set rows. */
+static void load_rows(const elbo_vae *m, vae_worker *w, const float *xsrc, const elbo_dataset *ds,
+                      const int *idx, int start, int n)
+{
+    int D = m->cfg.input_dim;
+    if (xsrc) {
+        memcpy(w->x, xsrc + (size_t)start * D, sizeof(float) * (size_t)n * D);
+        return;
+    }
+    for (int r = 0; r < n; r++) {
+        long src = idx ? idx[start + r] : start + r;
+        const uint8_t *p = ds->pixels + src * D;
+        float *dst = w->x + (long)r * D;
+        for (int k = 0; k < D; k++) dst[k] = (float)p[k] / 255.0f;
+    }
+}
+
+/* Row range of worker t when B rows are split over nw workers. */
+static void split_rows(int B, int nw, int t, int *r0, int *n)
+{
+    int base = B / nw, extra = B % nw;
+    *r0 = t * base + (t < extra ? t : extra);
+    *n = base + (t < extra);
+}
+
+elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc,
+                     const elbo_dataset *ds, const int *idx, int start, int B, double *recon,
+                     double *kl, elbo_error *err)
+{
+    int Z = m->cfg.latent_dim;
+    int nw = m->n_workers < B ? m->n_workers : B;
+#pragma omp parallel num_threads(nw) if (nw > 1)
+    {
+        int t = omp_get_thread_num(), r0, n;
+        split_rows(B, nw, t, &r0, &n);
+        vae_worker *w = &m->w[t];
+        load_rows(m, w, xsrc, ds, idx, start + r0, n);
+        memcpy(w->eps, m->eps_step + (size_t)r0 * Z, sizeof(float) * (size_t)n * Z);
+        vae_forward(m, w, n);
+        if (isfinite(w->recon) && isfinite(w->kl)) vae_backward(m, w, n);
+    }
+    *recon = 0.0;
+    *kl = 0.0;
+    for (int t = 0; t < nw; t++) {
+        *recon += m->w[t].recon;
+        *kl += m->w[t].kl;
+    }
+    if (!isfinite(*recon) || !isfinite(*kl)) {
+        for (int t = 0; t < nw; t++) memset(m->w[t].grads, 0, sizeof(float) * m->n_params);
+        return elbo_fail(err, ELBO_ERR_NUMERIC,
+                         "step %ld: the %s term is %g (not finite); try a smaller learning rate "
+                         "or check that the data are scaled to [0,1]",
+                         m->step + 1, isfinite(*recon) ? "KL" : "reconstruction",
+                         isfinite(*recon) ? *kl : *recon);
+    }
+    m->step++;
+    /* Adam over the parameter buffer in slices, one per thread; each slice
+     * sums the workers' gradients in worker order and zeroes them. */
+    float *g[VAE_MAX_WORKERS];
+    for (int t = 0; t < nw; t++) g[t] = m->w[t].grads;
+    int nt = m->n_workers;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = omp_get_thread_num(), nth = omp_get_num_threads();
+        size_t per = (m->n_params / (size_t)nth + 15) & ~(size_t)15;
+        size_t i0 = per * (size_t)t, i1 = i0 + per;
+        if (i0 > m->n_params) i0 = m->n_params;
+        if (i1 > m->n_params) i1 = m->n_params;
+        adam_step_sum(m->params + i0, g, nw, i0, m->adam_m + i0, m->adam_v + i0, i1 - i0, m->step,
+                      tc->lr, tc->beta1, tc->beta2, tc->eps);
+    }
+    return ELBO_OK;
+}
+
+static elbo_status check_train_config(const elbo_vae *m, const elbo_train_config *tc,
+                                      elbo_error *err)
+{
+    if (!(tc->lr > 0.0) || !isfinite(tc->lr))
+        return elbo_fail(err, ELBO_ERR_ARG, "learning rate must be finite and > 0");
+    if (!(tc->beta1 >= 0.0 && tc->beta1 < 1.0) || !(tc->beta2 >= 0.0 && tc->beta2 < 1.0))
+        return elbo_fail(err, ELBO_ERR_ARG, "Adam betas must lie in [0, 1)");
+    if (!(tc->eps > 0.0) || !isfinite(tc->eps))
+        return elbo_fail(err, ELBO_ERR_ARG, "Adam eps must be finite and > 0");
+    if (tc->batch_size < 1 || tc->batch_size > m->cfg.max_batch)
+        return elbo_fail(err, ELBO_ERR_ARG,
+                         "batch size %d out of range 1..%d (the model's max_batch)",
+                         tc->batch_size, m->cfg.max_batch);
+    return ELBO_OK;
+}
+
+elbo_status elbo_vae_train_step(elbo_vae *m, const elbo_train_config *tc, const float *x, int B,
+                                elbo_losses *out, elbo_error *err)
+{
+    ELBO_ASSERT(m && tc && x);
+    elbo_status st = check_train_config(m, tc, err);
+    if (st) return st;
+    if (B < 1 || B > m->cfg.max_batch)
+        return elbo_fail(err, ELBO_ERR_ARG, "batch of %d rows out of range 1..%d", B,
+                         m->cfg.max_batch);
+    elbo_rng_normal_fill(&m->rng, m->eps_step, (long)B * m->cfg.latent_dim);
+    double recon, kl;
+    st = vae_step(m, tc, x, NULL, NULL, 0, B, &recon, &kl, err);
+    if (st) return st;
+    if (out) {
+        out->recon = recon / B;
+        out->kl = kl / B;
+        out->loss = out->recon + out->kl;
+        out->n = B;
+    }
+    return ELBO_OK;
+}
+
+static elbo_status check_dataset(const elbo_vae *m, const elbo_dataset *ds, elbo_error *err)
+{
+    if (!ds || ds->n < 1 || !ds->pixels)
+        return elbo_fail(err, ELBO_ERR_ARG, "the data set is empty");
+    if (ds->rows * ds->cols != m->cfg.input_dim)
+        return elbo_fail(err, ELBO_ERR_ARG,
+                         "the data set's images are %dx%d = %d values but the model expects %d",
+                         ds->rows, ds->cols, ds->rows * ds->cols, m->cfg.input_dim);
+    return ELBO_OK;
+}
+
+elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc, const elbo_dataset *ds,
+                                 elbo_progress_fn progress, void *user, elbo_losses *out,
+                                 elbo_error *err)
+{
+    ELBO_ASSERT(m && tc);
+    elbo_status st = check_train_config(m, tc, err);
+    if (st || (st = check_dataset(m, ds, err))) return st;
+    if (m->perm_cap < ds->n) {
+        int *p = realloc(m->perm, (size_t)ds->n * sizeof *p);
+        if (!p) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the shuffle order");
+        m->perm = p;
+        m->perm_cap = ds->n;
+    }
+    for (int i = 0; i < ds->n; i++) m->perm[i] = i;
+    elbo_rng_shuffle(&m->rng, m->perm, ds->n);
+
+    int bs = tc->batch_size, n_steps = (ds->n + bs - 1) / bs;
+    double recon_sum = 0.0, kl_sum = 0.0;
+    long seen = 0;
+    for (int s = 0; s < n_steps; s++) {
+        int start = s * bs, B = ds->n - start < bs ? ds->n - start : bs;
+        double recon, kl;
+        elbo_rng_normal_fill(&m->rng, m->eps_step, (long)B * m->cfg.latent_dim);
+        st = vae_step(m, tc, NULL, ds, m->perm, start, B, &recon, &kl, err);
+        if (st) return st;
+        recon_sum += recon;
+        kl_sum += kl;
+        seen += B;
+        if (progress && progress(user, s + 1, n_steps, (recon_sum + kl_sum) / seen)) break;
+    }
+    m->epoch++;
+    if (out) {
+        out->recon = recon_sum / seen;
+        out->kl = kl_sum / seen;
+        out->loss = out->recon + out->kl;
+        out->n = seen;
+    }
+    return ELBO_OK;
+}
+
+elbo_status elbo_vae_eval(elbo_vae *m, const elbo_dataset *ds, uint64_t seed, elbo_losses *out,
+                          elbo_error *err)
+{
+    ELBO_ASSERT(m && out);
+    elbo_status st = check_dataset(m, ds, err);
+    if (st) return st;
+    int mb = m->cfg.max_batch, n_chunks = (ds->n + mb - 1) / mb;
+    double *sums = malloc(sizeof(double) * 2 * (size_t)n_chunks);
+    if (!sums) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d chunk sums", n_chunks);
+    int nt = m->n_workers < n_chunks ? m->n_workers : n_chunks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int c = 0; c < n_chunks; c++) {
+        vae_worker *w = &m->w[omp_get_thread_num()];
+        int start = c * mb, B = ds->n - start < mb ? ds->n - start : mb;
+        /* one PRNG stream per chunk: the figure does not depend on threads */
+        elbo_rng rng;
+        elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)c);
+        elbo_rng_normal_fill(&rng, w->eps, (long)B * m->cfg.latent_dim);
+        load_rows(m, w, NULL, ds, NULL, start, B);
+        vae_forward(m, w, B);
+        sums[2 * c] = w->recon;
+        sums[2 * c + 1] = w->kl;
+    }
+    double recon_sum = 0.0, kl_sum = 0.0;
+    for (int c = 0; c < n_chunks; c++) {
+        recon_sum += sums[2 * c];
+        kl_sum += sums[2 * c + 1];
+    }
+    free(sums);
+    out->recon = recon_sum / ds->n;
+    out->kl = kl_sum / ds->n;
+    out->loss = out->recon + out->kl;
+    out->n = ds->n;
+    if (!isfinite(out->loss))
+        return elbo_fail(err, ELBO_ERR_NUMERIC, "evaluation loss is not finite");
+    return ELBO_OK;
+}

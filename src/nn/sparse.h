@@ -1,0 +1,38 @@
+/* sparse.h — a linear layer whose INPUT is mostly zeros (MNIST pixels are
+ * ~81% zero), computed only over the non-zero inputs. Exact: it skips terms
+ * that are exactly 0 * w, so it differs from the dense layer only in the
+ * order of float additions.
+ *
+ * The weight is stored transposed, WT [I, O] (input-major), so that the row
+ * of weights touched by one non-zero input is contiguous. Outputs are done in
+ * column blocks that keep the touched slice of WT in cache.
+ *
+ * The batch's non-zeros are indexed both by row (CSR, for forward) and by
+ * column (CSC, for the weight gradient) in a sparse_batch, built once per
+ * batch by sparse_batch_build into caller-owned buffers. */
+#ifndef ELBO_SPARSE_H
+#define ELBO_SPARSE_H
+
+typedef struct {
+    int B, I;
+    int nnz;
+    int *row_ptr;  /* [B+1]   CSR: non-zeros of row r are row_ptr[r] .. row_ptr[r+1]-1 */
+    int *row_col;  /* [B*I]   their column indices */
+    float *row_val;/* [B*I]   their values */
+    int *col_ptr;  /* [I+1]   CSC */
+    int *col_row;  /* [B*I] */
+    float *col_val;/* [B*I] */
+} sparse_batch;
+
+/* Indexes the non-zeros of x [B, I] into s (whose arrays are sized for at
+ * least B rows of I columns). */
+void sparse_batch_build(sparse_batch *s, const float *x, int B, int I);
+
+/* out[B,O] = x[B,I] @ WT[I,O] + b[O], using only x's non-zeros. */
+void linear_sparse_forward(float *out, const sparse_batch *x, const float *WT, const float *b, int O);
+
+/* dWT[I,O] += x^T @ dout[B,O]; db[O] += sum over rows of dout. (No gradient
+ * for the input: it is data.) */
+void linear_sparse_backward(float *dWT, float *db, const float *dout, const sparse_batch *x, int O);
+
+#endif
