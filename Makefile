@@ -34,7 +34,7 @@ CLI_OBJ := $(patsubst cli/%.c,$(B)/obj/cli/%.o,$(CLI_SRC))
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 HDRS    := include/elbo.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h
 
-.PHONY: all test clean
+.PHONY: all test bench clean
 all: $(B)/elbo $(TESTS)
 
 $(B)/obj/%.o: src/%.c $(HDRS)
@@ -60,6 +60,13 @@ $(B)/tests/%: tests/%.c $(B)/libelbo.a $(HDRS)
 # test; prints one "N passed, N failed" line at the end.
 test: all
 	@ELBO_BUILD=$(B) sh tests/run.sh
+
+$(B)/bench_infer: bench/bench_infer.c $(B)/libelbo.a include/elbo.h
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libelbo.a $(LDFLAGS) $(LDLIBS)
+
+# elbo against the PyTorch reference (see bench/run.sh); writes bench/RESULTS.md
+bench: $(B)/elbo $(B)/bench_infer
+	sh bench/run.sh
 
 clean:
 	rm -rf build build-san

@@ -191,7 +191,7 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
         return -1;
     }
     carve(m, w, w->act, 0);
-    w->dact_size = carve(m, w, w->dact, 1);
+    carve(m, w, w->dact, 1);
     return 0;
 }
 
@@ -337,7 +337,17 @@ void vae_backward(elbo_vae *m, vae_worker *w, int B)
     const elbo_vae_config *c = &m->cfg;
     int L = c->n_hidden;
     long nz = (long)B * c->latent_dim, nx = (long)B * c->input_dim;
-    memset(w->dact, 0, w->dact_size * sizeof(float));
+    /* zero the first B rows of every activation gradient */
+    for (int i = 0; i < L; i++) {
+        memset(w->dh_enc[i], 0, sizeof(float) * (size_t)B * c->hidden[i]);
+        memset(w->dpre_enc[i], 0, sizeof(float) * (size_t)B * c->hidden[i]);
+        memset(w->dh_dec[i], 0, sizeof(float) * (size_t)B * c->hidden[L - 1 - i]);
+        memset(w->dpre_dec[i], 0, sizeof(float) * (size_t)B * c->hidden[L - 1 - i]);
+    }
+    memset(w->dmu, 0, sizeof(float) * (size_t)nz);
+    memset(w->dlogvar, 0, sizeof(float) * (size_t)nz);
+    memset(w->dz, 0, sizeof(float) * (size_t)nz);
+    memset(w->dlogits, 0, sizeof(float) * (size_t)nx);
 
     /* loss = recon(logits, x) + KL(mu, logvar), summed over the batch */
     if (c->likelihood == ELBO_LIK_BERNOULLI)

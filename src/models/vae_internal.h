@@ -44,7 +44,6 @@ typedef struct {
 typedef struct {
     int cap;
     float *act, *dact;
-    size_t dact_size;
     float *grads; /* [n_params], this worker's gradient; zeroed by Adam */
     /* activations */
     float *x;                      /* [B, D] input in [0,1] */
