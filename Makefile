@@ -1,10 +1,18 @@
-# elbo — plain Makefile.  make | make test | make SAN=1 test | make clean
-#   SAN=1   AddressSanitizer + UndefinedBehaviorSanitizer build (in build-san/)
-#   PREFIX, DESTDIR for make install (see issue tracker for the full install)
+# elbo — plain Makefile.
+#   make              library (build/libelbo.a, build/libelbo.so), CLI (build/elbo), tests, examples
+#   make test         every test (the README's test command)
+#   make SAN=1 test   the same under AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
+#   make bench        elbo against the PyTorch reference (bench/run.sh)
+#   make install      PREFIX=/usr/local DESTDIR= : libs, header, elbo.pc, CLI, man page
+#   make uninstall    removes what install put there
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+DESTDIR ?=
 SAN     ?= 0
+VERSION := 0.1.0
+SOMAJOR := 0
 
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
 # ARCH: instruction set. -march=native is fastest on the machine that builds;
@@ -13,9 +21,11 @@ WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
 ARCH    ?= -march=native
 CFLAGS  ?= -O3 -g
 # -fno-math-errno / -fno-trapping-math let sqrtf and compare-selects vectorise;
-# they change no result.
-CFLAGS  += -std=c11 $(WARN) $(ARCH) -fopenmp -fno-math-errno -fno-trapping-math \
-           -D_POSIX_C_SOURCE=200809L -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-pthread
+# they change no result. -fvisibility=hidden: only ELBO_API symbols leave
+# the shared library.
+CFLAGS  += -std=c11 $(WARN) $(ARCH) -fopenmp -fno-math-errno -fno-trapping-math -fPIC \
+           -fvisibility=hidden -D_POSIX_C_SOURCE=200809L -Iinclude \
+           -I/usr/include/x86_64-linux-gnu/openblas-pthread
 LDFLAGS += -fopenmp
 LDLIBS  := -lopenblas -lpng -lz -lm
 
@@ -32,10 +42,12 @@ LIB_OBJ := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(patsubst cli/%.c,$(B)/obj/cli/%.o,$(CLI_SRC))
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
-HDRS    := include/elbo.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h
+EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+HDRS    := Makefile include/elbo.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h
+SONAME  := libelbo.so.$(SOMAJOR)
 
-.PHONY: all test bench clean
-all: $(B)/elbo $(TESTS)
+.PHONY: all test bench clean install uninstall
+all: $(B)/elbo $(B)/libelbo.so $(TESTS) $(EXAMPLES) $(B)/bench_infer
 
 $(B)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -45,28 +57,68 @@ $(B)/obj/cli/%.o: cli/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/libelbo.a: $(LIB_OBJ)
+# Every object, internal symbols included: for the unit tests.
+$(B)/libelbo_internal.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The installed static library: one relocatable object whose hidden
+# (non-ELBO_API) symbols are made local, so it exports only elbo_ names.
+$(B)/libelbo.a: $(LIB_OBJ)
+	@rm -f $@ $(B)/elbo_all.o
+	$(LD) -r -o $(B)/elbo_all.o $^
+	objcopy --localize-hidden $(B)/elbo_all.o
+	ar rcs $@ $(B)/elbo_all.o
+
+$(B)/libelbo.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/libelbo.so: $(B)/libelbo.so.$(VERSION)
+	ln -sf libelbo.so.$(VERSION) $(B)/$(SONAME)
+	ln -sf libelbo.so.$(VERSION) $@
+
+# The CLI links the public static library: it can only use the public API.
 $(B)/elbo: $(CLI_OBJ) $(B)/libelbo.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/%.c $(B)/libelbo.a $(HDRS)
+$(B)/tests/%: tests/%.c $(B)/libelbo_internal.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(B)/libelbo.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(B)/libelbo_internal.a $(LDFLAGS) $(LDLIBS) -lpthread
 
-# The README's test command. Runs every C test binary and the CLI smoke
-# test; prints one "N passed, N failed" line at the end.
-test: all
-	@ELBO_BUILD=$(B) sh tests/run.sh
+$(B)/examples/%: examples/%.c $(B)/libelbo.a include/elbo.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libelbo.a $(LDFLAGS) $(LDLIBS)
 
 $(B)/bench_infer: bench/bench_infer.c $(B)/libelbo.a include/elbo.h
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libelbo.a $(LDFLAGS) $(LDLIBS)
 
+# The README's test command. Runs every C test binary and the shell tests;
+# prints one "N passed, N failed" line at the end.
+test: all
+	@ELBO_BUILD=$(B) sh tests/run.sh
+
 # elbo against the PyTorch reference (see bench/run.sh); writes bench/RESULTS.md
 bench: $(B)/elbo $(B)/bench_infer
 	sh bench/run.sh
+
+install: $(B)/elbo $(B)/libelbo.a $(B)/libelbo.so
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include \
+	           $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(B)/elbo $(DESTDIR)$(PREFIX)/bin/elbo
+	install -m 644 $(B)/libelbo.a $(DESTDIR)$(LIBDIR)/libelbo.a
+	install -m 755 $(B)/libelbo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libelbo.so.$(VERSION)
+	ln -sf libelbo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf libelbo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libelbo.so
+	install -m 644 include/elbo.h $(DESTDIR)$(PREFIX)/include/elbo.h
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(VERSION)|' elbo.pc.in \
+	    > $(DESTDIR)$(LIBDIR)/pkgconfig/elbo.pc
+	install -m 644 docs/elbo.1 $(DESTDIR)$(PREFIX)/share/man/man1/elbo.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/elbo $(DESTDIR)$(LIBDIR)/libelbo.a \
+	      $(DESTDIR)$(LIBDIR)/libelbo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	      $(DESTDIR)$(LIBDIR)/libelbo.so $(DESTDIR)$(PREFIX)/include/elbo.h \
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/elbo.pc $(DESTDIR)$(PREFIX)/share/man/man1/elbo.1
 
 clean:
 	rm -rf build build-san
