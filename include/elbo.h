@@ -131,6 +131,8 @@ ELBO_API elbo_status elbo_vae_config_check(const elbo_vae_config *c, elbo_error 
 typedef struct {
     double lr, beta1, beta2, eps; /* 1e-3, 0.9, 0.999, 1e-8 */
     int batch_size;              /* 128; must be <= the model's max_batch */
+    double clip_grad;            /* 0: off; else rescale the gradient to at most
+                                    this L2 norm (torch.nn.utils.clip_grad_norm_) */
 } elbo_train_config;
 
 ELBO_API void elbo_train_config_default(elbo_train_config *c);
@@ -175,14 +177,22 @@ typedef int (*elbo_progress_fn)(void *user, int step, int n_steps, double runnin
 
 /** One Adam step on the batch x [B, input_dim] of values in [0,1], with
  *  B <= max_batch. Draws eps from the model's PRNG. out (may be NULL) gets the
- *  batch's per-example losses. */
+ *  batch's per-example losses. A non-finite loss returns ELBO_ERR_NUMERIC
+ *  before any weight changes; a non-finite gradient returns ELBO_ERR_NUMERIC
+ *  naming the parameter, after which the model's weights are not usable (the
+ *  last checkpoint on disk is). */
 ELBO_API elbo_status elbo_vae_train_step(elbo_vae *m, const elbo_train_config *tc,
                                          const float *x, int B, elbo_losses *out,
                                          elbo_error *err);
 
-/** One epoch over ds: a fresh shuffle from the model's PRNG, batches of
- *  tc->batch_size with the last partial batch included (as PyTorch's
- *  DataLoader), one Adam step each. progress may be NULL. */
+/** Trains to the end of the current epoch over ds: at an epoch boundary a
+ *  fresh shuffle from the model's PRNG, then batches of tc->batch_size with
+ *  the last partial batch included (as PyTorch's DataLoader), one Adam step
+ *  each. progress may be NULL; when it returns non-zero the call returns
+ *  ELBO_OK after the current step with the epoch unfinished
+ *  (elbo_vae_epoch_examples > 0): save a checkpoint then if you like, and
+ *  call again to continue exactly where it stopped, also after a reload. out
+ *  gets the losses of the epoch so far. */
 ELBO_API elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc,
                                           const elbo_dataset *ds, elbo_progress_fn progress,
                                           void *user, elbo_losses *out, elbo_error *err);
@@ -191,6 +201,10 @@ ELBO_API elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *
 ELBO_API long elbo_vae_steps(const elbo_vae *m);
 /** Number of completed epochs (advanced by elbo_vae_train_epoch). */
 ELBO_API int elbo_vae_epochs(const elbo_vae *m);
+/** Examples consumed in the current, unfinished epoch (0 at a boundary). */
+ELBO_API long elbo_vae_epoch_examples(const elbo_vae *m);
+/** The seed the model was created with (kept in checkpoints). */
+ELBO_API uint64_t elbo_vae_seed(const elbo_vae *m);
 
 /* --------------------------------------------------------------- inference */
 

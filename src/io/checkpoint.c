@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -26,7 +27,10 @@ static void join(char *buf, size_t cap, const char *dir, const char *name)
     snprintf(buf, cap, "%s/%s", dir, name);
 }
 
-elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, elbo_error *err)
+/* Writes the weights file for path: renamed into place when tmp is NULL,
+ * else left as a temporary file whose name goes to tmp. */
+static elbo_status write_weights(const elbo_vae *m, const char *path, char *tmp, size_t tmp_cap,
+                                 elbo_error *err)
 {
     st_tensor t[2 * VAE_MAX_LAYERS];
     char names[2 * VAE_MAX_LAYERS][48];
@@ -35,8 +39,8 @@ elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, elbo_erro
     size_t tmp_n = 0;
     for (int i = 0; i < m->n_layers; i++)
         if (m->layers[i].transposed) tmp_n += (size_t)m->layers[i].in * m->layers[i].out;
-    float *tmp = tmp_n ? malloc(sizeof(float) * tmp_n) : NULL, *tp = tmp;
-    if (tmp_n && !tmp) return elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
+    float *buf = tmp_n ? malloc(sizeof(float) * tmp_n) : NULL, *tp = buf;
+    if (tmp_n && !buf) return elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
     for (int i = 0; i < m->n_layers; i++) {
         const vae_layer *l = &m->layers[i];
         const float *w = m->params + l->w_off;
@@ -52,13 +56,12 @@ elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, elbo_erro
         t[nt] = (st_tensor){names[nt], m->params + l->b_off, 1, {l->out}};
         nt++;
     }
-    char in_s[16], z_s[16], hid[ELBO_MAX_HIDDEN * 12 + 1] = "";
+    char in_s[16], z_s[16], hid[ELBO_MAX_HIDDEN * 12 + 1] = "", step_s[32];
     snprintf(in_s, sizeof in_s, "%d", m->cfg.input_dim);
     snprintf(z_s, sizeof z_s, "%d", m->cfg.latent_dim);
+    snprintf(step_s, sizeof step_s, "%ld", m->step);
     for (int i = 0; i < m->cfg.n_hidden; i++)
         snprintf(hid + strlen(hid), sizeof hid - strlen(hid), "%s%d", i ? "," : "", m->cfg.hidden[i]);
-    char step_s[32];
-    snprintf(step_s, sizeof step_s, "%ld", m->step);
     st_meta meta[] = {{"format", CKPT_FORMAT},
                       {"elbo_version", ELBO_VERSION_STRING},
                       {"step", step_s},
@@ -67,34 +70,92 @@ elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, elbo_erro
                       {"hidden", hid},
                       {"activation", "relu"},
                       {"likelihood", lik_name(m->cfg.likelihood)}};
-    elbo_status st = st_write(path, meta, (int)(sizeof meta / sizeof meta[0]), t, nt, err);
-    free(tmp);
+    int nmeta = (int)(sizeof meta / sizeof meta[0]);
+    elbo_status st = tmp ? st_write_tmp(path, meta, nmeta, t, nt, tmp, tmp_cap, err)
+                         : st_write(path, meta, nmeta, t, nt, err);
+    free(buf);
     return st;
 }
 
+elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, elbo_error *err)
+{
+    return write_weights(m, path, NULL, 0, err);
+}
+
+static void rng_str(char *buf, size_t cap, const elbo_rng *r)
+{
+    snprintf(buf, cap, "%016" PRIx64 ",%016" PRIx64 ",%016" PRIx64 ",%016" PRIx64 ",%d,%a", r->s[0],
+             r->s[1], r->s[2], r->s[3], r->have_spare, r->spare);
+}
+
+static int rng_parse(const char *s, elbo_rng *r)
+{
+    int flag, used = 0;
+    if (!s || sscanf(s, "%" SCNx64 ",%" SCNx64 ",%" SCNx64 ",%" SCNx64 ",%d,%la%n", &r->s[0], &r->s[1],
+                     &r->s[2], &r->s[3], &flag, &r->spare, &used) != 6 || s[used] != 0 ||
+        !isfinite(r->spare))
+        return -1;
+    r->have_spare = flag != 0;
+    return 0;
+}
+
+/* The commit protocol of a checkpoint: both files are written as fsync'd
+ * temporaries, then renamed in this order:
+ *   optim.safetensors -> optim.prev.safetensors   (the old optimizer state)
+ *   optim temporary   -> optim.safetensors
+ *   model temporary   -> model.safetensors        (the commit point)
+ * Wherever a crash falls, model.safetensors and one of optim.safetensors /
+ * optim.prev.safetensors are from the same step, and load picks that one. */
 elbo_status elbo_vae_save(const elbo_vae *m, const char *dir, elbo_error *err)
 {
-    char path[4200];
+    char mpath[4200], opath[4200], ppath[4200], mtmp[4300], otmp[4300];
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return elbo_fail(err, ELBO_ERR_IO, "%s: not a directory", dir);
-    /* optimizer state first: a crash between the two renames leaves a newer
-     * optim file beside an older model, which load detects by step count. */
-    char step_s[32], epoch_s[32], np_s[32], rng_s[160];
+    join(mpath, sizeof mpath, dir, "model.safetensors");
+    join(opath, sizeof opath, dir, "optim.safetensors");
+    join(ppath, sizeof ppath, dir, "optim.prev.safetensors");
+
+    char step_s[32], epoch_s[32], np_s[32], seed_s[32], rng_s[160], erng_s[160], seen_s[32],
+        en_s[32], er_s[64], ek_s[64];
     snprintf(step_s, sizeof step_s, "%ld", m->step);
     snprintf(epoch_s, sizeof epoch_s, "%d", m->epoch);
     snprintf(np_s, sizeof np_s, "%zu", m->n_params);
-    snprintf(rng_s, sizeof rng_s, "%016" PRIx64 ",%016" PRIx64 ",%016" PRIx64 ",%016" PRIx64 ",%d,%a",
-             m->rng.s[0], m->rng.s[1], m->rng.s[2], m->rng.s[3], m->rng.have_spare, m->rng.spare);
-    st_meta meta[] = {{"format", CKPT_FORMAT "-optim"}, {"step", step_s}, {"epoch", epoch_s},
-                      {"n_params", np_s}, {"rng", rng_s}, {"optimizer", "adam"}};
+    snprintf(seed_s, sizeof seed_s, "%" PRIu64, m->seed);
+    snprintf(seen_s, sizeof seen_s, "%ld", m->epoch_seen);
+    snprintf(en_s, sizeof en_s, "%d", m->epoch_n);
+    snprintf(er_s, sizeof er_s, "%a", m->epoch_recon);
+    snprintf(ek_s, sizeof ek_s, "%a", m->epoch_kl);
+    rng_str(rng_s, sizeof rng_s, &m->rng);
+    rng_str(erng_s, sizeof erng_s, &m->epoch_rng);
+    st_meta meta[] = {{"format", CKPT_FORMAT "-optim"}, {"optimizer", "adam"},
+                      {"step", step_s},                 {"epoch", epoch_s},
+                      {"n_params", np_s},               {"seed", seed_s},
+                      {"rng", rng_s},                   {"epoch_rng", erng_s},
+                      {"epoch_seen", seen_s},           {"epoch_n", en_s},
+                      {"epoch_recon", er_s},            {"epoch_kl", ek_s}};
     st_tensor t[2] = {{"adam.exp_avg", m->adam_m, 1, {(int64_t)m->n_params}},
                       {"adam.exp_avg_sq", m->adam_v, 1, {(int64_t)m->n_params}}};
-    join(path, sizeof path, dir, "optim.safetensors");
-    elbo_status st = st_write(path, meta, 6, t, 2, err);
+    elbo_status st = write_weights(m, mpath, mtmp, sizeof mtmp, err);
     if (st) return st;
-    join(path, sizeof path, dir, "model.safetensors");
-    return elbo_vae_save_weights(m, path, err);
+    st = st_write_tmp(opath, meta, (int)(sizeof meta / sizeof meta[0]), t, 2, otmp, sizeof otmp, err);
+    if (st) {
+        unlink(mtmp);
+        return st;
+    }
+    int bad = 0;
+    if (stat(opath, &sb) == 0 && rename(opath, ppath) != 0) bad = 1;
+    if (!bad && rename(otmp, opath) != 0) bad = 1;
+    if (!bad && rename(mtmp, mpath) != 0) bad = 1;
+    if (bad) {
+        int saved = errno;
+        unlink(mtmp);
+        unlink(otmp);
+        return elbo_fail(err, ELBO_ERR_IO, "%s: committing the checkpoint failed: %s", dir,
+                         strerror(saved));
+    }
+    st_sync_dir(mpath);
+    return ELBO_OK;
 }
 
 /* Parses a positive int from a metadata value. */
@@ -175,46 +236,58 @@ static elbo_status config_from_file(const st_file *f, elbo_vae_config *c, elbo_e
     return elbo_vae_config_check(c, err);
 }
 
+/* Reads the optimizer state at path into m if it is from model_step
+ * (model_step < 0: any step). Returns ELBO_ERR_MISMATCH (with a message) when
+ * the file is from another step. */
 static elbo_status load_optim(elbo_vae *m, const char *path, long model_step, elbo_error *err)
 {
     st_file f;
     elbo_status st = st_open(path, &f, err);
     if (st) return st;
-    long step, epoch, np;
-    const char *fmt = st_meta_get(&f, "format"), *rng = st_meta_get(&f, "rng");
+    long step, epoch, np, seen, en;
+    uint64_t seed = 0;
+    elbo_rng rng, erng;
+    double er = 0, ek = 0;
+    const char *fmt = st_meta_get(&f, "format"), *seed_s = st_meta_get(&f, "seed"),
+               *er_s = st_meta_get(&f, "epoch_recon"), *ek_s = st_meta_get(&f, "epoch_kl");
+    char *end = NULL;
     if (!fmt || strcmp(fmt, CKPT_FORMAT "-optim") != 0) {
         st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: not an elbo optimizer state file", path);
     } else if (meta_int(&f, "step", 0, 1L << 50, &step, err) ||
                meta_int(&f, "epoch", 0, 1L << 30, &epoch, err) ||
-               meta_int(&f, "n_params", 0, 1L << 50, &np, err)) {
+               meta_int(&f, "n_params", 0, 1L << 50, &np, err) ||
+               meta_int(&f, "epoch_seen", 0, 1L << 30, &seen, err) ||
+               meta_int(&f, "epoch_n", 0, 1L << 30, &en, err)) {
         st = ELBO_ERR_FORMAT;
     } else if (model_step >= 0 && step != model_step) {
         st = elbo_fail(err, ELBO_ERR_MISMATCH,
                        "%s: optimizer state is from step %ld but the model beside it is from step "
-                       "%ld (an interrupted save?)",
+                       "%ld",
                        path, step, model_step);
     } else if ((size_t)np != m->n_params) {
         st = elbo_fail(err, ELBO_ERR_MISMATCH, "%s: holds state for %ld parameters, the model has %zu",
                        path, np, m->n_params);
+    } else if (rng_parse(st_meta_get(&f, "rng"), &rng) || rng_parse(st_meta_get(&f, "epoch_rng"), &erng)) {
+        st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad 'rng' or 'epoch_rng' metadata", path);
+    } else if (!seed_s || (seed = strtoull(seed_s, &end, 10), *end) || !er_s || !ek_s ||
+               sscanf(er_s, "%la", &er) != 1 || sscanf(ek_s, "%la", &ek) != 1 || !isfinite(er) ||
+               !isfinite(ek) || seen > en) {
+        st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad seed or epoch metadata", path);
     } else {
-        uint64_t s[4];
-        int spare_flag, used = 0;
-        double spare;
-        if (!rng || sscanf(rng, "%" SCNx64 ",%" SCNx64 ",%" SCNx64 ",%" SCNx64 ",%d,%la%n", &s[0],
-                           &s[1], &s[2], &s[3], &spare_flag, &spare, &used) != 6 ||
-            rng[used] != 0) {
-            st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad 'rng' metadata", path);
-        } else {
-            int64_t shape[1] = {(int64_t)m->n_params};
-            st = st_read_f32(&f, "adam.exp_avg", 1, shape, m->adam_m, err);
-            if (!st) st = st_read_f32(&f, "adam.exp_avg_sq", 1, shape, m->adam_v, err);
-            if (!st) {
-                memcpy(m->rng.s, s, sizeof s);
-                m->rng.have_spare = spare_flag != 0;
-                m->rng.spare = spare;
-                m->step = step;
-                m->epoch = (int)epoch;
-            }
+        int64_t shape[1] = {(int64_t)m->n_params};
+        st = st_read_f32(&f, "adam.exp_avg", 1, shape, m->adam_m, err);
+        if (!st) st = st_read_f32(&f, "adam.exp_avg_sq", 1, shape, m->adam_v, err);
+        if (!st) {
+            m->rng = rng;
+            m->epoch_rng = erng;
+            m->step = step;
+            m->epoch = (int)epoch;
+            m->seed = seed;
+            m->epoch_seen = seen;
+            m->epoch_n = (int)en;
+            m->epoch_recon = er;
+            m->epoch_kl = ek;
+            m->perm_valid = 0;
         }
     }
     st_close(&f);
@@ -223,19 +296,22 @@ static elbo_status load_optim(elbo_vae *m, const char *path, long model_step, el
 
 elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err)
 {
-    char model_path[4200], optim_path[4200];
+    char model_path[4200], optim_path[4200], prev_path[4200];
     struct stat sb;
+    int with_optim = 1;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
         join(model_path, sizeof model_path, path, "model.safetensors");
         join(optim_path, sizeof optim_path, path, "optim.safetensors");
+        join(prev_path, sizeof prev_path, path, "optim.prev.safetensors");
     } else {
         /* a file: optimizer state only rides along with a model.safetensors */
         snprintf(model_path, sizeof model_path, "%s", path);
-        snprintf(optim_path, sizeof optim_path, "%s", path);
-        char *slash = strrchr(optim_path, '/');
-        char *base = slash ? slash + 1 : optim_path;
-        if (strcmp(base, "model.safetensors") == 0)
-            snprintf(base, sizeof optim_path - (size_t)(base - optim_path), "optim.safetensors");
+        const char *slash = strrchr(path, '/');
+        const char *base = slash ? slash + 1 : path;
+        int dlen = (int)(base - path);
+        with_optim = strcmp(base, "model.safetensors") == 0;
+        snprintf(optim_path, sizeof optim_path, "%.*soptim.safetensors", dlen, path);
+        snprintf(prev_path, sizeof prev_path, "%.*soptim.prev.safetensors", dlen, path);
     }
     st_file f;
     if (st_open(model_path, &f, err)) return NULL;
@@ -292,8 +368,17 @@ elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err)
         }
     }
     st_close(&f);
-    if (m && strcmp(optim_path, model_path) != 0 && stat(optim_path, &sb) == 0) {
-        if (load_optim(m, optim_path, model_step, err) != ELBO_OK) {
+    /* optimizer state from the same step: optim.safetensors, or after an
+     * interrupted save optim.prev.safetensors (see elbo_vae_save) */
+    if (m && with_optim) {
+        int have = stat(optim_path, &sb) == 0, have_prev = stat(prev_path, &sb) == 0;
+        elbo_status st = ELBO_OK;
+        if (have) st = load_optim(m, optim_path, model_step, err);
+        if ((!have || st == ELBO_ERR_MISMATCH) && have_prev) {
+            elbo_error e2;
+            if (load_optim(m, prev_path, model_step, &e2) == ELBO_OK) st = ELBO_OK;
+        }
+        if (st != ELBO_OK) {
             elbo_vae_free(m);
             return NULL;
         }

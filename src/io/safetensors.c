@@ -49,8 +49,8 @@ static int write_all(int fd, const void *buf, size_t n)
     return 0;
 }
 
-elbo_status st_write(const char *path, const st_meta *meta, int nmeta, const st_tensor *t, int nt,
-                     elbo_error *err)
+elbo_status st_write_tmp(const char *path, const st_meta *meta, int nmeta, const st_tensor *t,
+                         int nt, char *tmp, size_t tmp_cap, elbo_error *err)
 {
     /* header JSON: sized in a first pass, written in a second */
     size_t cap = 256;
@@ -87,8 +87,7 @@ elbo_status st_write(const char *path, const st_meta *meta, int nmeta, const st_
     ELBO_ASSERT(o < cap);
     while (o % 8) hdr[o++] = ' '; /* pad so the data start is 8-byte aligned */
 
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
+    if (snprintf(tmp, tmp_cap, "%s.tmp.XXXXXX", path) >= (int)tmp_cap) {
         free(hdr);
         return elbo_fail(err, ELBO_ERR_ARG, "%s: path too long", path);
     }
@@ -113,24 +112,41 @@ elbo_status st_write(const char *path, const st_meta *meta, int nmeta, const st_
         bad = 1;
         saved = errno;
     }
-    if (!bad && rename(tmp, path) != 0) {
-        bad = 1;
-        saved = errno;
-    }
     if (bad) {
         unlink(tmp);
         return elbo_fail(err, ELBO_ERR_IO, "%s: write failed: %s", path, strerror(saved));
     }
-    /* make the rename itself durable */
+    return ELBO_OK;
+}
+
+void st_sync_dir(const char *path)
+{
     char dir[4200];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
     int dfd = open(dir[0] ? dir : "/", O_RDONLY);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
     }
+}
+
+elbo_status st_write(const char *path, const st_meta *meta, int nmeta, const st_tensor *t, int nt,
+                     elbo_error *err)
+{
+    char tmp[4200];
+    elbo_status st = st_write_tmp(path, meta, nmeta, t, nt, tmp, sizeof tmp, err);
+    if (st) return st;
+    if (rename(tmp, path) != 0) {
+        int saved = errno;
+        unlink(tmp);
+        return elbo_fail(err, ELBO_ERR_IO, "%s: rename failed: %s", path, strerror(saved));
+    }
+    st_sync_dir(path); /* make the rename itself durable */
     return ELBO_OK;
 }
 

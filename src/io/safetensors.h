@@ -30,6 +30,15 @@ typedef struct {
 elbo_status st_write(const char *path, const st_meta *meta, int nmeta, const st_tensor *t, int nt,
                      elbo_error *err);
 
+/* The first half of st_write: writes and fsyncs a temporary file beside path
+ * (its name into tmp) without renaming it, for callers that commit several
+ * files in an order of their own. */
+elbo_status st_write_tmp(const char *path, const st_meta *meta, int nmeta, const st_tensor *t,
+                         int nt, char *tmp, size_t tmp_cap, elbo_error *err);
+
+/* fsyncs the directory holding path (makes renames in it durable). */
+void st_sync_dir(const char *path);
+
 /* A parsed file held in memory. Every entry of the header has been checked:
  * known dtype, non-negative shape, offsets inside the data and consistent
  * with dtype and shape. */

@@ -16,6 +16,7 @@ void elbo_train_config_default(elbo_train_config *c)
     c->beta2 = 0.999;
     c->eps = 1e-8;
     c->batch_size = 128;
+    c->clip_grad = 0.0;
 }
 
 /* Fills rows [0, n) of w->x from float rows or from uint8 data set rows. */
@@ -33,6 +34,16 @@ static void load_rows(const elbo_vae *m, vae_worker *w, const float *xsrc, const
         float *dst = w->x + (long)r * D;
         for (int k = 0; k < D; k++) dst[k] = (float)p[k] / 255.0f;
     }
+}
+
+/* Slice [i0, i1) of n parameters for thread t of nth (64-byte aligned). */
+static void param_slice(size_t n, int t, int nth, size_t *i0, size_t *i1)
+{
+    size_t per = (n / (size_t)nth + 15) & ~(size_t)15;
+    *i0 = per * (size_t)t;
+    *i1 = *i0 + per;
+    if (*i0 > n) *i0 = n;
+    if (*i1 > n || t == nth - 1) *i1 = n;
 }
 
 /* Row range of worker t when B rows are split over nw workers. */
@@ -73,22 +84,49 @@ elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc
                          m->step + 1, isfinite(*recon) ? "KL" : "reconstruction",
                          isfinite(*recon) ? *kl : *recon);
     }
-    m->step++;
-    /* Adam over the parameter buffer in slices, one per thread; each slice
-     * sums the workers' gradients in worker order and zeroes them. */
+    /* gradient clipping (torch.nn.utils.clip_grad_norm_): the norm of the
+     * summed gradient, from per-thread partial sums added in a fixed order */
     float *g[VAE_MAX_WORKERS];
     for (int t = 0; t < nw; t++) g[t] = m->w[t].grads;
     int nt = m->n_workers;
+    float scale = 1.0f;
+    if (tc->clip_grad > 0.0) {
+        double part[VAE_MAX_WORKERS] = {0};
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            int t = omp_get_thread_num(), nth = omp_get_num_threads();
+            size_t i0, i1;
+            param_slice(m->n_params, t, nth, &i0, &i1);
+            part[t] = grad_sq_norm(g, nw, i0, i1 - i0);
+        }
+        double sq = 0.0;
+        for (int t = 0; t < nt; t++) sq += part[t];
+        double norm = sqrt(sq), coef = tc->clip_grad / (norm + 1e-6);
+        if (coef < 1.0) scale = (float)coef;
+    }
+    m->step++;
+    /* Adam over the parameter buffer in slices, one per thread; each slice
+     * sums the workers' gradients in worker order and zeroes them. */
+    size_t bad[VAE_MAX_WORKERS];
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = omp_get_thread_num(), nth = omp_get_num_threads();
-        size_t per = (m->n_params / (size_t)nth + 15) & ~(size_t)15;
-        size_t i0 = per * (size_t)t, i1 = i0 + per;
-        if (i0 > m->n_params) i0 = m->n_params;
-        if (i1 > m->n_params) i1 = m->n_params;
-        adam_step_sum(m->params + i0, g, nw, i0, m->adam_m + i0, m->adam_v + i0, i1 - i0, m->step,
-                      tc->lr, tc->beta1, tc->beta2, tc->eps);
+        size_t i0, i1;
+        param_slice(m->n_params, t, nth, &i0, &i1);
+        size_t b = adam_step_sum(m->params + i0, g, nw, i0, m->adam_m + i0, m->adam_v + i0, i1 - i0,
+                                 m->step, tc->lr, tc->beta1, tc->beta2, tc->eps, scale);
+        bad[t] = b == (size_t)-1 ? b : i0 + b;
+        for (int k = nth; k < nt && t == 0; k++) bad[k] = (size_t)-1;
     }
+    for (int t = 0; t < nt; t++)
+        if (bad[t] != (size_t)-1) {
+            char name[48];
+            return elbo_fail(err, ELBO_ERR_NUMERIC,
+                             "step %ld: the gradient of %s became non-finite (the loss was "
+                             "finite); try a smaller learning rate or --clip-grad, and check the "
+                             "data scaling",
+                             m->step, vae_param_name(m, bad[t], name, sizeof name));
+        }
     return ELBO_OK;
 }
 
@@ -101,6 +139,8 @@ static elbo_status check_train_config(const elbo_vae *m, const elbo_train_config
         return elbo_fail(err, ELBO_ERR_ARG, "Adam betas must lie in [0, 1)");
     if (!(tc->eps > 0.0) || !isfinite(tc->eps))
         return elbo_fail(err, ELBO_ERR_ARG, "Adam eps must be finite and > 0");
+    if (!(tc->clip_grad >= 0.0) || !isfinite(tc->clip_grad))
+        return elbo_fail(err, ELBO_ERR_ARG, "clip_grad must be finite and >= 0");
     if (tc->batch_size < 1 || tc->batch_size > m->cfg.max_batch)
         return elbo_fail(err, ELBO_ERR_ARG,
                          "batch size %d out of range 1..%d (the model's max_batch)",
@@ -148,35 +188,59 @@ elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc, const
     ELBO_ASSERT(m && tc);
     elbo_status st = check_train_config(m, tc, err);
     if (st || (st = check_dataset(m, ds, err))) return st;
+    if (m->epoch_seen > 0 && m->epoch_n != ds->n)
+        return elbo_fail(err, ELBO_ERR_MISMATCH,
+                         "the unfinished epoch ran over %d examples but this data set has %d; "
+                         "continue it with the same data",
+                         m->epoch_n, ds->n);
     if (m->perm_cap < ds->n) {
         int *p = realloc(m->perm, (size_t)ds->n * sizeof *p);
         if (!p) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the shuffle order");
         m->perm = p;
         m->perm_cap = ds->n;
     }
-    for (int i = 0; i < ds->n; i++) m->perm[i] = i;
-    elbo_rng_shuffle(&m->rng, m->perm, ds->n);
+    if (m->epoch_seen == 0) { /* a new epoch: remember the PRNG, then shuffle */
+        m->epoch_rng = m->rng;
+        m->epoch_n = ds->n;
+        m->epoch_recon = m->epoch_kl = 0.0;
+        m->perm_valid = 0;
+    }
+    if (!m->perm_valid) { /* (re)build this epoch's order from its PRNG state */
+        elbo_rng r = m->epoch_rng;
+        for (int i = 0; i < ds->n; i++) m->perm[i] = i;
+        elbo_rng_shuffle(&r, m->perm, ds->n);
+        if (m->epoch_seen == 0) m->rng = r;
+        m->perm_valid = 1;
+    }
 
-    int bs = tc->batch_size, n_steps = (ds->n + bs - 1) / bs;
-    double recon_sum = 0.0, kl_sum = 0.0;
-    long seen = 0;
-    for (int s = 0; s < n_steps; s++) {
-        int start = s * bs, B = ds->n - start < bs ? ds->n - start : bs;
+    int bs = tc->batch_size;
+    int n_steps = (int)(m->epoch_seen / bs) + (int)((ds->n - m->epoch_seen + bs - 1) / bs);
+    int s = (int)(m->epoch_seen / bs);
+    int stopped = 0;
+    while (m->epoch_seen < ds->n && !stopped) {
+        int start = (int)m->epoch_seen, B = ds->n - start < bs ? ds->n - start : bs;
         double recon, kl;
         elbo_rng_normal_fill(&m->rng, m->eps_step, (long)B * m->cfg.latent_dim);
         st = vae_step(m, tc, NULL, ds, m->perm, start, B, &recon, &kl, err);
         if (st) return st;
-        recon_sum += recon;
-        kl_sum += kl;
-        seen += B;
-        if (progress && progress(user, s + 1, n_steps, (recon_sum + kl_sum) / seen)) break;
+        m->epoch_recon += recon;
+        m->epoch_kl += kl;
+        m->epoch_seen += B;
+        s++;
+        if (progress && progress(user, s, n_steps, (m->epoch_recon + m->epoch_kl) / m->epoch_seen))
+            stopped = 1;
     }
-    m->epoch++;
     if (out) {
-        out->recon = recon_sum / seen;
-        out->kl = kl_sum / seen;
+        out->recon = m->epoch_recon / m->epoch_seen;
+        out->kl = m->epoch_kl / m->epoch_seen;
         out->loss = out->recon + out->kl;
-        out->n = seen;
+        out->n = m->epoch_seen;
+    }
+    if (m->epoch_seen >= ds->n) { /* finished: back to a boundary */
+        m->epoch++;
+        m->epoch_seen = 0;
+        m->epoch_recon = m->epoch_kl = 0.0;
+        m->perm_valid = 0;
     }
     return ELBO_OK;
 }

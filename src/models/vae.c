@@ -240,6 +240,7 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
 
     /* PyTorch nn.Linear default: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
      * drawn in PyTorch's element order (W as [out, in], then b). */
+    m->seed = seed;
     elbo_rng_seed(&m->rng, seed);
     for (int li = 0; li < m->n_layers; li++) {
         const vae_layer *l = &m->layers[li];
@@ -269,6 +270,25 @@ void elbo_vae_free(elbo_vae *m)
 }
 
 const elbo_vae_config *elbo_vae_get_config(const elbo_vae *m) { return &m->cfg; }
+uint64_t elbo_vae_seed(const elbo_vae *m) { return m->seed; }
+long elbo_vae_epoch_examples(const elbo_vae *m) { return m->epoch_seen; }
+
+const char *vae_param_name(const elbo_vae *m, size_t i, char *buf, size_t cap)
+{
+    for (int li = 0; li < m->n_layers; li++) {
+        const vae_layer *l = &m->layers[li];
+        if (i >= l->w_off && i < l->b_off) {
+            snprintf(buf, cap, "%s.weight", l->name);
+            return buf;
+        }
+        if (i >= l->b_off && i < l->b_off + (size_t)l->out) {
+            snprintf(buf, cap, "%s.bias", l->name);
+            return buf;
+        }
+    }
+    snprintf(buf, cap, "parameter %zu", i);
+    return buf;
+}
 size_t elbo_vae_num_params(const elbo_vae *m) { return m->n_params; }
 long elbo_vae_steps(const elbo_vae *m) { return m->step; }
 int elbo_vae_epochs(const elbo_vae *m) { return m->epoch; }

@@ -72,7 +72,16 @@ struct elbo_vae {
     float *params, *adam_m, *adam_v; /* [n_params] each */
     long step;                 /* Adam steps taken */
     int epoch;                 /* completed epochs */
+    uint64_t seed;             /* the seed the model was created with */
     elbo_rng rng;              /* shuffling and eps while training */
+
+    /* an unfinished epoch (all zero at an epoch boundary): enough to
+     * continue it exactly after a stop or a reload */
+    long epoch_seen;           /* examples consumed so far */
+    int epoch_n;               /* size of the data set it runs over */
+    double epoch_recon, epoch_kl; /* loss sums so far */
+    elbo_rng epoch_rng;        /* PRNG state before the epoch's shuffle */
+    int perm_valid;            /* perm holds this epoch's order */
 
     int n_workers;
     vae_worker w[VAE_MAX_WORKERS];
@@ -99,6 +108,9 @@ void vae_sum_grads(const elbo_vae *m, float *dst);
  * rows, or uint8 rows of ds picked by idx[start..] when xsrc is NULL) with
  * m->eps_step already filled. Refuses a non-finite loss before touching the
  * weights. recon and kl receive the batch sums. */
+/* Name of the parameter (e.g. "fc4.weight") holding flat index i. */
+const char *vae_param_name(const elbo_vae *m, size_t i, char *buf, size_t cap);
+
 elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc,
                      const elbo_dataset *ds, const int *idx, int start, int B, double *recon,
                      double *kl, elbo_error *err);

@@ -12,10 +12,17 @@
 void adam_step(float *params, const float *grads, float *m, float *v, size_t n, long t, double lr,
                double beta1, double beta2, double eps);
 
-/* The same step where the gradient is the sum of n_parts partial gradients
- * parts[k][offset + i] (added in order k = 0, 1, ...), which are zeroed
- * after use; params, m, v point at the slice [offset, offset + n). */
-void adam_step_sum(float *params, float *const *parts, int n_parts, size_t offset, float *m,
-                   float *v, size_t n, long t, double lr, double beta1, double beta2, double eps);
+/* The same step where the gradient is scale times the sum of n_parts partial
+ * gradients parts[k][offset + i] (added in order k = 0, 1, ...), which are
+ * zeroed after use; params, m, v point at the slice [offset, offset + n).
+ * Returns the index (from offset) of the first non-finite gradient element,
+ * or (size_t)-1 if all were finite; the slice is updated either way. */
+size_t adam_step_sum(float *params, float *const *parts, int n_parts, size_t offset, float *m,
+                     float *v, size_t n, long t, double lr, double beta1, double beta2, double eps,
+                     float scale);
+
+/* Sum over i in [offset, offset + n) of (sum_k parts[k][offset + i])^2, in
+ * double: the squared L2 norm of a slice of the summed gradient. */
+double grad_sq_norm(float *const *parts, int n_parts, size_t offset, size_t n);
 
 #endif
