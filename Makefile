@@ -46,7 +46,7 @@ EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 HDRS    := Makefile include/elbo.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h
 SONAME  := libelbo.so.$(SOMAJOR)
 
-.PHONY: all test bench clean install uninstall
+.PHONY: all test bench clean install uninstall fuzz fuzz-run
 all: $(B)/elbo $(B)/libelbo.so $(TESTS) $(EXAMPLES) $(B)/bench_infer
 
 $(B)/obj/%.o: src/%.c $(HDRS)
@@ -120,5 +120,24 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libelbo.so $(DESTDIR)$(PREFIX)/include/elbo.h \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/elbo.pc $(DESTDIR)$(PREFIX)/share/man/man1/elbo.1
 
+# libFuzzer targets (clang, ASan + UBSan), one per parser; see docs/robustness.md.
+#   make fuzz                      build them in build-fuzz/
+#   make fuzz-run FUZZ_SECONDS=30  run each for that long from the committed seeds
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZERS      := fuzz_idx fuzz_safetensors fuzz_json
+FUZZ_FLAGS   := -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -fopenmp -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc \
+                -I/usr/include/x86_64-linux-gnu/openblas-pthread
+
+build-fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRC) $(HDRS)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+fuzz: $(addprefix build-fuzz/,$(FUZZERS))
+
+fuzz-run: fuzz
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

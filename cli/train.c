@@ -1,11 +1,12 @@
-/* train.c — `elbo train`: the reference VAE's training run and its outputs. */
+/* train.c — `elbo train`: the training run, its checkpoints and outputs,
+ * and clean stops on SIGINT/SIGTERM. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -18,87 +19,80 @@ static void train_help(void)
            "Trains a VAE (defaults: the PyTorch reference, 784-400-20, Bernoulli likelihood on\n"
            "grey levels, Adam lr 1e-3, batch 128, 20 epochs) and writes to the output folder:\n"
            "  model.safetensors   weights under the reference's names (PyTorch-loadable)\n"
-           "  optim.safetensors   Adam state, step, epoch and PRNG state (for --resume)\n"
+           "  optim.safetensors   Adam state, step, position and PRNG state (for --resume)\n"
            "  metrics.jsonl       one JSON object per epoch\n"
            "  samples.png         64 samples from the prior\n"
-           "  reconstructions.png test images, each followed by its reconstruction\n"
+           "  reconstructions.png test images, each row followed by its reconstructions\n"
            "\n"
            "options:\n"
-           "  --data DIR         MNIST-layout folder (default %s)\n"
-           "  --out DIR          output folder, created if needed (default runs/vae)\n"
-           "  --epochs N         epochs to train in total (default 20)\n"
-           "  --batch N          batch size (default 128)\n"
-           "  --lr X             Adam learning rate (default 1e-3)\n"
-           "  --latent N         latent size (default 20)\n"
-           "  --hidden LIST      hidden widths, comma-separated (default 400)\n"
-           "  --likelihood L     bernoulli (default) or gaussian\n"
-           "  --seed N           PRNG seed (default 1); same seed + threads => same run\n"
-           "  --threads N        worker threads (default: all cores)\n"
-           "  --train-limit N    use only the first N training examples\n"
-           "  --test-limit N     use only the first N test examples\n"
-           "  --no-test          skip the per-epoch test loss\n"
-           "  --resume           continue from the checkpoint in --out (architecture flags\n"
-           "                     are then taken from the checkpoint)\n"
-           "  --quiet            print nothing but errors\n"
-           "  -h, --help         this help\n",
+           "  --data DIR           MNIST-layout folder (default %s)\n"
+           "  --out DIR            output folder, created if needed (default runs/vae)\n"
+           "  --epochs N           epochs to train in total (default 20)\n"
+           "  --batch N            batch size (default 128)\n"
+           "  --lr X               Adam learning rate (default 1e-3)\n"
+           "  --clip-grad X        rescale gradients to L2 norm <= X (default: off)\n"
+           "  --latent N           latent size (default 20)\n"
+           "  --hidden LIST        hidden widths, comma-separated (default 400)\n"
+           "  --likelihood L       bernoulli (default) or gaussian\n"
+           "  --seed N             PRNG seed (default 1); same seed + threads => same run\n"
+           "  --threads N          worker threads (default: all cores)\n"
+           "  --train-limit N      use only the first N training examples\n"
+           "  --test-limit N       use only the first N test examples\n"
+           "  --no-test            skip the per-epoch test loss\n"
+           "  --checkpoint-every S save every S steps (S = N) or every N epochs (S = Ne);\n"
+           "                       default 1e; the last state is always saved at the end\n"
+           "  --resume             continue from the checkpoint in --out, exactly where it\n"
+           "                       stopped (architecture, seed and optimizer state are taken\n"
+           "                       from the checkpoint)\n"
+           "  --quiet              print nothing but errors\n"
+           "  -h, --help           this help\n"
+           "\n"
+           "Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves a checkpoint and\n"
+           "exits; --resume then continues bit-identically (same --threads).\n",
            ELBO_DEFAULT_DATA);
 }
 
-/* Fails early if dir cannot take files: better now than after hours. */
-static int check_writable(const char *dir)
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
 {
-    if (make_dirs(dir) != 0) {
-        fprintf(stderr, "elbo train: cannot create output folder %s: %s\n", dir, strerror(errno));
+    if (g_signal) { /* a second one: stop now, keeping the last checkpoint */
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    g_signal = sig;
+}
+
+typedef struct {
+    progress_bar bar;
+    long ckpt_steps;   /* save every this many steps (0: by epochs) */
+    long last_saved;   /* step count at the last save */
+    const elbo_vae *m;
+} train_ctx;
+
+/* Progress callback: draws the bar; stops the epoch for a signal or when a
+ * step-based checkpoint is due. */
+static int on_step(void *user, int step, int n_steps, double loss)
+{
+    train_ctx *c = user;
+    progress_cb(&c->bar, step, n_steps, loss);
+    if (g_signal) return 1;
+    return c->ckpt_steps > 0 && elbo_vae_steps(c->m) - c->last_saved >= c->ckpt_steps;
+}
+
+static int save(const char *out, elbo_vae *m, train_ctx *c)
+{
+    elbo_error err;
+    if (elbo_vae_save(m, out, &err) != ELBO_OK) {
+        fprintf(stderr, "elbo train: saving the checkpoint: %s\n", err.msg);
         return -1;
     }
-    char probe[4200];
-    snprintf(probe, sizeof probe, "%s/.write-test-XXXXXX", dir);
-    int fd = mkstemp(probe);
-    if (fd < 0) {
-        fprintf(stderr, "elbo train: output folder %s is not writable: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    close(fd);
-    unlink(probe);
+    c->last_saved = elbo_vae_steps(m);
     return 0;
 }
 
-int write_reconstructions(elbo_vae *m, const elbo_dataset *ds, int n, const char *path)
-{
-    const elbo_vae_config *c = elbo_vae_get_config(m);
-    int D = c->input_dim;
-    if (n > ds->n) n = ds->n;
-    float *x = malloc(sizeof(float) * (size_t)n * D), *rec = malloc(sizeof(float) * (size_t)n * D),
-          *grid = malloc(sizeof(float) * 2 * (size_t)n * D);
-    int rc = 1;
-    if (x && rec && grid) {
-        for (long i = 0; i < (long)n * D; i++) x[i] = ds->pixels[i] / 255.0f;
-        elbo_vae_reconstruct(m, x, n, rec);
-        /* rows alternate: 8 originals, then their 8 reconstructions */
-        int k = 0;
-        for (int r0 = 0; r0 < n; r0 += 8) {
-            int w = n - r0 < 8 ? n - r0 : 8;
-            for (int i = 0; i < w; i++) memcpy(grid + (size_t)(k++) * D, x + (size_t)(r0 + i) * D, sizeof(float) * D);
-            for (int i = w; i < 8 && n > 8; i++) memset(grid + (size_t)(k++) * D, 0, sizeof(float) * D);
-            for (int i = 0; i < w; i++) memcpy(grid + (size_t)(k++) * D, rec + (size_t)(r0 + i) * D, sizeof(float) * D);
-            for (int i = w; i < 8 && n > 8; i++) memset(grid + (size_t)(k++) * D, 0, sizeof(float) * D);
-        }
-        elbo_error err;
-        if (elbo_write_png_grid(path, grid, k, ds->rows, ds->cols, n < 8 ? n : 8, &err) == ELBO_OK)
-            rc = 0;
-        else
-            fprintf(stderr, "elbo: %s\n", err.msg);
-    } else {
-        fprintf(stderr, "elbo: out of memory\n");
-    }
-    free(x);
-    free(rec);
-    free(grid);
-    return rc;
-}
-
 enum { O_DATA = 256, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_LATENT, O_HIDDEN, O_LIK, O_SEED, O_THREADS,
-       O_TRAIN_LIMIT, O_TEST_LIMIT, O_NO_TEST, O_RESUME, O_QUIET };
+       O_TRAIN_LIMIT, O_TEST_LIMIT, O_NO_TEST, O_RESUME, O_QUIET, O_CKPT, O_CLIP };
 
 int cmd_train(int argc, char **argv)
 {
@@ -112,9 +106,11 @@ int cmd_train(int argc, char **argv)
         {"test-limit", required_argument, 0, O_TEST_LIMIT},
         {"no-test", no_argument, 0, O_NO_TEST},       {"resume", no_argument, 0, O_RESUME},
         {"quiet", no_argument, 0, O_QUIET},           {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"checkpoint-every", required_argument, 0, O_CKPT},
+        {"clip-grad", required_argument, 0, O_CLIP},  {0, 0, 0, 0}};
     const char *S = "train", *data = ELBO_DEFAULT_DATA, *out = "runs/vae";
-    long epochs = 20, threads = 0, train_limit = -1, test_limit = -1, v;
+    long epochs = 20, threads = 0, train_limit = -1, test_limit = -1, v, ckpt_steps = 0,
+         ckpt_epochs = 1;
     int no_test = 0, resume = 0, quiet = 0;
     uint64_t seed = 1;
     elbo_vae_config cfg;
@@ -135,6 +131,7 @@ int cmd_train(int argc, char **argv)
             tc.batch_size = (int)v;
             break;
         case O_LR: if (arg_double(S, "--lr", optarg, 0.0, 10.0, 1, &tc.lr)) return 2; break;
+        case O_CLIP: if (arg_double(S, "--clip-grad", optarg, 0.0, 1e30, 1, &tc.clip_grad)) return 2; break;
         case O_LATENT:
             if (arg_int(S, "--latent", optarg, 1, 65536, &v)) return 2;
             cfg.latent_dim = (int)v;
@@ -142,12 +139,22 @@ int cmd_train(int argc, char **argv)
         case O_HIDDEN: if (arg_hidden(S, "--hidden", optarg, &cfg)) return 2; break;
         case O_LIK: if (arg_likelihood(S, "--likelihood", optarg, &cfg.likelihood)) return 2; break;
         case O_SEED: if (arg_u64(S, "--seed", optarg, &seed)) return 2; break;
-        case O_THREADS: if (arg_int(S, "--threads", optarg, 1, 1024, &threads)) return 2; break;
+        case O_THREADS: if (arg_int(S, "--threads", optarg, 1, 64, &threads)) return 2; break;
         case O_TRAIN_LIMIT: if (arg_int(S, "--train-limit", optarg, 1, 1L << 30, &train_limit)) return 2; break;
         case O_TEST_LIMIT: if (arg_int(S, "--test-limit", optarg, 1, 1L << 30, &test_limit)) return 2; break;
         case O_NO_TEST: no_test = 1; break;
         case O_RESUME: resume = 1; break;
         case O_QUIET: quiet = 1; break;
+        case O_CKPT: {
+            size_t n = strlen(optarg);
+            char buf[64];
+            int by_epoch = n > 0 && optarg[n - 1] == 'e';
+            snprintf(buf, sizeof buf, "%.*s", (int)(by_epoch ? n - 1 : n), optarg);
+            if (arg_int(S, "--checkpoint-every", buf, 1, 1L << 30, &v)) return 2;
+            ckpt_steps = by_epoch ? 0 : v;
+            ckpt_epochs = by_epoch ? v : 0;
+            break;
+        }
         case 'h': train_help(); return 0;
         case ':': {
             char msg[128];
@@ -168,7 +175,7 @@ int cmd_train(int argc, char **argv)
     }
     cfg.max_batch = tc.batch_size > 128 ? tc.batch_size : 128;
     cfg.threads = (int)threads;
-    if (check_writable(out)) return 1;
+    if (check_writable(S, out)) return 1;
 
     elbo_error err;
     elbo_dataset train = {0}, test = {0};
@@ -182,73 +189,119 @@ int cmd_train(int argc, char **argv)
     if (test_limit > 0) elbo_dataset_truncate(&test, (int)test_limit);
     if (!resume) cfg.input_dim = train.rows * train.cols;
 
-    elbo_vae *m = resume ? elbo_vae_load(out, cfg.max_batch, &err) : elbo_vae_create(&cfg, seed, &err);
+    char metrics[4200];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", out);
+    remove_stale_temporaries(out);
+    elbo_vae *m = NULL;
     int rc = 1;
-    if (!m || (resume && elbo_vae_set_threads(m, (int)threads, &err) != ELBO_OK)) {
+    if (resume) {
+        m = elbo_vae_load(out, cfg.max_batch, &err);
+        if (m && elbo_vae_steps(m) == 0) {
+            snprintf(err.msg, sizeof err.msg,
+                     "%s holds no optimizer state to resume from (optim.safetensors)", out);
+            elbo_vae_free(m);
+            m = NULL;
+        }
+        if (m && elbo_vae_set_threads(m, (int)threads, &err) != ELBO_OK) {
+            elbo_vae_free(m);
+            m = NULL;
+        }
+        if (m) {
+            seed = elbo_vae_seed(m);
+            if (trim_metrics(metrics, elbo_vae_epochs(m)) != 0) {
+                fprintf(stderr, "elbo train: cannot rewrite %s: %s\n", metrics, strerror(errno));
+                goto done;
+            }
+        }
+    } else {
+        m = elbo_vae_create(&cfg, seed, &err);
+        FILE *mf = m ? fopen(metrics, "w") : NULL;
+        if (m && !mf) {
+            fprintf(stderr, "elbo train: cannot create %s: %s\n", metrics, strerror(errno));
+            goto done;
+        }
+        if (mf) fclose(mf);
+    }
+    if (!m) {
         fprintf(stderr, "elbo train: %s\n", err.msg);
         goto done;
     }
     const elbo_vae_config *mc = elbo_vae_get_config(m);
-    char metrics[4200];
-    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", out);
-    if (!resume) {
-        FILE *mf = fopen(metrics, "w");
-        if (!mf) {
-            fprintf(stderr, "elbo train: cannot create %s: %s\n", metrics, strerror(errno));
-            goto done;
-        }
-        fclose(mf);
-    }
     if (!quiet) {
         printf("elbo %s: training %d", elbo_version(), mc->input_dim);
         for (int i = 0; i < mc->n_hidden; i++) printf("-%d", mc->hidden[i]);
-        printf("-%d VAE (%zu parameters) on %d images from %s, batch %d, lr %g, %d thread%s%s\n",
+        printf("-%d VAE (%zu parameters) on %d images from %s, batch %d, lr %g, %d thread%s\n",
                mc->latent_dim, elbo_vae_num_params(m), train.n, data, tc.batch_size, tc.lr,
-               elbo_vae_get_threads(m), elbo_vae_get_threads(m) == 1 ? "" : "s",
-               resume ? ", resumed" : "");
-        if (resume) printf("resuming after epoch %d (step %ld)\n", elbo_vae_epochs(m), elbo_vae_steps(m));
+               elbo_vae_get_threads(m), elbo_vae_get_threads(m) == 1 ? "" : "s");
+        if (resume)
+            printf("resuming after epoch %d, step %ld (%ld examples into epoch %d)\n",
+                   elbo_vae_epochs(m), elbo_vae_steps(m), elbo_vae_epoch_examples(m),
+                   elbo_vae_epochs(m) + 1);
         fflush(stdout);
     }
-    progress_bar pb = {!quiet && isatty(2), 0, (int)epochs};
-    for (int e = elbo_vae_epochs(m) + 1; e <= epochs; e++) {
-        pb.epoch = e;
-        elbo_losses tr, te = {0, 0, 0, 0};
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    train_ctx ctx = {{!quiet && isatty(2), 0, (int)epochs}, ckpt_steps, elbo_vae_steps(m), m};
+    double secs = 0.0;
+    while (elbo_vae_epochs(m) < epochs) {
+        int e = elbo_vae_epochs(m) + 1;
+        ctx.bar.epoch = e;
+        elbo_losses tr, te;
         double t0 = now_seconds();
-        if (elbo_vae_train_epoch(m, &tc, &train, progress_cb, &pb, &tr, &err) != ELBO_OK) {
-            progress_clear(&pb);
+        elbo_status st = elbo_vae_train_epoch(m, &tc, &train, on_step, &ctx, &tr, &err);
+        secs += now_seconds() - t0;
+        progress_clear(&ctx.bar);
+        if (st != ELBO_OK) {
             fprintf(stderr, "elbo train: epoch %d: %s\n", e, err.msg);
+            if (st == ELBO_ERR_NUMERIC)
+                fprintf(stderr, "elbo train: stopped; the last checkpoint in %s is intact\n", out);
             goto done;
         }
-        double secs = now_seconds() - t0;
-        progress_clear(&pb);
+        if (elbo_vae_epochs(m) < e) { /* stopped inside the epoch */
+            if (save(out, m, &ctx)) goto done;
+            if (g_signal) break;
+            continue;
+        }
         if (!no_test && elbo_vae_eval(m, &test, seed * 1000003u + (uint64_t)e, &te, &err) != ELBO_OK) {
             fprintf(stderr, "elbo train: epoch %d: test set: %s\n", e, err.msg);
             goto done;
         }
-        if (elbo_vae_save(m, out, &err) != ELBO_OK) {
-            fprintf(stderr, "elbo train: saving the checkpoint: %s\n", err.msg);
-            goto done;
-        }
-        FILE *mf = fopen(metrics, "a");
-        if (!mf) {
+        /* metrics first: a crash before the checkpoint's commit leaves a line
+         * that --resume trims, never a missing one */
+        if (append_metrics(metrics, e, elbo_vae_steps(m), &tr, no_test ? NULL : &te, secs) != 0) {
             fprintf(stderr, "elbo train: cannot append to %s: %s\n", metrics, strerror(errno));
             goto done;
         }
-        fprintf(mf, "{\"epoch\":%d,\"step\":%ld,\"train_loss\":%.6f,\"train_recon\":%.6f,\"train_kl\":%.6f",
-                e, elbo_vae_steps(m), tr.loss, tr.recon, tr.kl);
-        if (!no_test)
-            fprintf(mf, ",\"test_loss\":%.6f,\"test_recon\":%.6f,\"test_kl\":%.6f", te.loss, te.recon, te.kl);
-        fprintf(mf, ",\"seconds\":%.4f}\n", secs);
-        if (fclose(mf) != 0) {
-            fprintf(stderr, "elbo train: write to %s failed\n", metrics);
-            goto done;
-        }
+        if ((ckpt_epochs > 0 && e % ckpt_epochs == 0) || e == epochs || g_signal)
+            if (save(out, m, &ctx)) goto done;
         if (!quiet) {
             printf("epoch %3d  train %8.4f  (recon %8.4f  kl %7.4f)", e, tr.loss, tr.recon, tr.kl);
             if (!no_test) printf("  test %8.4f", te.loss);
             printf("  %.2f s\n", secs);
             fflush(stdout);
         }
+        secs = 0.0;
+        if (g_signal) break;
+    }
+    if (g_signal) {
+        if (elbo_vae_steps(m) != ctx.last_saved && save(out, m, &ctx)) goto done;
+        fprintf(stderr,
+                "elbo train: stopped by %s after step %ld (epoch %d%s); checkpoint saved in %s\n"
+                "resume with: elbo train --out %s --resume --epochs %ld",
+                g_signal == SIGINT ? "SIGINT" : "SIGTERM", elbo_vae_steps(m),
+                elbo_vae_epochs(m) + (elbo_vae_epoch_examples(m) > 0),
+                elbo_vae_epoch_examples(m) > 0 ? ", unfinished" : "", out, out, epochs);
+        if (strcmp(data, ELBO_DEFAULT_DATA) != 0) fprintf(stderr, " --data %s", data);
+        if (train_limit > 0) fprintf(stderr, " --train-limit %ld", train_limit);
+        fprintf(stderr, " --threads %d\n", elbo_vae_get_threads(m));
+        rc = 128 + g_signal;
+        goto done;
     }
     char path[4200];
     float *samples = malloc(sizeof(float) * 64 * (size_t)mc->input_dim);

@@ -3,6 +3,7 @@
  * tensor names follow the documented scheme; broken or mismatched files are
  * refused with a message naming the problem. */
 #include <dirent.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -276,6 +277,25 @@ static void test_broken(void)
     header_file("span.safetensors",
                 "{\"fc1.weight\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8);
     expect_load_fail("span.safetensors", ELBO_ERR_FORMAT, "need 12");
+    {
+        /* a weight that is NaN: refused with the tensor's name */
+        elbo_vae *mm = small_model(1, 2);
+        snprintf(p, sizeof p, "%s/nan.safetensors", dir);
+        mm->params[mm->layers[2].w_off + 1] = NAN;
+        elbo_vae_save_weights(mm, p, &err);
+        elbo_vae_free(mm);
+        expect_load_fail("nan.safetensors", ELBO_ERR_FORMAT, "non-finite");
+    }
+    /* JSON errors point inside the input (a fuzzer finding: an escape at the
+     * very end moved the offset past it) */
+    {
+        json_doc doc;
+        size_t off = 0;
+        const char *msg;
+        const char *txt = "{\"a\\";
+        CHECK(json_parse(txt, strlen(txt), &doc, &off, &msg) != 0 && off <= strlen(txt),
+              "JSON error offset %zu beyond %zu", off, strlen(txt));
+    }
     header_file("fmt.safetensors", "{\"__metadata__\":{\"format\":\"other-9\"}}", 0);
     expect_load_fail("fmt.safetensors", ELBO_ERR_FORMAT, "unknown checkpoint format");
     header_file("meta.safetensors",

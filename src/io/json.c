@@ -83,7 +83,10 @@ static int parse_string(parser *p, const char **out)
     p->pos++; /* opening quote */
     size_t start = p->pos;
     while (p->pos < p->len && p->s[p->pos] != '"') p->pos += p->s[p->pos] == '\\' ? 2 : 1;
-    if (p->pos >= p->len) return fail(p, "unterminated string");
+    if (p->pos >= p->len) {
+        p->pos = p->len; /* an escape at the very end must not move past it */
+        return fail(p, "unterminated string");
+    }
     size_t raw = p->pos - start;
     char *dst = arena_alloc(p, raw + 1);
     if (!dst) return fail(p, "out of memory");

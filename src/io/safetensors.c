@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -313,5 +314,10 @@ elbo_status st_read_f32(const st_file *f, const char *name, int ndim, const int6
     }
     size_t begin = (size_t)of->child->num, end = (size_t)of->child->next->num;
     memcpy(dst, f->buf + f->data_start + begin, end - begin);
+    for (size_t i = 0; i < (end - begin) / 4; i++)
+        if (!isfinite(dst[i]))
+            return elbo_fail(err, ELBO_ERR_FORMAT,
+                             "%s: tensor '%s' holds a non-finite value (%g) at element %zu", f->path,
+                             name, (double)dst[i], i);
     return ELBO_OK;
 }

@@ -57,8 +57,9 @@ void st_close(st_file *f);
 /* Metadata value for key, or NULL. */
 const char *st_meta_get(const st_file *f, const char *key);
 
-/* Copies the F32 tensor name into dst, checking that it exists, is F32 and
- * has exactly the given shape. Errors name the file, tensor and mismatch. */
+/* Copies the F32 tensor name into dst, checking that it exists, is F32, has
+ * exactly the given shape and holds only finite values. Errors name the file,
+ * tensor and problem. */
 elbo_status st_read_f32(const st_file *f, const char *name, int ndim, const int64_t *shape,
                         float *dst, elbo_error *err);
 

@@ -11,11 +11,12 @@
 #include <string.h>
 
 /* e^x for x <= 0 (clamped below at -87, where e^x < 2e-38 is negligible
- * next to any term it is added to). Cody-Waite reduction x = n ln2 + r,
+ * next to any term it is added to; NaN is clamped too, so the float-to-int
+ * conversion below is always defined — callers see the NaN elsewhere). Cody-Waite reduction x = n ln2 + r,
  * |r| <= ln2/2, then a degree-6 minimax polynomial (Cephes expf). */
 static inline float elbo_exp_neg(float x)
 {
-    x = x < -87.0f ? -87.0f : x;
+    x = x > -87.0f ? x : -87.0f;
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
