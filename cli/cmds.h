@@ -21,8 +21,9 @@ int check_writable(const char *sub, const char *dir);
 void remove_stale_temporaries(const char *dir);
 /* Rewrites metrics.jsonl keeping only complete lines of epochs <= epochs. */
 int trim_metrics(const char *path, int epochs);
-/* Appends (and fsyncs) one epoch's line; te may be NULL. */
+/* Appends (and fsyncs) one epoch's line; te may be NULL; extra (may be
+ * NULL) is a JSON fragment ",\"key\":value..." placed before "seconds". */
 int append_metrics(const char *path, int epoch, long step, const elbo_losses *tr,
-                   const elbo_losses *te, double secs);
+                   const elbo_losses *te, const char *extra, double secs);
 
 #endif

@@ -76,13 +76,14 @@ int trim_metrics(const char *path, int epochs)
 }
 
 int append_metrics(const char *path, int epoch, long step, const elbo_losses *tr,
-                   const elbo_losses *te, double secs)
+                   const elbo_losses *te, const char *extra, double secs)
 {
     FILE *mf = fopen(path, "a");
     if (!mf) return -1;
     fprintf(mf, "{\"epoch\":%d,\"step\":%ld,\"train_loss\":%.6f,\"train_recon\":%.6f,\"train_kl\":%.6f",
             epoch, step, tr->loss, tr->recon, tr->kl);
     if (te) fprintf(mf, ",\"test_loss\":%.6f,\"test_recon\":%.6f,\"test_kl\":%.6f", te->loss, te->recon, te->kl);
+    if (extra) fputs(extra, mf);
     fprintf(mf, ",\"seconds\":%.4f}\n", secs);
     int bad = fflush(mf) != 0 || fsync(fileno(mf)) != 0;
     return (fclose(mf) != 0 || bad) ? -1 : 0;

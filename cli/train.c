@@ -31,6 +31,10 @@ static void train_help(void)
            "  --batch N            batch size (default 128)\n"
            "  --lr X               Adam learning rate (default 1e-3)\n"
            "  --clip-grad X        rescale gradients to L2 norm <= X (default: off)\n"
+           "  --beta X             KL weight (default 1: the ELBO; beta-VAE otherwise)\n"
+           "  --kl-warmup N        KL weight rises linearly 0 -> beta over N epochs\n"
+           "  --kl-cycle N         cyclical KL annealing with a period of N epochs\n"
+           "  --free-bits X        free bits: X nats per latent dimension (Kingma et al.)\n"
            "  --latent N           latent size (default 20)\n"
            "  --hidden LIST        hidden widths, comma-separated (default 400)\n"
            "  --likelihood L       bernoulli (default) or gaussian\n"
@@ -38,7 +42,7 @@ static void train_help(void)
            "  --threads N          worker threads (default: all cores)\n"
            "  --train-limit N      use only the first N training examples\n"
            "  --test-limit N       use only the first N test examples\n"
-           "  --no-test            skip the per-epoch test loss\n"
+           "  --no-test            skip the per-epoch test loss and latent statistics\n"
            "  --checkpoint-every S save every S steps (S = N) or every N epochs (S = Ne);\n"
            "                       default 1e; the last state is always saved at the end\n"
            "  --resume             continue from the checkpoint in --out, exactly where it\n"
@@ -92,7 +96,8 @@ static int save(const char *out, elbo_vae *m, train_ctx *c)
 }
 
 enum { O_DATA = 256, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_LATENT, O_HIDDEN, O_LIK, O_SEED, O_THREADS,
-       O_TRAIN_LIMIT, O_TEST_LIMIT, O_NO_TEST, O_RESUME, O_QUIET, O_CKPT, O_CLIP };
+       O_TRAIN_LIMIT, O_TEST_LIMIT, O_NO_TEST, O_RESUME, O_QUIET, O_CKPT, O_CLIP, O_BETA,
+       O_WARMUP, O_CYCLE, O_FREEBITS };
 
 int cmd_train(int argc, char **argv)
 {
@@ -107,7 +112,9 @@ int cmd_train(int argc, char **argv)
         {"no-test", no_argument, 0, O_NO_TEST},       {"resume", no_argument, 0, O_RESUME},
         {"quiet", no_argument, 0, O_QUIET},           {"help", no_argument, 0, 'h'},
         {"checkpoint-every", required_argument, 0, O_CKPT},
-        {"clip-grad", required_argument, 0, O_CLIP},  {0, 0, 0, 0}};
+        {"clip-grad", required_argument, 0, O_CLIP},  {"beta", required_argument, 0, O_BETA},
+        {"kl-warmup", required_argument, 0, O_WARMUP}, {"kl-cycle", required_argument, 0, O_CYCLE},
+        {"free-bits", required_argument, 0, O_FREEBITS}, {0, 0, 0, 0}};
     const char *S = "train", *data = ELBO_DEFAULT_DATA, *out = "runs/vae";
     long epochs = 20, threads = 0, train_limit = -1, test_limit = -1, v, ckpt_steps = 0,
          ckpt_epochs = 1;
@@ -132,6 +139,16 @@ int cmd_train(int argc, char **argv)
             break;
         case O_LR: if (arg_double(S, "--lr", optarg, 0.0, 10.0, 1, &tc.lr)) return 2; break;
         case O_CLIP: if (arg_double(S, "--clip-grad", optarg, 0.0, 1e30, 1, &tc.clip_grad)) return 2; break;
+        case O_BETA: if (arg_double(S, "--beta", optarg, 0.0, 1e6, 0, &tc.beta)) return 2; break;
+        case O_FREEBITS: if (arg_double(S, "--free-bits", optarg, 0.0, 1e6, 0, &tc.free_bits)) return 2; break;
+        case O_WARMUP:
+            if (arg_int(S, "--kl-warmup", optarg, 1, 1000000, &v)) return 2;
+            tc.kl_warmup_epochs = (int)v;
+            break;
+        case O_CYCLE:
+            if (arg_int(S, "--kl-cycle", optarg, 1, 1000000, &v)) return 2;
+            tc.kl_cycle_epochs = (int)v;
+            break;
         case O_LATENT:
             if (arg_int(S, "--latent", optarg, 1, 65536, &v)) return 2;
             cfg.latent_dim = (int)v;
@@ -173,6 +190,8 @@ int cmd_train(int argc, char **argv)
         snprintf(msg, sizeof msg, "unexpected argument '%s'", argv[optind]);
         return usage_error(S, msg);
     }
+    if (tc.kl_warmup_epochs > 0 && tc.kl_cycle_epochs > 0)
+        return usage_error(S, "--kl-warmup and --kl-cycle exclude each other");
     cfg.max_batch = tc.batch_size > 128 ? tc.batch_size : 128;
     cfg.threads = (int)threads;
     if (check_writable(S, out)) return 1;
@@ -272,9 +291,29 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "elbo train: epoch %d: test set: %s\n", e, err.msg);
             goto done;
         }
+        /* latent diagnostics on the test set: KL per dimension, active units */
+        char extra[64 + 40 * 256] = "";
+        int active = -1;
+        double kl_total = 0.0;
+        if (!no_test) {
+            double kld[256];
+            int Z = mc->latent_dim < 256 ? mc->latent_dim : 256;
+            double *kd = mc->latent_dim <= 256 ? kld : NULL;
+            active = elbo_vae_latent_stats(m, &test, kd, NULL, &err);
+            size_t pos = (size_t)snprintf(extra, sizeof extra, ",\"kl_weight\":%.6g,\"active_units\":%d",
+                                        elbo_vae_kl_weight(m, &tc), active);
+            if (kd) {
+                pos += (size_t)snprintf(extra + pos, sizeof extra - pos, ",\"kl_dims\":[");
+                for (int j = 0; j < Z; j++) {
+                    kl_total += kld[j];
+                    pos += (size_t)snprintf(extra + pos, sizeof extra - pos, "%s%.5f", j ? "," : "", kld[j]);
+                }
+                snprintf(extra + pos, sizeof extra - pos, "]");
+            }
+        }
         /* metrics first: a crash before the checkpoint's commit leaves a line
          * that --resume trims, never a missing one */
-        if (append_metrics(metrics, e, elbo_vae_steps(m), &tr, no_test ? NULL : &te, secs) != 0) {
+        if (append_metrics(metrics, e, elbo_vae_steps(m), &tr, no_test ? NULL : &te, extra, secs) != 0) {
             fprintf(stderr, "elbo train: cannot append to %s: %s\n", metrics, strerror(errno));
             goto done;
         }
@@ -282,10 +321,16 @@ int cmd_train(int argc, char **argv)
             if (save(out, m, &ctx)) goto done;
         if (!quiet) {
             printf("epoch %3d  train %8.4f  (recon %8.4f  kl %7.4f)", e, tr.loss, tr.recon, tr.kl);
-            if (!no_test) printf("  test %8.4f", te.loss);
+            if (!no_test) printf("  test %8.4f  active %d/%d", te.loss, active, mc->latent_dim);
             printf("  %.2f s\n", secs);
             fflush(stdout);
         }
+        if (!no_test && active == 0)
+            fprintf(stderr, "elbo train: warning: epoch %d: no active latent units (posterior "
+                            "collapse); try --kl-warmup or --free-bits\n", e);
+        else if (!no_test && te.kl < 0.1)
+            fprintf(stderr, "elbo train: warning: epoch %d: the KL has collapsed (%.3g nats); "
+                            "try --kl-warmup or --free-bits\n", e, te.kl);
         secs = 0.0;
         if (g_signal) break;
     }

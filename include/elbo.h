@@ -133,6 +133,18 @@ typedef struct {
     int batch_size;              /* 128; must be <= the model's max_batch */
     double clip_grad;            /* 0: off; else rescale the gradient to at most
                                     this L2 norm (torch.nn.utils.clip_grad_norm_) */
+    /* Posterior-collapse tools. They change the training objective, not the
+     * reported losses (always the true -ELBO = recon + KL). */
+    double beta;          /* KL weight (1: the ELBO; beta-VAE otherwise) */
+    int kl_warmup_epochs; /* 0: off; else the KL weight rises linearly from 0
+                             to beta over this many epochs (per step) */
+    int kl_cycle_epochs;  /* 0: off; else cyclical annealing (Fu et al. 2019):
+                             in each cycle of this many epochs the weight rises
+                             linearly over the first half, then stays at beta */
+    double free_bits;     /* 0: off; else lambda, nats per latent dimension
+                             (Kingma et al. 2016): the objective's KL term is
+                             sum_j max(lambda, mean-over-batch KL_j), so a
+                             dimension below lambda gets no KL gradient */
 } elbo_train_config;
 
 ELBO_API void elbo_train_config_default(elbo_train_config *c);
@@ -201,6 +213,9 @@ ELBO_API elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *
 ELBO_API long elbo_vae_steps(const elbo_vae *m);
 /** Number of completed epochs (advanced by elbo_vae_train_epoch). */
 ELBO_API int elbo_vae_epochs(const elbo_vae *m);
+/** The KL weight the next training step will use: beta times the warm-up or
+ *  cyclical schedule at the model's current position (epochs, fractional). */
+ELBO_API double elbo_vae_kl_weight(const elbo_vae *m, const elbo_train_config *tc);
 /** Examples consumed in the current, unfinished epoch (0 at a boundary). */
 ELBO_API long elbo_vae_epoch_examples(const elbo_vae *m);
 /** The seed the model was created with (kept in checkpoints). */
@@ -213,6 +228,14 @@ ELBO_API uint64_t elbo_vae_seed(const elbo_vae *m);
  *  touched). */
 ELBO_API elbo_status elbo_vae_eval(elbo_vae *m, const elbo_dataset *ds, uint64_t seed,
                                    elbo_losses *out, elbo_error *err);
+
+/** Posterior-collapse diagnostics over ds: kl[j] is the mean per example of
+ *  KL(q(z_j|x) || N(0, 1)), mu_var[j] the variance over ds of E_q[z_j] =
+ *  mu_j(x). Unit j is active when mu_var[j] > 0.01 (Burda et al. 2015).
+ *  kl and mu_var ([latent_dim] each, caller-owned) may be NULL. Returns the
+ *  number of active units, or -1 with err filled. */
+ELBO_API int elbo_vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, double *kl, double *mu_var,
+                                   elbo_error *err);
 
 /** Encoder: x [B, input_dim] -> mu, logvar [B, latent_dim]. Any B >= 0. */
 ELBO_API void elbo_vae_encode(elbo_vae *m, const float *x, int B, float *mu, float *logvar);

@@ -17,6 +17,18 @@ void elbo_train_config_default(elbo_train_config *c)
     c->eps = 1e-8;
     c->batch_size = 128;
     c->clip_grad = 0.0;
+    c->beta = 1.0;
+    c->kl_warmup_epochs = 0;
+    c->kl_cycle_epochs = 0;
+    c->free_bits = 0.0;
+}
+
+double elbo_vae_kl_weight(const elbo_vae *m, const elbo_train_config *tc)
+{
+    double t = m->epoch + (m->epoch_n > 0 ? (double)m->epoch_seen / m->epoch_n : 0.0), w = 1.0;
+    if (tc->kl_warmup_epochs > 0) w = fmin(1.0, t / tc->kl_warmup_epochs);
+    if (tc->kl_cycle_epochs > 0) w = fmin(1.0, 2.0 * fmod(t, tc->kl_cycle_epochs) / tc->kl_cycle_epochs);
+    return tc->beta * w;
 }
 
 /* Fills rows [0, n) of w->x from float rows or from uint8 data set rows. */
@@ -60,6 +72,9 @@ elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc
 {
     int Z = m->cfg.latent_dim;
     int nw = m->n_workers < B ? m->n_workers : B;
+    float wkl = (float)elbo_vae_kl_weight(m, tc);
+    for (int j = 0; j < Z; j++) m->kl_scale[j] = wkl;
+    int two_phase = tc->free_bits > 0.0; /* free bits need the whole batch's KL */
 #pragma omp parallel num_threads(nw) if (nw > 1)
     {
         int t = omp_get_thread_num(), r0, n;
@@ -68,7 +83,26 @@ elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc
         load_rows(m, w, xsrc, ds, idx, start + r0, n);
         memcpy(w->eps, m->eps_step + (size_t)r0 * Z, sizeof(float) * (size_t)n * Z);
         vae_forward(m, w, n);
-        if (isfinite(w->recon) && isfinite(w->kl)) vae_backward(m, w, n);
+        if (!two_phase && isfinite(w->recon) && isfinite(w->kl)) vae_backward(m, w, n);
+    }
+    if (two_phase) {
+        /* free bits: dimension j keeps its KL gradient only while the
+         * batch-mean KL_j exceeds lambda */
+        int finite = 1;
+        for (int t = 0; t < nw; t++) finite &= isfinite(m->w[t].recon) && isfinite(m->w[t].kl);
+        for (int j = 0; j < Z; j++) {
+            double kj = 0.0;
+            for (int t = 0; t < nw; t++) kj += m->w[t].kl_dims[j];
+            if (kj / B <= tc->free_bits) m->kl_scale[j] = 0.0f;
+        }
+        if (finite) {
+#pragma omp parallel num_threads(nw) if (nw > 1)
+            {
+                int t = omp_get_thread_num(), r0, n;
+                split_rows(B, nw, t, &r0, &n);
+                vae_backward(m, &m->w[t], n);
+            }
+        }
     }
     *recon = 0.0;
     *kl = 0.0;
@@ -141,6 +175,14 @@ static elbo_status check_train_config(const elbo_vae *m, const elbo_train_config
         return elbo_fail(err, ELBO_ERR_ARG, "Adam eps must be finite and > 0");
     if (!(tc->clip_grad >= 0.0) || !isfinite(tc->clip_grad))
         return elbo_fail(err, ELBO_ERR_ARG, "clip_grad must be finite and >= 0");
+    if (!(tc->beta >= 0.0) || !isfinite(tc->beta))
+        return elbo_fail(err, ELBO_ERR_ARG, "beta must be finite and >= 0");
+    if (!(tc->free_bits >= 0.0) || !isfinite(tc->free_bits))
+        return elbo_fail(err, ELBO_ERR_ARG, "free_bits must be finite and >= 0");
+    if (tc->kl_warmup_epochs < 0 || tc->kl_cycle_epochs < 0 ||
+        (tc->kl_warmup_epochs > 0 && tc->kl_cycle_epochs > 0))
+        return elbo_fail(err, ELBO_ERR_ARG,
+                         "use either a KL warm-up or a cyclical schedule (epochs >= 0), not both");
     if (tc->batch_size < 1 || tc->batch_size > m->cfg.max_batch)
         return elbo_fail(err, ELBO_ERR_ARG,
                          "batch size %d out of range 1..%d (the model's max_batch)",

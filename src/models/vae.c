@@ -167,6 +167,7 @@ static void worker_free(vae_worker *w)
     free(w->xs.col_ptr);
     free(w->xs.col_row);
     free(w->xs.col_val);
+    free(w->kl_dims);
     memset(w, 0, sizeof *w);
 }
 
@@ -185,7 +186,8 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
     w->xs.col_ptr = malloc(sizeof(int) * ((size_t)m->cfg.input_dim + 1));
     w->xs.col_row = malloc(sizeof(int) * cells);
     w->xs.col_val = malloc(sizeof(float) * cells);
-    if (!w->act || !w->dact || !w->grads || !w->xs.row_ptr || !w->xs.row_col || !w->xs.row_val ||
+    w->kl_dims = calloc((size_t)m->cfg.latent_dim, sizeof(double));
+    if (!w->kl_dims || !w->act || !w->dact || !w->grads || !w->xs.row_ptr || !w->xs.row_col || !w->xs.row_val ||
         !w->xs.col_ptr || !w->xs.col_row || !w->xs.col_val) {
         worker_free(w);
         return -1;
@@ -230,7 +232,10 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
     m->adam_m = elbo_calloc_aligned(m->n_params, sizeof(float));
     m->adam_v = elbo_calloc_aligned(m->n_params, sizeof(float));
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * c->latent_dim, sizeof(float));
-    if (!m->params || !m->adam_m || !m->adam_v || !m->eps_step ||
+    m->kl_scale = elbo_calloc_aligned((size_t)c->latent_dim, sizeof(float));
+    if (m->kl_scale)
+        for (int j = 0; j < c->latent_dim; j++) m->kl_scale[j] = 1.0f;
+    if (!m->params || !m->adam_m || !m->adam_v || !m->eps_step || !m->kl_scale ||
         elbo_vae_set_threads(m, c->threads, err) != ELBO_OK) {
         size_t np = m->n_params;
         elbo_vae_free(m);
@@ -265,6 +270,7 @@ void elbo_vae_free(elbo_vae *m)
     elbo_free_aligned(m->adam_m);
     elbo_free_aligned(m->adam_v);
     elbo_free_aligned(m->eps_step);
+    elbo_free_aligned(m->kl_scale);
     free(m->perm);
     free(m);
 }
@@ -349,7 +355,8 @@ void vae_forward(elbo_vae *m, vae_worker *w, int B)
     w->recon = m->cfg.likelihood == ELBO_LIK_BERNOULLI
                    ? bce_logits_forward(w->probs, w->logits, w->x, nx)
                    : gaussian_nll_forward(w->logits, w->x, nx);
-    w->kl = kl_normal_forward(w->mu, w->logvar, nz);
+    w->kl = kl_normal_dims_forward(w->kl_dims, w->mu, w->logvar, B, m->cfg.latent_dim);
+    (void)nz;
 }
 
 void vae_backward(elbo_vae *m, vae_worker *w, int B)
@@ -389,7 +396,7 @@ void vae_backward(elbo_vae *m, vae_worker *w, int B)
 
     /* latent: reparameterisation and the closed-form KL */
     reparam_backward(w->dmu, w->dlogvar, w->dz, w->logvar, w->eps, nz);
-    kl_normal_backward(w->dmu, w->dlogvar, w->mu, w->logvar, nz, 1.0f);
+    kl_normal_dims_backward(w->dmu, w->dlogvar, w->mu, w->logvar, B, c->latent_dim, m->kl_scale);
 
     /* encoder heads, then hidden layers last first (no gradient for x) */
     const vae_layer *lm = &m->layers[m->l_mu], *lv = &m->layers[m->l_logvar];

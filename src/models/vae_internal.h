@@ -60,6 +60,7 @@ typedef struct {
     sparse_batch xs; /* non-zeros of x for the first layer */
     int x_sparse;    /* 1 if this batch's first layer ran sparse */
     double recon, kl; /* sums from the last forward pass */
+    double *kl_dims;  /* [Z] KL per latent dimension, summed over the rows */
 } vae_worker;
 
 struct elbo_vae {
@@ -86,6 +87,8 @@ struct elbo_vae {
     int n_workers;
     vae_worker w[VAE_MAX_WORKERS];
     float *eps_step;           /* [max_batch, Z] eps of the current step */
+    float *kl_scale;           /* [Z] weight of each dimension's KL in backward
+                                  (KL weight, free bits); 1 unless a step sets it */
 
     int *perm; /* shuffle order, grown per data set size */
     int perm_cap;

@@ -144,3 +144,28 @@ void kl_normal_backward(float *dmu, float *dlogvar, const float *mu, const float
         dlogvar[i] += scale * 0.5f * (expf(logvar[i]) - 1.0f);
     }
 }
+
+double kl_normal_dims_forward(double *kl_dims, const float *mu, const float *logvar, int B, int Z)
+{
+    double total = 0.0;
+    for (int j = 0; j < Z; j++) kl_dims[j] = 0.0;
+    for (int r = 0; r < B; r++) {
+        const float *m = mu + (long)r * Z, *lv = logvar + (long)r * Z;
+        for (int j = 0; j < Z; j++)
+            kl_dims[j] += -0.5 * (double)(1.0f + lv[j] - m[j] * m[j] - expf(lv[j]));
+    }
+    for (int j = 0; j < Z; j++) total += kl_dims[j];
+    return total;
+}
+
+void kl_normal_dims_backward(float *dmu, float *dlogvar, const float *mu, const float *logvar, int B,
+                             int Z, const float *scale)
+{
+    for (int r = 0; r < B; r++) {
+        long o = (long)r * Z;
+        for (int j = 0; j < Z; j++) {
+            dmu[o + j] += scale[j] * mu[o + j];
+            dlogvar[o + j] += scale[j] * 0.5f * (expf(logvar[o + j]) - 1.0f);
+        }
+    }
+}

@@ -63,4 +63,14 @@ double kl_normal_forward(const float *mu, const float *logvar, long n);
 void kl_normal_backward(float *dmu, float *dlogvar, const float *mu, const float *logvar, long n,
                         float scale);
 
+/* Per-latent-dimension KL: kl_dims[j] = sum over the B rows of
+ * -0.5 (1 + logvar - mu^2 - exp(logvar)) in column j of [B, Z]; returns
+ * their total (equal to kl_normal_forward over all B*Z elements). */
+double kl_normal_dims_forward(double *kl_dims, const float *mu, const float *logvar, int B, int Z);
+/* dmu[B,Z] += scale[j] * mu; dlogvar += scale[j] * 0.5 (exp(logvar) - 1):
+ * the KL's gradient with one weight per latent dimension (KL weight, free
+ * bits). */
+void kl_normal_dims_backward(float *dmu, float *dlogvar, const float *mu, const float *logvar, int B,
+                             int Z, const float *scale);
+
 #endif

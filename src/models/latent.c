@@ -1,0 +1,60 @@
+/* latent.c — statistics of the approximate posterior over a data set: KL per
+ * latent dimension and active units (Burda et al. 2015), for diagnosing
+ * posterior collapse. */
+#include <math.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "../nn/ops.h"
+#include "vae_internal.h"
+
+int elbo_vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, double *kl, double *mu_var,
+                          elbo_error *err)
+{
+    int Z = m->cfg.latent_dim, D = m->cfg.input_dim, mb = m->cfg.max_batch;
+    if (!ds || ds->n < 1 || ds->rows * ds->cols != D) {
+        elbo_fail(err, ELBO_ERR_ARG, "the data set is empty or its images do not fit the model");
+        return -1;
+    }
+    int n_chunks = (ds->n + mb - 1) / mb;
+    /* per chunk: KL_j, sum mu_j, sum mu_j^2 (combined in chunk order, so the
+     * result does not depend on the thread count) */
+    double *acc = calloc((size_t)n_chunks * 3 * Z, sizeof(double));
+    if (!acc) {
+        elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for latent statistics");
+        return -1;
+    }
+    int nt = m->n_workers < n_chunks ? m->n_workers : n_chunks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int c = 0; c < n_chunks; c++) {
+        vae_worker *w = &m->w[omp_get_thread_num()];
+        int start = c * mb, B = ds->n - start < mb ? ds->n - start : mb;
+        for (long i = 0; i < (long)B * D; i++) w->x[i] = ds->pixels[(long)start * D + i] / 255.0f;
+        vae_encode_forward(m, w, B);
+        double *a = acc + (size_t)c * 3 * Z;
+        kl_normal_dims_forward(a, w->mu, w->logvar, B, Z);
+        for (int r = 0; r < B; r++)
+            for (int j = 0; j < Z; j++) {
+                double v = w->mu[(long)r * Z + j];
+                a[Z + j] += v;
+                a[2 * Z + j] += v * v;
+            }
+    }
+    int active = 0;
+    for (int j = 0; j < Z; j++) {
+        double k = 0, s = 0, s2 = 0;
+        for (int c = 0; c < n_chunks; c++) {
+            k += acc[(size_t)c * 3 * Z + j];
+            s += acc[(size_t)c * 3 * Z + Z + j];
+            s2 += acc[(size_t)c * 3 * Z + 2 * Z + j];
+        }
+        double mean = s / ds->n, var = s2 / ds->n - mean * mean;
+        if (var < 0) var = 0;
+        if (kl) kl[j] = k / ds->n;
+        if (mu_var) mu_var[j] = var;
+        active += var > 0.01;
+    }
+    free(acc);
+    return active;
+}

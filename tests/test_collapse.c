@@ -1,0 +1,201 @@
+/* test_collapse.c — the posterior-collapse toolkit: the KL weight schedules
+ * (warm-up, cyclical, beta), free bits' gradient against finite differences
+ * of the objective they define, and the active-unit count on a constructed
+ * case. */
+#include <math.h>
+#include <string.h>
+
+#include "check.h"
+#include "models/vae_internal.h"
+#include "util/rng.h"
+
+static void test_schedules(void)
+{
+    elbo_vae_config c;
+    elbo_vae_config_default(&c);
+    c.hidden[0] = 8;
+    c.latent_dim = 2;
+    c.threads = 1;
+    elbo_error err;
+    elbo_vae *m = elbo_vae_create(&c, 1, &err);
+    elbo_train_config tc;
+    elbo_train_config_default(&tc);
+    CHECK(elbo_vae_kl_weight(m, &tc) == 1.0, "default weight is 1");
+    tc.beta = 4.0;
+    CHECK(elbo_vae_kl_weight(m, &tc) == 4.0, "beta");
+    tc.beta = 1.0;
+    tc.kl_warmup_epochs = 4;
+    m->epoch_n = 1000;
+    struct { int epoch; long seen; double want; } warm[] = {
+        {0, 0, 0.0}, {0, 500, 0.125}, {1, 0, 0.25}, {3, 500, 0.875}, {4, 0, 1.0}, {9, 10, 1.0}};
+    for (int i = 0; i < 6; i++) {
+        m->epoch = warm[i].epoch;
+        m->epoch_seen = warm[i].seen;
+        double w = elbo_vae_kl_weight(m, &tc);
+        CHECK(fabs(w - warm[i].want) < 1e-12, "warm-up at %d+%ld: %g, want %g", warm[i].epoch,
+              warm[i].seen, w, warm[i].want);
+    }
+    tc.kl_warmup_epochs = 0;
+    tc.kl_cycle_epochs = 4;
+    struct { int epoch; long seen; double want; } cyc[] = {
+        {0, 0, 0.0}, {1, 0, 0.5}, {1, 500, 0.75}, {2, 0, 1.0}, {3, 999, 1.0}, {4, 0, 0.0}, {5, 0, 0.5}};
+    for (int i = 0; i < 7; i++) {
+        m->epoch = cyc[i].epoch;
+        m->epoch_seen = cyc[i].seen;
+        double w = elbo_vae_kl_weight(m, &tc);
+        CHECK(fabs(w - cyc[i].want) < 1e-12, "cycle at %d+%ld: %g, want %g", cyc[i].epoch,
+              cyc[i].seen, w, cyc[i].want);
+    }
+    tc.kl_warmup_epochs = 2;
+    float x[784] = {0};
+    CHECK(elbo_vae_train_step(m, &tc, x, 1, NULL, &err) == ELBO_ERR_ARG, "warm-up and cycle together");
+    elbo_vae_free(m);
+}
+
+/* The objective with KL weight w and free bits lambda, for the worker's
+ * batch of B rows: recon + w * sum_j max(lambda * B, KL_j). */
+typedef struct {
+    elbo_vae *m;
+    const float *x, *eps;
+    int B;
+    double w, lambda;
+} obj_ctx;
+
+static double objective(obj_ctx *o)
+{
+    vae_worker *wk = &o->m->w[0];
+    int D = o->m->cfg.input_dim, Z = o->m->cfg.latent_dim;
+    memcpy(wk->x, o->x, sizeof(float) * o->B * D);
+    memcpy(wk->eps, o->eps, sizeof(float) * o->B * Z);
+    vae_forward(o->m, wk, o->B);
+    double J = wk->recon;
+    for (int j = 0; j < Z; j++) J += o->w * fmax(o->lambda * o->B, wk->kl_dims[j]);
+    return J;
+}
+
+/* Finite differences of the objective against the gradient the training
+ * step's rule produces (kl_scale = w, or 0 for dimensions under lambda). */
+static void test_free_bits_gradient(double w, double lambda)
+{
+    elbo_vae_config c;
+    elbo_vae_config_default(&c);
+    c.input_dim = 10;
+    c.hidden[0] = 6;
+    c.latent_dim = 4;
+    c.max_batch = 3;
+    c.threads = 1;
+    elbo_error err;
+    elbo_vae *m = elbo_vae_create(&c, 3, &err);
+    elbo_rng r;
+    elbo_rng_seed(&r, 9);
+    float x[30], eps[12];
+    for (int i = 0; i < 30; i++) x[i] = (float)elbo_rng_uniform(&r);
+    elbo_rng_normal_fill(&r, eps, 12);
+    /* spread the posterior so the dimensions' KLs differ widely */
+    const vae_layer *lm = &m->layers[m->l_mu];
+    for (int j = 0; j < 4; j++) m->params[lm->b_off + j] = 0.3f * (float)j * (float)j;
+    obj_ctx o = {m, x, eps, 3, w, lambda};
+    objective(&o);
+    vae_worker *wk = &m->w[0];
+    int below = 0;
+    for (int j = 0; j < 4; j++) {
+        int off = wk->kl_dims[j] / 3 <= lambda;
+        below += off;
+        m->kl_scale[j] = off ? 0.0f : (float)w;
+    }
+    CHECK(lambda == 0 || (below > 0 && below < 4), "lambda %g should split the dimensions (%d below)",
+          lambda, below);
+    vae_backward(m, wk, 3);
+    float *g = malloc(sizeof(float) * m->n_params);
+    vae_sum_grads(m, g);
+    int bad = 0, checked = 0;
+    for (size_t i = 0; i < m->n_params; i++) {
+        float p0 = m->params[i];
+        const double h = 1e-3;
+        m->params[i] = (float)(p0 + h);
+        double hp = m->params[i] - (double)p0, jp = objective(&o);
+        m->params[i] = (float)(p0 - h);
+        double hm = p0 - (double)m->params[i], jm = objective(&o);
+        m->params[i] = p0;
+        double j0 = objective(&o), num = (jp - jm) / (hp + hm);
+        if (fabs(jp - 2 * j0 + jm) > 4e-3 * h * (1 + fabs(num))) continue; /* kink */
+        checked++;
+        if (fabs(g[i] - num) > 2e-3 + 2e-2 * fabs(num)) {
+            if (bad++ < 3)
+                fprintf(stderr, "  param %zu: analytic %g numerical %g\n", i, g[i], num);
+        }
+    }
+    CHECK(bad == 0, "w=%g lambda=%g: %d of %d gradients differ from finite differences", w, lambda,
+          bad, checked);
+    CHECK(checked > (int)m->n_params / 2, "only %d of %zu checked", checked, m->n_params);
+    /* and the rule really changes the gradient: without it, dmu differs */
+    if (lambda > 0) {
+        for (int j = 0; j < 4; j++) m->kl_scale[j] = (float)w;
+        objective(&o);
+        vae_backward(m, wk, 3);
+        float *g2 = malloc(sizeof(float) * m->n_params);
+        vae_sum_grads(m, g2);
+        double diff = 0;
+        for (size_t i = lm->b_off; i < lm->b_off + 4; i++) diff += fabs(g2[i] - g[i]);
+        CHECK(diff > 1e-3, "free bits left the gradient unchanged");
+        free(g2);
+    }
+    free(g);
+    elbo_vae_free(m);
+}
+
+static void test_active_units(void)
+{
+    elbo_vae_config c;
+    elbo_vae_config_default(&c);
+    c.hidden[0] = 30;
+    c.latent_dim = 6;
+    c.threads = 2;
+    elbo_error err;
+    elbo_vae *m = elbo_vae_create(&c, 5, &err);
+    elbo_dataset ds;
+    CHECK(elbo_dataset_load_mnist("data/mnist", ELBO_SPLIT_TEST, &ds, &err) == ELBO_OK, "%s", err.msg);
+    elbo_dataset_truncate(&ds, 1000);
+    /* dimensions 1 and 4 ignore the input: zero weights, constant mean */
+    const vae_layer *lm = &m->layers[m->l_mu];
+    for (int j = 1; j < 6; j += 3)
+        for (int i = 0; i < lm->in; i++) m->params[lm->w_off + (size_t)j * lm->in + i] = 0.0f;
+    /* the others are made clearly input-dependent */
+    for (int j = 0; j < 6; j++)
+        if (j != 1 && j != 4)
+            for (int i = 0; i < lm->in; i++) m->params[lm->w_off + (size_t)j * lm->in + i] *= 20.0f;
+    double kl[6], var[6];
+    int active = elbo_vae_latent_stats(m, &ds, kl, var, &err);
+    CHECK(active == 4, "active units %d, expected 4 (vars %g %g %g %g %g %g)", active, var[0], var[1],
+          var[2], var[3], var[4], var[5]);
+    CHECK(var[1] < 1e-10 && var[4] < 1e-10 && var[0] > 0.01, "variances of the constructed units");
+    /* KL per dimension against a direct computation */
+    float *x = malloc(sizeof(float) * 1000 * 784), *mu = malloc(sizeof(float) * 6000),
+          *lv = malloc(sizeof(float) * 6000);
+    for (long i = 0; i < 1000L * 784; i++) x[i] = ds.pixels[i] / 255.0f;
+    elbo_vae_encode(m, x, 1000, mu, lv);
+    for (int j = 0; j < 6; j++) {
+        double k = 0;
+        for (int r = 0; r < 1000; r++) {
+            double a = mu[r * 6 + j], b = lv[r * 6 + j];
+            k += -0.5 * (1 + b - a * a - exp(b));
+        }
+        CHECK(fabs(k / 1000 - kl[j]) < 1e-4 * (1 + fabs(kl[j])), "KL dim %d: %g vs %g", j, kl[j], k / 1000);
+    }
+    free(x);
+    free(mu);
+    free(lv);
+    elbo_dataset_free(&ds);
+    elbo_vae_free(m);
+}
+
+int main(void)
+{
+    test_schedules();
+    test_free_bits_gradient(1.0, 0.0);  /* the plain ELBO */
+    test_free_bits_gradient(0.3, 0.0);  /* during warm-up */
+    test_free_bits_gradient(1.0, 0.8);  /* free bits */
+    test_free_bits_gradient(0.5, 0.8);  /* both */
+    test_active_units();
+    return check_summary("test_collapse");
+}
