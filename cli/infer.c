@@ -9,13 +9,13 @@
 #include "args.h"
 #include "cmds.h"
 
-enum { O_MODEL = 256, O_N, O_OUT, O_SEED, O_COLS, O_DATA, O_SPLIT, O_LIMIT, O_THREADS, O_JSON };
+enum { O_MODEL = 256, O_N, O_OUT, O_SEED, O_COLS, O_DATA, O_SPLIT, O_LIMIT, O_THREADS, O_JSON, O_IW };
 
 /* Options every inference command understands; each command ignores the ones
  * it does not list in its help, and refuses them. */
 typedef struct {
     const char *model, *out, *data;
-    long n, cols, limit, threads;
+    long n, cols, limit, threads, iw;
     uint64_t seed;
     elbo_split split;
     int json;
@@ -32,6 +32,7 @@ static int parse_infer(const char *S, int argc, char **argv, const int *allowed,
         {"cols", required_argument, 0, O_COLS},   {"data", required_argument, 0, O_DATA},
         {"split", required_argument, 0, O_SPLIT}, {"limit", required_argument, 0, O_LIMIT},
         {"threads", required_argument, 0, O_THREADS}, {"json", no_argument, 0, O_JSON},
+        {"iw", required_argument, 0, O_IW},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     opterr = 0;
     optind = 1;
@@ -53,6 +54,7 @@ static int parse_infer(const char *S, int argc, char **argv, const int *allowed,
         case O_THREADS: if (arg_int(S, "--threads", optarg, 1, 1024, &o->threads)) return 2; break;
         case O_SEED: if (arg_u64(S, "--seed", optarg, &o->seed)) return 2; break;
         case O_JSON: o->json = 1; break;
+        case O_IW: if (arg_int(S, "--iw", optarg, 1, 10000000, &o->iw)) return 2; break;
         case O_SPLIT:
             if (!strcmp(optarg, "train")) o->split = ELBO_SPLIT_TRAIN;
             else if (!strcmp(optarg, "test")) o->split = ELBO_SPLIT_TEST;
@@ -108,7 +110,7 @@ static void sample_help(void)
 int cmd_sample(int argc, char **argv)
 {
     static const int allowed[] = {O_MODEL, O_N, O_OUT, O_SEED, O_COLS, O_THREADS};
-    infer_opts o = {NULL, "samples.png", NULL, 64, 8, -1, 0, 1, ELBO_SPLIT_TEST, 0};
+    infer_opts o = {NULL, "samples.png", NULL, 64, 8, -1, 0, 0, 1, ELBO_SPLIT_TEST, 0};
     int rc = parse_infer("sample", argc, argv, allowed, 6, sample_help, &o);
     if (rc >= 0) return rc;
     elbo_vae *m = load_model("sample", o.model, o.threads);
@@ -167,7 +169,7 @@ static void reconstruct_help(void)
 int cmd_reconstruct(int argc, char **argv)
 {
     static const int allowed[] = {O_MODEL, O_N, O_OUT, O_DATA, O_SPLIT, O_THREADS};
-    infer_opts o = {NULL, "reconstructions.png", ELBO_DEFAULT_DATA, 32, 8, -1, 0, 1, ELBO_SPLIT_TEST, 0};
+    infer_opts o = {NULL, "reconstructions.png", ELBO_DEFAULT_DATA, 32, 8, -1, 0, 0, 1, ELBO_SPLIT_TEST, 0};
     int rc = parse_infer("reconstruct", argc, argv, allowed, 6, reconstruct_help, &o);
     if (rc >= 0) return rc;
     elbo_vae *m = load_model("reconstruct", o.model, o.threads);
@@ -188,15 +190,20 @@ int cmd_reconstruct(int argc, char **argv)
 
 static void eval_help(void)
 {
-    printf("usage: elbo eval --model PATH [--data DIR] [--split test|train] [--seed S]\n"
+    printf("usage: elbo eval --model PATH [--data DIR] [--split test|train] [--seed S] [--iw K]\n"
            "\n"
            "Prints the per-example -ELBO (one z sample per image, as the reference's test\n"
-           "loss), its reconstruction term and its KL term, in nats.\n"
+           "loss), its reconstruction term and its KL term, in nats. With --iw K it also\n"
+           "prints the importance-weighted estimate of log p(x) with K samples per image\n"
+           "(Burda et al. 2015; tighter as K grows, K = 5000 is the usual report).\n"
+           "Models trained with --binarize static|dynamic are evaluated on a binarization\n"
+           "of the data fixed by --seed.\n"
            "  -m, --model PATH   checkpoint folder or model.safetensors\n"
            "  --data DIR         MNIST-layout folder (default %s)\n"
            "  --split S          test (default) or train\n"
            "  --limit N          only the first N examples\n"
            "  --seed S           PRNG seed for z (default 1)\n"
+           "  --iw K             also the IW estimate of log p(x) with K samples\n"
            "  --json             print one JSON object instead of text\n"
            "  --threads N        worker threads (default: all cores)\n",
            ELBO_DEFAULT_DATA);
@@ -204,9 +211,9 @@ static void eval_help(void)
 
 int cmd_eval(int argc, char **argv)
 {
-    static const int allowed[] = {O_MODEL, O_DATA, O_SPLIT, O_LIMIT, O_SEED, O_JSON, O_THREADS};
-    infer_opts o = {NULL, NULL, ELBO_DEFAULT_DATA, 0, 8, -1, 0, 1, ELBO_SPLIT_TEST, 0};
-    int rc = parse_infer("eval", argc, argv, allowed, 7, eval_help, &o);
+    static const int allowed[] = {O_MODEL, O_DATA, O_SPLIT, O_LIMIT, O_SEED, O_JSON, O_THREADS, O_IW};
+    infer_opts o = {NULL, NULL, ELBO_DEFAULT_DATA, 0, 8, -1, 0, 0, 1, ELBO_SPLIT_TEST, 0};
+    int rc = parse_infer("eval", argc, argv, allowed, 8, eval_help, &o);
     if (rc >= 0) return rc;
     elbo_vae *m = load_model("eval", o.model, o.threads);
     if (!m) return 1;
@@ -215,18 +222,33 @@ int cmd_eval(int argc, char **argv)
     elbo_error err;
     rc = 1;
     if (load_split("eval", &o, &ds) == 0) {
-        double t0 = now_seconds();
+        double t0 = now_seconds(), nll = 0.0, t_iw = 0.0;
         if (elbo_vae_eval(m, &ds, o.seed, &l, &err) != ELBO_OK) {
             fprintf(stderr, "elbo eval: %s\n", err.msg);
         } else {
             double s = now_seconds() - t0;
-            if (o.json)
-                printf("{\"n\":%ld,\"loss\":%.6f,\"recon\":%.6f,\"kl\":%.6f,\"seconds\":%.4f}\n", l.n,
+            int ok = 1;
+            if (o.iw > 0) {
+                if (!o.json)
+                    fprintf(stderr, "elbo eval: IW estimate with K = %ld on %d images ...\n", o.iw, ds.n);
+                t0 = now_seconds();
+                ok = elbo_vae_eval_iw(m, &ds, (int)o.iw, o.seed, &nll, NULL, &err) == ELBO_OK;
+                t_iw = now_seconds() - t0;
+                if (!ok) fprintf(stderr, "elbo eval: %s\n", err.msg);
+            }
+            if (ok && o.json) {
+                printf("{\"n\":%ld,\"loss\":%.6f,\"recon\":%.6f,\"kl\":%.6f,\"seconds\":%.4f", l.n,
                        l.loss, l.recon, l.kl, s);
-            else
+                if (o.iw > 0) printf(",\"iw_k\":%ld,\"log_px\":%.6f,\"iw_seconds\":%.3f", o.iw, -nll, t_iw);
+                printf("}\n");
+            } else if (ok) {
                 printf("n %ld  loss %.4f  recon %.4f  kl %.4f  (%.2f s, %.0f images/s)\n", l.n,
                        l.loss, l.recon, l.kl, s, l.n / (s > 0 ? s : 1e-9));
-            rc = 0;
+                if (o.iw > 0)
+                    printf("log p(x) >= %.4f  (IW, K = %ld; -ELBO was %.4f)  %.1f s\n", -nll, o.iw,
+                           l.loss, t_iw);
+            }
+            rc = ok ? 0 : 1;
         }
     }
     elbo_dataset_free(&ds);

@@ -38,6 +38,7 @@ static void train_help(void)
            "  --latent N           latent size (default 20)\n"
            "  --hidden LIST        hidden widths, comma-separated (default 400)\n"
            "  --likelihood L       bernoulli (default) or gaussian\n"
+           "  --binarize B         none (grey levels, default), static or dynamic\n"
            "  --seed N             PRNG seed (default 1); same seed + threads => same run\n"
            "  --threads N          worker threads (default: all cores)\n"
            "  --train-limit N      use only the first N training examples\n"
@@ -97,7 +98,7 @@ static int save(const char *out, elbo_vae *m, train_ctx *c)
 
 enum { O_DATA = 256, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_LATENT, O_HIDDEN, O_LIK, O_SEED, O_THREADS,
        O_TRAIN_LIMIT, O_TEST_LIMIT, O_NO_TEST, O_RESUME, O_QUIET, O_CKPT, O_CLIP, O_BETA,
-       O_WARMUP, O_CYCLE, O_FREEBITS };
+       O_WARMUP, O_CYCLE, O_FREEBITS, O_BINARIZE };
 
 int cmd_train(int argc, char **argv)
 {
@@ -114,7 +115,8 @@ int cmd_train(int argc, char **argv)
         {"checkpoint-every", required_argument, 0, O_CKPT},
         {"clip-grad", required_argument, 0, O_CLIP},  {"beta", required_argument, 0, O_BETA},
         {"kl-warmup", required_argument, 0, O_WARMUP}, {"kl-cycle", required_argument, 0, O_CYCLE},
-        {"free-bits", required_argument, 0, O_FREEBITS}, {0, 0, 0, 0}};
+        {"free-bits", required_argument, 0, O_FREEBITS},
+        {"binarize", required_argument, 0, O_BINARIZE}, {0, 0, 0, 0}};
     const char *S = "train", *data = ELBO_DEFAULT_DATA, *out = "runs/vae";
     long epochs = 20, threads = 0, train_limit = -1, test_limit = -1, v, ckpt_steps = 0,
          ckpt_epochs = 1;
@@ -139,6 +141,12 @@ int cmd_train(int argc, char **argv)
             break;
         case O_LR: if (arg_double(S, "--lr", optarg, 0.0, 10.0, 1, &tc.lr)) return 2; break;
         case O_CLIP: if (arg_double(S, "--clip-grad", optarg, 0.0, 1e30, 1, &tc.clip_grad)) return 2; break;
+        case O_BINARIZE:
+            if (!strcmp(optarg, "none")) cfg.binarize = ELBO_BINARIZE_NONE;
+            else if (!strcmp(optarg, "static")) cfg.binarize = ELBO_BINARIZE_STATIC;
+            else if (!strcmp(optarg, "dynamic")) cfg.binarize = ELBO_BINARIZE_DYNAMIC;
+            else return usage_error(S, "--binarize must be none, static or dynamic");
+            break;
         case O_BETA: if (arg_double(S, "--beta", optarg, 0.0, 1e6, 0, &tc.beta)) return 2; break;
         case O_FREEBITS: if (arg_double(S, "--free-bits", optarg, 0.0, 1e6, 0, &tc.free_bits)) return 2; break;
         case O_WARMUP:

@@ -107,6 +107,18 @@ typedef enum {
     ELBO_LIK_GAUSSIAN = 1   /* identity decoder, N(x; mean, 1) per pixel */
 } elbo_likelihood;
 
+/** How image bytes become the model's inputs. NONE: grey levels in [0,1]
+ *  (the reference). STATIC: each training image binarized once (a fixed
+ *  Bernoulli draw per pixel with probability pixel/255). DYNAMIC: a fresh draw
+ *  every time a training image is used (Burda et al. 2015). With STATIC and
+ *  DYNAMIC, evaluation binarizes each image with a draw fixed by the
+ *  evaluation seed, so Bernoulli likelihoods are real log-probabilities. */
+typedef enum {
+    ELBO_BINARIZE_NONE = 0,
+    ELBO_BINARIZE_STATIC = 1,
+    ELBO_BINARIZE_DYNAMIC = 2
+} elbo_binarize;
+
 /** Architecture of an MLP VAE. Encoder: input -> hidden[0] -> ... ->
  *  hidden[n_hidden-1] -> (mu, logvar) in R^latent_dim; the decoder mirrors
  *  it: latent -> hidden[n_hidden-1] -> ... -> hidden[0] -> input. ReLU
@@ -119,6 +131,7 @@ typedef struct {
     elbo_likelihood likelihood;
     int max_batch;                /* activations are allocated for this many rows */
     int threads;                  /* worker threads (0: all cores); see elbo_vae_set_threads */
+    elbo_binarize binarize;       /* how training data are read (kept in checkpoints) */
 } elbo_vae_config;
 
 /** Fills c with the reference model: 784-400-20, Bernoulli, max_batch 128,
@@ -228,6 +241,15 @@ ELBO_API uint64_t elbo_vae_seed(const elbo_vae *m);
  *  touched). */
 ELBO_API elbo_status elbo_vae_eval(elbo_vae *m, const elbo_dataset *ds, uint64_t seed,
                                    elbo_losses *out, elbo_error *err);
+
+/** Importance-weighted estimate of -log p(x) (Burda et al. 2015) with K
+ *  samples per example: -log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x). A bound
+ *  that tightens as K grows; K = 1 is the ELBO. nll_mean gets the mean over
+ *  ds; nll_each ([ds->n], may be NULL) each example's estimate. Deterministic
+ *  for a seed (independent of the thread count). Cost: K decoder passes per
+ *  example (see docs/toolbox.md for timings). */
+ELBO_API elbo_status elbo_vae_eval_iw(elbo_vae *m, const elbo_dataset *ds, int K, uint64_t seed,
+                                      double *nll_mean, double *nll_each, elbo_error *err);
 
 /** Posterior-collapse diagnostics over ds: kl[j] is the mean per example of
  *  KL(q(z_j|x) || N(0, 1)), mu_var[j] the variance over ds of E_q[z_j] =

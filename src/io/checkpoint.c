@@ -69,7 +69,10 @@ static elbo_status write_weights(const elbo_vae *m, const char *path, char *tmp,
                       {"latent_dim", z_s},
                       {"hidden", hid},
                       {"activation", "relu"},
-                      {"likelihood", lik_name(m->cfg.likelihood)}};
+                      {"likelihood", lik_name(m->cfg.likelihood)},
+                      {"binarize", m->cfg.binarize == ELBO_BINARIZE_STATIC    ? "static"
+                                   : m->cfg.binarize == ELBO_BINARIZE_DYNAMIC ? "dynamic"
+                                                                              : "none"}};
     int nmeta = (int)(sizeof meta / sizeof meta[0]);
     elbo_status st = tmp ? st_write_tmp(path, meta, nmeta, t, nt, tmp, tmp_cap, err)
                          : st_write(path, meta, nmeta, t, nt, err);
@@ -221,6 +224,15 @@ static elbo_status config_from_file(const st_file *f, elbo_vae_config *c, elbo_e
         c->likelihood = ELBO_LIK_GAUSSIAN;
     else
         return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown likelihood '%s'", f->path, lik);
+    const char *bin = st_meta_get(f, "binarize");
+    if (!bin || strcmp(bin, "none") == 0)
+        c->binarize = ELBO_BINARIZE_NONE;
+    else if (strcmp(bin, "static") == 0)
+        c->binarize = ELBO_BINARIZE_STATIC;
+    else if (strcmp(bin, "dynamic") == 0)
+        c->binarize = ELBO_BINARIZE_DYNAMIC;
+    else
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown binarize '%s'", f->path, bin);
     c->n_hidden = 0;
     const char *p = hid;
     while (*p) {
@@ -244,9 +256,9 @@ static elbo_status load_optim(elbo_vae *m, const char *path, long model_step, el
     st_file f;
     elbo_status st = st_open(path, &f, err);
     if (st) return st;
-    long step, epoch, np, seen, en;
+    long step, epoch, np, seen = 0, en = 0; /* epoch_* absent: an epoch boundary */
     uint64_t seed = 0;
-    elbo_rng rng, erng;
+    elbo_rng rng, erng = {{0, 0, 0, 0}, 0, 0.0};
     double er = 0, ek = 0;
     const char *fmt = st_meta_get(&f, "format"), *seed_s = st_meta_get(&f, "seed"),
                *er_s = st_meta_get(&f, "epoch_recon"), *ek_s = st_meta_get(&f, "epoch_kl");
@@ -256,8 +268,8 @@ static elbo_status load_optim(elbo_vae *m, const char *path, long model_step, el
     } else if (meta_int(&f, "step", 0, 1L << 50, &step, err) ||
                meta_int(&f, "epoch", 0, 1L << 30, &epoch, err) ||
                meta_int(&f, "n_params", 0, 1L << 50, &np, err) ||
-               meta_int(&f, "epoch_seen", 0, 1L << 30, &seen, err) ||
-               meta_int(&f, "epoch_n", 0, 1L << 30, &en, err)) {
+               (st_meta_get(&f, "epoch_seen") && meta_int(&f, "epoch_seen", 0, 1L << 30, &seen, err)) ||
+               (st_meta_get(&f, "epoch_n") && meta_int(&f, "epoch_n", 0, 1L << 30, &en, err))) {
         st = ELBO_ERR_FORMAT;
     } else if (model_step >= 0 && step != model_step) {
         st = elbo_fail(err, ELBO_ERR_MISMATCH,
@@ -267,11 +279,12 @@ static elbo_status load_optim(elbo_vae *m, const char *path, long model_step, el
     } else if ((size_t)np != m->n_params) {
         st = elbo_fail(err, ELBO_ERR_MISMATCH, "%s: holds state for %ld parameters, the model has %zu",
                        path, np, m->n_params);
-    } else if (rng_parse(st_meta_get(&f, "rng"), &rng) || rng_parse(st_meta_get(&f, "epoch_rng"), &erng)) {
+    } else if (rng_parse(st_meta_get(&f, "rng"), &rng) ||
+               (st_meta_get(&f, "epoch_rng") && rng_parse(st_meta_get(&f, "epoch_rng"), &erng))) {
         st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad 'rng' or 'epoch_rng' metadata", path);
-    } else if (!seed_s || (seed = strtoull(seed_s, &end, 10), *end) || !er_s || !ek_s ||
-               sscanf(er_s, "%la", &er) != 1 || sscanf(ek_s, "%la", &ek) != 1 || !isfinite(er) ||
-               !isfinite(ek) || seen > en) {
+    } else if ((seed_s && (seed = strtoull(seed_s, &end, 10), *end)) ||
+               (er_s && (sscanf(er_s, "%la", &er) != 1 || !isfinite(er))) ||
+               (ek_s && (sscanf(ek_s, "%la", &ek) != 1 || !isfinite(ek))) || seen > en) {
         st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad seed or epoch metadata", path);
     } else {
         int64_t shape[1] = {(int64_t)m->n_params};

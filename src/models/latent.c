@@ -30,7 +30,7 @@ int elbo_vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, double *kl, doubl
     for (int c = 0; c < n_chunks; c++) {
         vae_worker *w = &m->w[omp_get_thread_num()];
         int start = c * mb, B = ds->n - start < mb ? ds->n - start : mb;
-        for (long i = 0; i < (long)B * D; i++) w->x[i] = ds->pixels[(long)start * D + i] / 255.0f;
+        vae_load_rows(m, w, NULL, ds, NULL, start, B, 0, 1);
         vae_encode_forward(m, w, B);
         double *a = acc + (size_t)c * 3 * Z;
         kl_normal_dims_forward(a, w->mu, w->logvar, B, Z);

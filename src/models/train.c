@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include "../data/binarize.h"
 #include "../nn/ops.h"
 #include "../optim/adam.h"
 #include "vae_internal.h"
@@ -31,20 +32,26 @@ double elbo_vae_kl_weight(const elbo_vae *m, const elbo_train_config *tc)
     return tc->beta * w;
 }
 
-/* Fills rows [0, n) of w->x from float rows or from uint8 data set rows. */
-static void load_rows(const elbo_vae *m, vae_worker *w, const float *xsrc, const elbo_dataset *ds,
-                      const int *idx, int start, int n)
+void vae_load_rows(const elbo_vae *m, vae_worker *w, const float *xsrc, const elbo_dataset *ds,
+                   const int *idx, int start, int n, int train, uint64_t eval_seed)
 {
     int D = m->cfg.input_dim;
     if (xsrc) {
         memcpy(w->x, xsrc + (size_t)start * D, sizeof(float) * (size_t)n * D);
         return;
     }
+    elbo_binarize mode = m->cfg.binarize;
     for (int r = 0; r < n; r++) {
         long src = idx ? idx[start + r] : start + r;
-        const uint8_t *p = ds->pixels + src * D;
-        float *dst = w->x + (long)r * D;
-        for (int k = 0; k < D; k++) dst[k] = (float)p[k] / 255.0f;
+        uint64_t key;
+        if (!train)
+            key = elbo_binarize_key(eval_seed, (uint64_t)src);
+        else if (mode == ELBO_BINARIZE_DYNAMIC)
+            key = elbo_binarize_key(m->seed ^ 0xd1b54a32d192ed03ULL,
+                                    (uint64_t)m->epoch * (uint64_t)ds->n + (uint64_t)(start + r));
+        else
+            key = elbo_binarize_key(m->seed ^ 0x8cb92ba72f3d8dd7ULL, (uint64_t)src);
+        elbo_row_to_float(w->x + (long)r * D, ds->pixels + src * D, D, mode, key);
     }
 }
 
@@ -80,7 +87,7 @@ elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc
         int t = omp_get_thread_num(), r0, n;
         split_rows(B, nw, t, &r0, &n);
         vae_worker *w = &m->w[t];
-        load_rows(m, w, xsrc, ds, idx, start + r0, n);
+        vae_load_rows(m, w, xsrc, ds, idx, start + r0, n, 1, 0);
         memcpy(w->eps, m->eps_step + (size_t)r0 * Z, sizeof(float) * (size_t)n * Z);
         vae_forward(m, w, n);
         if (!two_phase && isfinite(w->recon) && isfinite(w->kl)) vae_backward(m, w, n);
@@ -305,7 +312,7 @@ elbo_status elbo_vae_eval(elbo_vae *m, const elbo_dataset *ds, uint64_t seed, el
         elbo_rng rng;
         elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)c);
         elbo_rng_normal_fill(&rng, w->eps, (long)B * m->cfg.latent_dim);
-        load_rows(m, w, NULL, ds, NULL, start, B);
+        vae_load_rows(m, w, NULL, ds, NULL, start, B, 0, seed);
         vae_forward(m, w, B);
         sums[2 * c] = w->recon;
         sums[2 * c + 1] = w->kl;

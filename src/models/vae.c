@@ -45,6 +45,9 @@ elbo_status elbo_vae_config_check(const elbo_vae_config *c, elbo_error *err)
     if (c->max_batch < 1 || c->max_batch > MAX_WIDTH)
         return elbo_fail(err, ELBO_ERR_ARG, "max_batch %d out of range 1..%d", c->max_batch,
                          MAX_WIDTH);
+    if (c->binarize != ELBO_BINARIZE_NONE && c->binarize != ELBO_BINARIZE_STATIC &&
+        c->binarize != ELBO_BINARIZE_DYNAMIC)
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown binarization %d", (int)c->binarize);
     if (c->threads < 0 || c->threads > VAE_MAX_WORKERS)
         return elbo_fail(err, ELBO_ERR_ARG, "threads %d out of range 0..%d", c->threads,
                          VAE_MAX_WORKERS);

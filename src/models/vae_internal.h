@@ -118,6 +118,15 @@ elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc
                      const elbo_dataset *ds, const int *idx, int start, int B, double *recon,
                      double *kl, elbo_error *err);
 
+/* Fills rows [0, n) of w->x from float rows xsrc (from row start), or from
+ * uint8 rows of ds picked by idx[start..] (consecutive from start when idx is
+ * NULL), applying the model's binarization: for training reads (train = 1) a
+ * dynamic binarization draws afresh for every use of an example (keyed by the
+ * use's position in the run), a static one once per example; evaluation
+ * reads (train = 0) binarize each example with a draw fixed by eval_seed. */
+void vae_load_rows(const elbo_vae *m, vae_worker *w, const float *xsrc, const elbo_dataset *ds,
+                   const int *idx, int start, int n, int train, uint64_t eval_seed);
+
 /* Weight of layer li in PyTorch layout [out, in], from a buffer laid out
  * like params (params itself, or a gradient), and back. */
 void vae_weight_export(const elbo_vae *m, int li, const float *base, float *dst);
