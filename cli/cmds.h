@@ -9,6 +9,11 @@ int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_reconstruct(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_interpolate(int argc, char **argv);
+int cmd_manifold(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* Shared by the commands (outputs.c). */
 #define ELBO_DEFAULT_DATA "data/mnist"

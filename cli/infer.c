@@ -1,98 +1,13 @@
 /* infer.c — `elbo sample`, `elbo reconstruct` and `elbo eval`: commands that
  * load a checkpoint and run the model forward. */
 #define _POSIX_C_SOURCE 200809L
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "cmds.h"
-
-enum { O_MODEL = 256, O_N, O_OUT, O_SEED, O_COLS, O_DATA, O_SPLIT, O_LIMIT, O_THREADS, O_JSON, O_IW };
-
-/* Options every inference command understands; each command ignores the ones
- * it does not list in its help, and refuses them. */
-typedef struct {
-    const char *model, *out, *data;
-    long n, cols, limit, threads, iw;
-    uint64_t seed;
-    elbo_split split;
-    int json;
-} infer_opts;
-
-/* Parses argv for subcommand S accepting the options whose codes appear in
- * allowed[]. Returns -1 when parsing succeeded, else the exit status. */
-static int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_allowed,
-                       void (*help)(void), infer_opts *o)
-{
-    static const struct option all[] = {
-        {"model", required_argument, 0, O_MODEL}, {"n", required_argument, 0, O_N},
-        {"out", required_argument, 0, O_OUT},     {"seed", required_argument, 0, O_SEED},
-        {"cols", required_argument, 0, O_COLS},   {"data", required_argument, 0, O_DATA},
-        {"split", required_argument, 0, O_SPLIT}, {"limit", required_argument, 0, O_LIMIT},
-        {"threads", required_argument, 0, O_THREADS}, {"json", no_argument, 0, O_JSON},
-        {"iw", required_argument, 0, O_IW},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":hm:n:o:", all, NULL)) != -1) {
-        if (c == 'm') c = O_MODEL;
-        if (c == 'n') c = O_N;
-        if (c == 'o') c = O_OUT;
-        int ok = c == 'h' || c == ':' || c == '?';
-        for (int i = 0; i < n_allowed && !ok; i++) ok = allowed[i] == c;
-        if (!ok) c = '?';
-        switch (c) {
-        case O_MODEL: o->model = optarg; break;
-        case O_OUT: o->out = optarg; break;
-        case O_DATA: o->data = optarg; break;
-        case O_N: if (arg_int(S, "-n", optarg, 1, 1000000, &o->n)) return 2; break;
-        case O_COLS: if (arg_int(S, "--cols", optarg, 1, 1000, &o->cols)) return 2; break;
-        case O_LIMIT: if (arg_int(S, "--limit", optarg, 1, 1L << 30, &o->limit)) return 2; break;
-        case O_THREADS: if (arg_int(S, "--threads", optarg, 1, 1024, &o->threads)) return 2; break;
-        case O_SEED: if (arg_u64(S, "--seed", optarg, &o->seed)) return 2; break;
-        case O_JSON: o->json = 1; break;
-        case O_IW: if (arg_int(S, "--iw", optarg, 1, 10000000, &o->iw)) return 2; break;
-        case O_SPLIT:
-            if (!strcmp(optarg, "train")) o->split = ELBO_SPLIT_TRAIN;
-            else if (!strcmp(optarg, "test")) o->split = ELBO_SPLIT_TEST;
-            else return usage_error(S, "--split must be train or test");
-            break;
-        case 'h': help(); return 0;
-        case ':': {
-            char msg[128];
-            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            return usage_error(S, msg);
-        }
-        default: {
-            char msg[128];
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error(S, msg);
-        }
-        }
-    }
-    if (optind < argc) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "unexpected argument '%s'", argv[optind]);
-        return usage_error(S, msg);
-    }
-    if (!o->model) return usage_error(S, "--model is required");
-    return -1;
-}
-
-static elbo_vae *load_model(const char *S, const char *path, long threads)
-{
-    elbo_error err;
-    elbo_vae *m = elbo_vae_load(path, 0, &err);
-    if (m && elbo_vae_set_threads(m, (int)threads, &err) != ELBO_OK) {
-        elbo_vae_free(m);
-        m = NULL;
-    }
-    if (!m) fprintf(stderr, "elbo %s: %s\n", S, err.msg);
-    return m;
-}
+#include "opts.h"
 
 static void sample_help(void)
 {
@@ -110,14 +25,16 @@ static void sample_help(void)
 int cmd_sample(int argc, char **argv)
 {
     static const int allowed[] = {O_MODEL, O_N, O_OUT, O_SEED, O_COLS, O_THREADS};
-    infer_opts o = {NULL, "samples.png", NULL, 64, 8, -1, 0, 0, 1, ELBO_SPLIT_TEST, 0};
-    int rc = parse_infer("sample", argc, argv, allowed, 6, sample_help, &o);
+    infer_opts o;
+    infer_defaults(&o);
+    o.out = "samples.png";
+    o.n = 64;
+    int rc = parse_infer("sample", argc, argv, allowed, 6, sample_help, 1, &o);
     if (rc >= 0) return rc;
     elbo_vae *m = load_model("sample", o.model, o.threads);
     if (!m) return 1;
-    int D = elbo_vae_get_config(m)->input_dim, side = 1;
-    while ((side + 1) * (side + 1) <= D) side++;
-    if (side * side != D) {
+    int D = elbo_vae_get_config(m)->input_dim, side = image_side(D);
+    if (!side) {
         fprintf(stderr, "elbo sample: input size %d is not a square image\n", D);
         elbo_vae_free(m);
         return 1;
@@ -139,18 +56,6 @@ int cmd_sample(int argc, char **argv)
     return rc;
 }
 
-/* Loads the split named in o, applying --limit; prints errors. */
-static int load_split(const char *S, const infer_opts *o, elbo_dataset *ds)
-{
-    elbo_error err;
-    if (elbo_dataset_load_mnist(o->data, o->split, ds, &err) != ELBO_OK) {
-        fprintf(stderr, "elbo %s: %s\n", S, err.msg);
-        return -1;
-    }
-    if (o->limit > 0) elbo_dataset_truncate(ds, (int)o->limit);
-    return 0;
-}
-
 static void reconstruct_help(void)
 {
     printf("usage: elbo reconstruct --model PATH [--data DIR] [-n N] [-o out.png]\n"
@@ -169,14 +74,17 @@ static void reconstruct_help(void)
 int cmd_reconstruct(int argc, char **argv)
 {
     static const int allowed[] = {O_MODEL, O_N, O_OUT, O_DATA, O_SPLIT, O_THREADS};
-    infer_opts o = {NULL, "reconstructions.png", ELBO_DEFAULT_DATA, 32, 8, -1, 0, 0, 1, ELBO_SPLIT_TEST, 0};
-    int rc = parse_infer("reconstruct", argc, argv, allowed, 6, reconstruct_help, &o);
+    infer_opts o;
+    infer_defaults(&o);
+    o.out = "reconstructions.png";
+    o.n = 32;
+    int rc = parse_infer("reconstruct", argc, argv, allowed, 6, reconstruct_help, 1, &o);
     if (rc >= 0) return rc;
     elbo_vae *m = load_model("reconstruct", o.model, o.threads);
     if (!m) return 1;
     elbo_dataset ds = {0};
     rc = 1;
-    if (load_split("reconstruct", &o, &ds) == 0) {
+    if (load_split("reconstruct", o.data, o.split, o.limit, &ds) == 0) {
         if (ds.rows * ds.cols != elbo_vae_get_config(m)->input_dim)
             fprintf(stderr, "elbo reconstruct: %s images are %dx%d, the model expects %d values\n",
                     o.data, ds.rows, ds.cols, elbo_vae_get_config(m)->input_dim);
@@ -212,8 +120,9 @@ static void eval_help(void)
 int cmd_eval(int argc, char **argv)
 {
     static const int allowed[] = {O_MODEL, O_DATA, O_SPLIT, O_LIMIT, O_SEED, O_JSON, O_THREADS, O_IW};
-    infer_opts o = {NULL, NULL, ELBO_DEFAULT_DATA, 0, 8, -1, 0, 0, 1, ELBO_SPLIT_TEST, 0};
-    int rc = parse_infer("eval", argc, argv, allowed, 8, eval_help, &o);
+    infer_opts o;
+    infer_defaults(&o);
+    int rc = parse_infer("eval", argc, argv, allowed, 8, eval_help, 1, &o);
     if (rc >= 0) return rc;
     elbo_vae *m = load_model("eval", o.model, o.threads);
     if (!m) return 1;
@@ -221,7 +130,7 @@ int cmd_eval(int argc, char **argv)
     elbo_losses l;
     elbo_error err;
     rc = 1;
-    if (load_split("eval", &o, &ds) == 0) {
+    if (load_split("eval", o.data, o.split, o.limit, &ds) == 0) {
         double t0 = now_seconds(), nll = 0.0, t_iw = 0.0;
         if (elbo_vae_eval(m, &ds, o.seed, &l, &err) != ELBO_OK) {
             fprintf(stderr, "elbo eval: %s\n", err.msg);

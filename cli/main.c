@@ -17,6 +17,11 @@ static void usage(FILE *f)
             "  eval         test-set -ELBO (reconstruction + KL) of a checkpoint\n"
             "  sample       decode samples from the prior into a PNG grid\n"
             "  reconstruct  test images beside their reconstructions, as PNG\n"
+            "  encode       latent means/log-variances as .npy, a scatter PNG, a linear probe\n"
+            "  score        anomaly scores (-ELBO, IW -log p(x), reconstruction), AUROC/AUPRC\n"
+            "  interpolate  decoded interpolations between pairs of test images, as PNG\n"
+            "  manifold     the decoded 2-D latent manifold (latent size 2), as PNG\n"
+            "  plot         loss curves from metrics.jsonl, as PNG\n"
             "\n"
             "Run 'elbo <command> --help' for a command's options.\n"
             "  --version    print the version\n",
@@ -42,6 +47,11 @@ int main(int argc, char **argv)
     if (!strcmp(c, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(c, "sample")) return cmd_sample(argc - 1, argv + 1);
     if (!strcmp(c, "reconstruct")) return cmd_reconstruct(argc - 1, argv + 1);
+    if (!strcmp(c, "encode")) return cmd_encode(argc - 1, argv + 1);
+    if (!strcmp(c, "score")) return cmd_score(argc - 1, argv + 1);
+    if (!strcmp(c, "interpolate")) return cmd_interpolate(argc - 1, argv + 1);
+    if (!strcmp(c, "manifold")) return cmd_manifold(argc - 1, argv + 1);
+    if (!strcmp(c, "plot")) return cmd_plot(argc - 1, argv + 1);
     fprintf(stderr, "elbo: unknown command '%s'\n\n", c);
     usage(stderr);
     return 2;

@@ -204,6 +204,14 @@ int cmd_train(int argc, char **argv)
     cfg.threads = (int)threads;
     if (check_writable(S, out)) return 1;
 
+    /* from here a signal stops training after the next step, with a save */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
     elbo_error err;
     elbo_dataset train = {0}, test = {0};
     if (elbo_dataset_load_mnist(data, ELBO_SPLIT_TRAIN, &train, &err) != ELBO_OK ||
@@ -266,13 +274,6 @@ int cmd_train(int argc, char **argv)
                    elbo_vae_epochs(m) + 1);
         fflush(stdout);
     }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 
     train_ctx ctx = {{!quiet && isatty(2), 0, (int)epochs}, ckpt_steps, elbo_vae_steps(m), m};
     double secs = 0.0;

@@ -251,6 +251,17 @@ ELBO_API elbo_status elbo_vae_eval(elbo_vae *m, const elbo_dataset *ds, uint64_t
 ELBO_API elbo_status elbo_vae_eval_iw(elbo_vae *m, const elbo_dataset *ds, int K, uint64_t seed,
                                       double *nll_mean, double *nll_each, elbo_error *err);
 
+typedef enum {
+    ELBO_SCORE_ELBO = 0,  /* -ELBO, one z draw (as elbo_vae_eval with the seed) */
+    ELBO_SCORE_IW = 1,    /* -log p(x), IW estimate with K samples */
+    ELBO_SCORE_RECON = 2  /* squared error of the reconstruction from z = mu */
+} elbo_score_kind;
+
+/** Anomaly scores, one per example of ds, into scores [ds->n] (higher: less
+ *  like the training data). K is used by ELBO_SCORE_IW only. */
+ELBO_API elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind kind, int K,
+                                    uint64_t seed, double *scores, elbo_error *err);
+
 /** Posterior-collapse diagnostics over ds: kl[j] is the mean per example of
  *  KL(q(z_j|x) || N(0, 1)), mu_var[j] the variance over ds of E_q[z_j] =
  *  mu_j(x). Unit j is active when mu_var[j] > 0.01 (Burda et al. 2015).
@@ -301,6 +312,66 @@ ELBO_API elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *er
  *  with ncol columns and a 2-pixel border, 8-bit greyscale PNG. */
 ELBO_API elbo_status elbo_write_png_grid(const char *path, const float *images, int n,
                                          int rows, int cols, int ncol, elbo_error *err);
+
+/* ------------------------------------------------------------- evaluation */
+
+/** Area under the ROC curve of scores [n] for positives is_pos [n] (non-zero)
+ *  against the rest: the probability that a random positive scores higher
+ *  than a random negative, ties counting one half. NaN if a class is empty or
+ *  a score is NaN. */
+ELBO_API double elbo_auroc(const double *scores, const uint8_t *is_pos, long n);
+/** Area under the precision-recall curve as average precision (tied scores
+ *  form one threshold). NaN if there are no positives. */
+ELBO_API double elbo_auprc(const double *scores, const uint8_t *is_pos, long n);
+
+/** Linear probe: multinomial logistic regression on standardised features,
+ *  fitted on (xtr [ntr, d], ytr) by full-batch Adam with a small L2 penalty
+ *  (deterministic), scored on (xte [nte, d], yte): *accuracy in [0, 1]. */
+ELBO_API elbo_status elbo_linear_probe(const float *xtr, const uint8_t *ytr, int ntr, const float *xte,
+                                       const uint8_t *yte, int nte, int d, int n_classes,
+                                       double *accuracy, elbo_error *err);
+
+/** 2-D projection of x [n, d] for plotting: the first two coordinates when
+ *  d <= 2, else the top two principal components. xy is [n, 2]. */
+ELBO_API elbo_status elbo_pca2(const float *x, int n, int d, float *xy, elbo_error *err);
+
+/* ------------------------------------------------------------------ plots */
+
+/** A scatter plot of n points xy [n, 2], coloured by labels (may be NULL),
+ *  with axes, tick labels, a legend and an optional title, as RGB PNG. */
+ELBO_API elbo_status elbo_write_scatter_png(const char *path, const float *xy, const uint8_t *labels,
+                                            int n, const char *title, elbo_error *err);
+
+typedef struct {
+    const char *name; /* legend text */
+    const double *y;  /* [n_points]; NaN values are gaps */
+} elbo_series;
+
+typedef struct {
+    const char *title;
+    int n_series;
+    const elbo_series *series;
+} elbo_panel;
+
+/** Line charts side by side (up to 8 panels) over a shared x [n_points]. */
+ELBO_API elbo_status elbo_write_plot_png(const char *path, const double *x, int n_points,
+                                         const char *xlabel, int n_panels, const elbo_panel *panels,
+                                         elbo_error *err);
+
+/** Reads metrics.jsonl (as written by elbo train) and plots train/test
+ *  -ELBO, reconstruction and KL per epoch. */
+ELBO_API elbo_status elbo_plot_metrics(const char *metrics_path, const char *png_path,
+                                       elbo_error *err);
+
+/* -------------------------------------------------------------- npy files */
+
+typedef enum { ELBO_NPY_F32 = 0, ELBO_NPY_F64 = 1, ELBO_NPY_U8 = 2 } elbo_npy_dtype;
+
+/** Writes a NumPy .npy file (format 1.0, C order, little-endian) that
+ *  numpy.load reads: ndim dimensions of the given shape, data in that dtype.
+ *  Written to a temporary file and renamed. */
+ELBO_API elbo_status elbo_write_npy(const char *path, const void *data, elbo_npy_dtype dtype,
+                                    int ndim, const int64_t *shape, elbo_error *err);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,44 @@ static void on_warning(png_structp png, png_const_charp msg)
     (void)msg;
 }
 
+/* Writes h rows of w pixels (grey: 1 byte, RGB: 3 bytes each) as PNG. */
+static elbo_status write_png_rows(const char *path, png_bytep *rowp, int W, int H, int color_type,
+                                  elbo_error *err)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return elbo_fail(err, ELBO_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    png_ctx ctx;
+    ctx.msg[0] = 0;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    elbo_status st = ELBO_OK;
+    if (!png || !info) {
+        st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: cannot initialise libpng", path);
+    } else if (setjmp(ctx.jb)) {
+        st = elbo_fail(err, ELBO_ERR_IO, "%s: PNG write failed: %s", path, ctx.msg);
+    } else {
+        png_init_io(png, fp);
+        png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 8, color_type, PNG_INTERLACE_NONE,
+                     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+        png_write_info(png, info);
+        png_write_image(png, rowp);
+        png_write_end(png, NULL);
+    }
+    png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
+    if (fclose(fp) != 0 && !st) st = elbo_fail(err, ELBO_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    return st;
+}
+
+elbo_status elbo_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, elbo_error *err)
+{
+    png_bytep *rowp = malloc(sizeof *rowp * (size_t)h);
+    if (!rowp) return elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
+    for (int y = 0; y < h; y++) rowp[y] = (png_bytep)(rgb + (size_t)y * w * 3);
+    elbo_status st = write_png_rows(path, rowp, w, h, PNG_COLOR_TYPE_RGB, err);
+    free(rowp);
+    return st;
+}
+
 elbo_status elbo_write_png_grid(const char *path, const float *images, int n, int rows, int cols,
                                 int ncol, elbo_error *err)
 {
@@ -58,31 +96,7 @@ elbo_status elbo_write_png_grid(const char *path, const float *images, int n, in
     }
     for (size_t y = 0; y < H; y++) rowp[y] = pix + y * W;
 
-    FILE *fp = fopen(path, "wb");
-    if (!fp) {
-        free(pix);
-        free(rowp);
-        return elbo_fail(err, ELBO_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    }
-    png_ctx ctx;
-    ctx.msg[0] = 0;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    elbo_status st = ELBO_OK;
-    if (!png || !info) {
-        st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: cannot initialise libpng", path);
-    } else if (setjmp(ctx.jb)) {
-        st = elbo_fail(err, ELBO_ERR_IO, "%s: PNG write failed: %s", path, ctx.msg);
-    } else {
-        png_init_io(png, fp);
-        png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 8, PNG_COLOR_TYPE_GRAY,
-                     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-        png_write_info(png, info);
-        png_write_image(png, rowp);
-        png_write_end(png, NULL);
-    }
-    png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
-    if (fclose(fp) != 0 && !st) st = elbo_fail(err, ELBO_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    elbo_status st = write_png_rows(path, rowp, (int)W, (int)H, PNG_COLOR_TYPE_GRAY, err);
     free(pix);
     free(rowp);
     return st;

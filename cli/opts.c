@@ -1,0 +1,128 @@
+/* opts.c — see opts.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "opts.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "cmds.h"
+
+void infer_defaults(infer_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->data = ELBO_DEFAULT_DATA;
+    o->cols = 8;
+    o->seed = 1;
+    o->split = ELBO_SPLIT_TEST;
+    o->score = ELBO_SCORE_ELBO;
+    o->iw = 0;
+}
+
+int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_allowed,
+                void (*help)(void), int need_model, infer_opts *o)
+{
+    static const struct option all[] = {
+        {"model", required_argument, 0, O_MODEL},     {"n", required_argument, 0, O_N},
+        {"out", required_argument, 0, O_OUT},         {"seed", required_argument, 0, O_SEED},
+        {"cols", required_argument, 0, O_COLS},       {"data", required_argument, 0, O_DATA},
+        {"split", required_argument, 0, O_SPLIT},     {"limit", required_argument, 0, O_LIMIT},
+        {"threads", required_argument, 0, O_THREADS}, {"json", no_argument, 0, O_JSON},
+        {"iw", required_argument, 0, O_IW},           {"probe", no_argument, 0, O_PROBE},
+        {"scatter", required_argument, 0, O_SCATTER}, {"score", required_argument, 0, O_SCORE},
+        {"inliers", required_argument, 0, O_INLIERS}, {"outliers", required_argument, 0, O_OUTLIERS},
+        {"steps", required_argument, 0, O_STEPS},     {"metrics", required_argument, 0, O_METRICS},
+        {"prefix", required_argument, 0, O_PREFIX},   {"train-data", required_argument, 0, O_TRAIN_DATA},
+        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":hm:n:o:", all, NULL)) != -1) {
+        if (c == 'm') c = O_MODEL;
+        if (c == 'n') c = O_N;
+        if (c == 'o') c = O_OUT;
+        int ok = c == 'h' || c == ':' || c == '?';
+        for (int i = 0; i < n_allowed && !ok; i++) ok = allowed[i] == c;
+        if (!ok) c = '?';
+        switch (c) {
+        case O_MODEL: o->model = optarg; break;
+        case O_OUT: o->out = optarg; break;
+        case O_DATA: o->data = optarg; break;
+        case O_SCATTER: o->scatter = optarg; break;
+        case O_INLIERS: o->inliers = optarg; break;
+        case O_OUTLIERS: o->outliers = optarg; break;
+        case O_METRICS: o->metrics = optarg; break;
+        case O_PREFIX: o->prefix = optarg; break;
+        case O_TRAIN_DATA: o->train_data = optarg; break;
+        case O_N: if (arg_int(S, "-n", optarg, 1, 1000000, &o->n)) return 2; break;
+        case O_COLS: if (arg_int(S, "--cols", optarg, 1, 1000, &o->cols)) return 2; break;
+        case O_STEPS: if (arg_int(S, "--steps", optarg, 2, 1000, &o->steps)) return 2; break;
+        case O_LIMIT: if (arg_int(S, "--limit", optarg, 1, 1L << 30, &o->limit)) return 2; break;
+        case O_THREADS: if (arg_int(S, "--threads", optarg, 1, 64, &o->threads)) return 2; break;
+        case O_IW: if (arg_int(S, "--iw", optarg, 1, 10000000, &o->iw)) return 2; break;
+        case O_SEED: if (arg_u64(S, "--seed", optarg, &o->seed)) return 2; break;
+        case O_JSON: o->json = 1; break;
+        case O_PROBE: o->probe = 1; break;
+        case O_SPLIT:
+            if (!strcmp(optarg, "train")) o->split = ELBO_SPLIT_TRAIN;
+            else if (!strcmp(optarg, "test")) o->split = ELBO_SPLIT_TEST;
+            else return usage_error(S, "--split must be train or test");
+            break;
+        case O_SCORE:
+            if (!strcmp(optarg, "elbo")) o->score = ELBO_SCORE_ELBO;
+            else if (!strcmp(optarg, "iw")) o->score = ELBO_SCORE_IW;
+            else if (!strcmp(optarg, "recon")) o->score = ELBO_SCORE_RECON;
+            else return usage_error(S, "--score must be elbo, iw or recon");
+            break;
+        case 'h': help(); return 0;
+        case ':': {
+            char msg[128];
+            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
+            return usage_error(S, msg);
+        }
+        default: {
+            char msg[128];
+            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            return usage_error(S, msg);
+        }
+        }
+    }
+    if (optind < argc) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "unexpected argument '%s'", argv[optind]);
+        return usage_error(S, msg);
+    }
+    if (need_model && !o->model) return usage_error(S, "--model is required");
+    return -1;
+}
+
+elbo_vae *load_model(const char *S, const char *path, long threads)
+{
+    elbo_error err;
+    elbo_vae *m = elbo_vae_load(path, 0, &err);
+    if (m && elbo_vae_set_threads(m, (int)threads, &err) != ELBO_OK) {
+        elbo_vae_free(m);
+        m = NULL;
+    }
+    if (!m) fprintf(stderr, "elbo %s: %s\n", S, err.msg);
+    return m;
+}
+
+int load_split(const char *S, const char *dir, elbo_split split, long limit, elbo_dataset *ds)
+{
+    elbo_error err;
+    if (elbo_dataset_load_mnist(dir, split, ds, &err) != ELBO_OK) {
+        fprintf(stderr, "elbo %s: %s\n", S, err.msg);
+        return -1;
+    }
+    if (limit > 0) elbo_dataset_truncate(ds, (int)limit);
+    return 0;
+}
+
+int image_side(int D)
+{
+    int side = 1;
+    while ((side + 1) * (side + 1) <= D) side++;
+    return side * side == D ? side : 0;
+}

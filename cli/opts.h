@@ -1,0 +1,43 @@
+/* opts.h — the options shared by the commands that load a checkpoint (eval,
+ * sample, reconstruct, encode, score, interpolate, manifold, plot): one
+ * parser, each command accepting the subset it lists in its help. */
+#ifndef ELBO_CLI_OPTS_H
+#define ELBO_CLI_OPTS_H
+
+#include <stdint.h>
+
+#include "elbo.h"
+
+enum {
+    O_MODEL = 256, O_N, O_OUT, O_SEED, O_COLS, O_DATA, O_SPLIT, O_LIMIT, O_THREADS, O_JSON, O_IW,
+    O_PROBE, O_SCATTER, O_SCORE, O_INLIERS, O_OUTLIERS, O_STEPS, O_METRICS, O_PREFIX, O_TRAIN_DATA
+};
+
+typedef struct {
+    const char *model, *out, *data, *scatter, *inliers, *outliers, *metrics, *prefix, *train_data;
+    long n, cols, limit, threads, iw, steps;
+    uint64_t seed;
+    elbo_split split;
+    elbo_score_kind score;
+    int json, probe;
+} infer_opts;
+
+/* Defaults: seed 1, test split, data/mnist, all cores, 8 columns. */
+void infer_defaults(infer_opts *o);
+
+/* Parses argv for subcommand S, accepting the options whose codes are in
+ * allowed[n_allowed]; need_model: --model is required. Returns -1 on
+ * success, else the exit status to return (0 after --help, 2 on misuse). */
+int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_allowed,
+                void (*help)(void), int need_model, infer_opts *o);
+
+/* Loads the checkpoint and sets its threads; prints errors (NULL then). */
+elbo_vae *load_model(const char *S, const char *path, long threads);
+
+/* Loads a split of dir with --limit applied; prints errors; 0 on success. */
+int load_split(const char *S, const char *dir, elbo_split split, long limit, elbo_dataset *ds);
+
+/* Side of a square image of D values, or 0 when D is not a square. */
+int image_side(int D);
+
+#endif

@@ -1,0 +1,63 @@
+/* score.c — one number per example for anomaly detection: the -ELBO, the
+ * IW estimate of -log p(x), or the squared reconstruction error. Higher
+ * means less like the training data. */
+#include <math.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "../nn/ops.h"
+#include "vae_internal.h"
+
+elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind kind, int K,
+                           uint64_t seed, double *scores, elbo_error *err)
+{
+    int D = m->cfg.input_dim, Z = m->cfg.latent_dim, mb = m->cfg.max_batch;
+    if (kind == ELBO_SCORE_IW) {
+        double mean;
+        return elbo_vae_eval_iw(m, ds, K, seed, &mean, scores, err);
+    }
+    if (kind != ELBO_SCORE_ELBO && kind != ELBO_SCORE_RECON)
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown score kind %d", (int)kind);
+    if (!ds || ds->n < 1 || ds->rows * ds->cols != D)
+        return elbo_fail(err, ELBO_ERR_ARG, "the data set is empty or its images do not fit the model");
+    int n_chunks = (ds->n + mb - 1) / mb;
+    int nt = m->n_workers < n_chunks ? m->n_workers : n_chunks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int c = 0; c < n_chunks; c++) {
+        vae_worker *w = &m->w[omp_get_thread_num()];
+        int start = c * mb, B = ds->n - start < mb ? ds->n - start : mb;
+        vae_load_rows(m, w, NULL, ds, NULL, start, B, 0, seed);
+        if (kind == ELBO_SCORE_ELBO) {
+            /* the same draw as elbo_vae_eval with this seed */
+            elbo_rng rng;
+            elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)c);
+            elbo_rng_normal_fill(&rng, w->eps, (long)B * Z);
+            vae_forward(m, w, B);
+            for (int r = 0; r < B; r++) {
+                const float *l = w->logits + (long)r * D, *x = w->x + (long)r * D;
+                double rec = m->cfg.likelihood == ELBO_LIK_BERNOULLI
+                                 ? bce_logits_forward(w->probs + (long)r * D, l, x, D)
+                                 : gaussian_nll_forward(l, x, D);
+                scores[start + r] = rec + kl_normal_forward(w->mu + (long)r * Z, w->logvar + (long)r * Z, Z);
+            }
+        } else {
+            vae_encode_forward(m, w, B);
+            memcpy(w->z, w->mu, sizeof(float) * (size_t)B * Z);
+            vae_decode_forward(m, w, B);
+            if (m->cfg.likelihood == ELBO_LIK_BERNOULLI)
+                sigmoid_forward(w->probs, w->logits, (long)B * D);
+            else
+                memcpy(w->probs, w->logits, sizeof(float) * (size_t)B * D);
+            for (int r = 0; r < B; r++) {
+                double s = 0;
+                for (int k = 0; k < D; k++) {
+                    double d = (double)w->x[(long)r * D + k] - w->probs[(long)r * D + k];
+                    s += d * d;
+                }
+                scores[start + r] = s;
+            }
+        }
+    }
+    return ELBO_OK;
+}
