@@ -39,6 +39,12 @@ static void train_help(void)
            "  --hidden LIST        hidden widths, comma-separated (default 400)\n"
            "  --likelihood L       bernoulli (default) or gaussian\n"
            "  --binarize B         none (grey levels, default), static or dynamic\n"
+           "  --activation A       relu (default), tanh or softplus\n"
+           "  --objective O        elbo (default) or iwae (importance-weighted bound)\n"
+           "  --samples K          the IWAE's K (default 1); the model then holds\n"
+           "                       batch x K rows of activations\n"
+           "  --exclude-digit D    leave out the training images labelled D (anomaly\n"
+           "                       detection with a held-out class)\n"
            "  --seed N             PRNG seed (default 1); same seed + threads => same run\n"
            "  --threads N          worker threads (default: all cores)\n"
            "  --train-limit N      use only the first N training examples\n"
@@ -98,7 +104,7 @@ static int save(const char *out, elbo_vae *m, train_ctx *c)
 
 enum { O_DATA = 256, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_LATENT, O_HIDDEN, O_LIK, O_SEED, O_THREADS,
        O_TRAIN_LIMIT, O_TEST_LIMIT, O_NO_TEST, O_RESUME, O_QUIET, O_CKPT, O_CLIP, O_BETA,
-       O_WARMUP, O_CYCLE, O_FREEBITS, O_BINARIZE };
+       O_WARMUP, O_CYCLE, O_FREEBITS, O_BINARIZE, O_ACT, O_OBJ, O_SAMPLES, O_EXCLUDE };
 
 int cmd_train(int argc, char **argv)
 {
@@ -116,10 +122,13 @@ int cmd_train(int argc, char **argv)
         {"clip-grad", required_argument, 0, O_CLIP},  {"beta", required_argument, 0, O_BETA},
         {"kl-warmup", required_argument, 0, O_WARMUP}, {"kl-cycle", required_argument, 0, O_CYCLE},
         {"free-bits", required_argument, 0, O_FREEBITS},
-        {"binarize", required_argument, 0, O_BINARIZE}, {0, 0, 0, 0}};
+        {"binarize", required_argument, 0, O_BINARIZE},
+        {"activation", required_argument, 0, O_ACT}, {"objective", required_argument, 0, O_OBJ},
+        {"samples", required_argument, 0, O_SAMPLES}, {"exclude-digit", required_argument, 0, O_EXCLUDE},
+        {0, 0, 0, 0}};
     const char *S = "train", *data = ELBO_DEFAULT_DATA, *out = "runs/vae";
     long epochs = 20, threads = 0, train_limit = -1, test_limit = -1, v, ckpt_steps = 0,
-         ckpt_epochs = 1;
+         ckpt_epochs = 1, exclude = -1;
     int no_test = 0, resume = 0, quiet = 0;
     uint64_t seed = 1;
     elbo_vae_config cfg;
@@ -146,6 +155,22 @@ int cmd_train(int argc, char **argv)
             else if (!strcmp(optarg, "static")) cfg.binarize = ELBO_BINARIZE_STATIC;
             else if (!strcmp(optarg, "dynamic")) cfg.binarize = ELBO_BINARIZE_DYNAMIC;
             else return usage_error(S, "--binarize must be none, static or dynamic");
+            break;
+        case O_OBJ:
+            if (!strcmp(optarg, "elbo")) tc.objective = ELBO_OBJ_ELBO;
+            else if (!strcmp(optarg, "iwae")) tc.objective = ELBO_OBJ_IWAE;
+            else return usage_error(S, "--objective must be elbo or iwae");
+            break;
+        case O_SAMPLES:
+            if (arg_int(S, "--samples", optarg, 1, 100000, &v)) return 2;
+            tc.samples = (int)v;
+            break;
+        case O_EXCLUDE: if (arg_int(S, "--exclude-digit", optarg, 0, 255, &exclude)) return 2; break;
+        case O_ACT:
+            if (!strcmp(optarg, "relu")) cfg.activation = ELBO_ACT_RELU;
+            else if (!strcmp(optarg, "tanh")) cfg.activation = ELBO_ACT_TANH;
+            else if (!strcmp(optarg, "softplus")) cfg.activation = ELBO_ACT_SOFTPLUS;
+            else return usage_error(S, "--activation must be relu, tanh or softplus");
             break;
         case O_BETA: if (arg_double(S, "--beta", optarg, 0.0, 1e6, 0, &tc.beta)) return 2; break;
         case O_FREEBITS: if (arg_double(S, "--free-bits", optarg, 0.0, 1e6, 0, &tc.free_bits)) return 2; break;
@@ -200,7 +225,12 @@ int cmd_train(int argc, char **argv)
     }
     if (tc.kl_warmup_epochs > 0 && tc.kl_cycle_epochs > 0)
         return usage_error(S, "--kl-warmup and --kl-cycle exclude each other");
-    cfg.max_batch = tc.batch_size > 128 ? tc.batch_size : 128;
+    if (tc.objective == ELBO_OBJ_ELBO && tc.samples != 1)
+        return usage_error(S, "--samples needs --objective iwae");
+    if (tc.objective == ELBO_OBJ_IWAE && (tc.kl_warmup_epochs || tc.kl_cycle_epochs ||
+                                          tc.free_bits > 0 || tc.beta != 1.0))
+        return usage_error(S, "--objective iwae cannot be combined with --beta, --kl-* or --free-bits");
+    cfg.max_batch = tc.batch_size * tc.samples > 128 ? tc.batch_size * tc.samples : 128;
     cfg.threads = (int)threads;
     if (check_writable(S, out)) return 1;
 
@@ -220,6 +250,7 @@ int cmd_train(int argc, char **argv)
         elbo_dataset_free(&train);
         return 1;
     }
+    if (exclude >= 0) elbo_dataset_drop_label(&train, (int)exclude);
     if (train_limit > 0) elbo_dataset_truncate(&train, (int)train_limit);
     if (test_limit > 0) elbo_dataset_truncate(&test, (int)test_limit);
     if (!resume) cfg.input_dim = train.rows * train.cols;

@@ -93,6 +93,10 @@ ELBO_API elbo_status elbo_dataset_load_mnist(const char *dir, elbo_split split,
 /** Reads one idx file pair given by explicit paths (labels_path may be NULL). */
 ELBO_API elbo_status elbo_dataset_load_idx(const char *images_path, const char *labels_path,
                                            elbo_dataset *out, elbo_error *err);
+/** Removes the examples labelled `label`, keeping the others in order (no
+ *  reallocation); returns how many were removed (0 without labels). For
+ *  held-out-class anomaly detection. */
+ELBO_API int elbo_dataset_drop_label(elbo_dataset *ds, int label);
 /** Keeps only the first n examples (no reallocation). */
 ELBO_API void elbo_dataset_truncate(elbo_dataset *ds, int n);
 /** Frees the buffers of ds and zeroes it. Safe on a zeroed struct. */
@@ -106,6 +110,9 @@ typedef enum {
     ELBO_LIK_BERNOULLI = 0, /* sigmoid decoder, BCE on grey levels (reference) */
     ELBO_LIK_GAUSSIAN = 1   /* identity decoder, N(x; mean, 1) per pixel */
 } elbo_likelihood;
+
+/** Hidden-layer activation. */
+typedef enum { ELBO_ACT_RELU = 0, ELBO_ACT_TANH = 1, ELBO_ACT_SOFTPLUS = 2 } elbo_activation;
 
 /** How image bytes become the model's inputs. NONE: grey levels in [0,1]
  *  (the reference). STATIC: each training image binarized once (a fixed
@@ -121,8 +128,8 @@ typedef enum {
 
 /** Architecture of an MLP VAE. Encoder: input -> hidden[0] -> ... ->
  *  hidden[n_hidden-1] -> (mu, logvar) in R^latent_dim; the decoder mirrors
- *  it: latent -> hidden[n_hidden-1] -> ... -> hidden[0] -> input. ReLU
- *  activations. */
+ *  it: latent -> hidden[n_hidden-1] -> ... -> hidden[0] -> input. Every
+ *  hidden layer uses `activation` (ReLU by default). */
 typedef struct {
     int input_dim;                /* 784 for MNIST */
     int latent_dim;               /* 20 */
@@ -132,6 +139,7 @@ typedef struct {
     int max_batch;                /* activations are allocated for this many rows */
     int threads;                  /* worker threads (0: all cores); see elbo_vae_set_threads */
     elbo_binarize binarize;       /* how training data are read (kept in checkpoints) */
+    elbo_activation activation;   /* hidden layers (kept in checkpoints) */
 } elbo_vae_config;
 
 /** Fills c with the reference model: 784-400-20, Bernoulli, max_batch 128,
@@ -139,6 +147,10 @@ typedef struct {
 ELBO_API void elbo_vae_config_default(elbo_vae_config *c);
 /** Checks a configuration; ELBO_ERR_ARG with a message if it is invalid. */
 ELBO_API elbo_status elbo_vae_config_check(const elbo_vae_config *c, elbo_error *err);
+
+/** The training objective: the ELBO (closed-form KL), or the K-sample
+ *  importance-weighted bound of the IWAE (Burda et al. 2015). */
+typedef enum { ELBO_OBJ_ELBO = 0, ELBO_OBJ_IWAE = 1 } elbo_objective;
 
 /** Adam and training-loop settings. PyTorch semantics. */
 typedef struct {
@@ -158,6 +170,10 @@ typedef struct {
                              (Kingma et al. 2016): the objective's KL term is
                              sum_j max(lambda, mean-over-batch KL_j), so a
                              dimension below lambda gets no KL gradient */
+    elbo_objective objective; /* ELBO (default) or IWAE */
+    int samples;          /* IWAE's K (1 for the ELBO); batch_size * samples
+                             must fit the model's max_batch. The IWAE cannot be
+                             combined with beta, warm-up, cycles or free bits */
 } elbo_train_config;
 
 ELBO_API void elbo_train_config_default(elbo_train_config *c);
@@ -190,7 +206,8 @@ ELBO_API size_t elbo_vae_num_params(const elbo_vae *m);
 
 /** Loss figures, each a per-example mean in nats. */
 typedef struct {
-    double loss;  /* -ELBO = recon + kl */
+    double loss;  /* -ELBO = recon + kl (training with the IWAE objective:
+                     minus the K-sample bound, recon averaged over the K) */
     double recon; /* -E_q[log p(x|z)] */
     double kl;    /* KL(q(z|x) || N(0, I)) */
     long n;       /* number of examples the figures average over */

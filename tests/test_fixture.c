@@ -160,9 +160,10 @@ static void run_case(const char *path, int threads)
     tc.batch_size = B;
     float step_loss[3];
     for (int s = 0; s < 3; s++) {
-        double recon, kl;
+        double loss, recon, kl;
         memcpy(m->eps_step, eps, sizeof(float) * B * Z);
-        CHECK(vae_step(m, &tc, x, NULL, NULL, 0, B, &recon, &kl, &err) == ELBO_OK, "step: %s", err.msg);
+        CHECK(vae_step(m, &tc, x, NULL, NULL, 0, B, &loss, &recon, &kl, &err) == ELBO_OK, "step: %s", err.msg);
+        CHECK(fabs(loss - (recon + kl)) <= 1e-12 * fabs(loss), "ELBO objective: loss is recon + kl");
         step_loss[s] = (float)(recon + kl);
     }
     CHECK(m->step == 3, "step counter %ld", m->step);

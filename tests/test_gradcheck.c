@@ -130,6 +130,40 @@ static void check_relu(void)
     fd_check_h("relu", a1, d, N, L_relu, NULL, 1e-2, RELU_KINK);
 }
 
+static double L_tanh(void *c)
+{
+    (void)c;
+    tanh_forward(tmp, a1, N);
+    return dot(tmp, w_n, N);
+}
+
+static double L_softplus(void *c)
+{
+    (void)c;
+    softplus_forward(tmp, a1, N);
+    return dot(tmp, w_n, N);
+}
+
+static void check_smooth_activations(void)
+{
+    fill_normal(a1, N, 2);
+    a1[1] = 30.0f; /* saturated: softplus(30) = 30, tanh(30) = 1 */
+    a1[2] = -30.0f;
+    fill_normal(w_n, N, 1);
+    float d[N] = {0};
+    tanh_forward(tmp, a1, N);
+    tanh_backward(d, w_n, tmp, N);
+    fd_check("tanh", a1, d, N, L_tanh, NULL);
+    memset(d, 0, sizeof d);
+    softplus_forward(tmp, a1, N);
+    CHECK(fabsf(tmp[1] - 30.0f) < 1e-5f && tmp[2] >= 0.0f && tmp[2] < 1e-12f, "softplus at +-30");
+    float x0 = 0.0f, y0;
+    softplus_forward(&y0, &x0, 1);
+    CHECK(fabsf(y0 - 0.69314718f) < 1e-6f, "softplus(0) = log 2");
+    softplus_backward(d, w_n, tmp, N);
+    fd_check("softplus", a1, d, N, L_softplus, NULL);
+}
+
 static double L_bce(void *c)
 {
     (void)c;
@@ -323,7 +357,7 @@ static double L_vae(void *c)
     return w->recon + w->kl;
 }
 
-static void check_vae(elbo_likelihood lik, int n_hidden, int sparse_x)
+static void check_vae(elbo_likelihood lik, int n_hidden, int sparse_x, elbo_activation act)
 {
     elbo_vae_config c;
     elbo_vae_config_default(&c);
@@ -335,6 +369,7 @@ static void check_vae(elbo_likelihood lik, int n_hidden, int sparse_x)
     c.likelihood = lik;
     c.max_batch = 4;
     c.threads = 1;
+    c.activation = act;
     elbo_error err;
     elbo_vae *m = elbo_vae_create(&c, 99, &err);
     CHECK(m != NULL, "%s", err.msg);
@@ -353,12 +388,12 @@ static void check_vae(elbo_likelihood lik, int n_hidden, int sparse_x)
     char what[64];
     for (int li = 0; li < m->n_layers; li++) {
         const vae_layer *l = &m->layers[li];
-        snprintf(what, sizeof what, "vae(%s,L=%d,%s).%s.weight", lik ? "gauss" : "bern", n_hidden,
-                 sparse_x ? "sparse" : "dense", l->name);
+        snprintf(what, sizeof what, "vae(%s,L=%d,%s,act%d).%s.weight", lik ? "gauss" : "bern", n_hidden,
+                 sparse_x ? "sparse" : "dense", (int)act, l->name);
         fd_check_h(what, m->params + l->w_off, g + l->w_off, (long)l->in * l->out, L_vae, &v, 1e-3,
                    DETECT_KINKS);
-        snprintf(what, sizeof what, "vae(%s,L=%d,%s).%s.bias", lik ? "gauss" : "bern", n_hidden,
-                 sparse_x ? "sparse" : "dense", l->name);
+        snprintf(what, sizeof what, "vae(%s,L=%d,%s,act%d).%s.bias", lik ? "gauss" : "bern", n_hidden,
+                 sparse_x ? "sparse" : "dense", (int)act, l->name);
         fd_check_h(what, m->params + l->b_off, g + l->b_off, l->out, L_vae, &v, 1e-3, DETECT_KINKS);
     }
     free(g);
@@ -377,9 +412,12 @@ int main(void)
     check_linear_t();
     check_sparse();
     check_fastmath();
-    check_vae(ELBO_LIK_BERNOULLI, 1, 0);
-    check_vae(ELBO_LIK_BERNOULLI, 1, 1);
-    check_vae(ELBO_LIK_BERNOULLI, 2, 0);
-    check_vae(ELBO_LIK_GAUSSIAN, 2, 1);
+    check_smooth_activations();
+    check_vae(ELBO_LIK_BERNOULLI, 1, 0, ELBO_ACT_RELU);
+    check_vae(ELBO_LIK_BERNOULLI, 1, 1, ELBO_ACT_RELU);
+    check_vae(ELBO_LIK_BERNOULLI, 2, 0, ELBO_ACT_RELU);
+    check_vae(ELBO_LIK_GAUSSIAN, 2, 1, ELBO_ACT_RELU);
+    check_vae(ELBO_LIK_BERNOULLI, 2, 1, ELBO_ACT_TANH);
+    check_vae(ELBO_LIK_GAUSSIAN, 1, 0, ELBO_ACT_SOFTPLUS);
     return check_summary("test_gradcheck");
 }

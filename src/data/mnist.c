@@ -143,6 +143,24 @@ void elbo_dataset_free(elbo_dataset *ds)
     memset(ds, 0, sizeof *ds);
 }
 
+int elbo_dataset_drop_label(elbo_dataset *ds, int label)
+{
+    if (!ds->labels) return 0;
+    size_t D = (size_t)ds->rows * ds->cols;
+    int k = 0;
+    for (int i = 0; i < ds->n; i++) {
+        if (ds->labels[i] == label) continue;
+        if (k != i) {
+            memmove(ds->pixels + (size_t)k * D, ds->pixels + (size_t)i * D, D);
+            ds->labels[k] = ds->labels[i];
+        }
+        k++;
+    }
+    int dropped = ds->n - k;
+    ds->n = k;
+    return dropped;
+}
+
 void elbo_dataset_truncate(elbo_dataset *ds, int n)
 {
     if (n >= 0 && n < ds->n) ds->n = n;

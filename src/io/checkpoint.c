@@ -68,7 +68,9 @@ static elbo_status write_weights(const elbo_vae *m, const char *path, char *tmp,
                       {"input_dim", in_s},
                       {"latent_dim", z_s},
                       {"hidden", hid},
-                      {"activation", "relu"},
+                      {"activation", m->cfg.activation == ELBO_ACT_TANH       ? "tanh"
+                                     : m->cfg.activation == ELBO_ACT_SOFTPLUS ? "softplus"
+                                                                              : "relu"},
                       {"likelihood", lik_name(m->cfg.likelihood)},
                       {"binarize", m->cfg.binarize == ELBO_BINARIZE_STATIC    ? "static"
                                    : m->cfg.binarize == ELBO_BINARIZE_DYNAMIC ? "dynamic"
@@ -120,7 +122,7 @@ elbo_status elbo_vae_save(const elbo_vae *m, const char *dir, elbo_error *err)
     join(ppath, sizeof ppath, dir, "optim.prev.safetensors");
 
     char step_s[32], epoch_s[32], np_s[32], seed_s[32], rng_s[160], erng_s[160], seen_s[32],
-        en_s[32], er_s[64], ek_s[64];
+        en_s[32], er_s[64], ek_s[64], el_s[64];
     snprintf(step_s, sizeof step_s, "%ld", m->step);
     snprintf(epoch_s, sizeof epoch_s, "%d", m->epoch);
     snprintf(np_s, sizeof np_s, "%zu", m->n_params);
@@ -129,6 +131,7 @@ elbo_status elbo_vae_save(const elbo_vae *m, const char *dir, elbo_error *err)
     snprintf(en_s, sizeof en_s, "%d", m->epoch_n);
     snprintf(er_s, sizeof er_s, "%a", m->epoch_recon);
     snprintf(ek_s, sizeof ek_s, "%a", m->epoch_kl);
+    snprintf(el_s, sizeof el_s, "%a", m->epoch_loss);
     rng_str(rng_s, sizeof rng_s, &m->rng);
     rng_str(erng_s, sizeof erng_s, &m->epoch_rng);
     st_meta meta[] = {{"format", CKPT_FORMAT "-optim"}, {"optimizer", "adam"},
@@ -136,7 +139,8 @@ elbo_status elbo_vae_save(const elbo_vae *m, const char *dir, elbo_error *err)
                       {"n_params", np_s},               {"seed", seed_s},
                       {"rng", rng_s},                   {"epoch_rng", erng_s},
                       {"epoch_seen", seen_s},           {"epoch_n", en_s},
-                      {"epoch_recon", er_s},            {"epoch_kl", ek_s}};
+                      {"epoch_recon", er_s},            {"epoch_kl", ek_s},
+                      {"epoch_loss", el_s}};
     st_tensor t[2] = {{"adam.exp_avg", m->adam_m, 1, {(int64_t)m->n_params}},
                       {"adam.exp_avg_sq", m->adam_v, 1, {(int64_t)m->n_params}}};
     elbo_status st = write_weights(m, mpath, mtmp, sizeof mtmp, err);
@@ -216,7 +220,13 @@ static elbo_status config_from_file(const st_file *f, elbo_vae_config *c, elbo_e
                *act = st_meta_get(f, "activation");
     if (!hid || !lik)
         return elbo_fail(err, ELBO_ERR_FORMAT, "%s: __metadata__ lacks 'hidden' or 'likelihood'", f->path);
-    if (act && strcmp(act, "relu") != 0)
+    if (!act || strcmp(act, "relu") == 0)
+        c->activation = ELBO_ACT_RELU;
+    else if (strcmp(act, "tanh") == 0)
+        c->activation = ELBO_ACT_TANH;
+    else if (strcmp(act, "softplus") == 0)
+        c->activation = ELBO_ACT_SOFTPLUS;
+    else
         return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unsupported activation '%s'", f->path, act);
     if (strcmp(lik, "bernoulli") == 0)
         c->likelihood = ELBO_LIK_BERNOULLI;
@@ -259,9 +269,10 @@ static elbo_status load_optim(elbo_vae *m, const char *path, long model_step, el
     long step, epoch, np, seen = 0, en = 0; /* epoch_* absent: an epoch boundary */
     uint64_t seed = 0;
     elbo_rng rng, erng = {{0, 0, 0, 0}, 0, 0.0};
-    double er = 0, ek = 0;
+    double er = 0, ek = 0, el = NAN;
     const char *fmt = st_meta_get(&f, "format"), *seed_s = st_meta_get(&f, "seed"),
-               *er_s = st_meta_get(&f, "epoch_recon"), *ek_s = st_meta_get(&f, "epoch_kl");
+               *er_s = st_meta_get(&f, "epoch_recon"), *ek_s = st_meta_get(&f, "epoch_kl"),
+               *el_s = st_meta_get(&f, "epoch_loss");
     char *end = NULL;
     if (!fmt || strcmp(fmt, CKPT_FORMAT "-optim") != 0) {
         st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: not an elbo optimizer state file", path);
@@ -284,7 +295,8 @@ static elbo_status load_optim(elbo_vae *m, const char *path, long model_step, el
         st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad 'rng' or 'epoch_rng' metadata", path);
     } else if ((seed_s && (seed = strtoull(seed_s, &end, 10), *end)) ||
                (er_s && (sscanf(er_s, "%la", &er) != 1 || !isfinite(er))) ||
-               (ek_s && (sscanf(ek_s, "%la", &ek) != 1 || !isfinite(ek))) || seen > en) {
+               (ek_s && (sscanf(ek_s, "%la", &ek) != 1 || !isfinite(ek))) ||
+               (el_s && (sscanf(el_s, "%la", &el) != 1 || !isfinite(el))) || seen > en) {
         st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad seed or epoch metadata", path);
     } else {
         int64_t shape[1] = {(int64_t)m->n_params};
@@ -300,6 +312,7 @@ static elbo_status load_optim(elbo_vae *m, const char *path, long model_step, el
             m->epoch_n = (int)en;
             m->epoch_recon = er;
             m->epoch_kl = ek;
+            m->epoch_loss = isfinite(el) ? el : er + ek; /* absent in older files */
             m->perm_valid = 0;
         }
     }

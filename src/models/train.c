@@ -22,6 +22,8 @@ void elbo_train_config_default(elbo_train_config *c)
     c->kl_warmup_epochs = 0;
     c->kl_cycle_epochs = 0;
     c->free_bits = 0.0;
+    c->objective = ELBO_OBJ_ELBO;
+    c->samples = 1;
 }
 
 double elbo_vae_kl_weight(const elbo_vae *m, const elbo_train_config *tc)
@@ -74,9 +76,10 @@ static void split_rows(int B, int nw, int t, int *r0, int *n)
 }
 
 elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc,
-                     const elbo_dataset *ds, const int *idx, int start, int B, double *recon,
-                     double *kl, elbo_error *err)
+                     const elbo_dataset *ds, const int *idx, int start, int B, double *loss,
+                     double *recon, double *kl, elbo_error *err)
 {
+    int K = tc->objective == ELBO_OBJ_IWAE ? tc->samples : 1;
     int Z = m->cfg.latent_dim;
     int nw = m->n_workers < B ? m->n_workers : B;
     float wkl = (float)elbo_vae_kl_weight(m, tc);
@@ -88,9 +91,15 @@ elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc
         split_rows(B, nw, t, &r0, &n);
         vae_worker *w = &m->w[t];
         vae_load_rows(m, w, xsrc, ds, idx, start + r0, n, 1, 0);
-        memcpy(w->eps, m->eps_step + (size_t)r0 * Z, sizeof(float) * (size_t)n * Z);
-        vae_forward(m, w, n);
-        if (!two_phase && isfinite(w->recon) && isfinite(w->kl)) vae_backward(m, w, n);
+        memcpy(w->eps, m->eps_step + (size_t)r0 * K * Z, sizeof(float) * (size_t)n * K * Z);
+        if (tc->objective == ELBO_OBJ_IWAE) {
+            vae_forward_iwae(m, w, n, K);
+            if (isfinite(w->iwae)) vae_backward_iwae(m, w, n, K);
+        } else {
+            vae_forward(m, w, n);
+            w->iwae = w->recon + w->kl;
+            if (!two_phase && isfinite(w->recon) && isfinite(w->kl)) vae_backward(m, w, n);
+        }
     }
     if (two_phase) {
         /* free bits: dimension j keeps its KL gradient only while the
@@ -113,11 +122,13 @@ elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc
     }
     *recon = 0.0;
     *kl = 0.0;
+    *loss = 0.0;
     for (int t = 0; t < nw; t++) {
         *recon += m->w[t].recon;
         *kl += m->w[t].kl;
+        *loss += m->w[t].iwae;
     }
-    if (!isfinite(*recon) || !isfinite(*kl)) {
+    if (!isfinite(*recon) || !isfinite(*kl) || !isfinite(*loss)) {
         for (int t = 0; t < nw; t++) memset(m->w[t].grads, 0, sizeof(float) * m->n_params);
         return elbo_fail(err, ELBO_ERR_NUMERIC,
                          "step %ld: the %s term is %g (not finite); try a smaller learning rate "
@@ -186,6 +197,18 @@ static elbo_status check_train_config(const elbo_vae *m, const elbo_train_config
         return elbo_fail(err, ELBO_ERR_ARG, "beta must be finite and >= 0");
     if (!(tc->free_bits >= 0.0) || !isfinite(tc->free_bits))
         return elbo_fail(err, ELBO_ERR_ARG, "free_bits must be finite and >= 0");
+    if (tc->objective != ELBO_OBJ_ELBO && tc->objective != ELBO_OBJ_IWAE)
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown objective %d", (int)tc->objective);
+    if (tc->samples < 1 || (tc->objective == ELBO_OBJ_ELBO && tc->samples != 1))
+        return elbo_fail(err, ELBO_ERR_ARG, "samples must be 1 for the ELBO and >= 1 for the IWAE");
+    if (tc->objective == ELBO_OBJ_IWAE &&
+        (tc->beta != 1.0 || tc->free_bits > 0 || tc->kl_warmup_epochs > 0 || tc->kl_cycle_epochs > 0))
+        return elbo_fail(err, ELBO_ERR_ARG,
+                         "the IWAE objective cannot be combined with beta, KL schedules or free bits");
+    if ((long)tc->batch_size * tc->samples > m->cfg.max_batch)
+        return elbo_fail(err, ELBO_ERR_ARG,
+                         "batch size %d x %d samples exceeds the model's max_batch %d",
+                         tc->batch_size, tc->samples, m->cfg.max_batch);
     if (tc->kl_warmup_epochs < 0 || tc->kl_cycle_epochs < 0 ||
         (tc->kl_warmup_epochs > 0 && tc->kl_cycle_epochs > 0))
         return elbo_fail(err, ELBO_ERR_ARG,
@@ -206,14 +229,17 @@ elbo_status elbo_vae_train_step(elbo_vae *m, const elbo_train_config *tc, const 
     if (B < 1 || B > m->cfg.max_batch)
         return elbo_fail(err, ELBO_ERR_ARG, "batch of %d rows out of range 1..%d", B,
                          m->cfg.max_batch);
-    elbo_rng_normal_fill(&m->rng, m->eps_step, (long)B * m->cfg.latent_dim);
-    double recon, kl;
-    st = vae_step(m, tc, x, NULL, NULL, 0, B, &recon, &kl, err);
+    if ((long)B * tc->samples > m->cfg.max_batch)
+        return elbo_fail(err, ELBO_ERR_ARG, "batch of %d rows x %d samples exceeds max_batch %d", B,
+                         tc->samples, m->cfg.max_batch);
+    elbo_rng_normal_fill(&m->rng, m->eps_step, (long)B * tc->samples * m->cfg.latent_dim);
+    double loss, recon, kl;
+    st = vae_step(m, tc, x, NULL, NULL, 0, B, &loss, &recon, &kl, err);
     if (st) return st;
     if (out) {
         out->recon = recon / B;
         out->kl = kl / B;
-        out->loss = out->recon + out->kl;
+        out->loss = loss / B;
         out->n = B;
     }
     return ELBO_OK;
@@ -251,7 +277,7 @@ elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc, const
     if (m->epoch_seen == 0) { /* a new epoch: remember the PRNG, then shuffle */
         m->epoch_rng = m->rng;
         m->epoch_n = ds->n;
-        m->epoch_recon = m->epoch_kl = 0.0;
+        m->epoch_loss = m->epoch_recon = m->epoch_kl = 0.0;
         m->perm_valid = 0;
     }
     if (!m->perm_valid) { /* (re)build this epoch's order from its PRNG state */
@@ -268,27 +294,27 @@ elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc, const
     int stopped = 0;
     while (m->epoch_seen < ds->n && !stopped) {
         int start = (int)m->epoch_seen, B = ds->n - start < bs ? ds->n - start : bs;
-        double recon, kl;
-        elbo_rng_normal_fill(&m->rng, m->eps_step, (long)B * m->cfg.latent_dim);
-        st = vae_step(m, tc, NULL, ds, m->perm, start, B, &recon, &kl, err);
+        double loss, recon, kl;
+        elbo_rng_normal_fill(&m->rng, m->eps_step, (long)B * tc->samples * m->cfg.latent_dim);
+        st = vae_step(m, tc, NULL, ds, m->perm, start, B, &loss, &recon, &kl, err);
         if (st) return st;
+        m->epoch_loss += loss;
         m->epoch_recon += recon;
         m->epoch_kl += kl;
         m->epoch_seen += B;
         s++;
-        if (progress && progress(user, s, n_steps, (m->epoch_recon + m->epoch_kl) / m->epoch_seen))
-            stopped = 1;
+        if (progress && progress(user, s, n_steps, m->epoch_loss / m->epoch_seen)) stopped = 1;
     }
     if (out) {
         out->recon = m->epoch_recon / m->epoch_seen;
         out->kl = m->epoch_kl / m->epoch_seen;
-        out->loss = out->recon + out->kl;
+        out->loss = m->epoch_loss / m->epoch_seen;
         out->n = m->epoch_seen;
     }
     if (m->epoch_seen >= ds->n) { /* finished: back to a boundary */
         m->epoch++;
         m->epoch_seen = 0;
-        m->epoch_recon = m->epoch_kl = 0.0;
+        m->epoch_loss = m->epoch_recon = m->epoch_kl = 0.0;
         m->perm_valid = 0;
     }
     return ELBO_OK;

@@ -45,6 +45,9 @@ elbo_status elbo_vae_config_check(const elbo_vae_config *c, elbo_error *err)
     if (c->max_batch < 1 || c->max_batch > MAX_WIDTH)
         return elbo_fail(err, ELBO_ERR_ARG, "max_batch %d out of range 1..%d", c->max_batch,
                          MAX_WIDTH);
+    if (c->activation != ELBO_ACT_RELU && c->activation != ELBO_ACT_TANH &&
+        c->activation != ELBO_ACT_SOFTPLUS)
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown activation %d", (int)c->activation);
     if (c->binarize != ELBO_BINARIZE_NONE && c->binarize != ELBO_BINARIZE_STATIC &&
         c->binarize != ELBO_BINARIZE_DYNAMIC)
         return elbo_fail(err, ELBO_ERR_ARG, "unknown binarization %d", (int)c->binarize);
@@ -171,6 +174,7 @@ static void worker_free(vae_worker *w)
     free(w->xs.col_row);
     free(w->xs.col_val);
     free(w->kl_dims);
+    free(w->lw);
     memset(w, 0, sizeof *w);
 }
 
@@ -190,7 +194,8 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
     w->xs.col_row = malloc(sizeof(int) * cells);
     w->xs.col_val = malloc(sizeof(float) * cells);
     w->kl_dims = calloc((size_t)m->cfg.latent_dim, sizeof(double));
-    if (!w->kl_dims || !w->act || !w->dact || !w->grads || !w->xs.row_ptr || !w->xs.row_col || !w->xs.row_val ||
+    w->lw = calloc((size_t)w->cap, sizeof(double));
+    if (!w->kl_dims || !w->lw || !w->act || !w->dact || !w->grads || !w->xs.row_ptr || !w->xs.row_col || !w->xs.row_val ||
         !w->xs.col_ptr || !w->xs.col_row || !w->xs.col_val) {
         worker_free(w);
         return -1;
@@ -307,6 +312,26 @@ int elbo_vae_epochs(const elbo_vae *m) { return m->epoch; }
 #define DW_(l) (w->grads + (l)->w_off)
 #define DB_(l) (w->grads + (l)->b_off)
 
+/* The hidden layers' activation, forward in place and backward from the
+ * output, dispatched on the model's choice. */
+static void act_forward(const elbo_vae *m, float *h, long n)
+{
+    switch (m->cfg.activation) {
+    case ELBO_ACT_TANH: tanh_forward(h, h, n); break;
+    case ELBO_ACT_SOFTPLUS: softplus_forward(h, h, n); break;
+    default: relu_forward(h, h, n); break;
+    }
+}
+
+static void act_backward(const elbo_vae *m, float *dpre, const float *dh, const float *h, long n)
+{
+    switch (m->cfg.activation) {
+    case ELBO_ACT_TANH: tanh_backward(dpre, dh, h, n); break;
+    case ELBO_ACT_SOFTPLUS: softplus_backward(dpre, dh, h, n); break;
+    default: relu_backward(dpre, dh, h, n); break;
+    }
+}
+
 /* The first layer reads the data: sparse when at most half the inputs are
  * non-zero (MNIST: ~19%), dense otherwise. */
 static void first_layer_forward(elbo_vae *m, vae_worker *w, int B)
@@ -324,11 +349,11 @@ void vae_encode_forward(elbo_vae *m, vae_worker *w, int B)
 {
     int L = m->cfg.n_hidden;
     first_layer_forward(m, w, B);
-    relu_forward(w->h_enc[0], w->h_enc[0], (long)B * m->layers[0].out);
+    act_forward(m, w->h_enc[0], (long)B * m->layers[0].out);
     for (int i = 1; i < L; i++) {
         const vae_layer *l = &m->layers[i];
         linear_forward(w->h_enc[i], w->h_enc[i - 1], W_(l), B_(l), B, l->in, l->out);
-        relu_forward(w->h_enc[i], w->h_enc[i], (long)B * l->out);
+        act_forward(m, w->h_enc[i], (long)B * l->out);
     }
     const vae_layer *lm = &m->layers[m->l_mu], *lv = &m->layers[m->l_logvar];
     linear_forward(w->mu, w->h_enc[L - 1], W_(lm), B_(lm), B, lm->in, lm->out);
@@ -342,7 +367,7 @@ void vae_decode_forward(elbo_vae *m, vae_worker *w, int B)
     for (int j = 0; j < L; j++) {
         const vae_layer *l = &m->layers[m->l_logvar + 1 + j];
         linear_forward(w->h_dec[j], in, W_(l), B_(l), B, l->in, l->out);
-        relu_forward(w->h_dec[j], w->h_dec[j], (long)B * l->out);
+        act_forward(m, w->h_dec[j], (long)B * l->out);
         in = w->h_dec[j];
     }
     const vae_layer *lo = &m->layers[m->l_out];
@@ -362,46 +387,41 @@ void vae_forward(elbo_vae *m, vae_worker *w, int B)
     (void)nz;
 }
 
-void vae_backward(elbo_vae *m, vae_worker *w, int B)
+void vae_zero_dgrads(elbo_vae *m, vae_worker *w, int n_enc, int n_dec)
 {
     const elbo_vae_config *c = &m->cfg;
     int L = c->n_hidden;
-    long nz = (long)B * c->latent_dim, nx = (long)B * c->input_dim;
-    /* zero the first B rows of every activation gradient */
     for (int i = 0; i < L; i++) {
-        memset(w->dh_enc[i], 0, sizeof(float) * (size_t)B * c->hidden[i]);
-        memset(w->dpre_enc[i], 0, sizeof(float) * (size_t)B * c->hidden[i]);
-        memset(w->dh_dec[i], 0, sizeof(float) * (size_t)B * c->hidden[L - 1 - i]);
-        memset(w->dpre_dec[i], 0, sizeof(float) * (size_t)B * c->hidden[L - 1 - i]);
+        memset(w->dh_enc[i], 0, sizeof(float) * (size_t)n_enc * c->hidden[i]);
+        memset(w->dpre_enc[i], 0, sizeof(float) * (size_t)n_enc * c->hidden[i]);
+        memset(w->dh_dec[i], 0, sizeof(float) * (size_t)n_dec * c->hidden[L - 1 - i]);
+        memset(w->dpre_dec[i], 0, sizeof(float) * (size_t)n_dec * c->hidden[L - 1 - i]);
     }
-    memset(w->dmu, 0, sizeof(float) * (size_t)nz);
-    memset(w->dlogvar, 0, sizeof(float) * (size_t)nz);
-    memset(w->dz, 0, sizeof(float) * (size_t)nz);
-    memset(w->dlogits, 0, sizeof(float) * (size_t)nx);
+    memset(w->dmu, 0, sizeof(float) * (size_t)n_enc * c->latent_dim);
+    memset(w->dlogvar, 0, sizeof(float) * (size_t)n_enc * c->latent_dim);
+    memset(w->dz, 0, sizeof(float) * (size_t)n_dec * c->latent_dim);
+    memset(w->dlogits, 0, sizeof(float) * (size_t)n_dec * c->input_dim);
+}
 
-    /* loss = recon(logits, x) + KL(mu, logvar), summed over the batch */
-    if (c->likelihood == ELBO_LIK_BERNOULLI)
-        bce_logits_backward(w->dlogits, w->probs, w->x, nx, 1.0f);
-    else
-        gaussian_nll_backward(w->dlogits, w->logits, w->x, nx, 1.0f);
-
-    /* decoder, last layer first */
+void vae_decoder_backward(elbo_vae *m, vae_worker *w, int R)
+{
+    int L = m->cfg.n_hidden;
     const vae_layer *lo = &m->layers[m->l_out];
-    linear_backward(w->dh_dec[L - 1], DW_(lo), DB_(lo), w->dlogits, w->h_dec[L - 1], W_(lo), B,
+    linear_backward(w->dh_dec[L - 1], DW_(lo), DB_(lo), w->dlogits, w->h_dec[L - 1], W_(lo), R,
                     lo->in, lo->out);
     for (int j = L - 1; j >= 0; j--) {
         const vae_layer *l = &m->layers[m->l_logvar + 1 + j];
-        relu_backward(w->dpre_dec[j], w->dh_dec[j], w->h_dec[j], (long)B * l->out);
+        act_backward(m, w->dpre_dec[j], w->dh_dec[j], w->h_dec[j], (long)R * l->out);
         float *din = j > 0 ? w->dh_dec[j - 1] : w->dz;
         const float *in = j > 0 ? w->h_dec[j - 1] : w->z;
-        linear_backward(din, DW_(l), DB_(l), w->dpre_dec[j], in, W_(l), B, l->in, l->out);
+        linear_backward(din, DW_(l), DB_(l), w->dpre_dec[j], in, W_(l), R, l->in, l->out);
     }
+}
 
-    /* latent: reparameterisation and the closed-form KL */
-    reparam_backward(w->dmu, w->dlogvar, w->dz, w->logvar, w->eps, nz);
-    kl_normal_dims_backward(w->dmu, w->dlogvar, w->mu, w->logvar, B, c->latent_dim, m->kl_scale);
-
-    /* encoder heads, then hidden layers last first (no gradient for x) */
+void vae_encoder_backward(elbo_vae *m, vae_worker *w, int B)
+{
+    int L = m->cfg.n_hidden;
+    /* the two heads both feed the last hidden layer's gradient */
     const vae_layer *lm = &m->layers[m->l_mu], *lv = &m->layers[m->l_logvar];
     linear_backward(w->dh_enc[L - 1], DW_(lm), DB_(lm), w->dmu, w->h_enc[L - 1], W_(lm), B,
                     lm->in, lm->out);
@@ -409,16 +429,33 @@ void vae_backward(elbo_vae *m, vae_worker *w, int B)
                     lv->in, lv->out);
     for (int i = L - 1; i >= 1; i--) {
         const vae_layer *l = &m->layers[i];
-        relu_backward(w->dpre_enc[i], w->dh_enc[i], w->h_enc[i], (long)B * l->out);
+        act_backward(m, w->dpre_enc[i], w->dh_enc[i], w->h_enc[i], (long)B * l->out);
         linear_backward(w->dh_enc[i - 1], DW_(l), DB_(l), w->dpre_enc[i], w->h_enc[i - 1], W_(l),
                         B, l->in, l->out);
     }
     const vae_layer *l0 = &m->layers[0];
-    relu_backward(w->dpre_enc[0], w->dh_enc[0], w->h_enc[0], (long)B * l0->out);
-    if (w->x_sparse)
+    act_backward(m, w->dpre_enc[0], w->dh_enc[0], w->h_enc[0], (long)B * l0->out);
+    if (w->x_sparse) /* no gradient for the data */
         linear_sparse_backward(DW_(l0), DB_(l0), w->dpre_enc[0], &w->xs, l0->out);
     else
         linear_t_backward(DW_(l0), DB_(l0), w->dpre_enc[0], w->x, B, l0->in, l0->out);
+}
+
+void vae_backward(elbo_vae *m, vae_worker *w, int B)
+{
+    const elbo_vae_config *c = &m->cfg;
+    long nz = (long)B * c->latent_dim, nx = (long)B * c->input_dim;
+    vae_zero_dgrads(m, w, B, B);
+    /* loss = recon(logits, x) + KL(mu, logvar), summed over the batch */
+    if (c->likelihood == ELBO_LIK_BERNOULLI)
+        bce_logits_backward(w->dlogits, w->probs, w->x, nx, 1.0f);
+    else
+        gaussian_nll_backward(w->dlogits, w->logits, w->x, nx, 1.0f);
+    vae_decoder_backward(m, w, B);
+    /* latent: reparameterisation and the closed-form KL */
+    reparam_backward(w->dmu, w->dlogvar, w->dz, w->logvar, w->eps, nz);
+    kl_normal_dims_backward(w->dmu, w->dlogvar, w->mu, w->logvar, B, c->latent_dim, m->kl_scale);
+    vae_encoder_backward(m, w, B);
 }
 
 void vae_sum_grads(const elbo_vae *m, float *dst)

@@ -61,6 +61,8 @@ typedef struct {
     int x_sparse;    /* 1 if this batch's first layer ran sparse */
     double recon, kl; /* sums from the last forward pass */
     double *kl_dims;  /* [Z] KL per latent dimension, summed over the rows */
+    double iwae;      /* minus the IWAE bound, summed (IWAE objective only) */
+    double *lw;       /* [cap] log importance weights, then normalised weights */
 } vae_worker;
 
 struct elbo_vae {
@@ -80,7 +82,7 @@ struct elbo_vae {
      * continue it exactly after a stop or a reload */
     long epoch_seen;           /* examples consumed so far */
     int epoch_n;               /* size of the data set it runs over */
-    double epoch_recon, epoch_kl; /* loss sums so far */
+    double epoch_loss, epoch_recon, epoch_kl; /* loss sums so far */
     elbo_rng epoch_rng;        /* PRNG state before the epoch's shuffle */
     int perm_valid;            /* perm holds this epoch's order */
 
@@ -100,6 +102,20 @@ void vae_forward(elbo_vae *m, vae_worker *w, int B);
 /* Zeroes w's activation gradients, then backpropagates the summed loss,
  * accumulating into w->grads. */
 void vae_backward(elbo_vae *m, vae_worker *w, int B);
+/* The pieces of vae_backward, for objectives that combine them differently
+ * (IWAE): zero the activation gradients of n_enc encoder rows and n_dec
+ * decoder rows; backpropagate w->dlogits through the decoder's R rows into
+ * w->dz; backpropagate w->dmu and w->dlogvar through the encoder's B rows. */
+void vae_zero_dgrads(elbo_vae *m, vae_worker *w, int n_enc, int n_dec);
+void vae_decoder_backward(elbo_vae *m, vae_worker *w, int R);
+void vae_encoder_backward(elbo_vae *m, vae_worker *w, int B);
+/* IWAE (Burda et al. 2015) on worker w's n examples with K samples each:
+ * w->eps holds n*K rows of noise (example-major). Forward sets w->recon (the
+ * reconstruction term averaged over the K samples, summed over examples),
+ * w->kl (closed form) and w->iwae (minus the K-sample bound, summed); backward
+ * accumulates that bound's gradient into w->grads. */
+void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K);
+void vae_backward_iwae(elbo_vae *m, vae_worker *w, int n, int K);
 /* Encoder only: w->x -> w->mu, w->logvar. */
 void vae_encode_forward(elbo_vae *m, vae_worker *w, int B);
 /* Decoder only: w->z -> w->logits. */
@@ -109,14 +125,15 @@ void vae_sum_grads(const elbo_vae *m, float *dst);
 
 /* Forward, backward and one Adam step on the first B rows of xsrc (float
  * rows, or uint8 rows of ds picked by idx[start..] when xsrc is NULL) with
- * m->eps_step already filled. Refuses a non-finite loss before touching the
- * weights. recon and kl receive the batch sums. */
+ * m->eps_step already filled (B * samples rows). Refuses a non-finite loss
+ * before touching the weights. loss (the objective), recon and kl receive the
+ * batch sums. */
 /* Name of the parameter (e.g. "fc4.weight") holding flat index i. */
 const char *vae_param_name(const elbo_vae *m, size_t i, char *buf, size_t cap);
 
 elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc,
-                     const elbo_dataset *ds, const int *idx, int start, int B, double *recon,
-                     double *kl, elbo_error *err);
+                     const elbo_dataset *ds, const int *idx, int start, int B, double *loss,
+                     double *recon, double *kl, elbo_error *err);
 
 /* Fills rows [0, n) of w->x from float rows xsrc (from row start), or from
  * uint8 rows of ds picked by idx[start..] (consecutive from start when idx is

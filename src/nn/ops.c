@@ -54,6 +54,30 @@ void relu_backward(float *din, const float *dout, const float *out, long n)
     for (long i = 0; i < n; i++) din[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
+void tanh_forward(float *out, const float *in, long n)
+{
+    for (long i = 0; i < n; i++) out[i] = tanhf(in[i]);
+}
+
+void tanh_backward(float *din, const float *dout, const float *out, long n)
+{
+    for (long i = 0; i < n; i++) din[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+
+void softplus_forward(float *out, const float *in, long n)
+{
+    for (long i = 0; i < n; i++) {
+        float x = in[i];
+        out[i] = (x > 0.0f ? x : 0.0f) + elbo_log1p_01(elbo_exp_neg(-fabsf(x)));
+    }
+}
+
+void softplus_backward(float *din, const float *dout, const float *out, long n)
+{
+    /* sigmoid(x) = 1 - exp(-softplus(x)) */
+    for (long i = 0; i < n; i++) din[i] += dout[i] * (1.0f - expf(-out[i]));
+}
+
 void sigmoid_forward(float *out, const float *in, long n)
 {
     for (long i = 0; i < n; i++) {

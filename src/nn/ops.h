@@ -32,6 +32,17 @@ void relu_forward(float *out, const float *in, long n);
 /* din[n] += dout * (out > 0), from the forward OUTPUT (in == out in place). */
 void relu_backward(float *din, const float *dout, const float *out, long n);
 
+/* tanh, usable in place: out[n] = tanh(in). */
+void tanh_forward(float *out, const float *in, long n);
+/* din[n] += dout * (1 - out^2), from the forward OUTPUT. */
+void tanh_backward(float *din, const float *dout, const float *out, long n);
+
+/* softplus, usable in place: out[n] = log(1 + exp(in)), stable for any in. */
+void softplus_forward(float *out, const float *in, long n);
+/* din[n] += dout * sigmoid(in), computed from the forward OUTPUT as
+ * 1 - exp(-out). */
+void softplus_backward(float *din, const float *dout, const float *out, long n);
+
 /* Sigmoid: out[n] = 1 / (1 + exp(-in)), stable for large |in|. */
 void sigmoid_forward(float *out, const float *in, long n);
 

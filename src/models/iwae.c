@@ -1,0 +1,87 @@
+/* iwae.c — the importance-weighted autoencoder objective (Burda et al. 2015):
+ * for each example, K latents z_k = mu + sigma * eps_k are decoded and
+ *   L = log (1/K) sum_k w_k,  log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x)
+ *     = -recon_k - |z_k|^2/2 + |eps_k|^2/2 + sum(logvar)/2   (2 pi terms cancel).
+ * The gradient of -L is that of the K log-weights, each weighted by its
+ * normalised importance weight w~_k = softmax_k(log w_k). K = 1 is the ELBO
+ * with a sampled KL. Rows of the decoder are example-major: row i*K + k. */
+#include <math.h>
+#include <string.h>
+
+#include "../nn/ops.h"
+#include "../util/lme.h"
+#include "vae_internal.h"
+
+void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
+{
+    int Z = m->cfg.latent_dim, D = m->cfg.input_dim, R = n * K;
+    vae_encode_forward(m, w, n);
+    for (int i = 0; i < n; i++) {
+        const float *mu = w->mu + (long)i * Z, *lv = w->logvar + (long)i * Z;
+        for (int k = 0; k < K; k++) {
+            long r = (long)i * K + k;
+            reparam_forward(w->z + r * Z, mu, lv, w->eps + r * Z, Z);
+        }
+    }
+    vae_decode_forward(m, w, R);
+    double rec_sum = 0.0, bound = 0.0;
+    for (int i = 0; i < n; i++) {
+        const float *x = w->x + (long)i * D, *lv = w->logvar + (long)i * Z;
+        double half_lv = 0.0;
+        for (int j = 0; j < Z; j++) half_lv += 0.5 * lv[j];
+        elbo_lme acc;
+        elbo_lme_init(&acc);
+        for (int k = 0; k < K; k++) {
+            long r = (long)i * K + k;
+            const float *l = w->logits + r * D, *z = w->z + r * Z, *e = w->eps + r * Z;
+            double rec = m->cfg.likelihood == ELBO_LIK_BERNOULLI
+                             ? bce_logits_forward(w->probs + r * D, l, x, D)
+                             : gaussian_nll_forward(l, x, D);
+            double lw = -rec + half_lv;
+            for (int j = 0; j < Z; j++) lw += 0.5 * ((double)e[j] * e[j] - (double)z[j] * z[j]);
+            w->lw[r] = lw;
+            rec_sum += rec / K;
+            elbo_lme_add(&acc, lw);
+        }
+        double L = elbo_lme_result(&acc);
+        bound -= L;
+        /* normalised weights: exp(lw - log sum exp) = exp(lw - L - log K) */
+        for (int k = 0; k < K; k++) {
+            long r = (long)i * K + k;
+            w->lw[r] = exp(w->lw[r] - L - log((double)K));
+        }
+    }
+    w->recon = rec_sum;
+    w->kl = kl_normal_dims_forward(w->kl_dims, w->mu, w->logvar, n, Z);
+    w->iwae = bound;
+}
+
+void vae_backward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
+{
+    int Z = m->cfg.latent_dim, D = m->cfg.input_dim, R = n * K;
+    vae_zero_dgrads(m, w, n, R);
+    /* d(-L)/d recon_k = w~_k */
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < K; k++) {
+            long r = (long)i * K + k;
+            float wt = (float)w->lw[r];
+            if (m->cfg.likelihood == ELBO_LIK_BERNOULLI)
+                bce_logits_backward(w->dlogits + r * D, w->probs + r * D, w->x + (long)i * D, D, wt);
+            else
+                gaussian_nll_backward(w->dlogits + r * D, w->logits + r * D, w->x + (long)i * D, D, wt);
+        }
+    vae_decoder_backward(m, w, R);
+    for (int i = 0; i < n; i++) {
+        float *dmu = w->dmu + (long)i * Z, *dlv = w->dlogvar + (long)i * Z;
+        const float *lv = w->logvar + (long)i * Z;
+        for (int k = 0; k < K; k++) {
+            long r = (long)i * K + k;
+            float wt = (float)w->lw[r], *dz = w->dz + r * Z;
+            const float *z = w->z + r * Z;
+            for (int j = 0; j < Z; j++) dz[j] += wt * z[j]; /* the prior's -|z|^2/2 */
+            reparam_backward(dmu, dlv, dz, lv, w->eps + r * Z, Z);
+        }
+        for (int j = 0; j < Z; j++) dlv[j] -= 0.5f; /* sum(logvar)/2, weights sum to 1 */
+    }
+    vae_encoder_backward(m, w, n);
+}
