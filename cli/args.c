@@ -105,7 +105,12 @@ int arg_likelihood(const char *sub, const char *flag, const char *s, elbo_likeli
         *out = ELBO_LIK_GAUSSIAN;
         return 0;
     }
-    fprintf(stderr, "elbo %s: %s: '%s' is not one of bernoulli, gaussian\n", sub, flag, s);
+    if (strcmp(s, "gaussian-learned") == 0) {
+        *out = ELBO_LIK_GAUSSIAN_LEARNED;
+        return 0;
+    }
+    fprintf(stderr, "elbo %s: %s: '%s' is not one of bernoulli, gaussian, gaussian-learned\n", sub,
+            flag, s);
     return -1;
 }
 

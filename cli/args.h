@@ -17,7 +17,7 @@ int arg_double(const char *sub, const char *flag, const char *s, double lo, doub
                double *out);
 /* Comma-separated positive widths, e.g. "400" or "200,200". */
 int arg_hidden(const char *sub, const char *flag, const char *s, elbo_vae_config *c);
-/* "bernoulli" or "gaussian". */
+/* "bernoulli", "gaussian" or "gaussian-learned". */
 int arg_likelihood(const char *sub, const char *flag, const char *s, elbo_likelihood *out);
 /* Prints "elbo SUB: msg. Try 'elbo SUB --help'." and returns 2. */
 int usage_error(const char *sub, const char *msg);

@@ -107,8 +107,10 @@ ELBO_API void elbo_dataset_free(elbo_dataset *ds);
 #define ELBO_MAX_HIDDEN 8
 
 typedef enum {
-    ELBO_LIK_BERNOULLI = 0, /* sigmoid decoder, BCE on grey levels (reference) */
-    ELBO_LIK_GAUSSIAN = 1   /* identity decoder, N(x; mean, 1) per pixel */
+    ELBO_LIK_BERNOULLI = 0,       /* sigmoid decoder, BCE on grey levels (reference) */
+    ELBO_LIK_GAUSSIAN = 1,        /* identity decoder, N(x; mean, 1) per pixel */
+    ELBO_LIK_GAUSSIAN_LEARNED = 2 /* identity decoder, N(x; mean, sigma_d^2) with a learned
+                                     log-variance per pixel (tensor fc{2L+2}.logvar) */
 } elbo_likelihood;
 
 /** Hidden-layer activation. */

@@ -129,6 +129,35 @@ static void test_roundtrip(void)
     elbo_vae_free(b);
 }
 
+/* The learned-variance Gaussian keeps its extra tensor through a save. */
+static void test_learned_variance(void)
+{
+    elbo_vae_config c;
+    elbo_vae_config_default(&c);
+    c.hidden[0] = 16;
+    c.latent_dim = 3;
+    c.likelihood = ELBO_LIK_GAUSSIAN_LEARNED;
+    c.threads = 1;
+    elbo_error err;
+    elbo_vae *m = elbo_vae_create(&c, 8, &err);
+    CHECK(m && m->lv_off != (size_t)-1 && m->n_params == m->lv_off + 784, "log-variance in the layout");
+    for (int d = 0; d < 784; d++) m->params[m->lv_off + d] = 0.01f * (float)d - 3.0f;
+    char p[512];
+    snprintf(p, sizeof p, "%s/lv.safetensors", dir);
+    CHECK(elbo_vae_save_weights(m, p, &err) == ELBO_OK, "%s", err.msg);
+    st_file f;
+    CHECK(st_open(p, &f, &err) == ELBO_OK && st_has(&f, "fc4.logvar"), "fc4.logvar written");
+    st_close(&f);
+    elbo_vae *b = elbo_vae_load(p, 0, &err);
+    CHECK(b && b->cfg.likelihood == ELBO_LIK_GAUSSIAN_LEARNED && b->n_params == m->n_params &&
+              memcmp(b->params, m->params, 4 * m->n_params) == 0,
+          "learned variance reloaded: %s", b ? "differs" : err.msg);
+    char name[48];
+    CHECK(strcmp(vae_param_name(m, m->lv_off + 3, name, sizeof name), "fc4.logvar") == 0, "named");
+    elbo_vae_free(b);
+    elbo_vae_free(m);
+}
+
 static void test_names(void)
 {
     elbo_vae *m = small_model(2, 1);
@@ -314,6 +343,7 @@ int main(void)
     if (!mkdtemp(dir)) return 1;
     test_roundtrip();
     test_names();
+    test_learned_variance();
     test_plain_state_dict();
     test_broken();
     char cmd[300];

@@ -210,6 +210,28 @@ static void check_gauss(void)
     CHECK(fabs(gaussian_nll_forward(&m0, &x0, 1) - 0.91893853320467274178) < 1e-9, "gaussian constant");
 }
 
+static float lv_d[8];
+
+static double L_gauss_lv(void *c)
+{
+    (void)c;
+    return gaussian_lv_nll_forward(a1, lv_d, a2, 3, 8); /* 3 rows of 8 */
+}
+
+static void check_gauss_learned(void)
+{
+    fill_normal(a1, 24, 1);
+    fill_normal(a2, 24, 1);
+    fill_normal(lv_d, 8, 0.5);
+    float dm[24] = {0}, dlv[8] = {0};
+    gaussian_lv_nll_backward(dm, dlv, a1, lv_d, a2, 3, 8, 1.0f);
+    fd_check("gaussian_lv.mean", a1, dm, 24, L_gauss_lv, NULL);
+    fd_check("gaussian_lv.logvar", lv_d, dlv, 8, L_gauss_lv, NULL);
+    float zero[8] = {0};
+    CHECK(fabs(gaussian_lv_nll_forward(a1, zero, a2, 3, 8) - gaussian_nll_forward(a1, a2, 24)) < 1e-9,
+          "learned variance at logvar 0 equals the unit-variance Gaussian");
+}
+
 static double L_reparam(void *c)
 {
     (void)c;
@@ -386,6 +408,15 @@ static void check_vae(elbo_likelihood lik, int n_hidden, int sparse_x, elbo_acti
     float *g = malloc(sizeof(float) * m->n_params);
     vae_sum_grads(m, g);
     char what[64];
+    if (m->lv_off != (size_t)-1) { /* the learned log-variance */
+        for (int d = 0; d < c.input_dim; d++) m->params[m->lv_off + d] = 0.3f * (float)(d % 3) - 0.2f;
+        memset(m->w[0].grads, 0, sizeof(float) * m->n_params); /* backward accumulates */
+        L_vae(&v);
+        vae_backward(m, &m->w[0], 4);
+        vae_sum_grads(m, g);
+        fd_check_h("vae(gauss-learned).logvar", m->params + m->lv_off, g + m->lv_off, c.input_dim,
+                   L_vae, &v, 1e-3, DETECT_KINKS);
+    }
     for (int li = 0; li < m->n_layers; li++) {
         const vae_layer *l = &m->layers[li];
         snprintf(what, sizeof what, "vae(%s,L=%d,%s,act%d).%s.weight", lik ? "gauss" : "bern", n_hidden,
@@ -419,5 +450,7 @@ int main(void)
     check_vae(ELBO_LIK_GAUSSIAN, 2, 1, ELBO_ACT_RELU);
     check_vae(ELBO_LIK_BERNOULLI, 2, 1, ELBO_ACT_TANH);
     check_vae(ELBO_LIK_GAUSSIAN, 1, 0, ELBO_ACT_SOFTPLUS);
+    check_gauss_learned();
+    check_vae(ELBO_LIK_GAUSSIAN_LEARNED, 2, 0, ELBO_ACT_RELU);
     return check_summary("test_gradcheck");
 }

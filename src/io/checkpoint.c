@@ -19,7 +19,10 @@
 
 #define CKPT_FORMAT "elbo-vae-1"
 
-static const char *lik_name(elbo_likelihood l) { return l == ELBO_LIK_GAUSSIAN ? "gaussian" : "bernoulli"; }
+static const char *lik_name(elbo_likelihood l)
+{
+    return l == ELBO_LIK_GAUSSIAN ? "gaussian" : l == ELBO_LIK_GAUSSIAN_LEARNED ? "gaussian-learned" : "bernoulli";
+}
 
 /* Joins dir and name into buf. */
 static void join(char *buf, size_t cap, const char *dir, const char *name)
@@ -32,7 +35,7 @@ static void join(char *buf, size_t cap, const char *dir, const char *name)
 static elbo_status write_weights(const elbo_vae *m, const char *path, char *tmp, size_t tmp_cap,
                                  elbo_error *err)
 {
-    st_tensor t[2 * VAE_MAX_LAYERS];
+    st_tensor t[2 * VAE_MAX_LAYERS + 1];
     char names[2 * VAE_MAX_LAYERS][48];
     int nt = 0;
     /* weights stored transposed in memory are written in PyTorch's layout */
@@ -54,6 +57,12 @@ static elbo_status write_weights(const elbo_vae *m, const char *path, char *tmp,
         nt++;
         snprintf(names[nt], sizeof names[nt], "%s.bias", l->name);
         t[nt] = (st_tensor){names[nt], m->params + l->b_off, 1, {l->out}};
+        nt++;
+    }
+    char lv_name[48];
+    if (m->lv_off != (size_t)-1) { /* the learned log-variance */
+        snprintf(lv_name, sizeof lv_name, "%s.logvar", m->layers[m->l_out].name);
+        t[nt] = (st_tensor){lv_name, m->params + m->lv_off, 1, {m->cfg.input_dim}};
         nt++;
     }
     char in_s[16], z_s[16], hid[ELBO_MAX_HIDDEN * 12 + 1] = "", step_s[32];
@@ -232,6 +241,8 @@ static elbo_status config_from_file(const st_file *f, elbo_vae_config *c, elbo_e
         c->likelihood = ELBO_LIK_BERNOULLI;
     else if (strcmp(lik, "gaussian") == 0)
         c->likelihood = ELBO_LIK_GAUSSIAN;
+    else if (strcmp(lik, "gaussian-learned") == 0)
+        c->likelihood = ELBO_LIK_GAUSSIAN_LEARNED;
     else
         return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown likelihood '%s'", f->path, lik);
     const char *bin = st_meta_get(f, "binarize");
@@ -377,10 +388,24 @@ elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err)
         }
     }
     free(tmp);
+    if (m && m->lv_off != (size_t)-1) {
+        char name[48];
+        int64_t ls[1] = {m->cfg.input_dim};
+        snprintf(name, sizeof name, "%s.logvar", m->layers[m->l_out].name);
+        if (st_read_f32(&f, name, 1, ls, m->params + m->lv_off, err) != ELBO_OK) {
+            elbo_vae_free(m);
+            m = NULL;
+        }
+    }
     /* extra tensors mean the file describes another architecture */
     for (const json_node *e = f.doc.root->child; m && e; e = e->next) {
         if (strcmp(e->key, "__metadata__") == 0) continue;
         int known = 0;
+        if (m->lv_off != (size_t)-1) {
+            char name[48];
+            snprintf(name, sizeof name, "%s.logvar", m->layers[m->l_out].name);
+            known = strcmp(e->key, name) == 0;
+        }
         for (int i = 0; i < m->n_layers && !known; i++) {
             size_t n = strlen(m->layers[i].name);
             known = strncmp(e->key, m->layers[i].name, n) == 0 &&

@@ -42,13 +42,9 @@ static double iw_one(elbo_vae *m, vae_worker *w, int e, int K, uint64_t key)
             lw[r] = s;
         }
         vae_decode_forward(m, w, n);
-        for (int r = 0; r < n; r++) {
-            const float *l = w->logits + (long)r * D;
-            double rec = m->cfg.likelihood == ELBO_LIK_BERNOULLI
-                             ? bce_logits_forward(w->probs + (long)r * D, l, x, D)
-                             : gaussian_nll_forward(l, x, D);
-            elbo_lme_add(&acc, lw[r] - rec);
-        }
+        double rec[1024];
+        vae_recon_forward(m, w->probs, w->logits, x, 0, n, rec);
+        for (int r = 0; r < n; r++) elbo_lme_add(&acc, lw[r] - rec[r]);
     }
     return -elbo_lme_result(&acc);
 }

@@ -33,10 +33,9 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
         elbo_lme_init(&acc);
         for (int k = 0; k < K; k++) {
             long r = (long)i * K + k;
-            const float *l = w->logits + r * D, *z = w->z + r * Z, *e = w->eps + r * Z;
-            double rec = m->cfg.likelihood == ELBO_LIK_BERNOULLI
-                             ? bce_logits_forward(w->probs + r * D, l, x, D)
-                             : gaussian_nll_forward(l, x, D);
+            const float *z = w->z + r * Z, *e = w->eps + r * Z;
+            double rec;
+            vae_recon_forward(m, w->probs + r * D, w->logits + r * D, x, 0, 1, &rec);
             double lw = -rec + half_lv;
             for (int j = 0; j < Z; j++) lw += 0.5 * ((double)e[j] * e[j] - (double)z[j] * z[j]);
             w->lw[r] = lw;
@@ -60,16 +59,12 @@ void vae_backward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
 {
     int Z = m->cfg.latent_dim, D = m->cfg.input_dim, R = n * K;
     vae_zero_dgrads(m, w, n, R);
-    /* d(-L)/d recon_k = w~_k */
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < K; k++) {
-            long r = (long)i * K + k;
-            float wt = (float)w->lw[r];
-            if (m->cfg.likelihood == ELBO_LIK_BERNOULLI)
-                bce_logits_backward(w->dlogits + r * D, w->probs + r * D, w->x + (long)i * D, D, wt);
-            else
-                gaussian_nll_backward(w->dlogits + r * D, w->logits + r * D, w->x + (long)i * D, D, wt);
-        }
+    /* d(-L)/d recon_k = w~_k, example by example (its K rows share x) */
+    for (int i = 0; i < n; i++) {
+        long r0 = (long)i * K;
+        vae_recon_backward(m, w, w->dlogits + r0 * D, w->probs + r0 * D, w->logits + r0 * D,
+                           w->x + (long)i * D, 0, K, w->lw + r0);
+    }
     vae_decoder_backward(m, w, R);
     for (int i = 0; i < n; i++) {
         float *dmu = w->dmu + (long)i * Z, *dlv = w->dlogvar + (long)i * Z;

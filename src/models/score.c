@@ -34,13 +34,9 @@ elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind 
             elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)c);
             elbo_rng_normal_fill(&rng, w->eps, (long)B * Z);
             vae_forward(m, w, B);
-            for (int r = 0; r < B; r++) {
-                const float *l = w->logits + (long)r * D, *x = w->x + (long)r * D;
-                double rec = m->cfg.likelihood == ELBO_LIK_BERNOULLI
-                                 ? bce_logits_forward(w->probs + (long)r * D, l, x, D)
-                                 : gaussian_nll_forward(l, x, D);
-                scores[start + r] = rec + kl_normal_forward(w->mu + (long)r * Z, w->logvar + (long)r * Z, Z);
-            }
+            vae_recon_forward(m, w->probs, w->logits, w->x, D, B, scores + start);
+            for (int r = 0; r < B; r++)
+                scores[start + r] += kl_normal_forward(w->mu + (long)r * Z, w->logvar + (long)r * Z, Z);
         } else {
             vae_encode_forward(m, w, B);
             memcpy(w->z, w->mu, sizeof(float) * (size_t)B * Z);

@@ -40,7 +40,8 @@ elbo_status elbo_vae_config_check(const elbo_vae_config *c, elbo_error *err)
         if (c->hidden[i] < 1 || c->hidden[i] > MAX_WIDTH)
             return elbo_fail(err, ELBO_ERR_ARG, "hidden layer %d width %d out of range 1..%d",
                              i + 1, c->hidden[i], MAX_WIDTH);
-    if (c->likelihood != ELBO_LIK_BERNOULLI && c->likelihood != ELBO_LIK_GAUSSIAN)
+    if (c->likelihood != ELBO_LIK_BERNOULLI && c->likelihood != ELBO_LIK_GAUSSIAN &&
+        c->likelihood != ELBO_LIK_GAUSSIAN_LEARNED)
         return elbo_fail(err, ELBO_ERR_ARG, "unknown likelihood %d", (int)c->likelihood);
     if (c->max_batch < 1 || c->max_batch > MAX_WIDTH)
         return elbo_fail(err, ELBO_ERR_ARG, "max_batch %d out of range 1..%d", c->max_batch,
@@ -96,6 +97,11 @@ static void build_layout(elbo_vae *m)
     snprintf(name, sizeof name, "fc%d", 2 * L + 2);
     m->l_out = m->n_layers;
     add_layer(m, name, c->hidden[0], D, 0);
+    m->lv_off = (size_t)-1;
+    if (c->likelihood == ELBO_LIK_GAUSSIAN_LEARNED) { /* log-variance per pixel, starts at 0 */
+        m->lv_off = m->n_params;
+        m->n_params += (size_t)D;
+    }
 }
 
 void vae_weight_export(const elbo_vae *m, int li, const float *base, float *dst)
@@ -289,6 +295,10 @@ long elbo_vae_epoch_examples(const elbo_vae *m) { return m->epoch_seen; }
 
 const char *vae_param_name(const elbo_vae *m, size_t i, char *buf, size_t cap)
 {
+    if (m->lv_off != (size_t)-1 && i >= m->lv_off && i < m->lv_off + (size_t)m->cfg.input_dim) {
+        snprintf(buf, cap, "%s.logvar", m->layers[m->l_out].name);
+        return buf;
+    }
     for (int li = 0; li < m->n_layers; li++) {
         const vae_layer *l = &m->layers[li];
         if (i >= l->w_off && i < l->b_off) {
@@ -380,11 +390,51 @@ void vae_forward(elbo_vae *m, vae_worker *w, int B)
     vae_encode_forward(m, w, B);
     reparam_forward(w->z, w->mu, w->logvar, w->eps, nz);
     vae_decode_forward(m, w, B);
-    w->recon = m->cfg.likelihood == ELBO_LIK_BERNOULLI
-                   ? bce_logits_forward(w->probs, w->logits, w->x, nx)
-                   : gaussian_nll_forward(w->logits, w->x, nx);
+    w->recon = vae_recon_forward(m, w->probs, w->logits, w->x, m->cfg.input_dim, B, NULL);
+    (void)nx;
     w->kl = kl_normal_dims_forward(w->kl_dims, w->mu, w->logvar, B, m->cfg.latent_dim);
     (void)nz;
+}
+
+double vae_recon_forward(const elbo_vae *m, float *probs, const float *logits, const float *x,
+                         long x_stride, int rows, double *each_row)
+{
+    int D = m->cfg.input_dim;
+    if (x_stride == D && !each_row) { /* the common case: one call over all rows */
+        long n = (long)rows * D;
+        if (m->cfg.likelihood == ELBO_LIK_BERNOULLI) return bce_logits_forward(probs, logits, x, n);
+        if (m->cfg.likelihood == ELBO_LIK_GAUSSIAN) return gaussian_nll_forward(logits, x, n);
+        return gaussian_lv_nll_forward(logits, m->params + m->lv_off, x, rows, D);
+    }
+    double sum = 0.0;
+    for (int r = 0; r < rows; r++) {
+        const float *l = logits + (long)r * D, *xr = x + (long)r * x_stride;
+        double t = m->cfg.likelihood == ELBO_LIK_BERNOULLI ? bce_logits_forward(probs + (long)r * D, l, xr, D)
+                   : m->cfg.likelihood == ELBO_LIK_GAUSSIAN ? gaussian_nll_forward(l, xr, D)
+                   : gaussian_lv_nll_forward(l, m->params + m->lv_off, xr, 1, D);
+        if (each_row) each_row[r] = t;
+        sum += t;
+    }
+    return sum;
+}
+
+void vae_recon_backward(elbo_vae *m, vae_worker *w, float *dlogits, const float *probs,
+                        const float *logits, const float *x, long x_stride, int rows,
+                        const double *row_scale)
+{
+    int D = m->cfg.input_dim;
+    for (int r = 0; r < rows; r++) {
+        float sc = row_scale ? (float)row_scale[r] : 1.0f;
+        long o = (long)r * D;
+        const float *xr = x + (long)r * x_stride;
+        if (m->cfg.likelihood == ELBO_LIK_BERNOULLI)
+            bce_logits_backward(dlogits + o, probs + o, xr, D, sc);
+        else if (m->cfg.likelihood == ELBO_LIK_GAUSSIAN)
+            gaussian_nll_backward(dlogits + o, logits + o, xr, D, sc);
+        else
+            gaussian_lv_nll_backward(dlogits + o, w->grads + m->lv_off, logits + o, m->params + m->lv_off,
+                                     xr, 1, D, sc);
+    }
 }
 
 void vae_zero_dgrads(elbo_vae *m, vae_worker *w, int n_enc, int n_dec)
@@ -447,10 +497,8 @@ void vae_backward(elbo_vae *m, vae_worker *w, int B)
     long nz = (long)B * c->latent_dim, nx = (long)B * c->input_dim;
     vae_zero_dgrads(m, w, B, B);
     /* loss = recon(logits, x) + KL(mu, logvar), summed over the batch */
-    if (c->likelihood == ELBO_LIK_BERNOULLI)
-        bce_logits_backward(w->dlogits, w->probs, w->x, nx, 1.0f);
-    else
-        gaussian_nll_backward(w->dlogits, w->logits, w->x, nx, 1.0f);
+    vae_recon_backward(m, w, w->dlogits, w->probs, w->logits, w->x, c->input_dim, B, NULL);
+    (void)nx;
     vae_decoder_backward(m, w, B);
     /* latent: reparameterisation and the closed-form KL */
     reparam_backward(w->dmu, w->dlogvar, w->dz, w->logvar, w->eps, nz);
@@ -511,7 +559,7 @@ static void decode_loaded(elbo_vae *m, vae_worker *w, int n, float *out)
     vae_decode_forward(m, w, n);
     if (m->cfg.likelihood == ELBO_LIK_BERNOULLI)
         sigmoid_forward(out, w->logits, nx);
-    else
+    else /* Gaussian: the mean */
         memcpy(out, w->logits, (size_t)nx * sizeof(float));
 }
 

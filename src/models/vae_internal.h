@@ -70,6 +70,8 @@ struct elbo_vae {
     int n_layers;              /* 2L + 3 */
     vae_layer layers[VAE_MAX_LAYERS];
     int l_mu, l_logvar, l_out; /* indices of the special layers */
+    size_t lv_off;             /* learned per-pixel log-variance [D] (Gaussian,
+                                  learned variance) or (size_t)-1 */
 
     size_t n_params;
     float *params, *adam_m, *adam_v; /* [n_params] each */
@@ -102,6 +104,19 @@ void vae_forward(elbo_vae *m, vae_worker *w, int B);
 /* Zeroes w's activation gradients, then backpropagates the summed loss,
  * accumulating into w->grads. */
 void vae_backward(elbo_vae *m, vae_worker *w, int B);
+/* The likelihood term over `rows` rows of logits against targets x: for
+ * x_stride 0 every row is compared with the same image x (IW, IWAE), else
+ * with x + r * D. Forward returns the summed -log p(x|z) (and keeps what
+ * backward needs, in probs); with each_row non-NULL it also stores each
+ * row's term. Backward accumulates scale (or row_scale[r] when non-NULL)
+ * times the gradient into dlogits (and the learned log-variance's gradient
+ * into w->grads). */
+double vae_recon_forward(const elbo_vae *m, float *probs, const float *logits, const float *x,
+                         long x_stride, int rows, double *each_row);
+void vae_recon_backward(elbo_vae *m, vae_worker *w, float *dlogits, const float *probs,
+                        const float *logits, const float *x, long x_stride, int rows,
+                        const double *row_scale);
+
 /* The pieces of vae_backward, for objectives that combine them differently
  * (IWAE): zero the activation gradients of n_enc encoder rows and n_dec
  * decoder rows; backpropagate w->dlogits through the decoder's R rows into

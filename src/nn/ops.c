@@ -136,6 +136,30 @@ void gaussian_nll_backward(float *dmean, const float *mean, const float *x, long
     for (long i = 0; i < n; i++) dmean[i] += scale * (mean[i] - x[i]);
 }
 
+double gaussian_lv_nll_forward(const float *mean, const float *logvar, const float *x, int B, int D)
+{
+    const double half_log_2pi = 0.91893853320467274178;
+    double sum = 0.0;
+    for (int r = 0; r < B; r++)
+        for (int d = 0; d < D; d++) {
+            double e = (double)x[(long)r * D + d] - mean[(long)r * D + d];
+            sum += 0.5 * (e * e * exp(-(double)logvar[d]) + logvar[d]) + half_log_2pi;
+        }
+    return sum;
+}
+
+void gaussian_lv_nll_backward(float *dmean, float *dlogvar, const float *mean, const float *logvar,
+                              const float *x, int B, int D, float scale)
+{
+    for (int r = 0; r < B; r++)
+        for (int d = 0; d < D; d++) {
+            long i = (long)r * D + d;
+            float e = mean[i] - x[i], iv = expf(-logvar[d]);
+            dmean[i] += scale * e * iv;
+            dlogvar[d] += scale * 0.5f * (1.0f - e * e * iv);
+        }
+}
+
 void reparam_forward(float *z, const float *mu, const float *logvar, const float *eps, long n)
 {
     for (long i = 0; i < n; i++) z[i] = mu[i] + expf(0.5f * logvar[i]) * eps[i];

@@ -60,6 +60,15 @@ double gaussian_nll_forward(const float *mean, const float *x, long n);
 /* dmean[n] += scale * (mean - x). */
 void gaussian_nll_backward(float *dmean, const float *mean, const float *x, long n, float scale);
 
+/* Gaussian negative log-likelihood with a learned log-variance per input
+ * dimension, over B rows of D: returns
+ * sum_{b,d} 0.5 ((x - mean)^2 exp(-logvar_d) + logvar_d + log(2 pi)). */
+double gaussian_lv_nll_forward(const float *mean, const float *logvar, const float *x, int B, int D);
+/* dmean[B,D] += scale (mean - x) exp(-logvar); dlogvar[D] += scale * sum over
+ * rows of 0.5 (1 - (x - mean)^2 exp(-logvar)). */
+void gaussian_lv_nll_backward(float *dmean, float *dlogvar, const float *mean, const float *logvar,
+                              const float *x, int B, int D, float scale);
+
 /* Reparameterisation: z[n] = mu + exp(0.5 * logvar) * eps, eps given
  * (drawn by the caller and kept for backward). */
 void reparam_forward(float *z, const float *mu, const float *logvar, const float *eps, long n);
