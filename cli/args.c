@@ -3,6 +3,7 @@
 #include "args.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,21 @@ int usage_error(const char *sub, const char *msg)
 {
     fprintf(stderr, "elbo %s: %s\nTry 'elbo %s --help'.\n", sub, msg, sub);
     return 2;
+}
+
+int option_error(const char *sub, int c, char **argv)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, c == ':' ? "option '%s' needs a value" : "unknown option '%s'",
+             argv[optind - 1]);
+    return usage_error(sub, msg);
+}
+
+int stray_argument(const char *sub, const char *arg)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "unexpected argument '%s'", arg);
+    return usage_error(sub, msg);
 }
 
 int arg_int(const char *sub, const char *flag, const char *s, long lo, long hi, long *out)

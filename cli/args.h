@@ -21,6 +21,11 @@ int arg_hidden(const char *sub, const char *flag, const char *s, elbo_vae_config
 int arg_likelihood(const char *sub, const char *flag, const char *s, elbo_likelihood *out);
 /* Prints "elbo SUB: msg. Try 'elbo SUB --help'." and returns 2. */
 int usage_error(const char *sub, const char *msg);
+/* getopt_long returned ':' (missing value) or '?' (unknown option): a usage
+ * error naming argv[optind - 1]; returns 2. */
+int option_error(const char *sub, int c, char **argv);
+/* A positional argument where none is taken; returns 2. */
+int stray_argument(const char *sub, const char *arg);
 
 /* Progress bar on stderr, drawn only when stderr is a terminal. */
 typedef struct {

@@ -76,23 +76,10 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
             else return usage_error(S, "--score must be elbo, iw or recon");
             break;
         case 'h': help(); return 0;
-        case ':': {
-            char msg[128];
-            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            return usage_error(S, msg);
-        }
-        default: {
-            char msg[128];
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error(S, msg);
-        }
+        default: return option_error(S, c, argv);
         }
     }
-    if (optind < argc) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "unexpected argument '%s'", argv[optind]);
-        return usage_error(S, msg);
-    }
+    if (optind < argc) return stray_argument(S, argv[optind]);
     if (need_model && !o->model) return usage_error(S, "--model is required");
     return -1;
 }

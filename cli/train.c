@@ -207,23 +207,10 @@ int cmd_train(int argc, char **argv)
             break;
         }
         case 'h': train_help(); return 0;
-        case ':': {
-            char msg[128];
-            snprintf(msg, sizeof msg, "option '%s' needs a value", argv[optind - 1]);
-            return usage_error(S, msg);
-        }
-        default: {
-            char msg[128];
-            snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
-            return usage_error(S, msg);
-        }
+        default: return option_error(S, o, argv);
         }
     }
-    if (optind < argc) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "unexpected argument '%s'", argv[optind]);
-        return usage_error(S, msg);
-    }
+    if (optind < argc) return stray_argument(S, argv[optind]);
     if (tc.kl_warmup_epochs > 0 && tc.kl_cycle_epochs > 0)
         return usage_error(S, "--kl-warmup and --kl-cycle exclude each other");
     if (tc.objective == ELBO_OBJ_ELBO && tc.samples != 1)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "fd.h"
 #include "models/vae_internal.h"
 #include "nn/fastmath.h"
 #include "nn/ops.h"
@@ -28,45 +29,6 @@ static elbo_rng rng;
 static void fill_normal(float *p, long n, double scale)
 {
     for (long i = 0; i < n; i++) p[i] = (float)(scale * elbo_rng_normal(&rng));
-}
-
-/* One op under test: evaluate L for the current inputs. */
-typedef double (*loss_fn)(void *ctx);
-
-enum { SMOOTH, RELU_KINK, DETECT_KINKS };
-
-/* Checks analytic gradient g[n] of L with respect to the float array x[n],
- * with step H and the kink rule given by mode. */
-static void fd_check_h(const char *what, float *x, const float *g, long n, loss_fn L, void *ctx,
-                       double H, int mode)
-{
-    int checked = 0, skipped = 0, bad = 0;
-    double worst = 0;
-    for (long i = 0; i < n; i++) {
-        float x0 = x[i];
-        double l0 = L(ctx);
-        x[i] = (float)(x0 + H);
-        double hp = (double)x[i] - x0, lp = L(ctx);
-        x[i] = (float)(x0 - H);
-        double hm = x0 - (double)x[i], lm = L(ctx);
-        x[i] = x0;
-        double num = (lp - lm) / (hp + hm);
-        double curv = fabs(lp - 2 * l0 + lm);
-        if ((mode == RELU_KINK && fabs(x0) < 2 * H) ||
-            (mode == DETECT_KINKS && curv > 4e-3 * H * (1 + fabs(num)))) {
-            skipped++;
-            continue;
-        }
-        double e = fabs(g[i] - num) / (2e-3 + 2e-2 * fabs(num));
-        if (e > worst) worst = e;
-        if (e > 1.0 && bad++ < 3)
-            fprintf(stderr, "  %s[%ld]: analytic %.6g numerical %.6g\n", what, i, g[i], num);
-        checked++;
-    }
-    CHECK(bad == 0, "%s: %d of %d gradients wrong (worst %.3g x tol)", what, bad, checked, worst);
-    CHECK(checked >= n / 2, "%s: only %d of %ld points checked (%d kinks skipped)", what, checked,
-          n, skipped);
-    if (mode == SMOOTH) CHECK(skipped == 0, "%s: smooth op skipped points", what);
 }
 
 static void fd_check(const char *what, float *x, const float *g, long n, loss_fn L, void *ctx)
