@@ -30,6 +30,7 @@ static void train_help(void)
            "  --epochs N           epochs to train in total (default 20)\n"
            "  --batch N            batch size (default 128)\n"
            "  --lr X               Adam learning rate (default 1e-3)\n"
+           "  --adam-eps X         Adam's epsilon (default 1e-8)\n"
            "  --clip-grad X        rescale gradients to L2 norm <= X (default: off)\n"
            "  --beta X             KL weight (default 1: the ELBO; beta-VAE otherwise)\n"
            "  --kl-warmup N        KL weight rises linearly 0 -> beta over N epochs\n"
@@ -105,7 +106,7 @@ static int save(const char *out, elbo_vae *m, train_ctx *c)
 
 enum { O_DATA = 256, O_OUT, O_EPOCHS, O_BATCH, O_LR, O_LATENT, O_HIDDEN, O_LIK, O_SEED, O_THREADS,
        O_TRAIN_LIMIT, O_TEST_LIMIT, O_NO_TEST, O_RESUME, O_QUIET, O_CKPT, O_CLIP, O_BETA,
-       O_WARMUP, O_CYCLE, O_FREEBITS, O_BINARIZE, O_ACT, O_OBJ, O_SAMPLES, O_EXCLUDE };
+       O_WARMUP, O_CYCLE, O_FREEBITS, O_BINARIZE, O_ACT, O_OBJ, O_SAMPLES, O_EXCLUDE, O_ADAM_EPS };
 
 int cmd_train(int argc, char **argv)
 {
@@ -126,6 +127,7 @@ int cmd_train(int argc, char **argv)
         {"binarize", required_argument, 0, O_BINARIZE},
         {"activation", required_argument, 0, O_ACT}, {"objective", required_argument, 0, O_OBJ},
         {"samples", required_argument, 0, O_SAMPLES}, {"exclude-digit", required_argument, 0, O_EXCLUDE},
+        {"adam-eps", required_argument, 0, O_ADAM_EPS},
         {0, 0, 0, 0}};
     const char *S = "train", *data = ELBO_DEFAULT_DATA, *out = "runs/vae";
     long epochs = 20, threads = 0, train_limit = -1, test_limit = -1, v, ckpt_steps = 0,
@@ -150,6 +152,7 @@ int cmd_train(int argc, char **argv)
             tc.batch_size = (int)v;
             break;
         case O_LR: if (arg_double(S, "--lr", optarg, 0.0, 10.0, 1, &tc.lr)) return 2; break;
+        case O_ADAM_EPS: if (arg_double(S, "--adam-eps", optarg, 0.0, 1.0, 1, &tc.eps)) return 2; break;
         case O_CLIP: if (arg_double(S, "--clip-grad", optarg, 0.0, 1e30, 1, &tc.clip_grad)) return 2; break;
         case O_BINARIZE:
             if (!strcmp(optarg, "none")) cfg.binarize = ELBO_BINARIZE_NONE;
