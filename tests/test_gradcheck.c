@@ -270,7 +270,7 @@ static void check_sparse(void)
 {
     int rp[SB + 1], rc[SB * SI], cp[SI + 1], cr[SB * SI];
     float rv[SB * SI], cv[SB * SI];
-    sparse_batch xs = {0, 0, 0, rp, rc, rv, cp, cr, cv};
+    sparse_batch xs = {0, 0, 0, 0, rp, rc, rv, cp, cr, cv};
     s_xs = xs;
     fill_normal(s_x, SB * SI, 1);
     for (int i = 0; i < SB * SI; i++)
@@ -280,6 +280,8 @@ static void check_sparse(void)
     fill_normal(s_b, SO, 1);
     fill_normal(s_w, SB * SO, 1);
     sparse_batch_build(&s_xs, s_x, SB, SI);
+    CHECK(!s_xs.has_csc, "CSC built only on demand");
+    sparse_batch_build_csc(&s_xs);
     int nnz = 0;
     for (int i = 0; i < SB * SI; i++) nnz += s_x[i] != 0.0f;
     CHECK(s_xs.nnz == nnz && s_xs.row_ptr[SB] == nnz && s_xs.col_ptr[SI] == nnz, "nnz counts");

@@ -485,8 +485,10 @@ void vae_encoder_backward(elbo_vae *m, vae_worker *w, int B)
     }
     const vae_layer *l0 = &m->layers[0];
     act_backward(m, w->dpre_enc[0], w->dh_enc[0], w->h_enc[0], (long)B * l0->out);
-    if (w->x_sparse) /* no gradient for the data */
+    if (w->x_sparse) { /* no gradient for the data */
+        sparse_batch_build_csc(&w->xs);
         linear_sparse_backward(DW_(l0), DB_(l0), w->dpre_enc[0], &w->xs, l0->out);
+    }
     else
         linear_t_backward(DW_(l0), DB_(l0), w->dpre_enc[0], w->x, B, l0->in, l0->out);
 }

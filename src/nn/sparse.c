@@ -3,12 +3,14 @@
 
 #include <string.h>
 
+#include "../util/common.h"
+
 void sparse_batch_build(sparse_batch *s, const float *x, int B, int I)
 {
     s->B = B;
     s->I = I;
+    s->has_csc = 0;
     int nnz = 0;
-    memset(s->col_ptr, 0, sizeof(int) * (size_t)(I + 1));
     for (int r = 0; r < B; r++) {
         s->row_ptr[r] = nnz;
         const float *xr = x + (long)r * I;
@@ -16,12 +18,19 @@ void sparse_batch_build(sparse_batch *s, const float *x, int B, int I)
             if (xr[k] != 0.0f) {
                 s->row_col[nnz] = k;
                 s->row_val[nnz] = xr[k];
-                s->col_ptr[k + 1]++;
                 nnz++;
             }
     }
     s->row_ptr[B] = nnz;
     s->nnz = nnz;
+}
+
+void sparse_batch_build_csc(sparse_batch *s)
+{
+    if (s->has_csc) return;
+    int I = s->I, B = s->B;
+    memset(s->col_ptr, 0, sizeof(int) * (size_t)(I + 1));
+    for (int j = 0; j < s->nnz; j++) s->col_ptr[s->row_col[j] + 1]++;
     for (int k = 0; k < I; k++) s->col_ptr[k + 1] += s->col_ptr[k];
     /* scatter into CSC (rows arrive in increasing order within each column);
      * col_ptr[k] advances to the end of column k as it fills */
@@ -33,6 +42,7 @@ void sparse_batch_build(sparse_batch *s, const float *x, int B, int I)
         }
     for (int k = I; k > 0; k--) s->col_ptr[k] = s->col_ptr[k - 1];
     s->col_ptr[0] = 0;
+    s->has_csc = 1;
 }
 
 /* Output columns per block: 32 floats of accumulator held in 8 four-wide
@@ -96,6 +106,7 @@ void linear_sparse_forward(float *out, const sparse_batch *x, const float *WT, c
 
 void linear_sparse_backward(float *dWT, float *db, const float *dout, const sparse_batch *x, int O)
 {
+    ELBO_ASSERT(x->has_csc);
     for (int r = 0; r < x->B; r++) {
         const float *d = dout + (long)r * O;
         for (int o = 0; o < O; o++) db[o] += d[o];

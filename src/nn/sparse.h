@@ -7,15 +7,17 @@
  * of weights touched by one non-zero input is contiguous. Outputs are done in
  * column blocks that keep the touched slice of WT in cache.
  *
- * The batch's non-zeros are indexed both by row (CSR, for forward) and by
- * column (CSC, for the weight gradient) in a sparse_batch, built once per
- * batch by sparse_batch_build into caller-owned buffers. */
+ * The batch's non-zeros are indexed by row (CSR, for forward) in a
+ * sparse_batch built once per batch by sparse_batch_build into caller-owned
+ * buffers, and by column (CSC, for the weight gradient) only when backward
+ * needs it (sparse_batch_build_csc), so forward-only passes skip it. */
 #ifndef ELBO_SPARSE_H
 #define ELBO_SPARSE_H
 
 typedef struct {
     int B, I;
     int nnz;
+    int has_csc;   /* 1 once the CSC arrays below are filled */
     int *row_ptr;  /* [B+1]   CSR: non-zeros of row r are row_ptr[r] .. row_ptr[r+1]-1 */
     int *row_col;  /* [B*I]   their column indices */
     float *row_val;/* [B*I]   their values */
@@ -24,15 +26,17 @@ typedef struct {
     float *col_val;/* [B*I] */
 } sparse_batch;
 
-/* Indexes the non-zeros of x [B, I] into s (whose arrays are sized for at
- * least B rows of I columns). */
+/* Indexes the non-zeros of x [B, I] by row into s (whose arrays are sized
+ * for at least B rows of I columns). */
 void sparse_batch_build(sparse_batch *s, const float *x, int B, int I);
+/* Adds the by-column index of the same non-zeros (idempotent). */
+void sparse_batch_build_csc(sparse_batch *s);
 
 /* out[B,O] = x[B,I] @ WT[I,O] + b[O], using only x's non-zeros. */
 void linear_sparse_forward(float *out, const sparse_batch *x, const float *WT, const float *b, int O);
 
 /* dWT[I,O] += x^T @ dout[B,O]; db[O] += sum over rows of dout. (No gradient
- * for the input: it is data.) */
+ * for the input: it is data.) Needs the CSC index. */
 void linear_sparse_backward(float *dWT, float *db, const float *dout, const sparse_batch *x, int O);
 
 #endif
