@@ -369,13 +369,15 @@ int cmd_train(int argc, char **argv)
         if (elbo_vae_steps(m) != ctx.last_saved && save(out, m, &ctx)) goto done;
         fprintf(stderr,
                 "elbo train: stopped by %s after step %ld (epoch %d%s); checkpoint saved in %s\n"
-                "resume with: elbo train --out %s --resume --epochs %ld",
+                "resume with: elbo train",
                 g_signal == SIGINT ? "SIGINT" : "SIGTERM", elbo_vae_steps(m),
                 elbo_vae_epochs(m) + (elbo_vae_epoch_examples(m) > 0),
-                elbo_vae_epoch_examples(m) > 0 ? ", unfinished" : "", out, out, epochs);
-        if (strcmp(data, ELBO_DEFAULT_DATA) != 0) fprintf(stderr, " --data %s", data);
-        if (train_limit > 0) fprintf(stderr, " --train-limit %ld", train_limit);
-        fprintf(stderr, " --threads %d\n", elbo_vae_get_threads(m));
+                elbo_vae_epoch_examples(m) > 0 ? ", unfinished" : "", out);
+        /* the same options (training options are not stored in checkpoints) */
+        for (int i = 1; i < argc; i++)
+            if (strcmp(argv[i], "--resume") != 0)
+                fprintf(stderr, strpbrk(argv[i], " \t'\"$\\") ? " '%s'" : " %s", argv[i]);
+        fprintf(stderr, " --resume\n");
         rc = 128 + g_signal;
         goto done;
     }
