@@ -321,6 +321,13 @@ static void check_fastmath(void)
     }
     CHECK(we < 1e-7, "exp_neg relative error %.3g", we);
     CHECK(wl < 3e-7, "log1p_01 relative error %.3g", wl);
+    double wt = 0;
+    for (double x = -12.0; x <= 12.0; x += 1.3e-4) {
+        double ref = tanh((double)(float)x);
+        if (ref != 0) wt = fmax(wt, fabs(elbo_tanh((float)x) - ref) / fabs(ref));
+    }
+    CHECK(wt < 2e-7, "tanh relative error %.3g", wt);
+    CHECK(elbo_tanh(0.0f) == 0.0f && elbo_tanh(30.0f) == 1.0f && elbo_tanh(-30.0f) == -1.0f, "tanh limits");
     CHECK(elbo_exp_neg(-1000.0f) >= 0.0f && elbo_exp_neg(-1000.0f) < 1e-37f, "exp_neg clamps");
     CHECK(elbo_log1p_01(0.0f) == 0.0f && elbo_exp_neg(0.0f) == 1.0f, "exact at 0");
 }

@@ -56,7 +56,7 @@ void relu_backward(float *din, const float *dout, const float *out, long n)
 
 void tanh_forward(float *out, const float *in, long n)
 {
-    for (long i = 0; i < n; i++) out[i] = tanhf(in[i]);
+    for (long i = 0; i < n; i++) out[i] = elbo_tanh(in[i]);
 }
 
 void tanh_backward(float *din, const float *dout, const float *out, long n)
