@@ -139,8 +139,11 @@ int progress_cb(void *user, int step, int n_steps, double running_loss)
     char bar[64];
     for (int i = 0; i < width; i++) bar[i] = i < done ? '#' : '.';
     bar[width] = 0;
-    fprintf(stderr, "\repoch %d/%d [%s] %d/%d  loss %.2f ", p->epoch, p->epochs, bar, step,
-            n_steps, running_loss);
+    if (p->epochs > 0)
+        fprintf(stderr, "\repoch %d/%d [%s] %d/%d  loss %.2f ", p->epoch, p->epochs, bar, step,
+                n_steps, running_loss);
+    else
+        fprintf(stderr, "\r[%s] %d/%d ", bar, step, n_steps);
     fflush(stderr);
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "cmds.h"
@@ -141,7 +142,10 @@ int cmd_eval(int argc, char **argv)
                 if (!o.json)
                     fprintf(stderr, "elbo eval: IW estimate with K = %ld on %d images ...\n", o.iw, ds.n);
                 t0 = now_seconds();
-                ok = elbo_vae_eval_iw(m, &ds, (int)o.iw, o.seed, &nll, NULL, &err) == ELBO_OK;
+                progress_bar pb = {!o.json && isatty(2), 0, 0};
+                ok = elbo_vae_eval_iw(m, &ds, (int)o.iw, o.seed, pb.enabled ? progress_cb : NULL, &pb,
+                                      &nll, NULL, &err) == ELBO_OK;
+                progress_clear(&pb);
                 t_iw = now_seconds() - t0;
                 if (!ok) fprintf(stderr, "elbo eval: %s\n", err.msg);
             }

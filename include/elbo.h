@@ -266,9 +266,12 @@ ELBO_API elbo_status elbo_vae_eval(elbo_vae *m, const elbo_dataset *ds, uint64_t
  *  that tightens as K grows; K = 1 is the ELBO. nll_mean gets the mean over
  *  ds; nll_each ([ds->n], may be NULL) each example's estimate. Deterministic
  *  for a seed (independent of the thread count). Cost: K decoder passes per
- *  example (see docs/toolbox.md for timings). */
+ *  example (see docs/toolbox.md for timings). progress (may be NULL) is called
+ *  after each block of max_batch examples with (blocks done, blocks, NaN),
+ *  from a worker thread, one call at a time; its return value is ignored. */
 ELBO_API elbo_status elbo_vae_eval_iw(elbo_vae *m, const elbo_dataset *ds, int K, uint64_t seed,
-                                      double *nll_mean, double *nll_each, elbo_error *err);
+                                      elbo_progress_fn progress, void *user, double *nll_mean,
+                                      double *nll_each, elbo_error *err);
 
 typedef enum {
     ELBO_SCORE_ELBO = 0,  /* -ELBO, one z draw (as elbo_vae_eval with the seed) */

@@ -69,8 +69,17 @@ static void test_binarize(void)
     CHECK(a[255] == 1.0f && fabsf(a[51] - 0.2f) < 1e-7f, "grey levels");
 }
 
+static int count_calls(void *user, int done, int total, double loss)
+{
+    (void)loss;
+    int *c = user;
+    if (done >= 1 && done <= total) (*c)++;
+    return 0;
+}
+
 static void test_iw(void)
 {
+    int calls = 0;
     elbo_error err;
     elbo_dataset tr, te;
     CHECK(elbo_dataset_load_mnist("data/mnist", ELBO_SPLIT_TRAIN, &tr, &err) == ELBO_OK, "%s", err.msg);
@@ -97,12 +106,13 @@ static void test_iw(void)
     double k1 = 0, k10, k100, k100b;
     for (uint64_t s = 1; s <= 8; s++) {
         double v;
-        elbo_vae_eval_iw(m, &te, 1, s, &v, NULL, &err);
+        elbo_vae_eval_iw(m, &te, 1, s, NULL, NULL, &v, NULL, &err);
         k1 += v / 8;
     }
-    CHECK(elbo_vae_eval_iw(m, &te, 10, 5, &k10, NULL, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(elbo_vae_eval_iw(m, &te, 10, 5, NULL, NULL, &k10, NULL, &err) == ELBO_OK, "%s", err.msg);
     double *each = malloc(sizeof(double) * te.n);
-    CHECK(elbo_vae_eval_iw(m, &te, 100, 5, &k100, each, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(elbo_vae_eval_iw(m, &te, 100, 5, count_calls, &calls, &k100, each, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(calls == 3, "IW progress called %d times for 3 blocks", calls); /* 300 examples / 128 */
     printf("test_iw: -ELBO %.3f, -log p IW K=1 %.3f, K=10 %.3f, K=100 %.3f\n", elbo, k1, k10, k100);
     CHECK(fabs(k1 - elbo) < 0.5, "K = 1 is the ELBO in expectation: %g vs %g", k1, elbo);
     CHECK(k10 < elbo - 0.5, "IW K=10 (%g) must be tighter than the ELBO (%g)", k10, elbo);
@@ -112,9 +122,9 @@ static void test_iw(void)
     CHECK(fabs(mean - k100) < 1e-9, "per-example estimates average to the mean");
     /* independent of the thread count */
     elbo_vae_set_threads(m, 1, &err);
-    CHECK(elbo_vae_eval_iw(m, &te, 100, 5, &k100b, NULL, &err) == ELBO_OK && k100b == k100,
+    CHECK(elbo_vae_eval_iw(m, &te, 100, 5, NULL, NULL, &k100b, NULL, &err) == ELBO_OK && k100b == k100,
           "IW differs with 1 thread: %.17g vs %.17g", k100b, k100);
-    CHECK(elbo_vae_eval_iw(m, &te, 0, 5, &k100b, NULL, &err) == ELBO_ERR_ARG, "K = 0 refused");
+    CHECK(elbo_vae_eval_iw(m, &te, 0, 5, NULL, NULL, &k100b, NULL, &err) == ELBO_ERR_ARG, "K = 0 refused");
     free(each);
     elbo_vae_free(m);
     elbo_dataset_free(&tr);

@@ -50,7 +50,8 @@ static double iw_one(elbo_vae *m, vae_worker *w, int e, int K, uint64_t key)
 }
 
 elbo_status elbo_vae_eval_iw(elbo_vae *m, const elbo_dataset *ds, int K, uint64_t seed,
-                             double *nll_mean, double *nll_each, elbo_error *err)
+                             elbo_progress_fn progress, void *user, double *nll_mean,
+                             double *nll_each, elbo_error *err)
 {
     int D = m->cfg.input_dim, mb = m->cfg.max_batch;
     if (!ds || ds->n < 1 || ds->rows * ds->cols != D)
@@ -62,7 +63,7 @@ elbo_status elbo_vae_eval_iw(elbo_vae *m, const elbo_dataset *ds, int K, uint64_
     int n_chunks = (ds->n + mb - 1) / mb;
     double *each = nll_each ? nll_each : malloc(sizeof(double) * (size_t)ds->n);
     if (!each) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d estimates", ds->n);
-    int nt = m->n_workers < n_chunks ? m->n_workers : n_chunks;
+    int nt = m->n_workers < n_chunks ? m->n_workers : n_chunks, done = 0;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
     for (int c = 0; c < n_chunks; c++) {
         vae_worker *w = &m->w[omp_get_thread_num()];
@@ -71,6 +72,13 @@ elbo_status elbo_vae_eval_iw(elbo_vae *m, const elbo_dataset *ds, int K, uint64_
         vae_encode_forward(m, w, B);
         for (int e = 0; e < B; e++)
             each[start + e] = iw_one(m, w, e, K, seed * 0x9e3779b97f4a7c15ULL + (uint64_t)(start + e));
+        if (progress) {
+#pragma omp critical(elbo_iw_progress)
+            {
+                done++;
+                progress(user, done, n_chunks, NAN);
+            }
+        }
     }
     double sum = 0.0;
     for (int i = 0; i < ds->n; i++) sum += each[i];

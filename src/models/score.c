@@ -15,7 +15,7 @@ elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind 
     int D = m->cfg.input_dim, Z = m->cfg.latent_dim, mb = m->cfg.max_batch;
     if (kind == ELBO_SCORE_IW) {
         double mean;
-        return elbo_vae_eval_iw(m, ds, K, seed, &mean, scores, err);
+        return elbo_vae_eval_iw(m, ds, K, seed, NULL, NULL, &mean, scores, err);
     }
     if (kind != ELBO_SCORE_ELBO && kind != ELBO_SCORE_RECON)
         return elbo_fail(err, ELBO_ERR_ARG, "unknown score kind %d", (int)kind);
