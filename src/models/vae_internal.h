@@ -7,12 +7,14 @@
  * into them. Nothing is allocated during a training step.
  *
  * Layers, for L = n_hidden hidden widths h[0..L-1] (encoder order):
- *   enc[i]   fc{i+1}            h[i-1] (or D) -> h[i]        then ReLU
+ *   enc[i]   fc{i+1}            h[i-1] (or D) -> h[i]        then the activation
  *   mu       fc{L+1}_mu         h[L-1] -> Z
  *   logvar   fc{L+1}_logvar     h[L-1] -> Z
- *   dec[j]   fc{L+2+j}          Z (or h[L-j]) -> h[L-1-j]    then ReLU
+ *   dec[j]   fc{L+2+j}          Z (or h[L-j]) -> h[L-1-j]    then the activation
  *   out      fc{2L+2}           h[0] -> D                    (logits / mean)
  * For L = 1 these are the reference's fc1, fc2_mu, fc2_logvar, fc3, fc4.
+ * With the learned-variance Gaussian a vector fc{2L+2}.logvar [D] follows
+ * the layers (lv_off).
  * Every weight is stored [out, in] as in PyTorch, except fc1's, which is
  * stored transposed [in, out] (layer flag `transposed`) so that the sparse
  * input layer (nn/sparse.h) reads contiguous rows; vae_weight_export and
@@ -47,9 +49,9 @@ typedef struct {
     float *grads; /* [n_params], this worker's gradient; zeroed by Adam */
     /* activations */
     float *x;                      /* [B, D] input in [0,1] */
-    float *h_enc[ELBO_MAX_HIDDEN]; /* [B, h[i]] after ReLU */
+    float *h_enc[ELBO_MAX_HIDDEN]; /* [B, h[i]] after the activation */
     float *mu, *logvar, *eps, *z;  /* [B, Z] */
-    float *h_dec[ELBO_MAX_HIDDEN]; /* [B, h[L-1-j]] after ReLU */
+    float *h_dec[ELBO_MAX_HIDDEN]; /* [B, h[L-1-j]] after the activation */
     float *logits;                 /* [B, D] decoder output */
     float *probs;                  /* [B, D] sigmoid(logits), saved by the BCE */
     /* their gradients */
