@@ -73,7 +73,7 @@ elbo_status elbo_vae_eval_iw(elbo_vae *m, const elbo_dataset *ds, int K, uint64_
         for (int e = 0; e < B; e++)
             each[start + e] = iw_one(m, w, e, K, seed * 0x9e3779b97f4a7c15ULL + (uint64_t)(start + e));
         if (progress) {
-#pragma omp critical(elbo_iw_progress)
+#pragma omp critical
             {
                 done++;
                 progress(user, done, n_chunks, NAN);
