@@ -23,9 +23,12 @@ CFLAGS  ?= -O3 -g
 # -fno-math-errno / -fno-trapping-math let sqrtf and compare-selects vectorise;
 # they change no result. -fvisibility=hidden: only ELBO_API symbols leave
 # the shared library.
+# OpenBLAS's cblas.h: from pkg-config where it knows openblas (Debian does),
+# else Debian's amd64 location.
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || \
+                 echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 CFLAGS  += -std=c11 $(WARN) $(ARCH) -fopenmp -fno-math-errno -fno-trapping-math -fPIC \
-           -fvisibility=hidden -D_POSIX_C_SOURCE=200809L -Iinclude \
-           -I/usr/include/x86_64-linux-gnu/openblas-pthread
+           -fvisibility=hidden -D_POSIX_C_SOURCE=200809L -Iinclude $(BLAS_CFLAGS)
 LDFLAGS += -fopenmp
 LDLIBS  := -lopenblas -lpng -lz -lm
 
@@ -127,8 +130,7 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
 FUZZERS      := fuzz_idx fuzz_safetensors fuzz_json
 FUZZ_FLAGS   := -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-                -fopenmp -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc \
-                -I/usr/include/x86_64-linux-gnu/openblas-pthread
+                -fopenmp -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(BLAS_CFLAGS)
 
 build-fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(LIB_SRC) $(HDRS)
 	@mkdir -p build-fuzz
