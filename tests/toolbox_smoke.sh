@@ -62,6 +62,10 @@ if [ -d "$FASHION" ]; then
 fi
 
 # misuse
+for c in encode score interpolate manifold plot; do
+    expect_rc 0 "elbo $c --help" "$ELBO" $c --help
+    check "$c --help prints usage" grep -q "usage: elbo $c" "$T/out.txt"
+done
 expect_rc 2 "inliers without outliers" "$ELBO" score --model "$T/m" --inliers data/mnist
 expect_rc 2 "bad score kind" "$ELBO" score --model "$T/m" --score bogus
 expect_rc 2 "plot without metrics" "$ELBO" plot
