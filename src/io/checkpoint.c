@@ -19,9 +19,19 @@
 
 #define CKPT_FORMAT "elbo-vae-1"
 
-static const char *lik_name(elbo_likelihood l)
+/* Metadata spellings of the enums, indexed by their values. */
+static const char *const LIKELIHOODS[] = {"bernoulli", "gaussian", "gaussian-learned"};
+static const char *const ACTIVATIONS[] = {"relu", "tanh", "softplus"};
+static const char *const BINARIZATIONS[] = {"none", "static", "dynamic"};
+#define N_OF(a) ((int)(sizeof a / sizeof a[0]))
+
+/* Index of s in names[n]; dflt when s is NULL; -1 when unknown. */
+static int lookup(const char *s, const char *const *names, int n, int dflt)
 {
-    return l == ELBO_LIK_GAUSSIAN ? "gaussian" : l == ELBO_LIK_GAUSSIAN_LEARNED ? "gaussian-learned" : "bernoulli";
+    if (!s) return dflt;
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0) return i;
+    return -1;
 }
 
 /* Joins dir and name into buf. */
@@ -77,13 +87,9 @@ static elbo_status write_weights(const elbo_vae *m, const char *path, char *tmp,
                       {"input_dim", in_s},
                       {"latent_dim", z_s},
                       {"hidden", hid},
-                      {"activation", m->cfg.activation == ELBO_ACT_TANH       ? "tanh"
-                                     : m->cfg.activation == ELBO_ACT_SOFTPLUS ? "softplus"
-                                                                              : "relu"},
-                      {"likelihood", lik_name(m->cfg.likelihood)},
-                      {"binarize", m->cfg.binarize == ELBO_BINARIZE_STATIC    ? "static"
-                                   : m->cfg.binarize == ELBO_BINARIZE_DYNAMIC ? "dynamic"
-                                                                              : "none"}};
+                      {"activation", ACTIVATIONS[m->cfg.activation]},
+                      {"likelihood", LIKELIHOODS[m->cfg.likelihood]},
+                      {"binarize", BINARIZATIONS[m->cfg.binarize]}};
     int nmeta = (int)(sizeof meta / sizeof meta[0]);
     elbo_status st = tmp ? st_write_tmp(path, meta, nmeta, t, nt, tmp, tmp_cap, err)
                          : st_write(path, meta, nmeta, t, nt, err);
@@ -229,31 +235,17 @@ static elbo_status config_from_file(const st_file *f, elbo_vae_config *c, elbo_e
                *act = st_meta_get(f, "activation");
     if (!hid || !lik)
         return elbo_fail(err, ELBO_ERR_FORMAT, "%s: __metadata__ lacks 'hidden' or 'likelihood'", f->path);
-    if (!act || strcmp(act, "relu") == 0)
-        c->activation = ELBO_ACT_RELU;
-    else if (strcmp(act, "tanh") == 0)
-        c->activation = ELBO_ACT_TANH;
-    else if (strcmp(act, "softplus") == 0)
-        c->activation = ELBO_ACT_SOFTPLUS;
-    else
-        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unsupported activation '%s'", f->path, act);
-    if (strcmp(lik, "bernoulli") == 0)
-        c->likelihood = ELBO_LIK_BERNOULLI;
-    else if (strcmp(lik, "gaussian") == 0)
-        c->likelihood = ELBO_LIK_GAUSSIAN;
-    else if (strcmp(lik, "gaussian-learned") == 0)
-        c->likelihood = ELBO_LIK_GAUSSIAN_LEARNED;
-    else
-        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown likelihood '%s'", f->path, lik);
-    const char *bin = st_meta_get(f, "binarize");
-    if (!bin || strcmp(bin, "none") == 0)
-        c->binarize = ELBO_BINARIZE_NONE;
-    else if (strcmp(bin, "static") == 0)
-        c->binarize = ELBO_BINARIZE_STATIC;
-    else if (strcmp(bin, "dynamic") == 0)
-        c->binarize = ELBO_BINARIZE_DYNAMIC;
-    else
-        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown binarize '%s'", f->path, bin);
+    int a = lookup(act, ACTIVATIONS, N_OF(ACTIVATIONS), ELBO_ACT_RELU),
+        l = lookup(lik, LIKELIHOODS, N_OF(LIKELIHOODS), -1),
+        b = lookup(st_meta_get(f, "binarize"), BINARIZATIONS, N_OF(BINARIZATIONS), ELBO_BINARIZE_NONE);
+    if (a < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unsupported activation '%s'", f->path, act);
+    if (l < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown likelihood '%s'", f->path, lik);
+    if (b < 0)
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown binarize '%s'", f->path,
+                         st_meta_get(f, "binarize"));
+    c->activation = (elbo_activation)a;
+    c->likelihood = (elbo_likelihood)l;
+    c->binarize = (elbo_binarize)b;
     c->n_hidden = 0;
     const char *p = hid;
     while (*p) {
