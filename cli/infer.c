@@ -85,13 +85,8 @@ int cmd_reconstruct(int argc, char **argv)
     if (!m) return 1;
     elbo_dataset ds = {0};
     rc = 1;
-    if (load_split("reconstruct", o.data, o.split, o.limit, &ds) == 0) {
-        if (ds.rows * ds.cols != elbo_vae_get_config(m)->input_dim)
-            fprintf(stderr, "elbo reconstruct: %s images are %dx%d, the model expects %d values\n",
-                    o.data, ds.rows, ds.cols, elbo_vae_get_config(m)->input_dim);
-        else
-            rc = write_reconstructions(m, &ds, (int)o.n, o.out);
-    }
+    if (load_split("reconstruct", o.data, o.split, o.limit, &ds) == 0 && fits("reconstruct", m, &ds, o.data))
+        rc = write_reconstructions(m, &ds, (int)o.n, o.out);
     elbo_dataset_free(&ds);
     elbo_vae_free(m);
     return rc;

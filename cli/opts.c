@@ -107,6 +107,14 @@ int load_split(const char *S, const char *dir, elbo_split split, long limit, elb
     return 0;
 }
 
+int fits(const char *S, const elbo_vae *m, const elbo_dataset *ds, const char *dir)
+{
+    if (ds->rows * ds->cols == elbo_vae_get_config(m)->input_dim) return 1;
+    fprintf(stderr, "elbo %s: %s holds %dx%d images, the model expects %d values\n", S, dir, ds->rows,
+            ds->cols, elbo_vae_get_config(m)->input_dim);
+    return 0;
+}
+
 int image_side(int D)
 {
     int side = 1;

@@ -37,6 +37,9 @@ elbo_vae *load_model(const char *S, const char *path, long threads);
 /* Loads a split of dir with --limit applied; prints errors; 0 on success. */
 int load_split(const char *S, const char *dir, elbo_split split, long limit, elbo_dataset *ds);
 
+/* 1 if ds's images have the model's input size, else prints why and 0. */
+int fits(const char *S, const elbo_vae *m, const elbo_dataset *ds, const char *dir);
+
 /* Side of a square image of D values, or 0 when D is not a square. */
 int image_side(int D);
 

@@ -21,14 +21,6 @@ static float *to_float(const elbo_dataset *ds)
     return x;
 }
 
-static int fits(const char *S, const elbo_vae *m, const elbo_dataset *ds, const char *dir)
-{
-    if (ds->rows * ds->cols == elbo_vae_get_config(m)->input_dim) return 1;
-    fprintf(stderr, "elbo %s: %s holds %dx%d images, the model expects %d values\n", S, dir, ds->rows,
-            ds->cols, elbo_vae_get_config(m)->input_dim);
-    return 0;
-}
-
 /* ------------------------------------------------------------------ encode */
 
 static void encode_help(void)
