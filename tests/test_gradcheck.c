@@ -254,9 +254,13 @@ static void check_linear_t(void)
 }
 
 /* The sparse first layer against the dense one on an input that is mostly
- * zeros, awkward sizes (a partial column block), and finite differences. */
-enum { SB = 5, SI = 37, SO = 45 };
-static float s_x[SB * SI], s_WT[SI * SO], s_b[SO], s_out[SB * SO], s_w[SB * SO];
+ * zeros, and finite differences. The kernel splits the O outputs into
+ * register blocks of whole vectors plus scalar columns; the widths below
+ * cover scalar columns only, one partial block, one block, several blocks of
+ * unequal size, and all of these with scalar columns after them. */
+enum { SB = 5, SI = 37, SO_MAX = 1203 };
+static int SO; /* the width under test */
+static float s_x[SB * SI], s_WT[SI * SO_MAX], s_b[SO_MAX], s_out[SB * SO_MAX], s_w[SB * SO_MAX];
 static sparse_batch s_xs;
 
 static double L_sparse(void *c)
@@ -266,8 +270,9 @@ static double L_sparse(void *c)
     return dot(s_out, s_w, SB * SO);
 }
 
-static void check_sparse(void)
+static void check_sparse_width(int width, int fd)
 {
+    SO = width;
     int rp[SB + 1], rc[SB * SI], cp[SI + 1], cr[SB * SI];
     float rv[SB * SI], cv[SB * SI];
     sparse_batch xs = {0, 0, 0, 0, rp, rc, rv, cp, cr, cv};
@@ -290,21 +295,41 @@ static void check_sparse(void)
         for (int j = s_xs.col_ptr[k]; j < s_xs.col_ptr[k + 1]; j++)
             ok &= s_x[s_xs.col_row[j] * SI + k] == s_xs.col_val[j];
     CHECK(ok, "CSC entries match the dense input");
-    float dense[SB * SO];
+    static float dense[SB * SO_MAX], dWs[SI * SO_MAX], dWd[SI * SO_MAX], dbs[SO_MAX], dbd[SO_MAX];
     linear_t_forward(dense, s_x, s_WT, s_b, SB, SI, SO);
     linear_sparse_forward(s_out, &s_xs, s_WT, s_b, SO);
     double worst = 0;
     for (int i = 0; i < SB * SO; i++) worst = fmax(worst, fabs(dense[i] - s_out[i]));
-    CHECK(worst < 1e-5, "sparse forward differs from dense by %g", worst);
-    float dWs[SI * SO] = {0}, dWd[SI * SO] = {0}, dbs[SO] = {0}, dbd[SO] = {0};
+    CHECK(worst < 1e-5, "O=%d: sparse forward differs from dense by %g", width, worst);
+    /* backward accumulates: start both from the same non-zero gradient */
+    fill_normal(dWs, SI * SO, 1);
+    fill_normal(dbs, SO, 1);
+    memcpy(dWd, dWs, sizeof(float) * SI * SO);
+    memcpy(dbd, dbs, sizeof(float) * SO);
     linear_sparse_backward(dWs, dbs, s_w, &s_xs, SO);
     linear_t_backward(dWd, dbd, s_w, s_x, SB, SI, SO);
     worst = 0;
     for (int i = 0; i < SI * SO; i++) worst = fmax(worst, fabs(dWs[i] - dWd[i]));
     for (int i = 0; i < SO; i++) worst = fmax(worst, fabs(dbs[i] - dbd[i]));
-    CHECK(worst < 1e-5, "sparse backward differs from dense by %g", worst);
-    fd_check("linear_sparse.WT", s_WT, dWs, SI * SO, L_sparse, NULL);
-    fd_check("linear_sparse.b", s_b, dbs, SO, L_sparse, NULL);
+    CHECK(worst < 1e-5, "O=%d: sparse backward differs from dense by %g", width, worst);
+    if (fd) {
+        memset(dWs, 0, sizeof(float) * SI * SO);
+        memset(dbs, 0, sizeof(float) * SO);
+        linear_sparse_backward(dWs, dbs, s_w, &s_xs, SO);
+        fd_check("linear_sparse.WT", s_WT, dWs, SI * SO, L_sparse, NULL);
+        fd_check("linear_sparse.b", s_b, dbs, SO, L_sparse, NULL);
+    }
+}
+
+static void check_sparse(void)
+{
+    /* its own stream: the number of widths does not change later checks' data */
+    elbo_rng saved = rng;
+    elbo_rng_seed(&rng, 77);
+    static const int widths[] = {3, 45, 256, 400, 407, 448, 449, 900, 1203};
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++)
+        check_sparse_width(widths[i], widths[i] == 45);
+    rng = saved;
 }
 
 /* The vectorisable exp and log1p against double-precision libm. */

@@ -45,63 +45,100 @@ void sparse_batch_build_csc(sparse_batch *s)
     s->has_csc = 1;
 }
 
-/* Output columns per block: 32 floats of accumulator held in 8 four-wide
- * vector registers (GCC/Clang vector extensions, so this compiles to SSE or
- * AVX alike), while the slice WT[:, block] (I * 128 bytes: 100 KB for MNIST)
- * stays in L2. */
-#define BLK 32
-#define NV (BLK / 4)
+/* Output columns are done in blocks of NV vectors of VW floats, the block's
+ * accumulators held in registers (GCC/Clang vector extensions, so the same
+ * code compiles to AVX-512, AVX or SSE). One non-zero input then costs one
+ * broadcast and NV fused multiply-adds against one contiguous slice of a
+ * weight row; wide blocks make that slice many cache lines long, which the
+ * out-of-order core and the L2 prefetcher overlap. MAXV is what fits in the
+ * register file with room for the broadcast and a temporary: 28 of the 32
+ * AVX-512 registers, 12 of the 16 AVX/SSE ones. Columns past the last whole
+ * vector (O % VW) go through a scalar loop. */
+#if defined(__AVX512F__)
+#define VW 16
+#define MAXV 28
+#elif defined(__AVX__)
+#define VW 8
+#define MAXV 12
+#else
+#define VW 4
+#define MAXV 12
+#endif
 
-typedef float v4 __attribute__((vector_size(16)));
+typedef float vf __attribute__((vector_size(VW * sizeof(float))));
 
-static inline v4 ld4(const float *p)
+static inline vf ldv(const float *p)
 {
-    v4 v;
+    vf v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline void st4(float *p, v4 v) { memcpy(p, &v, sizeof v); }
+static inline void stv(float *p, vf v) { memcpy(p, &v, sizeof v); }
 
-/* acc[0..BLK) += sum_j val[j] * rows[idx[j]][0..BLK), rows stride ld. */
-static inline void axpy_block(float *acc_io, const int *idx, const float *val, int n,
-                              const float *rows, long ld)
-{
-    v4 a[NV];
-    for (int q = 0; q < NV; q++) a[q] = ld4(acc_io + 4 * q);
-    for (int j = 0; j < n; j++) {
-        const float *r = rows + (long)idx[j] * ld;
-        v4 v = {val[j], val[j], val[j], val[j]};
-#pragma GCC unroll 8
-        for (int q = 0; q < NV; q++) a[q] += v * ld4(r + 4 * q);
+/* acc[0 .. NV*VW) += sum_j val[j] * rows[idx[j]*ld + 0 .. NV*VW), one
+ * function per block width so every loop over q unrolls into registers. */
+typedef void (*axpy_fn)(float *acc, const int *idx, const float *val, int n, const float *rows,
+                        long ld);
+#define DEF_AXPY(NV)                                                                           \
+    static void axpy_##NV(float *acc, const int *idx, const float *val, int n,                 \
+                          const float *rows, long ld)                                          \
+    {                                                                                          \
+        vf a[NV];                                                                              \
+        _Pragma("GCC unroll 32") for (int q = 0; q < NV; q++) a[q] = ldv(acc + VW * q);        \
+        for (int j = 0; j < n; j++) {                                                          \
+            const float *r = rows + (long)idx[j] * ld;                                         \
+            vf v = (vf){0} + val[j];                                                           \
+            _Pragma("GCC unroll 32") for (int q = 0; q < NV; q++) a[q] += v * ldv(r + VW * q); \
+        }                                                                                      \
+        _Pragma("GCC unroll 32") for (int q = 0; q < NV; q++) stv(acc + VW * q, a[q]);         \
     }
-    for (int q = 0; q < NV; q++) st4(acc_io + 4 * q, a[q]);
-}
 
-/* The same for a partial block of w < BLK columns. */
-static inline void axpy_tail(float *acc, int w, const int *idx, const float *val, int n,
+DEF_AXPY(1) DEF_AXPY(2) DEF_AXPY(3) DEF_AXPY(4) DEF_AXPY(5) DEF_AXPY(6) DEF_AXPY(7)
+DEF_AXPY(8) DEF_AXPY(9) DEF_AXPY(10) DEF_AXPY(11) DEF_AXPY(12) DEF_AXPY(13) DEF_AXPY(14)
+DEF_AXPY(15) DEF_AXPY(16) DEF_AXPY(17) DEF_AXPY(18) DEF_AXPY(19) DEF_AXPY(20) DEF_AXPY(21)
+DEF_AXPY(22) DEF_AXPY(23) DEF_AXPY(24) DEF_AXPY(25) DEF_AXPY(26) DEF_AXPY(27) DEF_AXPY(28)
+
+static const axpy_fn axpy_table[29] = {
+    NULL,     axpy_1,  axpy_2,  axpy_3,  axpy_4,  axpy_5,  axpy_6,  axpy_7,  axpy_8,  axpy_9,
+    axpy_10, axpy_11, axpy_12, axpy_13, axpy_14, axpy_15, axpy_16, axpy_17, axpy_18, axpy_19,
+    axpy_20, axpy_21, axpy_22, axpy_23, axpy_24, axpy_25, axpy_26, axpy_27, axpy_28};
+
+/* The O / VW whole vectors of a row go in the fewest blocks of at most MAXV
+ * vectors, as even as possible: block i of nblk is vectors
+ * [blk_start(i), blk_start(i + 1)). */
+static int n_blocks(int O) { return (O / VW + MAXV - 1) / MAXV; }
+static int blk_start(int O, int nblk, int i) { return (int)((long)(O / VW) * i / nblk); }
+
+/* acc[o] += sum_j val[j] * rows[idx[j]*ld + o] for the scalar columns o in [o0, O). */
+static inline void axpy_tail(float *acc, int o0, int O, const int *idx, const float *val, int n,
                              const float *rows, long ld)
 {
     for (int j = 0; j < n; j++) {
         const float *r = rows + (long)idx[j] * ld;
-        for (int o = 0; o < w; o++) acc[o] += val[j] * r[o];
+        for (int o = o0; o < O; o++) acc[o] += val[j] * r[o];
     }
 }
 
 void linear_sparse_forward(float *out, const sparse_batch *x, const float *WT, const float *b, int O)
 {
-    for (int o0 = 0; o0 < O; o0 += BLK) {
-        int w = O - o0 < BLK ? O - o0 : BLK;
+    int nblk = n_blocks(O), tail = O / VW * VW;
+    for (int r = 0; r < x->B; r++) memcpy(out + (long)r * O, b, sizeof(float) * (size_t)O);
+    for (int i = 0; i < nblk; i++) {
+        int v0 = blk_start(O, nblk, i), o0 = v0 * VW;
+        axpy_fn f = axpy_table[blk_start(O, nblk, i + 1) - v0];
         for (int r = 0; r < x->B; r++) {
-            float *acc = out + (long)r * O + o0;
-            memcpy(acc, b + o0, sizeof(float) * (size_t)w);
-            int j0 = x->row_ptr[r], n = x->row_ptr[r + 1] - j0;
-            if (w == BLK)
-                axpy_block(acc, x->row_col + j0, x->row_val + j0, n, WT + o0, O);
-            else
-                axpy_tail(acc, w, x->row_col + j0, x->row_val + j0, n, WT + o0, O);
+            int j0 = x->row_ptr[r];
+            f(out + (long)r * O + o0, x->row_col + j0, x->row_val + j0, x->row_ptr[r + 1] - j0,
+              WT + o0, O);
         }
     }
+    if (tail < O)
+        for (int r = 0; r < x->B; r++) {
+            int j0 = x->row_ptr[r];
+            axpy_tail(out + (long)r * O, tail, O, x->row_col + j0, x->row_val + j0,
+                      x->row_ptr[r + 1] - j0, WT, O);
+        }
 }
 
 void linear_sparse_backward(float *dWT, float *db, const float *dout, const sparse_batch *x, int O)
@@ -111,16 +148,18 @@ void linear_sparse_backward(float *dWT, float *db, const float *dout, const spar
         const float *d = dout + (long)r * O;
         for (int o = 0; o < O; o++) db[o] += d[o];
     }
-    for (int o0 = 0; o0 < O; o0 += BLK) {
-        int w = O - o0 < BLK ? O - o0 : BLK;
+    int nblk = n_blocks(O), tail = O / VW * VW;
+    for (int i = 0; i < nblk; i++) {
+        int v0 = blk_start(O, nblk, i), o0 = v0 * VW;
+        axpy_fn f = axpy_table[blk_start(O, nblk, i + 1) - v0];
         for (int k = 0; k < x->I; k++) {
             int j0 = x->col_ptr[k], n = x->col_ptr[k + 1] - j0;
-            if (n == 0) continue;
-            float *acc = dWT + (long)k * O + o0;
-            if (w == BLK)
-                axpy_block(acc, x->col_row + j0, x->col_val + j0, n, dout + o0, O);
-            else
-                axpy_tail(acc, w, x->col_row + j0, x->col_val + j0, n, dout + o0, O);
+            if (n) f(dWT + (long)k * O + o0, x->col_row + j0, x->col_val + j0, n, dout + o0, O);
         }
     }
+    if (tail < O)
+        for (int k = 0; k < x->I; k++) {
+            int j0 = x->col_ptr[k], n = x->col_ptr[k + 1] - j0;
+            if (n) axpy_tail(dWT + (long)k * O, tail, O, x->col_row + j0, x->col_val + j0, n, dout, O);
+        }
 }
