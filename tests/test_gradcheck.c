@@ -402,14 +402,14 @@ static void check_vae(elbo_likelihood lik, int n_hidden, int sparse_x, elbo_acti
     CHECK(m->w[0].x_sparse == sparse_x, "first layer sparse=%d, expected %d", m->w[0].x_sparse, sparse_x);
     vae_backward(m, &m->w[0], 4);
     float *g = malloc(sizeof(float) * m->n_params);
-    vae_sum_grads(m, g);
+    vae_param_grads(m, 1, g);
     char what[64];
     if (m->lv_off != (size_t)-1) { /* the learned log-variance */
         for (int d = 0; d < c.input_dim; d++) m->params[m->lv_off + d] = 0.3f * (float)(d % 3) - 0.2f;
         memset(m->w[0].grads, 0, sizeof(float) * m->n_params); /* backward accumulates */
         L_vae(&v);
         vae_backward(m, &m->w[0], 4);
-        vae_sum_grads(m, g);
+        vae_param_grads(m, 1, g);
         fd_check_h("vae(gauss-learned).logvar", m->params + m->lv_off, g + m->lv_off, c.input_dim,
                    L_vae, &v, 1e-3, DETECT_KINKS);
     }

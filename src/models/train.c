@@ -57,16 +57,6 @@ void vae_load_rows(const elbo_vae *m, vae_worker *w, const float *xsrc, const el
     }
 }
 
-/* Slice [i0, i1) of n parameters for thread t of nth (64-byte aligned). */
-static void param_slice(size_t n, int t, int nth, size_t *i0, size_t *i1)
-{
-    size_t per = (n / (size_t)nth + 15) & ~(size_t)15;
-    *i0 = per * (size_t)t;
-    *i1 = *i0 + per;
-    if (*i0 > n) *i0 = n;
-    if (*i1 > n || t == nth - 1) *i1 = n;
-}
-
 /* Row range of worker t when B rows are split over nw workers. */
 static void split_rows(int B, int nw, int t, int *r0, int *n)
 {
@@ -129,56 +119,59 @@ elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc
         *loss += m->w[t].iwae;
     }
     if (!isfinite(*recon) || !isfinite(*kl) || !isfinite(*loss)) {
-        for (int t = 0; t < nw; t++) memset(m->w[t].grads, 0, sizeof(float) * m->n_params);
+        vae_zero_worker_grads(m, nw);
         return elbo_fail(err, ELBO_ERR_NUMERIC,
                          "step %ld: the %s term is %g (not finite); try a smaller learning rate "
                          "or check that the data are scaled to [0,1]",
                          m->step + 1, isfinite(*recon) ? "KL" : "reconstruction",
                          isfinite(*recon) ? *kl : *recon);
     }
-    /* gradient clipping (torch.nn.utils.clip_grad_norm_): the norm of the
-     * summed gradient, from per-thread partial sums added in a fixed order */
-    float *g[VAE_MAX_WORKERS];
-    for (int t = 0; t < nw; t++) g[t] = m->w[t].grads;
-    int nt = m->n_workers;
+    m->step++;
+    /* The parameter gradients, chunk by chunk (models/grad.c), each followed
+     * at once by its Adam update while it is still in cache. A chunk's
+     * result does not depend on which thread computes it, so the chunks are
+     * handed out dynamically. With gradient clipping
+     * (torch.nn.utils.clip_grad_norm_) the whole gradient is needed first:
+     * it goes to m->grad, its norm is summed over the chunks in chunk order,
+     * and Adam runs over it scaled. */
+    int nt = m->n_workers, nc = m->n_chunks;
+    const vae_chunk *ch = m->chunks;
     float scale = 1.0f;
     if (tc->clip_grad > 0.0) {
-        double part[VAE_MAX_WORKERS] = {0};
-#pragma omp parallel num_threads(nt) if (nt > 1)
-        {
-            int t = omp_get_thread_num(), nth = omp_get_num_threads();
-            size_t i0, i1;
-            param_slice(m->n_params, t, nth, &i0, &i1);
-            part[t] = grad_sq_norm(g, nw, i0, i1 - i0);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+        for (int c = 0; c < nc; c++) {
+            vae_chunk_grad(m, nw, c, m->grad + ch[c].off);
+            m->chunk_sq[c] = grad_sq_norm(m->grad + ch[c].off, ch[c].n);
         }
         double sq = 0.0;
-        for (int t = 0; t < nt; t++) sq += part[t];
+        for (int c = 0; c < nc; c++) sq += m->chunk_sq[c];
         double norm = sqrt(sq), coef = tc->clip_grad / (norm + 1e-6);
         if (coef < 1.0) scale = (float)coef;
     }
-    m->step++;
-    /* Adam over the parameter buffer in slices, one per thread; each slice
-     * sums the workers' gradients in worker order and zeroes them. */
-    size_t bad[VAE_MAX_WORKERS];
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int t = omp_get_thread_num(), nth = omp_get_num_threads();
-        size_t i0, i1;
-        param_slice(m->n_params, t, nth, &i0, &i1);
-        size_t b = adam_step_sum(m->params + i0, g, nw, i0, m->adam_m + i0, m->adam_v + i0, i1 - i0,
-                                 m->step, tc->lr, tc->beta1, tc->beta2, tc->eps, scale);
-        bad[t] = b == (size_t)-1 ? b : i0 + b;
-        for (int k = nth; k < nt && t == 0; k++) bad[k] = (size_t)-1;
-    }
-    for (int t = 0; t < nt; t++)
-        if (bad[t] != (size_t)-1) {
-            char name[48];
-            return elbo_fail(err, ELBO_ERR_NUMERIC,
-                             "step %ld: the gradient of %s became non-finite (the loss was "
-                             "finite); try a smaller learning rate or --clip-grad, and check the "
-                             "data scaling",
-                             m->step, vae_param_name(m, bad[t], name, sizeof name));
+    int whole = tc->clip_grad > 0.0;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    for (int c = 0; c < nc; c++) {
+        size_t o = ch[c].off;
+        float *g = m->grad + o;
+        if (!whole) {
+            g = m->w[omp_get_thread_num()].gscratch;
+            vae_chunk_grad(m, nw, c, g);
         }
+        m->chunk_bad[c] = adam_step(m->params + o, g, m->adam_m + o, m->adam_v + o, ch[c].n,
+                                    m->step, tc->lr, tc->beta1, tc->beta2, tc->eps, scale);
+    }
+    size_t bad = (size_t)-1; /* the lowest non-finite parameter index */
+    for (int c = 0; c < nc; c++)
+        if (m->chunk_bad[c] != (size_t)-1 && ch[c].off + m->chunk_bad[c] < bad)
+            bad = ch[c].off + m->chunk_bad[c];
+    if (bad != (size_t)-1) {
+        char name[48];
+        return elbo_fail(err, ELBO_ERR_NUMERIC,
+                         "step %ld: the gradient of %s became non-finite (the loss was "
+                         "finite); try a smaller learning rate or --clip-grad, and check the "
+                         "data scaling",
+                         m->step, vae_param_name(m, bad, name, sizeof name));
+    }
     return ELBO_OK;
 }
 

@@ -172,7 +172,8 @@ static void worker_free(vae_worker *w)
 {
     elbo_free_aligned(w->act);
     elbo_free_aligned(w->dact);
-    elbo_free_aligned(w->grads);
+    free(w->grads);
+    elbo_free_aligned(w->gscratch);
     free(w->xs.row_ptr);
     free(w->xs.row_col);
     free(w->xs.row_val);
@@ -192,7 +193,8 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
     size_t cells = (size_t)w->cap * m->cfg.input_dim;
     w->act = elbo_calloc_aligned(na, sizeof(float));
     w->dact = elbo_calloc_aligned(ng, sizeof(float));
-    w->grads = elbo_calloc_aligned(m->n_params, sizeof(float));
+    w->grads = calloc(m->n_params, sizeof(float));
+    w->gscratch = elbo_calloc_aligned(m->chunk_max, sizeof(float));
     w->xs.row_ptr = malloc(sizeof(int) * ((size_t)w->cap + 1));
     w->xs.row_col = malloc(sizeof(int) * cells);
     w->xs.row_val = malloc(sizeof(float) * cells);
@@ -201,7 +203,7 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
     w->xs.col_val = malloc(sizeof(float) * cells);
     w->kl_dims = calloc((size_t)m->cfg.latent_dim, sizeof(double));
     w->lw = calloc((size_t)w->cap, sizeof(double));
-    if (!w->kl_dims || !w->lw || !w->act || !w->dact || !w->grads || !w->xs.row_ptr || !w->xs.row_col || !w->xs.row_val ||
+    if (!w->kl_dims || !w->lw || !w->act || !w->dact || !w->grads || !w->gscratch || !w->xs.row_ptr || !w->xs.row_col || !w->xs.row_val ||
         !w->xs.col_ptr || !w->xs.col_row || !w->xs.col_val) {
         worker_free(w);
         return -1;
@@ -245,12 +247,13 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
     m->params = elbo_calloc_aligned(m->n_params, sizeof(float));
     m->adam_m = elbo_calloc_aligned(m->n_params, sizeof(float));
     m->adam_v = elbo_calloc_aligned(m->n_params, sizeof(float));
+    m->grad = elbo_alloc_aligned(m->n_params, sizeof(float)); /* untouched unless needed */
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * c->latent_dim, sizeof(float));
     m->kl_scale = elbo_calloc_aligned((size_t)c->latent_dim, sizeof(float));
     if (m->kl_scale)
         for (int j = 0; j < c->latent_dim; j++) m->kl_scale[j] = 1.0f;
-    if (!m->params || !m->adam_m || !m->adam_v || !m->eps_step || !m->kl_scale ||
-        elbo_vae_set_threads(m, c->threads, err) != ELBO_OK) {
+    if (!m->params || !m->adam_m || !m->adam_v || !m->grad || !m->eps_step || !m->kl_scale ||
+        vae_chunks_build(m) != 0 || elbo_vae_set_threads(m, c->threads, err) != ELBO_OK) {
         size_t np = m->n_params;
         elbo_vae_free(m);
         elbo_fail(err, ELBO_ERR_NOMEM, "out of memory allocating %zu parameters", np);
@@ -283,6 +286,8 @@ void elbo_vae_free(elbo_vae *m)
     elbo_free_aligned(m->params);
     elbo_free_aligned(m->adam_m);
     elbo_free_aligned(m->adam_v);
+    elbo_free_aligned(m->grad);
+    vae_chunks_free(m);
     elbo_free_aligned(m->eps_step);
     elbo_free_aligned(m->kl_scale);
     free(m->perm);
@@ -319,8 +324,6 @@ int elbo_vae_epochs(const elbo_vae *m) { return m->epoch; }
 
 #define W_(l) (m->params + (l)->w_off)
 #define B_(l) (m->params + (l)->b_off)
-#define DW_(l) (w->grads + (l)->w_off)
-#define DB_(l) (w->grads + (l)->b_off)
 
 /* The hidden layers' activation, forward in place and backward from the
  * output, dispatched on the model's choice. */
@@ -440,6 +443,8 @@ void vae_recon_backward(elbo_vae *m, vae_worker *w, float *dlogits, const float 
 void vae_zero_dgrads(elbo_vae *m, vae_worker *w, int n_enc, int n_dec)
 {
     const elbo_vae_config *c = &m->cfg;
+    w->n_enc = n_enc;
+    w->n_dec = n_dec;
     int L = c->n_hidden;
     for (int i = 0; i < L; i++) {
         memset(w->dh_enc[i], 0, sizeof(float) * (size_t)n_enc * c->hidden[i]);
@@ -453,18 +458,20 @@ void vae_zero_dgrads(elbo_vae *m, vae_worker *w, int n_enc, int n_dec)
     memset(w->dlogits, 0, sizeof(float) * (size_t)n_dec * c->input_dim);
 }
 
+/* Backward through the layers computes the activations' gradients only;
+ * the weights' and biases' gradients come later from what is kept here
+ * (each layer's input and output gradient), over all workers at once
+ * (models/grad.c). */
 void vae_decoder_backward(elbo_vae *m, vae_worker *w, int R)
 {
     int L = m->cfg.n_hidden;
     const vae_layer *lo = &m->layers[m->l_out];
-    linear_backward(w->dh_dec[L - 1], DW_(lo), DB_(lo), w->dlogits, w->h_dec[L - 1], W_(lo), R,
-                    lo->in, lo->out);
+    linear_backward_data(w->dh_dec[L - 1], w->dlogits, W_(lo), R, lo->in, lo->out);
     for (int j = L - 1; j >= 0; j--) {
         const vae_layer *l = &m->layers[m->l_logvar + 1 + j];
         act_backward(m, w->dpre_dec[j], w->dh_dec[j], w->h_dec[j], (long)R * l->out);
         float *din = j > 0 ? w->dh_dec[j - 1] : w->dz;
-        const float *in = j > 0 ? w->h_dec[j - 1] : w->z;
-        linear_backward(din, DW_(l), DB_(l), w->dpre_dec[j], in, W_(l), R, l->in, l->out);
+        linear_backward_data(din, w->dpre_dec[j], W_(l), R, l->in, l->out);
     }
 }
 
@@ -473,24 +480,18 @@ void vae_encoder_backward(elbo_vae *m, vae_worker *w, int B)
     int L = m->cfg.n_hidden;
     /* the two heads both feed the last hidden layer's gradient */
     const vae_layer *lm = &m->layers[m->l_mu], *lv = &m->layers[m->l_logvar];
-    linear_backward(w->dh_enc[L - 1], DW_(lm), DB_(lm), w->dmu, w->h_enc[L - 1], W_(lm), B,
-                    lm->in, lm->out);
-    linear_backward(w->dh_enc[L - 1], DW_(lv), DB_(lv), w->dlogvar, w->h_enc[L - 1], W_(lv), B,
-                    lv->in, lv->out);
+    linear_backward_data(w->dh_enc[L - 1], w->dmu, W_(lm), B, lm->in, lm->out);
+    linear_backward_data(w->dh_enc[L - 1], w->dlogvar, W_(lv), B, lv->in, lv->out);
     for (int i = L - 1; i >= 1; i--) {
         const vae_layer *l = &m->layers[i];
         act_backward(m, w->dpre_enc[i], w->dh_enc[i], w->h_enc[i], (long)B * l->out);
-        linear_backward(w->dh_enc[i - 1], DW_(l), DB_(l), w->dpre_enc[i], w->h_enc[i - 1], W_(l),
-                        B, l->in, l->out);
+        linear_backward_data(w->dh_enc[i - 1], w->dpre_enc[i], W_(l), B, l->in, l->out);
     }
     const vae_layer *l0 = &m->layers[0];
     act_backward(m, w->dpre_enc[0], w->dh_enc[0], w->h_enc[0], (long)B * l0->out);
-    if (w->x_sparse) { /* no gradient for the data */
-        sparse_batch_build_csc(&w->xs);
-        linear_sparse_backward(DW_(l0), DB_(l0), w->dpre_enc[0], &w->xs, l0->out);
-    }
-    else
-        linear_t_backward(DW_(l0), DB_(l0), w->dpre_enc[0], w->x, B, l0->in, l0->out);
+    /* no gradient for the data; the first layer's weight gradient will read
+     * its non-zero inputs by column */
+    if (w->x_sparse) sparse_batch_build_csc(&w->xs);
 }
 
 void vae_backward(elbo_vae *m, vae_worker *w, int B)
@@ -506,13 +507,6 @@ void vae_backward(elbo_vae *m, vae_worker *w, int B)
     reparam_backward(w->dmu, w->dlogvar, w->dz, w->logvar, w->eps, nz);
     kl_normal_dims_backward(w->dmu, w->dlogvar, w->mu, w->logvar, B, c->latent_dim, m->kl_scale);
     vae_encoder_backward(m, w, B);
-}
-
-void vae_sum_grads(const elbo_vae *m, float *dst)
-{
-    memset(dst, 0, sizeof(float) * m->n_params);
-    for (int t = 0; t < m->n_workers; t++)
-        for (size_t i = 0; i < m->n_params; i++) dst[i] += m->w[t].grads[i];
 }
 
 /* ----------------------------------------------------- batch-level calls */

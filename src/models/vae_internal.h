@@ -22,9 +22,12 @@
  *
  * Threads: a training step splits its batch into n_workers contiguous row
  * ranges; each worker runs forward and backward on its rows with its own
- * activations and its own gradient buffer, and Adam sums the workers'
- * gradients in a fixed order. The result therefore depends on the thread
- * count but is bit-identical for a fixed seed and thread count. */
+ * activations, computing the gradients of the activations only. Then the
+ * parameter gradients are computed in chunks of whole weight rows, each the
+ * sum over all workers' rows in worker order (models/grad.c), and Adam
+ * updates each chunk as soon as its gradient is ready, while it is still in
+ * cache. The result therefore depends on the thread count (the row split)
+ * but is bit-identical for a fixed seed and thread count. */
 #ifndef ELBO_VAE_INTERNAL_H
 #define ELBO_VAE_INTERNAL_H
 
@@ -34,6 +37,16 @@
 
 #define VAE_MAX_LAYERS (2 * ELBO_MAX_HIDDEN + 3)
 #define VAE_MAX_WORKERS 64
+
+/* A piece of the parameter buffer whose gradient is computed in one go:
+ * rows [r0, r1) of layer `layer`'s stored weight (output features, or input
+ * features for the transposed first layer), entries [r0, r1) of its bias, or
+ * of the parameters outside the layers. params[off .. off + n). */
+enum { VAE_CHUNK_WEIGHT, VAE_CHUNK_BIAS, VAE_CHUNK_OTHER };
+typedef struct {
+    int layer, kind, r0, r1;
+    size_t off, n;
+} vae_chunk;
 
 typedef struct {
     char name[32]; /* tensor name prefix, e.g. "fc1" */
@@ -46,7 +59,13 @@ typedef struct {
 typedef struct {
     int cap;
     float *act, *dact;
-    float *grads; /* [n_params], this worker's gradient; zeroed by Adam */
+    /* [n_params] laid out like params: gradients that backward accumulates
+     * directly (parameters outside the layers: the learned log-variance);
+     * summed and zeroed by the parameter-gradient pass. calloc'd, so the
+     * pages no backward writes cost no memory. */
+    float *grads;
+    float *gscratch; /* [chunk_max] one chunk's gradient, on its way to Adam */
+    int n_enc, n_dec; /* encoder and decoder rows of the last backward pass */
     /* activations */
     float *x;                      /* [B, D] input in [0,1] */
     float *h_enc[ELBO_MAX_HIDDEN]; /* [B, h[i]] after the activation */
@@ -77,6 +96,13 @@ struct elbo_vae {
 
     size_t n_params;
     float *params, *adam_m, *adam_v; /* [n_params] each */
+    float *grad;               /* [n_params] the summed gradient, when a step
+                                  needs it whole (gradient clipping, tests) */
+    vae_chunk *chunks;         /* the parameters in gradient chunks */
+    int n_chunks;
+    size_t chunk_max;          /* floats in the largest chunk */
+    size_t *chunk_bad;         /* [n_chunks] per step: first non-finite element */
+    double *chunk_sq;          /* [n_chunks] per step: squared gradient norm */
     long step;                 /* Adam steps taken */
     int epoch;                 /* completed epochs */
     uint64_t seed;             /* the seed the model was created with */
@@ -103,8 +129,10 @@ struct elbo_vae {
 /* Forward pass of worker w over its first B rows (x and eps filled).
  * Sets w->recon and w->kl to the batch sums. */
 void vae_forward(elbo_vae *m, vae_worker *w, int B);
-/* Zeroes w's activation gradients, then backpropagates the summed loss,
- * accumulating into w->grads. */
+/* Zeroes w's activation gradients, then backpropagates the summed loss
+ * down to every layer's output; keeps what the parameter gradients need
+ * (vae_chunk_grad). Gradients of parameters outside the layers accumulate
+ * into w->grads. */
 void vae_backward(elbo_vae *m, vae_worker *w, int B);
 /* The likelihood term over `rows` rows of logits against targets x: for
  * x_stride 0 every row is compared with the same image x (IW, IWAE), else
@@ -137,8 +165,17 @@ void vae_backward_iwae(elbo_vae *m, vae_worker *w, int n, int K);
 void vae_encode_forward(elbo_vae *m, vae_worker *w, int B);
 /* Decoder only: w->z -> w->logits. */
 void vae_decode_forward(elbo_vae *m, vae_worker *w, int B);
-/* Sums the workers' gradients into dst [n_params] (tests, checks). */
-void vae_sum_grads(const elbo_vae *m, float *dst);
+/* Parameter gradients (models/grad.c), after the backward passes of
+ * workers 0 .. nw-1. vae_chunks_build lists the chunks at creation (-1: out
+ * of memory); vae_chunk_grad writes chunk c's summed gradient to dst
+ * [chunk n] (and zeroes what the workers accumulated for it in w->grads);
+ * vae_param_grads does every chunk into dst laid out like params;
+ * vae_zero_worker_grads drops what the workers accumulated. */
+int vae_chunks_build(elbo_vae *m);
+void vae_chunks_free(elbo_vae *m);
+void vae_chunk_grad(elbo_vae *m, int nw, int c, float *dst);
+void vae_param_grads(elbo_vae *m, int nw, float *dst);
+void vae_zero_worker_grads(elbo_vae *m, int nw);
 
 /* Forward, backward and one Adam step on the first B rows of xsrc (float
  * rows, or uint8 rows of ds picked by idx[start..] when xsrc is NULL) with

@@ -18,12 +18,17 @@ void linear_forward(float *out, const float *in, const float *W, const float *b,
 void linear_backward(float *din, float *dW, float *db, const float *dout, const float *in,
                      const float *W, int B, int I, int O)
 {
-    if (din) elbo_matmul(din, dout, W, B, I, O, 0, 0, 1.0f); /* [B,O] @ [O,I] */
-    elbo_matmul(dW, dout, in, O, I, B, 1, 0, 1.0f);           /* [O,B] @ [B,I] */
+    if (din) linear_backward_data(din, dout, W, B, I, O);
+    elbo_matmul(dW, dout, in, O, I, B, 1, 0, 1.0f); /* [O,B] @ [B,I] */
     for (int r = 0; r < B; r++) {
         const float *d = dout + (long)r * O;
         for (int o = 0; o < O; o++) db[o] += d[o];
     }
+}
+
+void linear_backward_data(float *din, const float *dout, const float *W, int B, int I, int O)
+{
+    elbo_matmul(din, dout, W, B, I, O, 0, 0, 1.0f); /* [B,O] @ [O,I] */
 }
 
 void linear_t_forward(float *out, const float *in, const float *WT, const float *b, int B, int I,

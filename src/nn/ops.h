@@ -18,6 +18,10 @@ void linear_forward(float *out, const float *in, const float *W, const float *b,
  * db[O] += sum over rows of dout. */
 void linear_backward(float *din, float *dW, float *db, const float *dout, const float *in,
                      const float *W, int B, int I, int O);
+/* The input-gradient half of linear_backward alone: din[B,I] += dout @ W.
+ * (The model computes weight gradients later, over all workers' rows at
+ * once; see models/grad.c.) */
+void linear_backward_data(float *din, const float *dout, const float *W, int B, int I, int O);
 
 /* Linear with the weight stored transposed, WT [I,O] (used for the first
  * layer, see nn/sparse.h): out[B,O] = in[B,I] @ WT + b. */

@@ -141,6 +141,28 @@ void linear_sparse_forward(float *out, const sparse_batch *x, const float *WT, c
         }
 }
 
+void linear_sparse_weight_rows(float *dWT_rows, const float *dout, const sparse_batch *x, int O,
+                               int k0, int k1)
+{
+    ELBO_ASSERT(x->has_csc && 0 <= k0 && k0 <= k1 && k1 <= x->I);
+    int nblk = n_blocks(O), tail = O / VW * VW;
+    for (int i = 0; i < nblk; i++) {
+        int v0 = blk_start(O, nblk, i), o0 = v0 * VW;
+        axpy_fn f = axpy_table[blk_start(O, nblk, i + 1) - v0];
+        for (int k = k0; k < k1; k++) {
+            int j0 = x->col_ptr[k], n = x->col_ptr[k + 1] - j0;
+            if (n) f(dWT_rows + (long)(k - k0) * O + o0, x->col_row + j0, x->col_val + j0, n, dout + o0, O);
+        }
+    }
+    if (tail < O)
+        for (int k = k0; k < k1; k++) {
+            int j0 = x->col_ptr[k], n = x->col_ptr[k + 1] - j0;
+            if (n)
+                axpy_tail(dWT_rows + (long)(k - k0) * O, tail, O, x->col_row + j0, x->col_val + j0, n,
+                          dout, O);
+        }
+}
+
 void linear_sparse_backward(float *dWT, float *db, const float *dout, const sparse_batch *x, int O)
 {
     ELBO_ASSERT(x->has_csc);
@@ -148,18 +170,5 @@ void linear_sparse_backward(float *dWT, float *db, const float *dout, const spar
         const float *d = dout + (long)r * O;
         for (int o = 0; o < O; o++) db[o] += d[o];
     }
-    int nblk = n_blocks(O), tail = O / VW * VW;
-    for (int i = 0; i < nblk; i++) {
-        int v0 = blk_start(O, nblk, i), o0 = v0 * VW;
-        axpy_fn f = axpy_table[blk_start(O, nblk, i + 1) - v0];
-        for (int k = 0; k < x->I; k++) {
-            int j0 = x->col_ptr[k], n = x->col_ptr[k + 1] - j0;
-            if (n) f(dWT + (long)k * O + o0, x->col_row + j0, x->col_val + j0, n, dout + o0, O);
-        }
-    }
-    if (tail < O)
-        for (int k = 0; k < x->I; k++) {
-            int j0 = x->col_ptr[k], n = x->col_ptr[k + 1] - j0;
-            if (n) axpy_tail(dWT + (long)k * O, tail, O, x->col_row + j0, x->col_val + j0, n, dout, O);
-        }
+    linear_sparse_weight_rows(dWT, dout, x, O, 0, x->I);
 }

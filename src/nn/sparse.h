@@ -39,4 +39,10 @@ void linear_sparse_forward(float *out, const sparse_batch *x, const float *WT, c
  * for the input: it is data.) Needs the CSC index. */
 void linear_sparse_backward(float *dWT, float *db, const float *dout, const sparse_batch *x, int O);
 
+/* The weight gradient's rows k0 .. k1-1 alone: dWT_rows[k - k0, O] +=
+ * (x^T @ dout)[k], where dWT_rows points at the first of those rows. Needs
+ * the CSC index. (How the model splits the weight gradient over threads.) */
+void linear_sparse_weight_rows(float *dWT_rows, const float *dout, const sparse_batch *x, int O,
+                               int k0, int k1);
+
 #endif

@@ -5,24 +5,18 @@
 
 #include <stddef.h>
 
-/* One step t (1-based, already incremented by the caller) over n scalars:
+/* One step t (1-based, already incremented by the caller) over n scalars
+ * with gradient g = scale * grads:
  *   m = b1 m + (1-b1) g;   v = b2 v + (1-b2) g^2
  *   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
- * exactly as torch.optim.Adam computes it. params, m, v are updated. */
-void adam_step(float *params, const float *grads, float *m, float *v, size_t n, long t, double lr,
-               double beta1, double beta2, double eps);
+ * exactly as torch.optim.Adam computes it. params, m, v are updated (the
+ * whole slice, whatever grads holds); grads is only read. Returns the index
+ * of the first non-finite element of grads * scale, or (size_t)-1 if all
+ * were finite. */
+size_t adam_step(float *params, const float *grads, float *m, float *v, size_t n, long t,
+                 double lr, double beta1, double beta2, double eps, float scale);
 
-/* The same step where the gradient is scale times the sum of n_parts partial
- * gradients parts[k][offset + i] (added in order k = 0, 1, ...), which are
- * zeroed after use; params, m, v point at the slice [offset, offset + n).
- * Returns the index (from offset) of the first non-finite gradient element,
- * or (size_t)-1 if all were finite; the slice is updated either way. */
-size_t adam_step_sum(float *params, float *const *parts, int n_parts, size_t offset, float *m,
-                     float *v, size_t n, long t, double lr, double beta1, double beta2, double eps,
-                     float scale);
-
-/* Sum over i in [offset, offset + n) of (sum_k parts[k][offset + i])^2, in
- * double: the squared L2 norm of a slice of the summed gradient. */
-double grad_sq_norm(float *const *parts, int n_parts, size_t offset, size_t n);
+/* Sum of g[i]^2 over n scalars, in double. */
+double grad_sq_norm(const float *g, size_t n);
 
 #endif

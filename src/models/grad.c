@@ -1,0 +1,184 @@
+/* grad.c — the parameter gradients of a training step, computed after every
+ * worker's backward pass (see vae_internal.h, "Parameter gradients").
+ *
+ * A worker's backward pass leaves, for every layer, the layer's input rows
+ * and the gradient at its output (pre-activation) rows. The weight gradient
+ * of a layer is then dout^T @ in summed over all workers' rows; it is
+ * computed here in chunks of whole rows of the stored weight (output
+ * features for [out, in] weights, input features for the transposed first
+ * layer), each chunk adding the workers' contributions in worker order. A
+ * chunk's result therefore does not depend on which thread computes it, and
+ * a chunk is small enough (<= CHUNK floats) to stay in cache while Adam
+ * consumes it: the summed gradient never has to travel to memory. */
+#include <string.h>
+
+#include "../nn/gemm.h"
+#include "vae_internal.h"
+
+enum { CHUNK = 32768 }; /* floats: 128 KB, well inside a core's L2 */
+
+/* Rows of a weight per chunk: as many as fit in CHUNK floats, a multiple of
+ * 16 when there are that many (whole vector blocks for the products). */
+static int rows_per_chunk(int row_len)
+{
+    int r = CHUNK / row_len;
+    if (r < 1) return 1;
+    return r >= 16 ? r / 16 * 16 : r;
+}
+
+/* Counts (chunks == NULL) or fills the chunk list; returns the count. */
+static int list_chunks(const elbo_vae *m, vae_chunk *chunks, size_t *max_n)
+{
+    int nc = 0;
+    size_t mx = 0;
+#define ADD(lay, kind_, a, b, off_, n_)                                                          \
+    do {                                                                                       \
+        if (chunks) chunks[nc] = (vae_chunk){(lay), (kind_), (a), (b), (off_), (n_)};          \
+        if ((n_) > mx) mx = (n_);                                                              \
+        nc++;                                                                                  \
+    } while (0)
+    for (int li = 0; li < m->n_layers; li++) {
+        const vae_layer *l = &m->layers[li];
+        int row_len = l->transposed ? l->out : l->in, n_rows = l->transposed ? l->in : l->out;
+        int step = rows_per_chunk(row_len);
+        for (int r0 = 0; r0 < n_rows; r0 += step) {
+            int r1 = n_rows - r0 < step ? n_rows : r0 + step;
+            ADD(li, VAE_CHUNK_WEIGHT, r0, r1, l->w_off + (size_t)r0 * row_len,
+                (size_t)(r1 - r0) * row_len);
+        }
+        for (int r0 = 0; r0 < l->out; r0 += CHUNK) {
+            int r1 = l->out - r0 < CHUNK ? l->out : r0 + CHUNK;
+            ADD(li, VAE_CHUNK_BIAS, r0, r1, l->b_off + (size_t)r0, (size_t)(r1 - r0));
+        }
+    }
+    if (m->lv_off != (size_t)-1)
+        for (int r0 = 0; r0 < m->cfg.input_dim; r0 += CHUNK) {
+            int r1 = m->cfg.input_dim - r0 < CHUNK ? m->cfg.input_dim : r0 + CHUNK;
+            ADD(-1, VAE_CHUNK_OTHER, r0, r1, m->lv_off + (size_t)r0, (size_t)(r1 - r0));
+        }
+#undef ADD
+    if (max_n) *max_n = mx;
+    return nc;
+}
+
+int vae_chunks_build(elbo_vae *m)
+{
+    m->n_chunks = list_chunks(m, NULL, &m->chunk_max);
+    m->chunks = malloc(sizeof(vae_chunk) * (size_t)m->n_chunks);
+    m->chunk_bad = malloc(sizeof(size_t) * (size_t)m->n_chunks);
+    m->chunk_sq = malloc(sizeof(double) * (size_t)m->n_chunks);
+    if (!m->chunks || !m->chunk_bad || !m->chunk_sq) return -1;
+    list_chunks(m, m->chunks, NULL);
+    return 0;
+}
+
+void vae_chunks_free(elbo_vae *m)
+{
+    free(m->chunks);
+    free(m->chunk_bad);
+    free(m->chunk_sq);
+    m->chunks = NULL;
+    m->chunk_bad = NULL;
+    m->chunk_sq = NULL;
+    m->n_chunks = 0;
+}
+
+/* What worker w's backward pass kept for layer li: its input rows, the
+ * gradient at its output, and how many rows. */
+static void layer_io(const elbo_vae *m, const vae_worker *w, int li, const float **in,
+                     const float **dout, int *rows)
+{
+    int L = m->cfg.n_hidden;
+    if (li < L) { /* encoder layer li */
+        *in = li ? w->h_enc[li - 1] : w->x;
+        *dout = w->dpre_enc[li];
+        *rows = w->n_enc;
+    } else if (li == m->l_mu || li == m->l_logvar) {
+        *in = w->h_enc[L - 1];
+        *dout = li == m->l_mu ? w->dmu : w->dlogvar;
+        *rows = w->n_enc;
+    } else if (li == m->l_out) {
+        *in = w->h_dec[L - 1];
+        *dout = w->dlogits;
+        *rows = w->n_dec;
+    } else { /* decoder layer j */
+        int j = li - m->l_logvar - 1;
+        *in = j ? w->h_dec[j - 1] : w->z;
+        *dout = w->dpre_dec[j];
+        *rows = w->n_dec;
+    }
+}
+
+/* Rows [r0, r1) of layer li's weight gradient into dst (packed rows). */
+static void weight_rows(const elbo_vae *m, int nw, int li, int r0, int r1, float *dst)
+{
+    const vae_layer *l = &m->layers[li];
+    int I = l->in, O = l->out, nr = r1 - r0;
+    if (l->transposed) { /* dWT[k, :] for input features k in [r0, r1) */
+        memset(dst, 0, sizeof(float) * (size_t)nr * O);
+        for (int t = 0; t < nw; t++) {
+            const vae_worker *w = &m->w[t];
+            const float *in, *dout;
+            int rows;
+            layer_io(m, w, li, &in, &dout, &rows);
+            if (li == 0 && w->x_sparse) /* in^T @ dout over the non-zero inputs only */
+                linear_sparse_weight_rows(dst, dout, &w->xs, O, r0, r1);
+            else /* [nr, rows] @ [rows, O]: columns r0.. of in, transposed */
+                elbo_matmul_ld(dst, O, in + r0, I, dout, O, nr, O, rows, 1, 0, 1.0f);
+        }
+        return;
+    }
+    /* dW[o, :] for output features o in [r0, r1): columns r0.. of dout,
+     * transposed, times in; the first worker overwrites, the others add */
+    for (int t = 0; t < nw; t++) {
+        const float *in, *dout;
+        int rows;
+        layer_io(m, &m->w[t], li, &in, &dout, &rows);
+        elbo_matmul_ld(dst, I, dout + r0, O, in, I, nr, I, rows, 1, 0, t ? 1.0f : 0.0f);
+    }
+}
+
+void vae_chunk_grad(elbo_vae *m, int nw, int c, float *dst)
+{
+    ELBO_ASSERT(c >= 0 && c < m->n_chunks && nw >= 1 && nw <= m->n_workers);
+    const vae_chunk *ch = &m->chunks[c];
+    int n = ch->r1 - ch->r0;
+    switch (ch->kind) {
+    case VAE_CHUNK_WEIGHT: weight_rows(m, nw, ch->layer, ch->r0, ch->r1, dst); break;
+    case VAE_CHUNK_BIAS: { /* db[o] = sum of dout[:, o] over every worker's rows */
+        memset(dst, 0, sizeof(float) * (size_t)n);
+        int O = m->layers[ch->layer].out;
+        for (int t = 0; t < nw; t++) {
+            const float *in, *dout;
+            int rows;
+            layer_io(m, &m->w[t], ch->layer, &in, &dout, &rows);
+            for (int r = 0; r < rows; r++) {
+                const float *d = dout + (long)r * O + ch->r0;
+                for (int o = 0; o < n; o++) dst[o] += d[o];
+            }
+        }
+        break;
+    }
+    default: /* accumulated by the workers during backward: sum and zero */
+        memset(dst, 0, sizeof(float) * (size_t)n);
+        for (int t = 0; t < nw; t++) {
+            float *g = m->w[t].grads + ch->off;
+            for (int i = 0; i < n; i++) dst[i] += g[i];
+            memset(g, 0, sizeof(float) * (size_t)n);
+        }
+        break;
+    }
+}
+
+void vae_param_grads(elbo_vae *m, int nw, float *dst)
+{
+    for (int c = 0; c < m->n_chunks; c++) vae_chunk_grad(m, nw, c, dst + m->chunks[c].off);
+}
+
+void vae_zero_worker_grads(elbo_vae *m, int nw)
+{
+    for (int c = 0; c < m->n_chunks; c++)
+        if (m->chunks[c].kind == VAE_CHUNK_OTHER)
+            for (int t = 0; t < nw; t++)
+                memset(m->w[t].grads + m->chunks[c].off, 0, sizeof(float) * m->chunks[c].n);
+}
