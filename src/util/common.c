@@ -1,10 +1,8 @@
 /* common.c — error messages, aligned allocation, version, threads. */
-#define _DEFAULT_SOURCE /* MADV_HUGEPAGE */
 #include "common.h"
 
 #include <stdarg.h>
 #include <string.h>
-#include <sys/mman.h>
 
 elbo_status elbo_fail(elbo_error *err, elbo_status code, const char *fmt, ...)
 {
@@ -23,20 +21,9 @@ void *elbo_alloc_aligned(size_t n, size_t size)
     size_t bytes;
     if (!elbo_mul_ok(n, size, &bytes)) return NULL;
     if (bytes == 0) bytes = 64;
-    /* Buffers of 2 MB and more (parameters, Adam's moments, the data) are
-     * streamed through every step: they are aligned to 2 MB and offered to
-     * the kernel as huge pages, so a stream crosses a page boundary (a TLB
-     * miss, and the end of a hardware prefetch run) every 2 MB rather than
-     * every 4 KB. Where the kernel says no, they are ordinary pages. */
-    enum { HUGE = 2 << 20 };
-    size_t align = bytes >= HUGE ? HUGE : 64;
-    if (bytes > SIZE_MAX - (align - 1)) return NULL;
-    bytes = (bytes + align - 1) & ~(align - 1);
-    void *p = aligned_alloc(align, bytes);
-#ifdef MADV_HUGEPAGE
-    if (p && align == HUGE) (void)madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-    return p;
+    if (bytes > SIZE_MAX - 63) return NULL;
+    bytes = (bytes + 63) & ~(size_t)63;
+    return aligned_alloc(64, bytes);
 }
 
 void *elbo_calloc_aligned(size_t n, size_t size)
