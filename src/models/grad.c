@@ -61,6 +61,15 @@ static int list_chunks(const elbo_vae *m, vae_chunk *chunks, size_t *max_n)
     return nc;
 }
 
+/* Larger chunks first (ties in parameter order), so that the threads, which
+ * take chunks as they come free, end on small ones and finish together. */
+static int larger_first(const void *a, const void *b)
+{
+    const vae_chunk *x = a, *y = b;
+    if (x->n != y->n) return x->n < y->n ? 1 : -1;
+    return (x->off > y->off) - (x->off < y->off);
+}
+
 int vae_chunks_build(elbo_vae *m)
 {
     m->n_chunks = list_chunks(m, NULL, &m->chunk_max);
@@ -69,6 +78,7 @@ int vae_chunks_build(elbo_vae *m)
     m->chunk_sq = malloc(sizeof(double) * (size_t)m->n_chunks);
     if (!m->chunks || !m->chunk_bad || !m->chunk_sq) return -1;
     list_chunks(m, m->chunks, NULL);
+    qsort(m->chunks, (size_t)m->n_chunks, sizeof(vae_chunk), larger_first);
     return 0;
 }
 
