@@ -375,6 +375,47 @@ static double L_vae(void *c)
     return w->recon + w->kl;
 }
 
+/* The gradient chunks (models/grad.c) cover every parameter exactly once,
+ * largest first, for shapes that give several chunks per weight, rows longer
+ * than a chunk, and split biases and log-variances. */
+static void check_chunks(void)
+{
+    const int shapes[][4] = {/* input, hidden, latent, learned variance */
+                             {784, 400, 20, 0},
+                             {40000, 3, 2, 1},
+                             {3, 40000, 2, 0}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        elbo_vae_config c;
+        elbo_vae_config_default(&c);
+        c.input_dim = shapes[s][0];
+        c.hidden[0] = shapes[s][1];
+        c.latent_dim = shapes[s][2];
+        c.likelihood = shapes[s][3] ? ELBO_LIK_GAUSSIAN_LEARNED : ELBO_LIK_BERNOULLI;
+        c.max_batch = 2;
+        c.threads = 1;
+        elbo_error err;
+        elbo_vae *m = elbo_vae_create(&c, 1, &err);
+        CHECK(m != NULL, "%s", err.msg);
+        if (!m) continue;
+        unsigned char *seen = calloc(m->n_params, 1);
+        int ok = 1, sorted = 1, kinds[3] = {0, 0, 0};
+        for (int k = 0; k < m->n_chunks; k++) {
+            const vae_chunk *ch = &m->chunks[k];
+            ok &= ch->n > 0 && ch->n <= m->chunk_max && ch->off + ch->n <= m->n_params;
+            for (size_t i = 0; ok && i < ch->n; i++) seen[ch->off + i]++;
+            sorted &= k == 0 || m->chunks[k - 1].n >= ch->n;
+            kinds[ch->kind]++;
+        }
+        for (size_t i = 0; ok && i < m->n_params; i++) ok &= seen[i] == 1;
+        CHECK(ok, "shape %zu: chunks do not cover each of %zu parameters once", s, m->n_params);
+        CHECK(sorted, "shape %zu: chunks not handed out largest first", s);
+        CHECK(kinds[0] > m->n_layers && (shapes[s][3] == 0) == (kinds[2] == 0),
+              "shape %zu: %d weight, %d bias, %d other chunks", s, kinds[0], kinds[1], kinds[2]);
+        free(seen);
+        elbo_vae_free(m);
+    }
+}
+
 static void check_vae(elbo_likelihood lik, int n_hidden, int sparse_x, elbo_activation act)
 {
     elbo_vae_config c;
@@ -438,6 +479,7 @@ int main(void)
     check_kl();
     check_linear_t();
     check_sparse();
+    check_chunks();
     check_fastmath();
     check_smooth_activations();
     check_vae(ELBO_LIK_BERNOULLI, 1, 0, ELBO_ACT_RELU);

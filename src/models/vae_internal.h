@@ -1,10 +1,10 @@
 /* vae_internal.h — the layout of an elbo_vae, shared by the model code, the
  * checkpoint code and the tests. Not installed.
  *
- * Memory (llm.c style): parameters, the summed gradient's workers' shares,
- * Adam's two moments and all activations are each contiguous buffers
- * allocated at creation; layers and activations are named views (offsets)
- * into them. Nothing is allocated during a training step.
+ * Memory (llm.c style): parameters, the gradient, Adam's two moments and
+ * each worker's activations are contiguous buffers allocated at creation;
+ * layers and activations are named views (offsets) into them. Nothing is
+ * allocated during a training step.
  *
  * Layers, for L = n_hidden hidden widths h[0..L-1] (encoder order):
  *   enc[i]   fc{i+1}            h[i-1] (or D) -> h[i]        then the activation
@@ -158,7 +158,8 @@ void vae_encoder_backward(elbo_vae *m, vae_worker *w, int B);
  * w->eps holds n*K rows of noise (example-major). Forward sets w->recon (the
  * reconstruction term averaged over the K samples, summed over examples),
  * w->kl (closed form) and w->iwae (minus the K-sample bound, summed); backward
- * accumulates that bound's gradient into w->grads. */
+ * backpropagates that bound down to every layer's output, as vae_backward
+ * does for the ELBO (parameter gradients then come from vae_chunk_grad). */
 void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K);
 void vae_backward_iwae(elbo_vae *m, vae_worker *w, int n, int K);
 /* Encoder only: w->x -> w->mu, w->logvar. */
