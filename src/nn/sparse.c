@@ -48,9 +48,12 @@ void sparse_batch_build_csc(sparse_batch *s)
 /* Output columns are done in blocks of NV vectors of VW floats, the block's
  * accumulators held in registers (GCC/Clang vector extensions, so the same
  * code compiles to AVX-512, AVX or SSE). One non-zero input then costs one
- * broadcast and NV fused multiply-adds against one contiguous slice of a
- * weight row; wide blocks make that slice many cache lines long, which the
- * out-of-order core and the L2 prefetcher overlap. MAXV is what fits in the
+ * broadcast and NV vector multiplies and adds against one contiguous slice
+ * of a weight row; wide blocks make that slice many cache lines long, which
+ * the out-of-order core and the L2 prefetcher overlap. (Separate multiplies
+ * and adds, as C11 asks: fused ones were no faster, and each output is a sum
+ * in the order of the non-zeros whatever the block width, so the results do
+ * not depend on the instruction set.) MAXV is what fits in the
  * register file with room for the broadcast and a temporary: 28 of the 32
  * AVX-512 registers, 12 of the 16 AVX/SSE ones. Columns past the last whole
  * vector (O % VW) go through a scalar loop. */
