@@ -14,12 +14,15 @@ void sparse_batch_build(sparse_batch *s, const float *x, int B, int I)
     for (int r = 0; r < B; r++) {
         s->row_ptr[r] = nnz;
         const float *xr = x + (long)r * I;
-        for (int k = 0; k < I; k++)
-            if (xr[k] != 0.0f) {
-                s->row_col[nnz] = k;
-                s->row_val[nnz] = xr[k];
-                nnz++;
-            }
+        /* branch-free: every input is written at the next free slot, which
+         * only advances past the non-zeros (a branch on each pixel would be
+         * mispredicted at every edge of a stroke). The slot never passes
+         * the input's own index, so the writes stay inside the arrays. */
+        for (int k = 0; k < I; k++) {
+            s->row_col[nnz] = k;
+            s->row_val[nnz] = xr[k];
+            nnz += xr[k] != 0.0f;
+        }
     }
     s->row_ptr[B] = nnz;
     s->nnz = nnz;
