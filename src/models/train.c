@@ -46,7 +46,7 @@ void vae_load_rows(const elbo_vae *m, vae_worker *w, const float *xsrc, const el
     for (int r = 0; r < n; r++) {
         long src = idx ? idx[start + r] : start + r;
         if (r + 1 < n) { /* shuffled rows are scattered: fetch the next one early */
-            const uint8_t *next = ds->pixels + (idx ? idx[start + r + 1] : start + r + 1) * D;
+            const uint8_t *next = ds->pixels + (long)(idx ? idx[start + r + 1] : start + r + 1) * D;
             for (int k = 0; k < D; k += 64) __builtin_prefetch(next + k);
         }
         uint64_t key;
