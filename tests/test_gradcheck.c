@@ -72,6 +72,20 @@ static void check_linear(void)
     memcpy(db2, db, sizeof db);
     linear_backward(NULL, dW, db2, w_out, in, W, B, I, O);
     CHECK(fabsf(db2[0] - 2 * db[0]) < 1e-5f, "linear_backward does not accumulate");
+    /* the weight and bias gradients in two pieces of rows, as the model
+     * computes them, equal the whole */
+    float dWf[O * I] = {0}, dWp[O * I] = {0}, dbf[O] = {0}, dbp[O] = {0};
+    int cut = O / 2;
+    linear_weight_rows(dWf, w_out, in, B, I, O, 0, O);
+    bias_backward(dbf, w_out, B, O, 0, O);
+    linear_weight_rows(dWp, w_out, in, B, I, O, 0, cut);
+    linear_weight_rows(dWp + cut * I, w_out, in, B, I, O, cut, O);
+    bias_backward(dbp, w_out, B, O, 0, cut);
+    bias_backward(dbp + cut, w_out, B, O, cut, O);
+    double worst = 0;
+    for (int i = 0; i < O * I; i++) worst = fmax(worst, fabs(dWf[i] - dWp[i]) / (1 + fabs(dWf[i])));
+    for (int i = 0; i < O; i++) worst = fmax(worst, fabs(dbf[i] - dbp[i]) / (1 + fabs(dbf[i])));
+    CHECK(worst < 1e-6, "linear gradient rows in pieces differ from the whole by %g", worst);
 }
 
 static double L_relu(void *c)
@@ -251,6 +265,14 @@ static void check_linear_t(void)
     linear_t_backward(dWT, db, w_out, in, B, I, O);
     fd_check("linear_t.WT", W, dWT, O * I, L_linear_t, NULL);
     fd_check("linear_t.b", b, db, O, L_linear_t, NULL);
+    float dWf[I * O] = {0}, dWp[I * O] = {0};
+    int cut = I / 2;
+    linear_t_weight_rows(dWf, w_out, in, B, I, O, 0, I);
+    linear_t_weight_rows(dWp, w_out, in, B, I, O, 0, cut);
+    linear_t_weight_rows(dWp + cut * O, w_out, in, B, I, O, cut, I);
+    double worst = 0;
+    for (int i = 0; i < I * O; i++) worst = fmax(worst, fabs(dWf[i] - dWp[i]) / (1 + fabs(dWf[i])));
+    CHECK(worst < 1e-6, "linear_t gradient rows in pieces differ from the whole by %g", worst);
 }
 
 /* The sparse first layer against the dense one on an input that is mostly

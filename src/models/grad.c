@@ -12,7 +12,7 @@
  * consumes it: the summed gradient never has to travel to memory. */
 #include <string.h>
 
-#include "../nn/gemm.h"
+#include "../nn/ops.h"
 #include "vae_internal.h"
 
 enum { CHUNK = 32768 }; /* floats: 128 KB, well inside a core's L2 */
@@ -119,32 +119,24 @@ static void layer_io(const elbo_vae *m, const vae_worker *w, int li, const float
     }
 }
 
-/* Rows [r0, r1) of layer li's weight gradient into dst (packed rows). */
+/* Rows [r0, r1) of layer li's weight gradient into dst (packed rows): the
+ * workers' contributions added in worker order. */
 static void weight_rows(const elbo_vae *m, int nw, int li, int r0, int r1, float *dst)
 {
     const vae_layer *l = &m->layers[li];
-    int I = l->in, O = l->out, nr = r1 - r0;
-    if (l->transposed) { /* dWT[k, :] for input features k in [r0, r1) */
-        memset(dst, 0, sizeof(float) * (size_t)nr * O);
-        for (int t = 0; t < nw; t++) {
-            const vae_worker *w = &m->w[t];
-            const float *in, *dout;
-            int rows;
-            layer_io(m, w, li, &in, &dout, &rows);
-            if (li == 0 && w->x_sparse) /* in^T @ dout over the non-zero inputs only */
-                linear_sparse_weight_rows(dst, dout, &w->xs, O, r0, r1);
-            else /* [nr, rows] @ [rows, O]: columns r0.. of in, transposed */
-                elbo_matmul_ld(dst, O, in + r0, I, dout, O, nr, O, rows, 1, 0, 1.0f);
-        }
-        return;
-    }
-    /* dW[o, :] for output features o in [r0, r1): columns r0.. of dout,
-     * transposed, times in; the first worker overwrites, the others add */
+    int I = l->in, O = l->out;
+    memset(dst, 0, sizeof(float) * (size_t)(r1 - r0) * (l->transposed ? O : I));
     for (int t = 0; t < nw; t++) {
+        const vae_worker *w = &m->w[t];
         const float *in, *dout;
         int rows;
-        layer_io(m, &m->w[t], li, &in, &dout, &rows);
-        elbo_matmul_ld(dst, I, dout + r0, O, in, I, nr, I, rows, 1, 0, t ? 1.0f : 0.0f);
+        layer_io(m, w, li, &in, &dout, &rows);
+        if (!l->transposed) /* output features o in [r0, r1) */
+            linear_weight_rows(dst, dout, in, rows, I, O, r0, r1);
+        else if (w->x_sparse) /* input features; the data's non-zeros only */
+            linear_sparse_weight_rows(dst, dout, &w->xs, O, r0, r1);
+        else
+            linear_t_weight_rows(dst, dout, in, rows, I, O, r0, r1);
     }
 }
 
@@ -155,20 +147,15 @@ void vae_chunk_grad(elbo_vae *m, int nw, int c, float *dst)
     int n = ch->r1 - ch->r0;
     switch (ch->kind) {
     case VAE_CHUNK_WEIGHT: weight_rows(m, nw, ch->layer, ch->r0, ch->r1, dst); break;
-    case VAE_CHUNK_BIAS: { /* db[o] = sum of dout[:, o] over every worker's rows */
+    case VAE_CHUNK_BIAS: /* db[o] = sum of dout[:, o] over every worker's rows */
         memset(dst, 0, sizeof(float) * (size_t)n);
-        int O = m->layers[ch->layer].out;
         for (int t = 0; t < nw; t++) {
             const float *in, *dout;
             int rows;
             layer_io(m, &m->w[t], ch->layer, &in, &dout, &rows);
-            for (int r = 0; r < rows; r++) {
-                const float *d = dout + (long)r * O + ch->r0;
-                for (int o = 0; o < n; o++) dst[o] += d[o];
-            }
+            bias_backward(dst, dout, rows, m->layers[ch->layer].out, ch->r0, ch->r1);
         }
         break;
-    }
     default: /* accumulated by the workers during backward: sum and zero */
         memset(dst, 0, sizeof(float) * (size_t)n);
         for (int t = 0; t < nw; t++) {

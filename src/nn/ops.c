@@ -19,16 +19,28 @@ void linear_backward(float *din, float *dW, float *db, const float *dout, const 
                      const float *W, int B, int I, int O)
 {
     if (din) linear_backward_data(din, dout, W, B, I, O);
-    elbo_matmul(dW, dout, in, O, I, B, 1, 0, 1.0f); /* [O,B] @ [B,I] */
-    for (int r = 0; r < B; r++) {
-        const float *d = dout + (long)r * O;
-        for (int o = 0; o < O; o++) db[o] += d[o];
-    }
+    linear_weight_rows(dW, dout, in, B, I, O, 0, O);
+    bias_backward(db, dout, B, O, 0, O);
 }
 
 void linear_backward_data(float *din, const float *dout, const float *W, int B, int I, int O)
 {
     elbo_matmul(din, dout, W, B, I, O, 0, 0, 1.0f); /* [B,O] @ [O,I] */
+}
+
+void linear_weight_rows(float *dW_rows, const float *dout, const float *in, int B, int I, int O,
+                        int o0, int o1)
+{
+    /* [o1-o0, B] @ [B, I]: columns o0.. of dout, transposed, times in */
+    elbo_matmul_ld(dW_rows, I, dout + o0, O, in, I, o1 - o0, I, B, 1, 0, 1.0f);
+}
+
+void bias_backward(float *db_part, const float *dout, int B, int O, int o0, int o1)
+{
+    for (int r = 0; r < B; r++) {
+        const float *d = dout + (long)r * O + o0;
+        for (int o = 0; o < o1 - o0; o++) db_part[o] += d[o];
+    }
 }
 
 void linear_t_forward(float *out, const float *in, const float *WT, const float *b, int B, int I,
@@ -42,11 +54,15 @@ void linear_t_forward(float *out, const float *in, const float *WT, const float 
 void linear_t_backward(float *dWT, float *db, const float *dout, const float *in, int B, int I,
                        int O)
 {
-    elbo_matmul(dWT, in, dout, I, O, B, 1, 0, 1.0f); /* [I,B] @ [B,O] */
-    for (int r = 0; r < B; r++) {
-        const float *d = dout + (long)r * O;
-        for (int o = 0; o < O; o++) db[o] += d[o];
-    }
+    linear_t_weight_rows(dWT, dout, in, B, I, O, 0, I);
+    bias_backward(db, dout, B, O, 0, O);
+}
+
+void linear_t_weight_rows(float *dWT_rows, const float *dout, const float *in, int B, int I, int O,
+                          int k0, int k1)
+{
+    /* [k1-k0, B] @ [B, O]: columns k0.. of in, transposed, times dout */
+    elbo_matmul_ld(dWT_rows, O, in + k0, I, dout, O, k1 - k0, O, B, 1, 0, 1.0f);
 }
 
 void relu_forward(float *out, const float *in, long n)

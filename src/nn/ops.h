@@ -18,10 +18,19 @@ void linear_forward(float *out, const float *in, const float *W, const float *b,
  * db[O] += sum over rows of dout. */
 void linear_backward(float *din, float *dW, float *db, const float *dout, const float *in,
                      const float *W, int B, int I, int O);
-/* The input-gradient half of linear_backward alone: din[B,I] += dout @ W.
- * (The model computes weight gradients later, over all workers' rows at
- * once; see models/grad.c.) */
+/* The parts of linear_backward alone, for the model, which computes the
+ * input gradient per worker and the weight and bias gradients later, in
+ * pieces summed over all workers' rows (models/grad.c):
+ *  - linear_backward_data: din[B,I] += dout @ W;
+ *  - linear_weight_rows: rows o0 .. o1-1 of the weight gradient,
+ *    dW_rows[o - o0, I] += (dout^T @ in)[o] (dW_rows points at row o0);
+ *  - bias_backward: entries o0 .. o1-1 of the bias gradient,
+ *    db_part[o - o0] += sum over the B rows of dout[:, o] (also the bias
+ *    part of linear_t_backward and linear_sparse_backward). */
 void linear_backward_data(float *din, const float *dout, const float *W, int B, int I, int O);
+void linear_weight_rows(float *dW_rows, const float *dout, const float *in, int B, int I, int O,
+                        int o0, int o1);
+void bias_backward(float *db_part, const float *dout, int B, int O, int o0, int o1);
 
 /* Linear with the weight stored transposed, WT [I,O] (used for the first
  * layer, see nn/sparse.h): out[B,O] = in[B,I] @ WT + b. */
@@ -30,6 +39,10 @@ void linear_t_forward(float *out, const float *in, const float *WT, const float 
 /* dWT[I,O] += in^T @ dout; db[O] += sum over rows of dout. No input gradient. */
 void linear_t_backward(float *dWT, float *db, const float *dout, const float *in, int B, int I,
                        int O);
+/* Rows k0 .. k1-1 of its weight gradient alone: dWT_rows[k - k0, O] +=
+ * (in^T @ dout)[k], dWT_rows pointing at row k0. */
+void linear_t_weight_rows(float *dWT_rows, const float *dout, const float *in, int B, int I, int O,
+                          int k0, int k1);
 
 /* ReLU, usable in place (out == in): out[n] = max(in, 0). */
 void relu_forward(float *out, const float *in, long n);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../util/common.h"
+#include "ops.h"
 
 void sparse_batch_build(sparse_batch *s, const float *x, int B, int I)
 {
@@ -172,9 +173,6 @@ void linear_sparse_weight_rows(float *dWT_rows, const float *dout, const sparse_
 void linear_sparse_backward(float *dWT, float *db, const float *dout, const sparse_batch *x, int O)
 {
     ELBO_ASSERT(x->has_csc);
-    for (int r = 0; r < x->B; r++) {
-        const float *d = dout + (long)r * O;
-        for (int o = 0; o < O; o++) db[o] += d[o];
-    }
+    bias_backward(db, dout, x->B, O, 0, O);
     linear_sparse_weight_rows(dWT, dout, x, O, 0, x->I);
 }
