@@ -328,6 +328,65 @@ ELBO_API elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, 
  *  <= 0 keeps the default (128). Returns NULL with a message on failure. */
 ELBO_API elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err);
 
+/* ------------------------------------------------------ run records, info */
+
+/** A key and its value, as stored in checkpoint metadata. */
+typedef struct {
+    char key[32];
+    char value[480];
+} elbo_kv;
+
+#define ELBO_KV_MAX 48
+
+/** The run record: every option a training run was started with (lr,
+ *  batch, epochs, objective, schedules, seed, threads, data path, ...), as
+ *  key/value strings. Saved in model.safetensors' metadata as "run.KEY", so
+ *  that a run can be resumed from its folder alone and a checkpoint says how
+ *  it was made. The library records the options it knows (the model's
+ *  config and elbo_train_config) itself; callers add their own (data path,
+ *  limits) with elbo_run_record_set. */
+typedef struct {
+    int n;
+    elbo_kv e[ELBO_KV_MAX];
+} elbo_run_record;
+
+/** Sets key to value (replacing an earlier value). ELBO_ERR_ARG when the
+ *  key or value is too long or the record is full. */
+ELBO_API elbo_status elbo_run_record_set(elbo_run_record *r, const char *key, const char *value,
+                                         elbo_error *err);
+/** The value of key, or NULL. */
+ELBO_API const char *elbo_run_record_get(const elbo_run_record *r, const char *key);
+/** Records the training options of tc (lr, batch, adam_eps, clip_grad,
+ *  beta, kl_warmup, kl_cycle, free_bits, objective, samples) in r, in
+ *  canonical spellings (numbers as %.17g). */
+ELBO_API elbo_status elbo_run_record_train_config(elbo_run_record *r, const elbo_train_config *tc,
+                                                  elbo_error *err);
+/** The inverse: reads the options of tc that r holds (others untouched).
+ *  ELBO_ERR_FORMAT naming the key when a value does not parse. */
+ELBO_API elbo_status elbo_train_config_from_record(const elbo_run_record *r, elbo_train_config *tc,
+                                                   elbo_error *err);
+
+/** The model's run record (what elbo_vae_save writes; loaded with it). */
+ELBO_API const elbo_run_record *elbo_vae_get_run_record(const elbo_vae *m);
+ELBO_API void elbo_vae_set_run_record(elbo_vae *m, const elbo_run_record *r);
+
+/** What a checkpoint holds, read from its metadata without building the
+ *  model: kind ("vae"), format, the elbo version that wrote it, step and
+ *  epoch (from the optimizer state when present), parameter and tensor
+ *  counts, the model's configuration and the run record. */
+typedef struct {
+    char kind[32], format[48], version[32];
+    long step, epoch_examples;
+    int epoch, has_optim, n_tensors;
+    size_t n_params;
+    elbo_run_record config;
+    elbo_run_record run;
+} elbo_checkpoint_info;
+
+/** Fills info for path (a folder or a model.safetensors file). */
+ELBO_API elbo_status elbo_checkpoint_info_read(const char *path, elbo_checkpoint_info *info,
+                                               elbo_error *err);
+
 /* ------------------------------------------------------------------ images */
 
 /** Writes n images of size rows x cols (values in [0,1], clamped) as a grid

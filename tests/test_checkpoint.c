@@ -66,15 +66,15 @@ static void test_roundtrip(void)
     elbo_vae *b = elbo_vae_load(dir, 16, &err);
     CHECK(b != NULL, "load: %s", err.msg);
     if (!b) return;
-    CHECK(b->n_params == a->n_params && memcmp(a->params, b->params, 4 * a->n_params) == 0,
+    CHECK(vae_base(b)->n_params == vae_base(a)->n_params && memcmp(vae_base(a)->params, vae_base(b)->params, 4 * vae_base(a)->n_params) == 0,
           "weights differ after reload");
-    CHECK(memcmp(a->adam_m, b->adam_m, 4 * a->n_params) == 0 &&
-              memcmp(a->adam_v, b->adam_v, 4 * a->n_params) == 0,
+    CHECK(memcmp(optim_state(&vae_trainer(a)->opt, 0), optim_state(&vae_trainer(b)->opt, 0), 4 * vae_base(a)->n_params) == 0 &&
+              memcmp(optim_state(&vae_trainer(a)->opt, 1), optim_state(&vae_trainer(b)->opt, 1), 4 * vae_base(a)->n_params) == 0,
           "Adam moments differ after reload");
-    CHECK(b->step == 5 && memcmp(a->rng.s, b->rng.s, sizeof a->rng.s) == 0 &&
-              a->rng.have_spare == b->rng.have_spare && (!a->rng.have_spare || a->rng.spare == b->rng.spare),
+    CHECK(vae_trainer(b)->step == 5 && memcmp(vae_trainer(a)->rng.s, vae_trainer(b)->rng.s, sizeof vae_trainer(a)->rng.s) == 0 &&
+              vae_trainer(a)->rng.have_spare == vae_trainer(b)->rng.have_spare && (!vae_trainer(a)->rng.have_spare || vae_trainer(a)->rng.spare == vae_trainer(b)->rng.spare),
           "step or PRNG state lost");
-    CHECK(memcmp(&a->cfg, &b->cfg, sizeof a->cfg) == 0, "config differs after reload");
+    CHECK(memcmp(&(*elbo_vae_get_config(a)), &(*elbo_vae_get_config(b)), sizeof (*elbo_vae_get_config(a))) == 0, "config differs after reload");
     /* identical outputs */
     float x[3 * 784], mu1[15], mu2[15], lv1[15], lv2[15], o1[3 * 784], o2[3 * 784];
     for (int i = 0; i < 3 * 784; i++) x[i] = (float)((i * 37) % 101) / 100.0f;
@@ -87,14 +87,14 @@ static void test_roundtrip(void)
     /* training continues bit-identically */
     train_steps(a, 3, 12);
     train_steps(b, 3, 12);
-    CHECK(memcmp(a->params, b->params, 4 * a->n_params) == 0, "training after resume diverges");
+    CHECK(memcmp(vae_base(a)->params, vae_base(b)->params, 4 * vae_base(a)->n_params) == 0, "training after resume diverges");
 
     /* the weights file alone loads too (no optimizer state: fresh Adam) */
     char p[512];
     snprintf(p, sizeof p, "%s/weights-only.safetensors", dir);
     CHECK(elbo_vae_save_weights(a, p, &err) == ELBO_OK, "%s", err.msg);
     elbo_vae *c = elbo_vae_load(p, 0, &err);
-    CHECK(c && memcmp(a->params, c->params, 4 * a->n_params) == 0 && c->cfg.max_batch == 128,
+    CHECK(c && memcmp(vae_base(a)->params, vae_base(c)->params, 4 * vae_base(a)->n_params) == 0 && (*elbo_vae_get_config(c)).max_batch == 128,
           "weights-only load");
     elbo_vae_free(c);
     unlink(p);
@@ -111,11 +111,11 @@ static void test_roundtrip(void)
     CHECK(access(prev, F_OK) == 0, "save keeps the previous optimizer state");
     CHECK(rename(old, p) == 0, "rename back"); /* model from step 5 */
     c = elbo_vae_load(dir, 16, &err);
-    CHECK(c != NULL && c->step == 5, "older model + prev optim: %s", c ? "wrong step" : err.msg);
+    CHECK(c != NULL && vae_trainer(c)->step == 5, "older model + prev optim: %s", c ? "wrong step" : err.msg);
     elbo_vae *b5 = elbo_vae_load(dir, 16, &err);
     if (c && b5) { /* and it is the real step-5 state: it trains like b did */
         train_steps(c, 3, 12);
-        CHECK(memcmp(c->params, b->params, 4 * c->n_params) == 0, "state from optim.prev differs");
+        CHECK(memcmp(vae_base(c)->params, vae_base(b)->params, 4 * vae_base(c)->n_params) == 0, "state from optim.prev differs");
     }
     elbo_vae_free(b5);
     elbo_vae_free(c);
@@ -140,8 +140,8 @@ static void test_learned_variance(void)
     c.threads = 1;
     elbo_error err;
     elbo_vae *m = elbo_vae_create(&c, 8, &err);
-    CHECK(m && m->lv_off != (size_t)-1 && m->n_params == m->lv_off + 784, "log-variance in the layout");
-    for (int d = 0; d < 784; d++) m->params[m->lv_off + d] = 0.01f * (float)d - 3.0f;
+    CHECK(m && m->lv_off != (size_t)-1 && vae_base(m)->n_params == m->lv_off + 784, "log-variance in the layout");
+    for (int d = 0; d < 784; d++) vae_base(m)->params[m->lv_off + d] = 0.01f * (float)d - 3.0f;
     char p[512];
     snprintf(p, sizeof p, "%s/lv.safetensors", dir);
     CHECK(elbo_vae_save_weights(m, p, &err) == ELBO_OK, "%s", err.msg);
@@ -149,8 +149,8 @@ static void test_learned_variance(void)
     CHECK(st_open(p, &f, &err) == ELBO_OK && st_has(&f, "fc4.logvar"), "fc4.logvar written");
     st_close(&f);
     elbo_vae *b = elbo_vae_load(p, 0, &err);
-    CHECK(b && b->cfg.likelihood == ELBO_LIK_GAUSSIAN_LEARNED && b->n_params == m->n_params &&
-              memcmp(b->params, m->params, 4 * m->n_params) == 0,
+    CHECK(b && (*elbo_vae_get_config(b)).likelihood == ELBO_LIK_GAUSSIAN_LEARNED && vae_base(b)->n_params == vae_base(m)->n_params &&
+              memcmp(vae_base(b)->params, vae_base(m)->params, 4 * vae_base(m)->n_params) == 0,
           "learned variance reloaded: %s", b ? "differs" : err.msg);
     char name[48];
     CHECK(strcmp(vae_param_name(m, m->lv_off + 3, name, sizeof name), "fc4.logvar") == 0, "named");
@@ -188,7 +188,7 @@ static void test_names(void)
     const char *ref[] = {"fc1", "fc2_mu", "fc2_logvar", "fc3", "fc4"};
     CHECK(m && m->n_layers == 5, "reference layer count");
     for (int i = 0; m && i < 5; i++) CHECK(strcmp(m->layers[i].name, ref[i]) == 0, "layer %d name", i);
-    CHECK(m && m->n_params == 652824, "reference parameter count %zu", m ? m->n_params : 0);
+    CHECK(m && vae_base(m)->n_params == 652824, "reference parameter count %zu", m ? vae_base(m)->n_params : 0);
     elbo_vae_free(m);
 }
 
@@ -241,16 +241,16 @@ static void test_plain_state_dict(void)
     int nt = 0;
     for (int i = 0; i < m->n_layers; i++) {
         const vae_layer *l = &m->layers[i];
-        const float *w = m->params + l->w_off;
+        const float *w = vae_base(m)->params + l->w_off;
         if (l->transposed) {
-            vae_weight_export(m, i, m->params, tmp);
+            vae_weight_export(m, i, vae_base(m)->params, tmp);
             w = tmp;
         }
         snprintf(names[nt], 32, "%s.weight", l->name);
         t[nt] = (st_tensor){names[nt], w, 2, {l->out, l->in}};
         nt++;
         snprintf(names[nt], 32, "%s.bias", l->name);
-        t[nt] = (st_tensor){names[nt], m->params + l->b_off, 1, {l->out}};
+        t[nt] = (st_tensor){names[nt], vae_base(m)->params + l->b_off, 1, {l->out}};
         nt++;
     }
     char p[512];
@@ -258,8 +258,8 @@ static void test_plain_state_dict(void)
     CHECK(st_write(p, NULL, 0, t, nt, &err) == ELBO_OK, "%s", err.msg);
     elbo_vae *b = elbo_vae_load(p, 0, &err);
     CHECK(b != NULL, "plain state_dict: %s", err.msg);
-    CHECK(b && b->cfg.hidden[0] == 40 && b->cfg.latent_dim == 6 && b->cfg.input_dim == 784 &&
-              memcmp(b->params, m->params, 4 * m->n_params) == 0,
+    CHECK(b && (*elbo_vae_get_config(b)).hidden[0] == 40 && (*elbo_vae_get_config(b)).latent_dim == 6 && (*elbo_vae_get_config(b)).input_dim == 784 &&
+              memcmp(vae_base(b)->params, vae_base(m)->params, 4 * vae_base(m)->n_params) == 0,
           "plain state_dict: sizes inferred and weights equal");
     free(tmp);
     elbo_vae_free(b);
@@ -312,7 +312,7 @@ static void test_broken(void)
         /* a weight that is NaN: refused with the tensor's name */
         elbo_vae *mm = small_model(1, 2);
         snprintf(p, sizeof p, "%s/nan.safetensors", dir);
-        mm->params[mm->layers[2].w_off + 1] = NAN;
+        vae_base(mm)->params[mm->layers[2].w_off + 1] = NAN;
         elbo_vae_save_weights(mm, p, &err);
         elbo_vae_free(mm);
         expect_load_fail("nan.safetensors", ELBO_ERR_FORMAT, "non-finite");

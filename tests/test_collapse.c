@@ -26,12 +26,12 @@ static void test_schedules(void)
     CHECK(elbo_vae_kl_weight(m, &tc) == 4.0, "beta");
     tc.beta = 1.0;
     tc.kl_warmup_epochs = 4;
-    m->epoch_n = 1000;
+    vae_trainer(m)->epoch_n = 1000;
     struct { int epoch; long seen; double want; } warm[] = {
         {0, 0, 0.0}, {0, 500, 0.125}, {1, 0, 0.25}, {3, 500, 0.875}, {4, 0, 1.0}, {9, 10, 1.0}};
     for (int i = 0; i < 6; i++) {
-        m->epoch = warm[i].epoch;
-        m->epoch_seen = warm[i].seen;
+        vae_trainer(m)->epoch = warm[i].epoch;
+        vae_trainer(m)->epoch_seen = warm[i].seen;
         double w = elbo_vae_kl_weight(m, &tc);
         CHECK(fabs(w - warm[i].want) < 1e-12, "warm-up at %d+%ld: %g, want %g", warm[i].epoch,
               warm[i].seen, w, warm[i].want);
@@ -41,8 +41,8 @@ static void test_schedules(void)
     struct { int epoch; long seen; double want; } cyc[] = {
         {0, 0, 0.0}, {1, 0, 0.5}, {1, 500, 0.75}, {2, 0, 1.0}, {3, 999, 1.0}, {4, 0, 0.0}, {5, 0, 0.5}};
     for (int i = 0; i < 7; i++) {
-        m->epoch = cyc[i].epoch;
-        m->epoch_seen = cyc[i].seen;
+        vae_trainer(m)->epoch = cyc[i].epoch;
+        vae_trainer(m)->epoch_seen = cyc[i].seen;
         double w = elbo_vae_kl_weight(m, &tc);
         CHECK(fabs(w - cyc[i].want) < 1e-12, "cycle at %d+%ld: %g, want %g", cyc[i].epoch,
               cyc[i].seen, w, cyc[i].want);
@@ -64,8 +64,8 @@ typedef struct {
 
 static double objective(obj_ctx *o)
 {
-    vae_worker *wk = &o->m->w[0];
-    int D = o->m->cfg.input_dim, Z = o->m->cfg.latent_dim;
+    vae_worker *wk = &(*vae_worker_of(o->m, 0));
+    int D = (*elbo_vae_get_config(o->m)).input_dim, Z = (*elbo_vae_get_config(o->m)).latent_dim;
     memcpy(wk->x, o->x, sizeof(float) * o->B * D);
     memcpy(wk->eps, o->eps, sizeof(float) * o->B * Z);
     vae_forward(o->m, wk, o->B);
@@ -96,10 +96,10 @@ static void test_free_bits_gradient(double w, double lambda)
     elbo_rng_normal_fill(&r, eps, 12);
     /* spread the posterior so the dimensions' KLs differ widely */
     const vae_layer *lm = &m->layers[m->l_mu];
-    for (int j = 0; j < 4; j++) m->params[lm->b_off + j] = 0.3f * (float)j * (float)j;
+    for (int j = 0; j < 4; j++) vae_base(m)->params[lm->b_off + j] = 0.3f * (float)j * (float)j;
     obj_ctx o = {m, x, eps, 3, w, lambda};
     objective(&o);
-    vae_worker *wk = &m->w[0];
+    vae_worker *wk = &(*vae_worker_of(m, 0));
     int below = 0;
     for (int j = 0; j < 4; j++) {
         int off = wk->kl_dims[j] / 3 <= lambda;
@@ -109,17 +109,17 @@ static void test_free_bits_gradient(double w, double lambda)
     CHECK(lambda == 0 || (below > 0 && below < 4), "lambda %g should split the dimensions (%d below)",
           lambda, below);
     vae_backward(m, wk, 3);
-    float *g = malloc(sizeof(float) * m->n_params);
+    float *g = malloc(sizeof(float) * vae_base(m)->n_params);
     vae_param_grads(m, 1, g);
     char what[64];
     snprintf(what, sizeof what, "objective(w=%g, lambda=%g)", w, lambda);
-    fd_check_h(what, m->params, g, (long)m->n_params, L_objective, &o, 1e-3, DETECT_KINKS);
+    fd_check_h(what, vae_base(m)->params, g, (long)vae_base(m)->n_params, L_objective, &o, 1e-3, DETECT_KINKS);
     /* and the rule really changes the gradient: without it, dmu differs */
     if (lambda > 0) {
         for (int j = 0; j < 4; j++) m->kl_scale[j] = (float)w;
         objective(&o);
         vae_backward(m, wk, 3);
-        float *g2 = malloc(sizeof(float) * m->n_params);
+        float *g2 = malloc(sizeof(float) * vae_base(m)->n_params);
         vae_param_grads(m, 1, g2);
         double diff = 0;
         for (size_t i = lm->b_off; i < lm->b_off + 4; i++) diff += fabs(g2[i] - g[i]);
@@ -145,11 +145,11 @@ static void test_active_units(void)
     /* dimensions 1 and 4 ignore the input: zero weights, constant mean */
     const vae_layer *lm = &m->layers[m->l_mu];
     for (int j = 1; j < 6; j += 3)
-        for (int i = 0; i < lm->in; i++) m->params[lm->w_off + (size_t)j * lm->in + i] = 0.0f;
+        for (int i = 0; i < lm->in; i++) vae_base(m)->params[lm->w_off + (size_t)j * lm->in + i] = 0.0f;
     /* the others are made clearly input-dependent */
     for (int j = 0; j < 6; j++)
         if (j != 1 && j != 4)
-            for (int i = 0; i < lm->in; i++) m->params[lm->w_off + (size_t)j * lm->in + i] *= 20.0f;
+            for (int i = 0; i < lm->in; i++) vae_base(m)->params[lm->w_off + (size_t)j * lm->in + i] *= 20.0f;
     double kl[6], var[6];
     int active = elbo_vae_latent_stats(m, &ds, kl, var, &err);
     CHECK(active == 4, "active units %d, expected 4 (vars %g %g %g %g %g %g)", active, var[0], var[1],

@@ -390,9 +390,9 @@ typedef struct {
 static double L_vae(void *c)
 {
     vae_ctx *v = c;
-    vae_worker *w = &v->m->w[0];
-    memcpy(w->x, v->x, sizeof(float) * v->B * v->m->cfg.input_dim);
-    memcpy(w->eps, v->eps, sizeof(float) * v->B * v->m->cfg.latent_dim);
+    vae_worker *w = &(*vae_worker_of(v->m, 0));
+    memcpy(w->x, v->x, sizeof(float) * v->B * (*elbo_vae_get_config(v->m)).input_dim);
+    memcpy(w->eps, v->eps, sizeof(float) * v->B * (*elbo_vae_get_config(v->m)).latent_dim);
     vae_forward(v->m, w, v->B);
     return w->recon + w->kl;
 }
@@ -419,17 +419,23 @@ static void check_chunks(void)
         elbo_vae *m = elbo_vae_create(&c, 1, &err);
         CHECK(m != NULL, "%s", err.msg);
         if (!m) continue;
-        unsigned char *seen = calloc(m->n_params, 1);
+        const model *mb = vae_base(m);
+        unsigned char *seen = calloc(mb->n_params, 1);
         int ok = 1, sorted = 1, kinds[3] = {0, 0, 0};
-        for (int k = 0; k < m->n_chunks; k++) {
-            const vae_chunk *ch = &m->chunks[k];
-            ok &= ch->n > 0 && ch->n <= m->chunk_max && ch->off + ch->n <= m->n_params;
+        for (int k = 0; k < mb->n_chunks; k++) {
+            const model_chunk *ch = &mb->chunks[k];
+            ok &= ch->n > 0 && ch->n <= mb->chunk_max && ch->off + ch->n <= mb->n_params;
             for (size_t i = 0; ok && i < ch->n; i++) seen[ch->off + i]++;
-            sorted &= k == 0 || m->chunks[k - 1].n >= ch->n;
-            kinds[ch->kind]++;
+            sorted &= k == 0 || mb->chunks[k - 1].n >= ch->n;
+            /* a chunk lies inside one tensor: weight, bias or other */
+            int t = model_tensor_at(mb, ch->off);
+            ok &= t >= 0 && t == model_tensor_at(mb, ch->off + ch->n - 1);
+            if (t < 0) continue;
+            const char *dot = strrchr(mb->tensors[t].name, '.');
+            kinds[!strcmp(dot, ".weight") ? 0 : !strcmp(dot, ".bias") ? 1 : 2]++;
         }
-        for (size_t i = 0; ok && i < m->n_params; i++) ok &= seen[i] == 1;
-        CHECK(ok, "shape %zu: chunks do not cover each of %zu parameters once", s, m->n_params);
+        for (size_t i = 0; ok && i < vae_base(m)->n_params; i++) ok &= seen[i] == 1;
+        CHECK(ok, "shape %zu: chunks do not cover each of %zu parameters once", s, vae_base(m)->n_params);
         CHECK(sorted, "shape %zu: chunks not handed out largest first", s);
         CHECK(kinds[0] > m->n_layers && (shapes[s][3] == 0) == (kinds[2] == 0),
               "shape %zu: %d weight, %d bias, %d other chunks", s, kinds[0], kinds[1], kinds[2]);
@@ -462,29 +468,29 @@ static void check_vae(elbo_likelihood lik, int n_hidden, int sparse_x, elbo_acti
     fill_normal(eps, 4 * 3, 1);
     vae_ctx v = {m, x, eps, 4};
     L_vae(&v);
-    CHECK(m->w[0].x_sparse == sparse_x, "first layer sparse=%d, expected %d", m->w[0].x_sparse, sparse_x);
-    vae_backward(m, &m->w[0], 4);
-    float *g = malloc(sizeof(float) * m->n_params);
+    CHECK((*vae_worker_of(m, 0)).x_sparse == sparse_x, "first layer sparse=%d, expected %d", (*vae_worker_of(m, 0)).x_sparse, sparse_x);
+    vae_backward(m, &(*vae_worker_of(m, 0)), 4);
+    float *g = malloc(sizeof(float) * vae_base(m)->n_params);
     vae_param_grads(m, 1, g);
     char what[64];
     if (m->lv_off != (size_t)-1) { /* the learned log-variance */
-        for (int d = 0; d < c.input_dim; d++) m->params[m->lv_off + d] = 0.3f * (float)(d % 3) - 0.2f;
-        memset(m->w[0].grads, 0, sizeof(float) * m->n_params); /* backward accumulates */
+        for (int d = 0; d < c.input_dim; d++) vae_base(m)->params[m->lv_off + d] = 0.3f * (float)(d % 3) - 0.2f;
+        memset((*vae_worker_of(m, 0)).grads, 0, sizeof(float) * vae_base(m)->n_params); /* backward accumulates */
         L_vae(&v);
-        vae_backward(m, &m->w[0], 4);
+        vae_backward(m, &(*vae_worker_of(m, 0)), 4);
         vae_param_grads(m, 1, g);
-        fd_check_h("vae(gauss-learned).logvar", m->params + m->lv_off, g + m->lv_off, c.input_dim,
+        fd_check_h("vae(gauss-learned).logvar", vae_base(m)->params + m->lv_off, g + m->lv_off, c.input_dim,
                    L_vae, &v, 1e-3, DETECT_KINKS);
     }
     for (int li = 0; li < m->n_layers; li++) {
         const vae_layer *l = &m->layers[li];
         snprintf(what, sizeof what, "vae(%s,L=%d,%s,act%d).%s.weight", lik ? "gauss" : "bern", n_hidden,
                  sparse_x ? "sparse" : "dense", (int)act, l->name);
-        fd_check_h(what, m->params + l->w_off, g + l->w_off, (long)l->in * l->out, L_vae, &v, 1e-3,
+        fd_check_h(what, vae_base(m)->params + l->w_off, g + l->w_off, (long)l->in * l->out, L_vae, &v, 1e-3,
                    DETECT_KINKS);
         snprintf(what, sizeof what, "vae(%s,L=%d,%s,act%d).%s.bias", lik ? "gauss" : "bern", n_hidden,
                  sparse_x ? "sparse" : "dense", (int)act, l->name);
-        fd_check_h(what, m->params + l->b_off, g + l->b_off, l->out, L_vae, &v, 1e-3, DETECT_KINKS);
+        fd_check_h(what, vae_base(m)->params + l->b_off, g + l->b_off, l->out, L_vae, &v, 1e-3, DETECT_KINKS);
     }
     free(g);
     elbo_vae_free(m);

@@ -141,8 +141,8 @@ typedef struct {
 
 static double J_iwae(iwae_ctx *c)
 {
-    vae_worker *w = &c->m->w[0];
-    int D = c->m->cfg.input_dim, Z = c->m->cfg.latent_dim;
+    vae_worker *w = &(*vae_worker_of(c->m, 0));
+    int D = (*elbo_vae_get_config(c->m)).input_dim, Z = (*elbo_vae_get_config(c->m)).latent_dim;
     memcpy(w->x, c->x, sizeof(float) * c->n * D);
     memcpy(w->eps, c->eps, sizeof(float) * c->n * c->K * Z);
     vae_forward_iwae(c->m, w, c->n, c->K);
@@ -170,12 +170,12 @@ static void test_iwae_gradient(int K, elbo_activation act)
     elbo_rng_normal_fill(&r, eps, 2L * K * 3);
     iwae_ctx ctx = {m, x, eps, 2, K};
     J_iwae(&ctx);
-    vae_backward_iwae(m, &m->w[0], 2, K);
-    float *g = malloc(sizeof(float) * m->n_params);
+    vae_backward_iwae(m, &(*vae_worker_of(m, 0)), 2, K);
+    float *g = malloc(sizeof(float) * vae_base(m)->n_params);
     vae_param_grads(m, 1, g);
     char what[48];
     snprintf(what, sizeof what, "IWAE K=%d", K);
-    fd_check_h(what, m->params, g, (long)m->n_params, L_iwae, &ctx, 1e-3, DETECT_KINKS);
+    fd_check_h(what, vae_base(m)->params, g, (long)vae_base(m)->n_params, L_iwae, &ctx, 1e-3, DETECT_KINKS);
     free(g);
     free(eps);
     elbo_vae_free(m);

@@ -61,13 +61,13 @@ static void test_mid_epoch(void)
           "epoch-1 losses differ after stops and reloads: %.17g vs %.17g", lb1.loss, la1.loss);
     CHECK(elbo_vae_train_epoch(b, &tc, &train, NULL, NULL, &lb2, &err) == ELBO_OK, "%s", err.msg);
     CHECK(lb2.loss == la2.loss, "epoch-2 losses differ: %.17g vs %.17g", lb2.loss, la2.loss);
-    CHECK(a->step == b->step, "steps differ");
-    CHECK(memcmp(a->params, b->params, 4 * a->n_params) == 0, "resumed weights differ");
-    CHECK(memcmp(a->adam_m, b->adam_m, 4 * a->n_params) == 0 &&
-              memcmp(a->adam_v, b->adam_v, 4 * a->n_params) == 0,
+    CHECK(vae_trainer(a)->step == vae_trainer(b)->step, "steps differ");
+    CHECK(memcmp(vae_base(a)->params, vae_base(b)->params, 4 * vae_base(a)->n_params) == 0, "resumed weights differ");
+    CHECK(memcmp(optim_state(&vae_trainer(a)->opt, 0), optim_state(&vae_trainer(b)->opt, 0), 4 * vae_base(a)->n_params) == 0 &&
+              memcmp(optim_state(&vae_trainer(a)->opt, 1), optim_state(&vae_trainer(b)->opt, 1), 4 * vae_base(a)->n_params) == 0,
           "resumed Adam moments differ");
-    CHECK(memcmp(a->rng.s, b->rng.s, sizeof a->rng.s) == 0 && a->rng.have_spare == b->rng.have_spare &&
-              (!a->rng.have_spare || a->rng.spare == b->rng.spare),
+    CHECK(memcmp(vae_trainer(a)->rng.s, vae_trainer(b)->rng.s, sizeof vae_trainer(a)->rng.s) == 0 && vae_trainer(a)->rng.have_spare == vae_trainer(b)->rng.have_spare &&
+              (!vae_trainer(a)->rng.have_spare || vae_trainer(a)->rng.spare == vae_trainer(b)->rng.spare),
           "resumed PRNG state differs");
     /* continuing with a different data set mid-epoch is refused */
     int one = 1;
@@ -97,14 +97,14 @@ static void test_clip_and_faults(void)
         elbo_vae *c = fresh();
         vae_worker *w = &c->w[0];
         memcpy(w->x, x, sizeof(float) * 16 * 784);
-        elbo_rng r = c->rng;
+        elbo_rng r = vae_trainer(c)->rng;
         elbo_rng_normal_fill(&r, w->eps, 16L * 4);
         vae_forward(c, w, 16);
         vae_backward(c, w, 16);
-        float *g = malloc(sizeof(float) * c->n_params);
+        float *g = malloc(sizeof(float) * vae_base(c)->n_params);
         vae_param_grads(c, 1, g);
         double sq = 0;
-        for (size_t i = 0; i < c->n_params; i++) sq += (double)g[i] * g[i];
+        for (size_t i = 0; i < vae_base(c)->n_params; i++) sq += (double)g[i] * g[i];
         free(g);
         norm = sqrt(sq);
         elbo_vae_free(c);
@@ -117,24 +117,24 @@ static void test_clip_and_faults(void)
     tc.clip_grad = 0;
     CHECK(elbo_vae_train_step(b, &tc, x, 16, NULL, &err) == ELBO_OK, "%s", err.msg);
     double worst = 0;
-    for (size_t i = 0; i < a->n_params; i++)
-        worst = fmax(worst, fabs(a->adam_m[i] - b->adam_m[i] * 0.25) / (1e-6 + fabs(b->adam_m[i])));
+    for (size_t i = 0; i < vae_base(a)->n_params; i++)
+        worst = fmax(worst, fabs(optim_state(&vae_trainer(a)->opt, 0)[i] - optim_state(&vae_trainer(b)->opt, 0)[i] * 0.25) / (1e-6 + fabs(optim_state(&vae_trainer(b)->opt, 0)[i])));
     CHECK(worst < 1e-3, "clipped first moment is not 1/4 of the unclipped (worst %g)", worst);
     elbo_vae_free(a);
     elbo_vae_free(b);
 
     /* a non-finite input gives a non-finite loss: refused before any weight changes */
     a = fresh();
-    float *before = malloc(4 * a->n_params);
-    memcpy(before, a->params, 4 * a->n_params);
+    float *before = malloc(4 * vae_base(a)->n_params);
+    memcpy(before, vae_base(a)->params, 4 * vae_base(a)->n_params);
     x[5] = NAN;
     CHECK(elbo_vae_train_step(a, &tc, x, 16, NULL, &err) == ELBO_ERR_NUMERIC &&
               strstr(err.msg, "reconstruction") && strstr(err.msg, "step 1"),
           "NaN input: %s", err.msg);
-    CHECK(memcmp(before, a->params, 4 * a->n_params) == 0 && a->step == 0, "weights changed");
+    CHECK(memcmp(before, vae_base(a)->params, 4 * vae_base(a)->n_params) == 0 && vae_trainer(a)->step == 0, "weights changed");
     /* an infinite logit (bias) also makes the loss non-finite: refused */
     x[5] = 0.5f;
-    a->params[a->layers[a->l_out].b_off + 3] = INFINITY;
+    vae_base(a)->params[a->layers[a->l_out].b_off + 3] = INFINITY;
     CHECK(elbo_vae_train_step(a, &tc, x, 16, NULL, &err) == ELBO_ERR_NUMERIC, "inf bias: %s", err.msg);
     /* a non-finite gradient element is found by Adam's check and named */
     float p[600] = {0}, mm[600] = {0}, vv[600] = {0}, g0[600] = {0};

@@ -1,105 +1,104 @@
-/* checkpoint.c — saving and loading an elbo_vae as safetensors.
- *
- * model.safetensors: one F32 tensor per layer weight and bias under the
- *   reference's names (fc1.weight [400,784], fc1.bias [400], ...; naming
- *   scheme in vae_internal.h), the config in __metadata__. PyTorch's
- *   load_state_dict(strict=True) takes it as it is.
- * optim.safetensors: Adam's moments as two flat tensors over the parameter
- *   buffer (layers in file order, weight then bias), plus step, epoch and the
- *   PRNG state in __metadata__, so training resumes exactly. */
+/* checkpoint.c — see checkpoint.h. */
+#include "checkpoint.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include "../models/vae_internal.h"
-#include "safetensors.h"
+#define META_MAX (MODEL_MAX_META + ELBO_KV_MAX + 8)
 
-#define CKPT_FORMAT "elbo-vae-1"
-
-/* Metadata spellings of the enums, indexed by their values. */
-static const char *const LIKELIHOODS[] = {"bernoulli", "gaussian", "gaussian-learned"};
-static const char *const ACTIVATIONS[] = {"relu", "tanh", "softplus"};
-static const char *const BINARIZATIONS[] = {"none", "static", "dynamic"};
-#define N_OF(a) ((int)(sizeof a / sizeof a[0]))
-
-/* Index of s in names[n]; dflt when s is NULL; -1 when unknown. */
-static int lookup(const char *s, const char *const *names, int n, int dflt)
+void ckpt_paths_of(const char *path, ckpt_paths *p)
 {
-    if (!s) return dflt;
-    for (int i = 0; i < n; i++)
-        if (strcmp(s, names[i]) == 0) return i;
-    return -1;
+    struct stat sb;
+    p->with_optim = 1;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(p->model, sizeof p->model, "%s/model.safetensors", path);
+        snprintf(p->optim, sizeof p->optim, "%s/optim.safetensors", path);
+        snprintf(p->prev, sizeof p->prev, "%s/optim.prev.safetensors", path);
+        return;
+    }
+    /* a file: optimizer state only rides along with a model.safetensors */
+    snprintf(p->model, sizeof p->model, "%s", path);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    int dlen = (int)(base - path);
+    p->with_optim = strcmp(base, "model.safetensors") == 0;
+    snprintf(p->optim, sizeof p->optim, "%.*soptim.safetensors", dlen, path);
+    snprintf(p->prev, sizeof p->prev, "%.*soptim.prev.safetensors", dlen, path);
 }
 
-/* Joins dir and name into buf. */
-static void join(char *buf, size_t cap, const char *dir, const char *name)
+const char *ckpt_meta_get(const void *f, const char *key) { return st_meta_get(f, key); }
+
+/* The model file's metadata: format, kind, version, step, config, record.
+ * kv holds the strings the pairs point into. */
+static int model_meta(const model *m, const trainer *t, const elbo_run_record *rec, st_meta *meta,
+                      elbo_kv *kv)
 {
-    snprintf(buf, cap, "%s/%s", dir, name);
+    int n = 0, k = 0;
+    meta[n++] = (st_meta){"format", m->ops->format};
+    meta[n++] = (st_meta){"model", m->ops->kind};
+    meta[n++] = (st_meta){"elbo_version", ELBO_VERSION_STRING};
+    snprintf(kv[k].key, sizeof kv[k].key, "step");
+    snprintf(kv[k].value, sizeof kv[k].value, "%ld", t ? t->step : 0L);
+    meta[n++] = (st_meta){kv[k].key, kv[k].value};
+    k++;
+    int nc = m->ops->config_to_meta(m, kv + k);
+    ELBO_ASSERT(nc <= MODEL_MAX_META);
+    for (int i = 0; i < nc; i++, k++) meta[n++] = (st_meta){kv[k].key, kv[k].value};
+    for (int i = 0; rec && i < rec->n; i++, k++) {
+        snprintf(kv[k].key, sizeof kv[k].key, "run.%.27s", rec->e[i].key);
+        snprintf(kv[k].value, sizeof kv[k].value, "%s", rec->e[i].value);
+        meta[n++] = (st_meta){kv[k].key, kv[k].value};
+    }
+    return n;
 }
 
 /* Writes the weights file for path: renamed into place when tmp is NULL,
  * else left as a temporary file whose name goes to tmp. */
-static elbo_status write_weights(const elbo_vae *m, const char *path, char *tmp, size_t tmp_cap,
-                                 elbo_error *err)
+static elbo_status write_weights(const model *m, const trainer *t, const elbo_run_record *rec,
+                                 const char *path, char *tmp, size_t tmp_cap, elbo_error *err)
 {
-    st_tensor t[2 * VAE_MAX_LAYERS + 1];
-    char names[2 * VAE_MAX_LAYERS][48];
-    int nt = 0;
-    /* weights stored transposed in memory are written in PyTorch's layout */
+    st_tensor *ts = calloc((size_t)m->n_tensors, sizeof *ts);
+    elbo_kv *kv = calloc(META_MAX, sizeof *kv);
+    st_meta meta[META_MAX];
+    /* tensors stored transposed in memory are written in the user layout */
     size_t tmp_n = 0;
-    for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i].transposed) tmp_n += (size_t)m->layers[i].in * m->layers[i].out;
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].transposed) tmp_n += m->tensors[i].n;
     float *buf = tmp_n ? malloc(sizeof(float) * tmp_n) : NULL, *tp = buf;
-    if (tmp_n && !buf) return elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
-    for (int i = 0; i < m->n_layers; i++) {
-        const vae_layer *l = &m->layers[i];
-        const float *w = m->params + l->w_off;
-        if (l->transposed) {
-            vae_weight_export(m, i, m->params, tp);
-            w = tp;
-            tp += (size_t)l->in * l->out;
+    if (!ts || !kv || (tmp_n && !buf)) {
+        free(ts);
+        free(kv);
+        free(buf);
+        return elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (int i = 0; i < m->n_tensors; i++) {
+        const model_tensor *mt = &m->tensors[i];
+        const float *d = m->params + mt->off;
+        if (mt->transposed) {
+            model_tensor_export(m, i, m->params, tp);
+            d = tp;
+            tp += mt->n;
         }
-        snprintf(names[nt], sizeof names[nt], "%s.weight", l->name);
-        t[nt] = (st_tensor){names[nt], w, 2, {l->out, l->in}};
-        nt++;
-        snprintf(names[nt], sizeof names[nt], "%s.bias", l->name);
-        t[nt] = (st_tensor){names[nt], m->params + l->b_off, 1, {l->out}};
-        nt++;
+        ts[i] = (st_tensor){mt->name, d, mt->ndim, {0}};
+        for (int k = 0; k < mt->ndim; k++) ts[i].shape[k] = mt->shape[k];
     }
-    char lv_name[48];
-    if (m->lv_off != (size_t)-1) { /* the learned log-variance */
-        snprintf(lv_name, sizeof lv_name, "%s.logvar", m->layers[m->l_out].name);
-        t[nt] = (st_tensor){lv_name, m->params + m->lv_off, 1, {m->cfg.input_dim}};
-        nt++;
-    }
-    char in_s[16], z_s[16], hid[ELBO_MAX_HIDDEN * 12 + 1] = "", step_s[32];
-    snprintf(in_s, sizeof in_s, "%d", m->cfg.input_dim);
-    snprintf(z_s, sizeof z_s, "%d", m->cfg.latent_dim);
-    snprintf(step_s, sizeof step_s, "%ld", m->step);
-    for (int i = 0; i < m->cfg.n_hidden; i++)
-        snprintf(hid + strlen(hid), sizeof hid - strlen(hid), "%s%d", i ? "," : "", m->cfg.hidden[i]);
-    st_meta meta[] = {{"format", CKPT_FORMAT},
-                      {"elbo_version", ELBO_VERSION_STRING},
-                      {"step", step_s},
-                      {"input_dim", in_s},
-                      {"latent_dim", z_s},
-                      {"hidden", hid},
-                      {"activation", ACTIVATIONS[m->cfg.activation]},
-                      {"likelihood", LIKELIHOODS[m->cfg.likelihood]},
-                      {"binarize", BINARIZATIONS[m->cfg.binarize]}};
-    int nmeta = (int)(sizeof meta / sizeof meta[0]);
-    elbo_status st = tmp ? st_write_tmp(path, meta, nmeta, t, nt, tmp, tmp_cap, err)
-                         : st_write(path, meta, nmeta, t, nt, err);
+    int nmeta = model_meta(m, t, rec, meta, kv);
+    elbo_status st = tmp ? st_write_tmp(path, meta, nmeta, ts, m->n_tensors, tmp, tmp_cap, err)
+                         : st_write(path, meta, nmeta, ts, m->n_tensors, err);
     free(buf);
+    free(ts);
+    free(kv);
     return st;
 }
 
-elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, elbo_error *err)
+elbo_status ckpt_save_weights(const char *path, const model *m, const trainer *t,
+                              const elbo_run_record *rec, elbo_error *err)
 {
-    return write_weights(m, path, NULL, 0, err);
+    return write_weights(m, t, rec, path, NULL, 0, err);
 }
 
 static void rng_str(char *buf, size_t cap, const elbo_rng *r)
@@ -119,6 +118,41 @@ static int rng_parse(const char *s, elbo_rng *r)
     return 0;
 }
 
+/* The trainer's state as metadata pairs (strings in kv). */
+static int trainer_meta(const model *m, const trainer *t, st_meta *meta, elbo_kv *kv)
+{
+    int n = 0;
+    char fmt[64];
+    snprintf(fmt, sizeof fmt, "%s-optim", m->ops->format);
+#define PUT(k, ...)                                                                           \
+    do {                                                                                      \
+        snprintf(kv[n].key, sizeof kv[n].key, "%.31s", k);                                    \
+        snprintf(kv[n].value, sizeof kv[n].value, __VA_ARGS__);                               \
+        meta[n] = (st_meta){kv[n].key, kv[n].value};                                          \
+        n++;                                                                                  \
+    } while (0)
+    PUT("format", "%s", fmt);
+    PUT("optimizer", "%s", optim_name(t->opt.kind));
+    PUT("step", "%ld", t->step);
+    PUT("epoch", "%d", t->epoch);
+    PUT("n_params", "%zu", m->n_params);
+    PUT("seed", "%" PRIu64, t->seed);
+    char r[160];
+    rng_str(r, sizeof r, &t->rng);
+    PUT("rng", "%s", r);
+    rng_str(r, sizeof r, &t->epoch_rng);
+    PUT("epoch_rng", "%s", r);
+    PUT("epoch_seen", "%ld", t->epoch_seen);
+    PUT("epoch_n", "%d", t->epoch_n);
+    for (int k = 0; k < m->ops->n_terms; k++) {
+        char key[48];
+        snprintf(key, sizeof key, "epoch_%s", m->ops->terms[k]);
+        PUT(key, "%a", t->epoch_sums[k]);
+    }
+#undef PUT
+    return n;
+}
+
 /* The commit protocol of a checkpoint: both files are written as fsync'd
  * temporaries, then renamed in this order:
  *   optim.safetensors -> optim.prev.safetensors   (the old optimizer state)
@@ -126,49 +160,33 @@ static int rng_parse(const char *s, elbo_rng *r)
  *   model temporary   -> model.safetensors        (the commit point)
  * Wherever a crash falls, model.safetensors and one of optim.safetensors /
  * optim.prev.safetensors are from the same step, and load picks that one. */
-elbo_status elbo_vae_save(const elbo_vae *m, const char *dir, elbo_error *err)
+elbo_status ckpt_save(const char *dir, const model *m, const trainer *t,
+                      const elbo_run_record *rec, elbo_error *err)
 {
-    char mpath[4200], opath[4200], ppath[4200], mtmp[4300], otmp[4300];
+    char mtmp[4300], otmp[4300];
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return elbo_fail(err, ELBO_ERR_IO, "%s: not a directory", dir);
-    join(mpath, sizeof mpath, dir, "model.safetensors");
-    join(opath, sizeof opath, dir, "optim.safetensors");
-    join(ppath, sizeof ppath, dir, "optim.prev.safetensors");
-
-    char step_s[32], epoch_s[32], np_s[32], seed_s[32], rng_s[160], erng_s[160], seen_s[32],
-        en_s[32], er_s[64], ek_s[64], el_s[64];
-    snprintf(step_s, sizeof step_s, "%ld", m->step);
-    snprintf(epoch_s, sizeof epoch_s, "%d", m->epoch);
-    snprintf(np_s, sizeof np_s, "%zu", m->n_params);
-    snprintf(seed_s, sizeof seed_s, "%" PRIu64, m->seed);
-    snprintf(seen_s, sizeof seen_s, "%ld", m->epoch_seen);
-    snprintf(en_s, sizeof en_s, "%d", m->epoch_n);
-    snprintf(er_s, sizeof er_s, "%a", m->epoch_recon);
-    snprintf(ek_s, sizeof ek_s, "%a", m->epoch_kl);
-    snprintf(el_s, sizeof el_s, "%a", m->epoch_loss);
-    rng_str(rng_s, sizeof rng_s, &m->rng);
-    rng_str(erng_s, sizeof erng_s, &m->epoch_rng);
-    st_meta meta[] = {{"format", CKPT_FORMAT "-optim"}, {"optimizer", "adam"},
-                      {"step", step_s},                 {"epoch", epoch_s},
-                      {"n_params", np_s},               {"seed", seed_s},
-                      {"rng", rng_s},                   {"epoch_rng", erng_s},
-                      {"epoch_seen", seen_s},           {"epoch_n", en_s},
-                      {"epoch_recon", er_s},            {"epoch_kl", ek_s},
-                      {"epoch_loss", el_s}};
-    st_tensor t[2] = {{"adam.exp_avg", m->adam_m, 1, {(int64_t)m->n_params}},
-                      {"adam.exp_avg_sq", m->adam_v, 1, {(int64_t)m->n_params}}};
-    elbo_status st = write_weights(m, mpath, mtmp, sizeof mtmp, err);
+    ckpt_paths p;
+    ckpt_paths_of(dir, &p);
+    elbo_kv kv[24 + MODEL_MAX_TERMS];
+    st_meta meta[24 + MODEL_MAX_TERMS];
+    int nmeta = trainer_meta(m, t, meta, kv);
+    st_tensor ts[OPTIM_MAX_STATE];
+    for (int k = 0; k < t->opt.n_state; k++)
+        ts[k] = (st_tensor){t->opt.state_names[k], optim_state(&t->opt, k), 1,
+                            {(int64_t)m->n_params}};
+    elbo_status st = write_weights(m, t, rec, p.model, mtmp, sizeof mtmp, err);
     if (st) return st;
-    st = st_write_tmp(opath, meta, (int)(sizeof meta / sizeof meta[0]), t, 2, otmp, sizeof otmp, err);
+    st = st_write_tmp(p.optim, meta, nmeta, ts, t->opt.n_state, otmp, sizeof otmp, err);
     if (st) {
         unlink(mtmp);
         return st;
     }
     int bad = 0;
-    if (stat(opath, &sb) == 0 && rename(opath, ppath) != 0) bad = 1;
-    if (!bad && rename(otmp, opath) != 0) bad = 1;
-    if (!bad && rename(mtmp, mpath) != 0) bad = 1;
+    if (stat(p.optim, &sb) == 0 && rename(p.optim, p.prev) != 0) bad = 1;
+    if (!bad && rename(otmp, p.optim) != 0) bad = 1;
+    if (!bad && rename(mtmp, p.model) != 0) bad = 1;
     if (bad) {
         int saved = errno;
         unlink(mtmp);
@@ -176,12 +194,44 @@ elbo_status elbo_vae_save(const elbo_vae *m, const char *dir, elbo_error *err)
         return elbo_fail(err, ELBO_ERR_IO, "%s: committing the checkpoint failed: %s", dir,
                          strerror(saved));
     }
-    st_sync_dir(mpath);
+    st_sync_dir(p.model);
     return ELBO_OK;
 }
 
-/* Parses a positive int from a metadata value. */
-static int meta_int(const st_file *f, const char *key, long lo, long hi, long *out, elbo_error *err)
+elbo_status ckpt_read_tensors(const st_file *f, model *m, elbo_error *err)
+{
+    size_t big = 0;
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].transposed && m->tensors[i].n > big) big = m->tensors[i].n;
+    float *tmp = big ? malloc(sizeof(float) * big) : NULL;
+    if (big && !tmp) return elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", f->path);
+    elbo_status st = ELBO_OK;
+    for (int i = 0; i < m->n_tensors && !st; i++) {
+        const model_tensor *t = &m->tensors[i];
+        float *dst = t->transposed ? tmp : m->params + t->off;
+        st = st_read_f32(f, t->name, t->ndim, t->shape, dst, err);
+        if (!st && t->transposed) model_tensor_import(m, i, m->params, tmp);
+    }
+    free(tmp);
+    /* extra tensors mean the file describes another architecture */
+    for (const json_node *e = f->doc.root->child; !st && e; e = e->next)
+        if (strcmp(e->key, "__metadata__") != 0 && model_tensor_find(m, e->key) < 0)
+            st = elbo_fail(err, ELBO_ERR_MISMATCH, "%s: unexpected tensor '%s' for this architecture",
+                           f->path, e->key);
+    return st;
+}
+
+void ckpt_read_record(const st_file *f, elbo_run_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    if (!f->meta) return;
+    for (const json_node *e = f->meta->child; e; e = e->next)
+        if (strncmp(e->key, "run.", 4) == 0 && e->type == JSON_STRING)
+            elbo_run_record_set(rec, e->key + 4, e->str, NULL); /* too long or full: dropped */
+}
+
+/* A long from a metadata value in [lo, hi]. */
+static int meta_long(const st_file *f, const char *key, long lo, long hi, long *out, elbo_error *err)
 {
     const char *v = st_meta_get(f, key);
     if (!v) {
@@ -200,231 +250,155 @@ static int meta_int(const st_file *f, const char *key, long lo, long hi, long *o
     return 0;
 }
 
-/* Reads the config from model metadata; falls back to the reference's
- * architecture for files with no elbo metadata (e.g. saved from PyTorch),
- * inferring sizes from the tensor shapes. */
-static elbo_status config_from_file(const st_file *f, elbo_vae_config *c, elbo_error *err)
+elbo_status ckpt_model_step(const st_file *f, long *step, elbo_error *err)
 {
-    elbo_vae_config_default(c);
-    const char *fmt = st_meta_get(f, "format");
-    if (fmt && strcmp(fmt, CKPT_FORMAT) != 0)
-        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown checkpoint format '%s' (expected %s)",
-                         f->path, fmt, CKPT_FORMAT);
-    if (!fmt) {
-        /* Plain state_dict of the reference model: infer D, H, Z from shapes. */
-        const json_node *w1 = json_get(f->doc.root, "fc1.weight"),
-                        *wm = json_get(f->doc.root, "fc2_mu.weight");
-        if (!w1 || !wm)
-            return elbo_fail(err, ELBO_ERR_FORMAT,
-                             "%s: no elbo metadata and no fc1.weight / fc2_mu.weight tensors", f->path);
-        const json_node *s1 = json_get(w1, "shape"), *sm = json_get(wm, "shape");
-        if (s1->count != 2 || sm->count != 2)
-            return elbo_fail(err, ELBO_ERR_MISMATCH, "%s: fc1.weight / fc2_mu.weight are not matrices",
-                             f->path);
-        c->hidden[0] = (int)s1->child->num;
-        c->input_dim = (int)s1->child->next->num;
-        c->latent_dim = (int)sm->child->num;
-        return elbo_vae_config_check(c, err);
-    }
-    long v;
-    if (meta_int(f, "input_dim", 1, 1 << 20, &v, err)) return ELBO_ERR_FORMAT;
-    c->input_dim = (int)v;
-    if (meta_int(f, "latent_dim", 1, 1 << 20, &v, err)) return ELBO_ERR_FORMAT;
-    c->latent_dim = (int)v;
-    const char *hid = st_meta_get(f, "hidden"), *lik = st_meta_get(f, "likelihood"),
-               *act = st_meta_get(f, "activation");
-    if (!hid || !lik)
-        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: __metadata__ lacks 'hidden' or 'likelihood'", f->path);
-    int a = lookup(act, ACTIVATIONS, N_OF(ACTIVATIONS), ELBO_ACT_RELU),
-        l = lookup(lik, LIKELIHOODS, N_OF(LIKELIHOODS), -1),
-        b = lookup(st_meta_get(f, "binarize"), BINARIZATIONS, N_OF(BINARIZATIONS), ELBO_BINARIZE_NONE);
-    if (a < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unsupported activation '%s'", f->path, act);
-    if (l < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown likelihood '%s'", f->path, lik);
-    if (b < 0)
-        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown binarize '%s'", f->path,
-                         st_meta_get(f, "binarize"));
-    c->activation = (elbo_activation)a;
-    c->likelihood = (elbo_likelihood)l;
-    c->binarize = (elbo_binarize)b;
-    c->n_hidden = 0;
-    const char *p = hid;
-    while (*p) {
-        char *end;
-        errno = 0;
-        long w = strtol(p, &end, 10);
-        if (errno || end == p || w < 1 || w > (1 << 20) || c->n_hidden >= ELBO_MAX_HIDDEN ||
-            (*end && *end != ','))
-            return elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad 'hidden' metadata '%s'", f->path, hid);
-        c->hidden[c->n_hidden++] = (int)w;
-        p = *end ? end + 1 : end;
-    }
-    return elbo_vae_config_check(c, err);
+    *step = -1;
+    if (!st_meta_get(f, "step")) return ELBO_OK;
+    return meta_long(f, "step", 0, 1L << 50, step, err) ? ELBO_ERR_FORMAT : ELBO_OK;
 }
 
-/* Reads the optimizer state at path into m if it is from model_step
- * (model_step < 0: any step). Returns ELBO_ERR_MISMATCH (with a message) when
- * the file is from another step. */
-static elbo_status load_optim(elbo_vae *m, const char *path, long model_step, elbo_error *err)
+/* A hex-float metadata value (absent: dflt). -1 when malformed. */
+static int meta_hexf(const st_file *f, const char *key, double dflt, double *out)
+{
+    const char *v = st_meta_get(f, key);
+    *out = dflt;
+    return v && (sscanf(v, "%la", out) != 1 || !isfinite(*out)) ? -1 : 0;
+}
+
+/* The trainer state of an opened optimizer file into t. On failure t's
+ * optimizer state may be partly overwritten: the caller discards t. */
+static elbo_status read_trainer(const st_file *f, long mstep, trainer *t, const model *m,
+                                elbo_error *err)
+{
+    char fmt_want[64];
+    snprintf(fmt_want, sizeof fmt_want, "%s-optim", m->ops->format);
+    const char *fmt = st_meta_get(f, "format"), *seed_s = st_meta_get(f, "seed");
+    long step, epoch, np, seen = 0, en = 0; /* epoch_* absent: an epoch boundary */
+    uint64_t seed = 0;
+    elbo_rng rng, erng = {{0, 0, 0, 0}, 0, 0.0};
+    char *end = NULL;
+    if (!fmt || strcmp(fmt, fmt_want) != 0)
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: not an elbo optimizer state file for %s",
+                         f->path, m->ops->format);
+    if (meta_long(f, "step", 0, 1L << 50, &step, err) || meta_long(f, "epoch", 0, 1L << 30, &epoch, err) ||
+        meta_long(f, "n_params", 0, 1L << 50, &np, err) ||
+        (st_meta_get(f, "epoch_seen") && meta_long(f, "epoch_seen", 0, 1L << 30, &seen, err)) ||
+        (st_meta_get(f, "epoch_n") && meta_long(f, "epoch_n", 0, 1L << 30, &en, err)))
+        return ELBO_ERR_FORMAT;
+    if (mstep >= 0 && step != mstep)
+        return elbo_fail(err, ELBO_ERR_MISMATCH,
+                         "%s: optimizer state is from step %ld but the model beside it is from "
+                         "step %ld",
+                         f->path, step, mstep);
+    if ((size_t)np != m->n_params)
+        return elbo_fail(err, ELBO_ERR_MISMATCH, "%s: holds state for %ld parameters, the model has %zu",
+                         f->path, np, m->n_params);
+    if (rng_parse(st_meta_get(f, "rng"), &rng) ||
+        (st_meta_get(f, "epoch_rng") && rng_parse(st_meta_get(f, "epoch_rng"), &erng)))
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad 'rng' or 'epoch_rng' metadata", f->path);
+    double sums[MODEL_MAX_TERMS] = {0};
+    int bad = (seed_s && (seed = strtoull(seed_s, &end, 10), *end)) || seen > en;
+    for (int k = 0; k < m->ops->n_terms; k++) {
+        char key[48];
+        snprintf(key, sizeof key, "epoch_%s", m->ops->terms[k]);
+        bad |= meta_hexf(f, key, k == 0 ? NAN : 0.0, &sums[k]) != 0;
+    }
+    if (bad) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad seed or epoch metadata", f->path);
+    if (isnan(sums[0])) { /* absent in older files: the sum of the others */
+        sums[0] = 0.0;
+        for (int k = 1; k < m->ops->n_terms; k++) sums[0] += sums[k];
+    }
+    int64_t shape[1] = {(int64_t)m->n_params};
+    for (int k = 0; k < t->opt.n_state; k++) {
+        elbo_status st = st_read_f32(f, t->opt.state_names[k], 1, shape, optim_state(&t->opt, k), err);
+        if (st) return st;
+    }
+    t->rng = rng;
+    t->epoch_rng = erng;
+    t->step = step;
+    t->epoch = (int)epoch;
+    t->seed = seed;
+    t->epoch_seen = seen;
+    t->epoch_n = (int)en;
+    memcpy(t->epoch_sums, sums, sizeof sums);
+    t->perm_valid = 0;
+    return ELBO_OK;
+}
+
+static elbo_status load_trainer_file(const char *path, long mstep, trainer *t,
+                                     const model *m, elbo_error *err)
 {
     st_file f;
     elbo_status st = st_open(path, &f, err);
     if (st) return st;
-    long step, epoch, np, seen = 0, en = 0; /* epoch_* absent: an epoch boundary */
-    uint64_t seed = 0;
-    elbo_rng rng, erng = {{0, 0, 0, 0}, 0, 0.0};
-    double er = 0, ek = 0, el = NAN;
-    const char *fmt = st_meta_get(&f, "format"), *seed_s = st_meta_get(&f, "seed"),
-               *er_s = st_meta_get(&f, "epoch_recon"), *ek_s = st_meta_get(&f, "epoch_kl"),
-               *el_s = st_meta_get(&f, "epoch_loss");
-    char *end = NULL;
-    if (!fmt || strcmp(fmt, CKPT_FORMAT "-optim") != 0) {
-        st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: not an elbo optimizer state file", path);
-    } else if (meta_int(&f, "step", 0, 1L << 50, &step, err) ||
-               meta_int(&f, "epoch", 0, 1L << 30, &epoch, err) ||
-               meta_int(&f, "n_params", 0, 1L << 50, &np, err) ||
-               (st_meta_get(&f, "epoch_seen") && meta_int(&f, "epoch_seen", 0, 1L << 30, &seen, err)) ||
-               (st_meta_get(&f, "epoch_n") && meta_int(&f, "epoch_n", 0, 1L << 30, &en, err))) {
-        st = ELBO_ERR_FORMAT;
-    } else if (model_step >= 0 && step != model_step) {
-        st = elbo_fail(err, ELBO_ERR_MISMATCH,
-                       "%s: optimizer state is from step %ld but the model beside it is from step "
-                       "%ld",
-                       path, step, model_step);
-    } else if ((size_t)np != m->n_params) {
-        st = elbo_fail(err, ELBO_ERR_MISMATCH, "%s: holds state for %ld parameters, the model has %zu",
-                       path, np, m->n_params);
-    } else if (rng_parse(st_meta_get(&f, "rng"), &rng) ||
-               (st_meta_get(&f, "epoch_rng") && rng_parse(st_meta_get(&f, "epoch_rng"), &erng))) {
-        st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad 'rng' or 'epoch_rng' metadata", path);
-    } else if ((seed_s && (seed = strtoull(seed_s, &end, 10), *end)) ||
-               (er_s && (sscanf(er_s, "%la", &er) != 1 || !isfinite(er))) ||
-               (ek_s && (sscanf(ek_s, "%la", &ek) != 1 || !isfinite(ek))) ||
-               (el_s && (sscanf(el_s, "%la", &el) != 1 || !isfinite(el))) || seen > en) {
-        st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad seed or epoch metadata", path);
-    } else {
-        int64_t shape[1] = {(int64_t)m->n_params};
-        st = st_read_f32(&f, "adam.exp_avg", 1, shape, m->adam_m, err);
-        if (!st) st = st_read_f32(&f, "adam.exp_avg_sq", 1, shape, m->adam_v, err);
-        if (!st) {
-            m->rng = rng;
-            m->epoch_rng = erng;
-            m->step = step;
-            m->epoch = (int)epoch;
-            m->seed = seed;
-            m->epoch_seen = seen;
-            m->epoch_n = (int)en;
-            m->epoch_recon = er;
-            m->epoch_kl = ek;
-            m->epoch_loss = isfinite(el) ? el : er + ek; /* absent in older files */
-            m->perm_valid = 0;
-        }
-    }
+    st = read_trainer(&f, mstep, t, m, err);
     st_close(&f);
     return st;
 }
 
-elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err)
+elbo_status ckpt_load_trainer(const ckpt_paths *p, long mstep, trainer *t, const model *m,
+                              elbo_error *err)
 {
-    char model_path[4200], optim_path[4200], prev_path[4200];
     struct stat sb;
-    int with_optim = 1;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        join(model_path, sizeof model_path, path, "model.safetensors");
-        join(optim_path, sizeof optim_path, path, "optim.safetensors");
-        join(prev_path, sizeof prev_path, path, "optim.prev.safetensors");
-    } else {
-        /* a file: optimizer state only rides along with a model.safetensors */
-        snprintf(model_path, sizeof model_path, "%s", path);
-        const char *slash = strrchr(path, '/');
-        const char *base = slash ? slash + 1 : path;
-        int dlen = (int)(base - path);
-        with_optim = strcmp(base, "model.safetensors") == 0;
-        snprintf(optim_path, sizeof optim_path, "%.*soptim.safetensors", dlen, path);
-        snprintf(prev_path, sizeof prev_path, "%.*soptim.prev.safetensors", dlen, path);
+    int have = stat(p->optim, &sb) == 0, have_prev = stat(p->prev, &sb) == 0;
+    elbo_status st = ELBO_OK;
+    if (have) st = load_trainer_file(p->optim, mstep, t, m, err);
+    if ((!have || st == ELBO_ERR_MISMATCH) && have_prev) {
+        elbo_error e2;
+        if (load_trainer_file(p->prev, mstep, t, m, &e2) == ELBO_OK) st = ELBO_OK;
     }
+    return st;
+}
+
+/* The config pairs of f's metadata: everything but the engine's own keys
+ * and the run record. */
+static void info_config(const st_file *f, elbo_run_record *cfg)
+{
+    static const char *const engine[] = {"format", "model", "elbo_version", "step"};
+    memset(cfg, 0, sizeof *cfg);
+    if (!f->meta) return;
+    for (const json_node *e = f->meta->child; e; e = e->next) {
+        int skip = strncmp(e->key, "run.", 4) == 0 || e->type != JSON_STRING;
+        for (size_t i = 0; i < sizeof engine / sizeof engine[0] && !skip; i++)
+            skip = strcmp(e->key, engine[i]) == 0;
+        if (!skip) elbo_run_record_set(cfg, e->key, e->str, NULL);
+    }
+}
+
+elbo_status elbo_checkpoint_info_read(const char *path, elbo_checkpoint_info *info, elbo_error *err)
+{
+    memset(info, 0, sizeof *info);
+    ckpt_paths p;
+    ckpt_paths_of(path, &p);
     st_file f;
-    if (st_open(model_path, &f, err)) return NULL;
-    elbo_vae_config c;
-    elbo_vae *m = NULL;
-    if (config_from_file(&f, &c, err) == ELBO_OK) {
-        if (max_batch > 0) c.max_batch = max_batch;
-        m = elbo_vae_create(&c, 0, err);
-    }
-    long model_step = -1;
-    if (m && st_meta_get(&f, "step") && meta_int(&f, "step", 0, 1L << 50, &model_step, err)) {
-        elbo_vae_free(m);
-        m = NULL;
-    }
-    float *tmp = NULL;
-    if (m) {
-        tmp = malloc(sizeof(float) * (size_t)m->layers[0].in * m->layers[0].out);
-        if (!tmp) {
-            elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", model_path);
-            elbo_vae_free(m);
-            m = NULL;
-        }
-    }
-    for (int i = 0; m && i < m->n_layers; i++) {
-        const vae_layer *l = &m->layers[i];
-        char name[48];
-        int64_t ws[2] = {l->out, l->in}, bs[1] = {l->out};
-        snprintf(name, sizeof name, "%s.weight", l->name);
-        float *dst = l->transposed ? tmp : m->params + l->w_off;
-        elbo_status st = st_read_f32(&f, name, 2, ws, dst, err);
-        if (!st && l->transposed) vae_weight_import(m, i, m->params, tmp);
-        snprintf(name, sizeof name, "%s.bias", l->name);
-        if (!st) st = st_read_f32(&f, name, 1, bs, m->params + l->b_off, err);
-        if (st) {
-            elbo_vae_free(m);
-            m = NULL;
-        }
-    }
-    free(tmp);
-    if (m && m->lv_off != (size_t)-1) {
-        char name[48];
-        int64_t ls[1] = {m->cfg.input_dim};
-        snprintf(name, sizeof name, "%s.logvar", m->layers[m->l_out].name);
-        if (st_read_f32(&f, name, 1, ls, m->params + m->lv_off, err) != ELBO_OK) {
-            elbo_vae_free(m);
-            m = NULL;
-        }
-    }
-    /* extra tensors mean the file describes another architecture */
-    for (const json_node *e = f.doc.root->child; m && e; e = e->next) {
+    elbo_status st = st_open(p.model, &f, err);
+    if (st) return st;
+    const char *fmt = st_meta_get(&f, "format"), *kind = st_meta_get(&f, "model"),
+               *ver = st_meta_get(&f, "elbo_version");
+    /* files without a "model" key: elbo-vae-1 (older elbo) or a plain state_dict */
+    snprintf(info->kind, sizeof info->kind, "%s", kind ? kind : fmt ? "vae" : "unknown");
+    snprintf(info->format, sizeof info->format, "%s", fmt ? fmt : "(none: a plain state_dict)");
+    snprintf(info->version, sizeof info->version, "%s", ver ? ver : "");
+    for (const json_node *e = f.doc.root->child; e; e = e->next) {
         if (strcmp(e->key, "__metadata__") == 0) continue;
-        int known = 0;
-        if (m->lv_off != (size_t)-1) {
-            char name[48];
-            snprintf(name, sizeof name, "%s.logvar", m->layers[m->l_out].name);
-            known = strcmp(e->key, name) == 0;
-        }
-        for (int i = 0; i < m->n_layers && !known; i++) {
-            size_t n = strlen(m->layers[i].name);
-            known = strncmp(e->key, m->layers[i].name, n) == 0 &&
-                    (strcmp(e->key + n, ".weight") == 0 || strcmp(e->key + n, ".bias") == 0);
-        }
-        if (!known) {
-            elbo_fail(err, ELBO_ERR_MISMATCH, "%s: unexpected tensor '%s' for this architecture",
-                      model_path, e->key);
-            elbo_vae_free(m);
-            m = NULL;
-        }
+        const json_node *sh = json_get(e, "shape");
+        size_t n = 1;
+        for (const json_node *d = sh ? sh->child : NULL; d; d = d->next) n *= (size_t)d->num;
+        info->n_params += n;
+        info->n_tensors++;
     }
+    info_config(&f, &info->config);
+    ckpt_read_record(&f, &info->run);
+    st = ckpt_model_step(&f, &info->step, err);
     st_close(&f);
-    /* optimizer state from the same step: optim.safetensors, or after an
-     * interrupted save optim.prev.safetensors (see elbo_vae_save) */
-    if (m && with_optim) {
-        int have = stat(optim_path, &sb) == 0, have_prev = stat(prev_path, &sb) == 0;
-        elbo_status st = ELBO_OK;
-        if (have) st = load_optim(m, optim_path, model_step, err);
-        if ((!have || st == ELBO_ERR_MISMATCH) && have_prev) {
-            elbo_error e2;
-            if (load_optim(m, prev_path, model_step, &e2) == ELBO_OK) st = ELBO_OK;
-        }
-        if (st != ELBO_OK) {
-            elbo_vae_free(m);
-            return NULL;
-        }
-    }
-    return m;
+    if (st || !p.with_optim) return st;
+    st_file o;
+    if (st_open(p.optim, &o, NULL) != ELBO_OK) return ELBO_OK; /* weights only */
+    long v;
+    info->has_optim = 1;
+    if (!meta_long(&o, "epoch", 0, 1L << 30, &v, NULL)) info->epoch = (int)v;
+    if (st_meta_get(&o, "epoch_seen") && !meta_long(&o, "epoch_seen", 0, 1L << 30, &v, NULL))
+        info->epoch_examples = v;
+    st_close(&o);
+    return ELBO_OK;
 }

@@ -72,25 +72,24 @@ static int larger_first(const void *a, const void *b)
 
 int vae_chunks_build(elbo_vae *m)
 {
-    m->n_chunks = list_chunks(m, NULL, &m->chunk_max);
-    m->chunks = malloc(sizeof(vae_chunk) * (size_t)m->n_chunks);
-    m->chunk_bad = malloc(sizeof(size_t) * (size_t)m->n_chunks);
-    m->chunk_sq = malloc(sizeof(double) * (size_t)m->n_chunks);
-    if (!m->chunks || !m->chunk_bad || !m->chunk_sq) return -1;
+    model *b = &m->base;
+    b->n_chunks = list_chunks(m, NULL, &b->chunk_max);
+    m->chunks = malloc(sizeof(vae_chunk) * (size_t)b->n_chunks);
+    b->chunks = malloc(sizeof(model_chunk) * (size_t)b->n_chunks);
+    if (!m->chunks || !b->chunks) return -1;
     list_chunks(m, m->chunks, NULL);
-    qsort(m->chunks, (size_t)m->n_chunks, sizeof(vae_chunk), larger_first);
+    qsort(m->chunks, (size_t)b->n_chunks, sizeof(vae_chunk), larger_first);
+    for (int c = 0; c < b->n_chunks; c++) b->chunks[c] = (model_chunk){m->chunks[c].off, m->chunks[c].n};
     return 0;
 }
 
 void vae_chunks_free(elbo_vae *m)
 {
     free(m->chunks);
-    free(m->chunk_bad);
-    free(m->chunk_sq);
+    free(m->base.chunks);
     m->chunks = NULL;
-    m->chunk_bad = NULL;
-    m->chunk_sq = NULL;
-    m->n_chunks = 0;
+    m->base.chunks = NULL;
+    m->base.n_chunks = 0;
 }
 
 /* What worker w's backward pass kept for layer li: its input rows, the
@@ -142,7 +141,7 @@ static void weight_rows(const elbo_vae *m, int nw, int li, int r0, int r1, float
 
 void vae_chunk_grad(elbo_vae *m, int nw, int c, float *dst)
 {
-    ELBO_ASSERT(c >= 0 && c < m->n_chunks && nw >= 1 && nw <= m->n_workers);
+    ELBO_ASSERT(c >= 0 && c < m->base.n_chunks && nw >= 1 && nw <= m->base.n_workers);
     const vae_chunk *ch = &m->chunks[c];
     int n = ch->r1 - ch->r0;
     switch (ch->kind) {
@@ -169,12 +168,12 @@ void vae_chunk_grad(elbo_vae *m, int nw, int c, float *dst)
 
 void vae_param_grads(elbo_vae *m, int nw, float *dst)
 {
-    for (int c = 0; c < m->n_chunks; c++) vae_chunk_grad(m, nw, c, dst + m->chunks[c].off);
+    for (int c = 0; c < m->base.n_chunks; c++) vae_chunk_grad(m, nw, c, dst + m->chunks[c].off);
 }
 
 void vae_zero_worker_grads(elbo_vae *m, int nw)
 {
-    for (int c = 0; c < m->n_chunks; c++)
+    for (int c = 0; c < m->base.n_chunks; c++)
         if (m->chunks[c].kind == VAE_CHUNK_OTHER)
             for (int t = 0; t < nw; t++)
                 memset(m->w[t].grads + m->chunks[c].off, 0, sizeof(float) * m->chunks[c].n);

@@ -63,7 +63,7 @@ elbo_status elbo_vae_eval_iw(elbo_vae *m, const elbo_dataset *ds, int K, uint64_
     int n_chunks = (ds->n + mb - 1) / mb;
     double *each = nll_each ? nll_each : malloc(sizeof(double) * (size_t)ds->n);
     if (!each) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d estimates", ds->n);
-    int nt = m->n_workers < n_chunks ? m->n_workers : n_chunks, done = 0;
+    int nt = m->base.n_workers < n_chunks ? m->base.n_workers : n_chunks, done = 0;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
     for (int c = 0; c < n_chunks; c++) {
         vae_worker *w = &m->w[omp_get_thread_num()];

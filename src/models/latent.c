@@ -25,7 +25,7 @@ int elbo_vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, double *kl, doubl
         elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for latent statistics");
         return -1;
     }
-    int nt = m->n_workers < n_chunks ? m->n_workers : n_chunks;
+    int nt = m->base.n_workers < n_chunks ? m->base.n_workers : n_chunks;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int c = 0; c < n_chunks; c++) {
         vae_worker *w = &m->w[omp_get_thread_num()];

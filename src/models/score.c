@@ -22,7 +22,7 @@ elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind 
     if (!ds || ds->n < 1 || ds->rows * ds->cols != D)
         return elbo_fail(err, ELBO_ERR_ARG, "the data set is empty or its images do not fit the model");
     int n_chunks = (ds->n + mb - 1) / mb;
-    int nt = m->n_workers < n_chunks ? m->n_workers : n_chunks;
+    int nt = m->base.n_workers < n_chunks ? m->base.n_workers : n_chunks;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int c = 0; c < n_chunks; c++) {
         vae_worker *w = &m->w[omp_get_thread_num()];

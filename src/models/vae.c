@@ -66,10 +66,10 @@ static void add_layer(elbo_vae *m, const char *name, int in, int out, int transp
     l->in = in;
     l->out = out;
     l->transposed = transposed;
-    l->w_off = m->n_params;
-    m->n_params += (size_t)in * out;
-    l->b_off = m->n_params;
-    m->n_params += (size_t)out;
+    l->w_off = m->base.n_params;
+    m->base.n_params += (size_t)in * out;
+    l->b_off = m->base.n_params;
+    m->base.n_params += (size_t)out;
 }
 
 /* Lays out the layers (names, shapes, offsets) from the config. */
@@ -79,7 +79,7 @@ static void build_layout(elbo_vae *m)
     int L = c->n_hidden, D = c->input_dim, Z = c->latent_dim;
     char name[32];
     m->n_layers = 0;
-    m->n_params = 0;
+    m->base.n_params = 0;
     for (int i = 0; i < L; i++) {
         snprintf(name, sizeof name, "fc%d", i + 1);
         add_layer(m, name, i == 0 ? D : c->hidden[i - 1], c->hidden[i], i == 0);
@@ -99,8 +99,8 @@ static void build_layout(elbo_vae *m)
     add_layer(m, name, c->hidden[0], D, 0);
     m->lv_off = (size_t)-1;
     if (c->likelihood == ELBO_LIK_GAUSSIAN_LEARNED) { /* log-variance per pixel, starts at 0 */
-        m->lv_off = m->n_params;
-        m->n_params += (size_t)D;
+        m->lv_off = m->base.n_params;
+        m->base.n_params += (size_t)D;
     }
 }
 
@@ -173,7 +173,6 @@ static void worker_free(vae_worker *w)
     elbo_free_aligned(w->act);
     elbo_free_aligned(w->dact);
     free(w->grads);
-    elbo_free_aligned(w->gscratch);
     free(w->xs.row_ptr);
     free(w->xs.row_col);
     free(w->xs.row_val);
@@ -193,8 +192,7 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
     size_t cells = (size_t)w->cap * m->cfg.input_dim;
     w->act = elbo_calloc_aligned(na, sizeof(float));
     w->dact = elbo_calloc_aligned(ng, sizeof(float));
-    w->grads = calloc(m->n_params, sizeof(float));
-    w->gscratch = elbo_calloc_aligned(m->chunk_max, sizeof(float));
+    w->grads = calloc(m->base.n_params, sizeof(float));
     w->xs.row_ptr = malloc(sizeof(int) * ((size_t)w->cap + 1));
     w->xs.row_col = malloc(sizeof(int) * cells);
     w->xs.row_val = malloc(sizeof(float) * cells);
@@ -203,7 +201,7 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
     w->xs.col_val = malloc(sizeof(float) * cells);
     w->kl_dims = calloc((size_t)m->cfg.latent_dim, sizeof(double));
     w->lw = calloc((size_t)w->cap, sizeof(double));
-    if (!w->kl_dims || !w->lw || !w->act || !w->dact || !w->grads || !w->gscratch || !w->xs.row_ptr || !w->xs.row_col || !w->xs.row_val ||
+    if (!w->kl_dims || !w->lw || !w->act || !w->dact || !w->grads || !w->xs.row_ptr || !w->xs.row_col || !w->xs.row_val ||
         !w->xs.col_ptr || !w->xs.col_row || !w->xs.col_val) {
         worker_free(w);
         return -1;
@@ -213,24 +211,77 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
     return 0;
 }
 
-elbo_status elbo_vae_set_threads(elbo_vae *m, int n, elbo_error *err)
+/* Model side of the thread count: worker buffers for n workers. */
+elbo_status vae_set_workers(model *base, int n, elbo_error *err)
 {
+    elbo_vae *m = (elbo_vae *)base;
     if (n <= 0) n = omp_get_num_procs();
     if (n > VAE_MAX_WORKERS) n = VAE_MAX_WORKERS;
-    for (int i = n; i < m->n_workers; i++) worker_free(&m->w[i]);
-    for (int i = m->n_workers; i < n; i++)
+    for (int i = n; i < m->base.n_workers; i++) worker_free(&m->w[i]);
+    for (int i = m->base.n_workers; i < n; i++)
         if (worker_alloc(m, &m->w[i]) != 0) {
-            for (int k = m->n_workers; k < i; k++) worker_free(&m->w[k]);
+            for (int k = m->base.n_workers; k < i; k++) worker_free(&m->w[k]);
             return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d worker threads", n);
         }
-    m->n_workers = n;
+    m->base.n_workers = n;
     m->cfg.threads = n;
     return ELBO_OK;
 }
 
-int elbo_vae_get_threads(const elbo_vae *m) { return m->n_workers; }
+elbo_status elbo_vae_set_threads(elbo_vae *m, int n, elbo_error *err)
+{
+    elbo_status st = vae_set_workers(&m->base, n, err);
+    return st ? st : trainer_fit_workers(&m->tr, &m->base, err);
+}
 
-elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *err)
+int elbo_vae_get_threads(const elbo_vae *m) { return m->base.n_workers; }
+
+/* The tensor table over the layout: every layer's weight and bias, then the
+ * learned log-variance. */
+static void build_tensors(elbo_vae *m)
+{
+    model *b = &m->base;
+    b->tensors = m->tensors;
+    b->n_tensors = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        const vae_layer *l = &m->layers[i];
+        model_tensor *t = &m->tensors[b->n_tensors++];
+        *t = (model_tensor){.ndim = 2, .shape = {l->out, l->in}, .off = l->w_off,
+                            .n = (size_t)l->in * l->out, .transposed = l->transposed};
+        snprintf(t->name, sizeof t->name, "%s.weight", l->name);
+        t = &m->tensors[b->n_tensors++];
+        *t = (model_tensor){.ndim = 1, .shape = {l->out}, .off = l->b_off, .n = (size_t)l->out};
+        snprintf(t->name, sizeof t->name, "%s.bias", l->name);
+    }
+    if (m->lv_off != (size_t)-1) {
+        model_tensor *t = &m->tensors[b->n_tensors++];
+        *t = (model_tensor){.ndim = 1, .shape = {m->cfg.input_dim}, .off = m->lv_off,
+                            .n = (size_t)m->cfg.input_dim};
+        char name[48];
+        snprintf(name, sizeof name, "%.30s.logvar", m->layers[m->l_out].name);
+        memcpy(t->name, name, sizeof name);
+    }
+}
+
+/* PyTorch nn.Linear default: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+ * drawn in PyTorch's element order (W as [out, in], then b). */
+static void init_params(elbo_vae *m, elbo_rng *rng)
+{
+    for (int li = 0; li < m->n_layers; li++) {
+        const vae_layer *l = &m->layers[li];
+        double bound = 1.0 / sqrt((double)l->in);
+        float *w = m->base.params + l->w_off;
+        for (int o = 0; o < l->out; o++)
+            for (int i = 0; i < l->in; i++) {
+                float v = (float)(bound * (2.0 * elbo_rng_uniform(rng) - 1.0));
+                w[l->transposed ? (size_t)i * l->out + o : (size_t)o * l->in + i] = v;
+            }
+        for (int k = 0; k < l->out; k++)
+            m->base.params[l->b_off + k] = (float)(bound * (2.0 * elbo_rng_uniform(rng) - 1.0));
+    }
+}
+
+elbo_vae *vae_create(const elbo_vae_config *c, uint64_t seed, elbo_rng *rng, elbo_error *err)
 {
     if (elbo_vae_config_check(c, err) != ELBO_OK) return NULL;
     elbo_vae *m = calloc(1, sizeof *m);
@@ -241,40 +292,37 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
     /* the workers call OpenBLAS concurrently; its own threads would only
      * compete with them for the cores */
     elbo_blas_single_thread();
+    m->base.ops = &vae_ops;
     m->cfg = *c;
     for (int i = c->n_hidden; i < ELBO_MAX_HIDDEN; i++) m->cfg.hidden[i] = 0;
     build_layout(m);
-    m->params = elbo_calloc_aligned(m->n_params, sizeof(float));
-    m->adam_m = elbo_calloc_aligned(m->n_params, sizeof(float));
-    m->adam_v = elbo_calloc_aligned(m->n_params, sizeof(float));
-    m->grad = elbo_alloc_aligned(m->n_params, sizeof(float)); /* untouched unless needed */
+    build_tensors(m);
+    m->base.max_rows = c->max_batch;
+    m->base.params = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * c->latent_dim, sizeof(float));
     m->kl_scale = elbo_calloc_aligned((size_t)c->latent_dim, sizeof(float));
     if (m->kl_scale)
         for (int j = 0; j < c->latent_dim; j++) m->kl_scale[j] = 1.0f;
-    if (!m->params || !m->adam_m || !m->adam_v || !m->grad || !m->eps_step || !m->kl_scale ||
-        vae_chunks_build(m) != 0 || elbo_vae_set_threads(m, c->threads, err) != ELBO_OK) {
-        size_t np = m->n_params;
+    if (!m->base.params || !m->eps_step || !m->kl_scale || vae_chunks_build(m) != 0 ||
+        vae_set_workers(&m->base, c->threads, err) != ELBO_OK) {
+        size_t np = m->base.n_params;
         elbo_vae_free(m);
         elbo_fail(err, ELBO_ERR_NOMEM, "out of memory allocating %zu parameters", np);
         return NULL;
     }
-
-    /* PyTorch nn.Linear default: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-     * drawn in PyTorch's element order (W as [out, in], then b). */
     m->seed = seed;
-    elbo_rng_seed(&m->rng, seed);
-    for (int li = 0; li < m->n_layers; li++) {
-        const vae_layer *l = &m->layers[li];
-        double bound = 1.0 / sqrt((double)l->in);
-        float *w = m->params + l->w_off;
-        for (int o = 0; o < l->out; o++)
-            for (int i = 0; i < l->in; i++) {
-                float v = (float)(bound * (2.0 * elbo_rng_uniform(&m->rng) - 1.0));
-                w[l->transposed ? (size_t)i * l->out + o : (size_t)o * l->in + i] = v;
-            }
-        for (int k = 0; k < l->out; k++)
-            m->params[l->b_off + k] = (float)(bound * (2.0 * elbo_rng_uniform(&m->rng) - 1.0));
+    elbo_rng_seed(rng, seed);
+    init_params(m, rng);
+    return m;
+}
+
+elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *err)
+{
+    elbo_rng rng;
+    elbo_vae *m = vae_create(c, seed, &rng, err);
+    if (m && trainer_init(&m->tr, &m->base, seed, &rng, err) != ELBO_OK) {
+        elbo_vae_free(m);
+        return NULL;
     }
     return m;
 }
@@ -282,48 +330,29 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
 void elbo_vae_free(elbo_vae *m)
 {
     if (!m) return;
-    for (int i = 0; i < m->n_workers; i++) worker_free(&m->w[i]);
-    elbo_free_aligned(m->params);
-    elbo_free_aligned(m->adam_m);
-    elbo_free_aligned(m->adam_v);
-    elbo_free_aligned(m->grad);
+    for (int i = 0; i < m->base.n_workers; i++) worker_free(&m->w[i]);
+    elbo_free_aligned(m->base.params);
     vae_chunks_free(m);
     elbo_free_aligned(m->eps_step);
     elbo_free_aligned(m->kl_scale);
-    free(m->perm);
+    trainer_free(&m->tr);
     free(m);
 }
 
 const elbo_vae_config *elbo_vae_get_config(const elbo_vae *m) { return &m->cfg; }
-uint64_t elbo_vae_seed(const elbo_vae *m) { return m->seed; }
-long elbo_vae_epoch_examples(const elbo_vae *m) { return m->epoch_seen; }
+uint64_t elbo_vae_seed(const elbo_vae *m) { return m->tr.seed; }
+long elbo_vae_epoch_examples(const elbo_vae *m) { return m->tr.epoch_seen; }
 
 const char *vae_param_name(const elbo_vae *m, size_t i, char *buf, size_t cap)
 {
-    if (m->lv_off != (size_t)-1 && i >= m->lv_off && i < m->lv_off + (size_t)m->cfg.input_dim) {
-        snprintf(buf, cap, "%s.logvar", m->layers[m->l_out].name);
-        return buf;
-    }
-    for (int li = 0; li < m->n_layers; li++) {
-        const vae_layer *l = &m->layers[li];
-        if (i >= l->w_off && i < l->b_off) {
-            snprintf(buf, cap, "%s.weight", l->name);
-            return buf;
-        }
-        if (i >= l->b_off && i < l->b_off + (size_t)l->out) {
-            snprintf(buf, cap, "%s.bias", l->name);
-            return buf;
-        }
-    }
-    snprintf(buf, cap, "parameter %zu", i);
-    return buf;
+    return model_param_name(&m->base, i, buf, cap);
 }
-size_t elbo_vae_num_params(const elbo_vae *m) { return m->n_params; }
-long elbo_vae_steps(const elbo_vae *m) { return m->step; }
-int elbo_vae_epochs(const elbo_vae *m) { return m->epoch; }
+size_t elbo_vae_num_params(const elbo_vae *m) { return m->base.n_params; }
+long elbo_vae_steps(const elbo_vae *m) { return m->tr.step; }
+int elbo_vae_epochs(const elbo_vae *m) { return m->tr.epoch; }
 
-#define W_(l) (m->params + (l)->w_off)
-#define B_(l) (m->params + (l)->b_off)
+#define W_(l) (m->base.params + (l)->w_off)
+#define B_(l) (m->base.params + (l)->b_off)
 
 /* The hidden layers' activation, forward in place and backward from the
  * output, dispatched on the model's choice. */
@@ -407,14 +436,14 @@ double vae_recon_forward(const elbo_vae *m, float *probs, const float *logits, c
         long n = (long)rows * D;
         if (m->cfg.likelihood == ELBO_LIK_BERNOULLI) return bce_logits_forward(probs, logits, x, n);
         if (m->cfg.likelihood == ELBO_LIK_GAUSSIAN) return gaussian_nll_forward(logits, x, n);
-        return gaussian_lv_nll_forward(logits, m->params + m->lv_off, x, rows, D);
+        return gaussian_lv_nll_forward(logits, m->base.params + m->lv_off, x, rows, D);
     }
     double sum = 0.0;
     for (int r = 0; r < rows; r++) {
         const float *l = logits + (long)r * D, *xr = x + (long)r * x_stride;
         double t = m->cfg.likelihood == ELBO_LIK_BERNOULLI ? bce_logits_forward(probs + (long)r * D, l, xr, D)
                    : m->cfg.likelihood == ELBO_LIK_GAUSSIAN ? gaussian_nll_forward(l, xr, D)
-                   : gaussian_lv_nll_forward(l, m->params + m->lv_off, xr, 1, D);
+                   : gaussian_lv_nll_forward(l, m->base.params + m->lv_off, xr, 1, D);
         if (each_row) each_row[r] = t;
         sum += t;
     }
@@ -435,7 +464,7 @@ void vae_recon_backward(elbo_vae *m, vae_worker *w, float *dlogits, const float 
         else if (m->cfg.likelihood == ELBO_LIK_GAUSSIAN)
             gaussian_nll_backward(dlogits + o, logits + o, xr, D, sc);
         else
-            gaussian_lv_nll_backward(dlogits + o, w->grads + m->lv_off, logits + o, m->params + m->lv_off,
+            gaussian_lv_nll_backward(dlogits + o, w->grads + m->lv_off, logits + o, m->base.params + m->lv_off,
                                      xr, 1, D, sc);
     }
 }
@@ -518,7 +547,7 @@ typedef void (*chunk_fn)(elbo_vae *m, vae_worker *w, int row0, int rows, void *a
 static void for_chunks(elbo_vae *m, int B, chunk_fn fn, void *arg)
 {
     int mb = m->cfg.max_batch, n_chunks = (B + mb - 1) / mb;
-    int nt = m->n_workers < n_chunks ? m->n_workers : n_chunks;
+    int nt = m->base.n_workers < n_chunks ? m->base.n_workers : n_chunks;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int c = 0; c < n_chunks; c++) {
         int row0 = c * mb, rows = B - row0 < mb ? B - row0 : mb;

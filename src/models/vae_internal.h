@@ -32,6 +32,8 @@
 #define ELBO_VAE_INTERNAL_H
 
 #include "../nn/sparse.h"
+#include "../train/trainer.h"
+#include "model.h"
 #include "../util/common.h"
 #include "../util/rng.h"
 
@@ -64,7 +66,6 @@ typedef struct {
      * summed and zeroed by the parameter-gradient pass. calloc'd, so the
      * pages no backward writes cost no memory. */
     float *grads;
-    float *gscratch; /* [chunk_max] one chunk's gradient, on its way to Adam */
     int n_enc, n_dec; /* encoder and decoder rows of the last backward pass */
     /* activations */
     float *x;                      /* [B, D] input in [0,1] */
@@ -87,43 +88,29 @@ typedef struct {
 } vae_worker;
 
 struct elbo_vae {
+    model base;                /* tensor table, params, chunks, workers (model.h) */
     elbo_vae_config cfg;
     int n_layers;              /* 2L + 3 */
     vae_layer layers[VAE_MAX_LAYERS];
     int l_mu, l_logvar, l_out; /* indices of the special layers */
     size_t lv_off;             /* learned per-pixel log-variance [D] (Gaussian,
                                   learned variance) or (size_t)-1 */
-
-    size_t n_params;
-    float *params, *adam_m, *adam_v; /* [n_params] each */
-    float *grad;               /* [n_params] the summed gradient, when a step
-                                  needs it whole (gradient clipping, tests) */
-    vae_chunk *chunks;         /* the parameters in gradient chunks */
-    int n_chunks;
-    size_t chunk_max;          /* floats in the largest chunk */
-    size_t *chunk_bad;         /* [n_chunks] per step: first non-finite element */
-    double *chunk_sq;          /* [n_chunks] per step: squared gradient norm */
-    long step;                 /* Adam steps taken */
-    int epoch;                 /* completed epochs */
-    uint64_t seed;             /* the seed the model was created with */
-    elbo_rng rng;              /* shuffling and eps while training */
-
-    /* an unfinished epoch (all zero at an epoch boundary): enough to
-     * continue it exactly after a stop or a reload */
-    long epoch_seen;           /* examples consumed so far */
-    int epoch_n;               /* size of the data set it runs over */
-    double epoch_loss, epoch_recon, epoch_kl; /* loss sums so far */
-    elbo_rng epoch_rng;        /* PRNG state before the epoch's shuffle */
-    int perm_valid;            /* perm holds this epoch's order */
-
-    int n_workers;
+    model_tensor tensors[2 * VAE_MAX_LAYERS + 1];
+    vae_chunk *chunks;         /* the parameters in gradient chunks; base.chunks
+                                  lists the same in the same order */
     vae_worker w[VAE_MAX_WORKERS];
     float *eps_step;           /* [max_batch, Z] eps of the current step */
+    const float *eps_fixed;    /* test hook (vae_set_step_noise) or NULL */
     float *kl_scale;           /* [Z] weight of each dimension's KL in backward
                                   (KL weight, free bits); 1 unless a step sets it */
+    int objective, samples;    /* of the current step (elbo_train_config) */
+    uint64_t seed;             /* the run's seed: keys training binarization */
+    int epoch;                 /* completed epochs at the current step (keys
+                                  dynamic binarization) */
 
-    int *perm; /* shuffle order, grown per data set size */
-    int perm_cap;
+    /* The handle also carries the run: optimizer, PRNG, position, record. */
+    trainer tr;
+    elbo_run_record record;
 };
 
 /* Forward pass of worker w over its first B rows (x and eps filled).
@@ -178,17 +165,31 @@ void vae_chunk_grad(elbo_vae *m, int nw, int c, float *dst);
 void vae_param_grads(elbo_vae *m, int nw, float *dst);
 void vae_zero_worker_grads(elbo_vae *m, int nw);
 
-/* Forward, backward and one Adam step on the first B rows of xsrc (float
- * rows, or uint8 rows of ds picked by idx[start..] when xsrc is NULL) with
- * m->eps_step already filled (B * samples rows). Refuses a non-finite loss
- * before touching the weights. loss (the objective), recon and kl receive the
- * batch sums. */
 /* Name of the parameter (e.g. "fc4.weight") holding flat index i. */
 const char *vae_param_name(const elbo_vae *m, size_t i, char *buf, size_t cap);
 
-elbo_status vae_step(elbo_vae *m, const elbo_train_config *tc, const float *xsrc,
-                     const elbo_dataset *ds, const int *idx, int start, int B, double *loss,
-                     double *recon, double *kl, elbo_error *err);
+/* Internal API for tests and tools: the model interface and trainer of a
+ * handle, worker t's buffers, a tensor's values in memory layout. */
+static inline model *vae_base(elbo_vae *m) { return &m->base; }
+static inline trainer *vae_trainer(elbo_vae *m) { return &m->tr; }
+static inline vae_worker *vae_worker_of(elbo_vae *m, int t) { return &m->w[t]; }
+float *vae_tensor(elbo_vae *m, const char *name);
+/* Test hook: with eps non-NULL, training steps copy their noise from eps
+ * ([max_batch x samples, Z]) instead of drawing it (PyTorch fixtures). */
+void vae_set_step_noise(elbo_vae *m, const float *eps);
+
+/* The VAE's side of the engine (vae_ops.c): its model_ops table, and the
+ * checks of a data set against the model. */
+extern const model_ops vae_ops;
+elbo_status vae_set_workers(model *base, int n, elbo_error *err);
+elbo_status vae_check_dataset(const elbo_vae *m, const elbo_dataset *ds, elbo_error *err);
+/* Creates the model without a trainer (for loading: the trainer follows). */
+elbo_vae *vae_create(const elbo_vae_config *c, uint64_t seed, elbo_rng *rng, elbo_error *err);
+/* A config from checkpoint metadata (NULL get: every key absent). get
+ * returns the value of a key or NULL; file names the source in messages. */
+elbo_status vae_config_from_meta(const char *(*get)(const void *src, const char *key),
+                                 const void *src, const char *file, elbo_vae_config *c,
+                                 elbo_error *err);
 
 /* Fills rows [0, n) of w->x from float rows xsrc (from row start), or from
  * uint8 rows of ds picked by idx[start..] (consecutive from start when idx is

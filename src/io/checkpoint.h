@@ -1,0 +1,54 @@
+/* checkpoint.h — saving and loading any model over its tensor table, with
+ * the optimizer and trainer state and the run record. Knows nothing of any
+ * particular model: a model's loader (e.g. models/vae_io.c) reads the
+ * config from the metadata, creates the model, then calls these.
+ *
+ * model.safetensors: every tensor of the table under its name, in its user
+ *   layout (PyTorch's), and in __metadata__: "format" (the model's, e.g.
+ *   elbo-vae-1), "model" (its kind), "elbo_version", "step", the model's
+ *   config pairs and the run record as "run.KEY".
+ * optim.safetensors: the optimizer's state vectors under their names (flat
+ *   over the parameter buffer in table order) and the trainer's state in
+ *   __metadata__: step, epoch, seed, PRNG states, the position in an
+ *   unfinished epoch and its term sums ("epoch_TERM").
+ * Both are written to fsync'd temporaries and renamed (see ckpt_save). */
+#ifndef ELBO_CHECKPOINT_H
+#define ELBO_CHECKPOINT_H
+
+#include "../models/model.h"
+#include "../train/trainer.h"
+#include "safetensors.h"
+
+typedef struct {
+    char model[4200], optim[4200], prev[4200];
+    int with_optim; /* optimizer state rides along (a folder or model.safetensors) */
+} ckpt_paths;
+
+/* The files of a checkpoint at path: a folder, or a weights file. */
+void ckpt_paths_of(const char *path, ckpt_paths *p);
+
+/* Writes dir/model.safetensors and dir/optim.safetensors (commit protocol
+ * in checkpoint.c). dir must exist. */
+elbo_status ckpt_save(const char *dir, const model *m, const trainer *t,
+                      const elbo_run_record *rec, elbo_error *err);
+/* Writes only the weights to path, atomically. */
+elbo_status ckpt_save_weights(const char *path, const model *m, const trainer *t,
+                              const elbo_run_record *rec, elbo_error *err);
+
+/* Reads every tensor of m's table from f (shapes checked, values finite)
+ * and refuses tensors the table does not have. */
+elbo_status ckpt_read_tensors(const st_file *f, model *m, elbo_error *err);
+/* The "run.*" metadata of f into rec (rec is cleared first). */
+void ckpt_read_record(const st_file *f, elbo_run_record *rec);
+/* The model file's step: -1 when absent; ELBO_ERR_FORMAT when malformed. */
+elbo_status ckpt_model_step(const st_file *f, long *step, elbo_error *err);
+/* The optimizer and trainer state beside the model: optim.safetensors, or
+ * after an interrupted save optim.prev.safetensors, whichever is from
+ * model_step (< 0: any). Without either file t is left as it is. */
+elbo_status ckpt_load_trainer(const ckpt_paths *p, long model_step, trainer *t, const model *m,
+                              elbo_error *err);
+
+/* Metadata getter for config parsers: st_meta_get over an st_file. */
+const char *ckpt_meta_get(const void *f, const char *key);
+
+#endif

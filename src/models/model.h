@@ -1,0 +1,147 @@
+/* model.h — what a model gives the engine (src/train/, src/io/checkpoint.c).
+ *
+ * A model is a struct whose first member is a `model`: the table of its
+ * named tensors over one flat parameter buffer, the gradient chunks that
+ * cover that buffer, and a few function pointers (model_ops) over flat call
+ * sequences. The trainer owns everything else: the PRNG, shuffling and
+ * batching, worker threads, KL schedules, the optimizer and its state, the
+ * gradient reduce, non-finite detection, checkpoints and metrics.
+ *
+ * One training step, as the trainer runs it (train/trainer.c):
+ *
+ *   ops->step_begin(m, &step, &batch)           serial: noise, per-step state
+ *   parallel over workers t < nw:               rows [r0, r0 + n) of the batch
+ *       ops->forward(m, &step, t, &batch, r0, n, fused)
+ *   if step.two_phase:                          (batch-level statistics)
+ *       ops->between(m, &step, nw, &batch);  parallel: ops->backward(...)
+ *   terms = sum over t of ops->terms(m, t)      refused when not finite
+ *   for every chunk c (any thread, any order):
+ *       ops->chunk_grad(m, nw, c, g)            the summed gradient of chunk c
+ *       [reduce hook, clipping]  optimizer update of params[chunk c]
+ *
+ * The forward/backward calls compute activation gradients only; the
+ * parameter gradient of chunk c is formed in chunk_grad from what the
+ * workers kept, summed in worker order, so a step's result depends on the
+ * thread count but not on which thread did what. A chunk is small enough to
+ * stay in cache between chunk_grad and the optimizer (the VAE's speed).
+ *
+ * Ownership: the model allocates and frees its parameters, tensors, chunks
+ * and per-worker scratch (ops->set_workers); nothing is allocated during a
+ * step. See docs/architecture.md, "Adding a model". */
+#ifndef ELBO_MODEL_H
+#define ELBO_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/common.h"
+#include "../util/rng.h"
+
+#define MODEL_MAX_TERMS 8   /* named loss terms per model */
+#define MODEL_MAX_DIMS 4
+#define MODEL_MAX_META 24   /* config metadata pairs per model */
+
+/* How a tensor's gradient is reduced over workers (and, later, MPI ranks). */
+typedef enum {
+    MODEL_REDUCE_SUM = 0, /* the loss is a sum over rows: gradients add */
+    MODEL_REDUCE_NONE = 1 /* no gradient (statistics, constants) */
+} model_reduce;
+
+/* One named tensor: a view of params[off .. off + n). shape is the layout
+ * users see (PyTorch's); a 2-D tensor with `transposed` set is stored
+ * [shape[1], shape[0]] in memory (checkpoints convert at the edge). */
+typedef struct {
+    char name[48];
+    int ndim;
+    int64_t shape[MODEL_MAX_DIMS];
+    size_t off, n;
+    int transposed;
+    model_reduce reduce;
+} model_tensor;
+
+/* A piece of the parameter buffer whose gradient is formed in one call:
+ * params[off .. off + n). Chunks cover every parameter exactly once. */
+typedef struct {
+    size_t off, n;
+} model_chunk;
+
+/* The rows of one batch: rows idx[start .. start + n) of ds (consecutive
+ * rows from start when idx is NULL), or float rows x + start * dim. */
+typedef struct {
+    const elbo_dataset *ds;
+    const int *idx;
+    const float *x;
+    int start, n;
+    int epoch; /* completed epochs of the run (keys per-use randomness) */
+} model_batch;
+
+/* What the trainer tells a model about the step it runs. */
+typedef struct {
+    const elbo_train_config *tc; /* every training option */
+    double kl_weight;            /* the KL schedule's weight for this step */
+    elbo_rng *rng;               /* the run's PRNG: draw this step's noise */
+    int two_phase;               /* set by step_begin: forward, between, backward */
+} model_step;
+
+typedef struct model model;
+
+typedef struct {
+    const char *kind;   /* "vae": checkpoint metadata "model" */
+    const char *format; /* model.safetensors "format", e.g. "elbo-vae-1" */
+    int n_terms;        /* terms[0] is the objective, reported as "loss" */
+    const char *const *terms;       /* metric names: "loss", "recon", "kl" */
+    const char *const *term_labels; /* in messages: "loss", "reconstruction", "KL" */
+
+    /* Options that do not fit this model (ELBO_ERR_ARG with a message). */
+    elbo_status (*check_train)(const model *m, const elbo_train_config *tc, elbo_error *err);
+    /* Serial, before the workers: draws the step's noise from s->rng, sets
+     * per-step state and s->two_phase. */
+    void (*step_begin)(model *m, model_step *s, const model_batch *b);
+    /* Worker t's rows [r0, r0 + n) of b: loads them and runs the forward
+     * pass; with fused set, also the backward pass when the loss is finite. */
+    void (*forward)(model *m, const model_step *s, int t, const model_batch *b, int r0, int n,
+                    int fused);
+    /* Two-phase steps: serial, after every worker's forward pass (NULL when
+     * the model never asks for two phases); then backward per worker. */
+    void (*between)(model *m, const model_step *s, int nw, int B);
+    void (*backward)(model *m, const model_step *s, int t, int n);
+    /* Worker t's sums of the terms over its rows, in ops->terms order. */
+    void (*terms_of)(const model *m, int t, double *sums);
+    /* The summed gradient of chunk c over workers 0 .. nw-1 into dst [n]. */
+    void (*chunk_grad)(model *m, int nw, int c, float *dst);
+    /* Drops what workers accumulated for a step that was refused. */
+    void (*drop_grads)(model *m, int nw);
+    /* (Re)allocates per-worker scratch for n workers. */
+    elbo_status (*set_workers)(model *m, int n, elbo_error *err);
+    /* The mean of every term over ds with noise from seed, into terms. */
+    elbo_status (*eval)(model *m, const elbo_dataset *ds, uint64_t seed, double *terms,
+                        elbo_error *err);
+    /* The config as metadata pairs; returns how many (<= MODEL_MAX_META). */
+    int (*config_to_meta)(const model *m, elbo_kv *out);
+} model_ops;
+
+struct model {
+    const model_ops *ops;
+    size_t n_params;
+    float *params;          /* [n_params] owned by the model */
+    int n_tensors;
+    model_tensor *tensors;  /* in checkpoint order */
+    int n_chunks;
+    model_chunk *chunks;    /* in the order the trainer hands them out */
+    size_t chunk_max;       /* floats in the largest chunk */
+    int n_workers;          /* workers with scratch (set_workers) */
+    int max_rows;           /* rows a worker's scratch holds (batch x samples) */
+};
+
+/* Index of the tensor holding flat index i, or -1. */
+int model_tensor_at(const model *m, size_t i);
+/* Index of the tensor called name, or -1. */
+int model_tensor_find(const model *m, const char *name);
+/* "fc4.weight" for flat index i, or "parameter i". */
+const char *model_param_name(const model *m, size_t i, char *buf, size_t cap);
+/* A tensor's values in its user layout (transposed back) into dst [n], and
+ * the way back. */
+void model_tensor_export(const model *m, int ti, const float *base, float *dst);
+void model_tensor_import(const model *m, int ti, float *base, const float *src);
+
+#endif

@@ -1,0 +1,395 @@
+/* vae_ops.c — the VAE as a client of the engine: its model_ops table (the
+ * step's calls, named loss terms, config metadata), the public training and
+ * evaluation calls, which hand the work to the trainer (train/trainer.h). */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "../data/binarize.h"
+#include "../nn/ops.h"
+#include "vae_internal.h"
+
+void elbo_train_config_default(elbo_train_config *c)
+{
+    c->lr = 1e-3;
+    c->beta1 = 0.9;
+    c->beta2 = 0.999;
+    c->eps = 1e-8;
+    c->batch_size = 128;
+    c->clip_grad = 0.0;
+    c->beta = 1.0;
+    c->kl_warmup_epochs = 0;
+    c->kl_cycle_epochs = 0;
+    c->free_bits = 0.0;
+    c->objective = ELBO_OBJ_ELBO;
+    c->samples = 1;
+}
+
+double elbo_vae_kl_weight(const elbo_vae *m, const elbo_train_config *tc)
+{
+    return trainer_kl_weight(&m->tr, tc);
+}
+
+void vae_load_rows(const elbo_vae *m, vae_worker *w, const float *xsrc, const elbo_dataset *ds,
+                   const int *idx, int start, int n, int train, uint64_t eval_seed)
+{
+    int D = m->cfg.input_dim;
+    if (xsrc) {
+        memcpy(w->x, xsrc + (size_t)start * D, sizeof(float) * (size_t)n * D);
+        return;
+    }
+    elbo_binarize mode = m->cfg.binarize;
+    for (int r = 0; r < n; r++) {
+        long src = idx ? idx[start + r] : start + r;
+        if (r + 1 < n) { /* shuffled rows are scattered: fetch the next one early */
+            const uint8_t *next = ds->pixels + (long)(idx ? idx[start + r + 1] : start + r + 1) * D;
+            for (int k = 0; k < D; k += 64) __builtin_prefetch(next + k);
+        }
+        uint64_t key;
+        if (!train)
+            key = elbo_binarize_key(eval_seed, (uint64_t)src);
+        else if (mode == ELBO_BINARIZE_DYNAMIC)
+            key = elbo_binarize_key(m->seed ^ 0xd1b54a32d192ed03ULL,
+                                    (uint64_t)m->epoch * (uint64_t)ds->n + (uint64_t)(start + r));
+        else
+            key = elbo_binarize_key(m->seed ^ 0x8cb92ba72f3d8dd7ULL, (uint64_t)src);
+        elbo_row_to_float(w->x + (long)r * D, ds->pixels + src * D, D, mode, key);
+    }
+}
+
+void vae_set_step_noise(elbo_vae *m, const float *eps) { m->eps_fixed = eps; }
+
+float *vae_tensor(elbo_vae *m, const char *name)
+{
+    int t = model_tensor_find(&m->base, name);
+    ELBO_ASSERT(t >= 0);
+    return m->base.params + m->base.tensors[t].off;
+}
+
+/* ------------------------------------------------------- the model_ops */
+
+static const char *const TERMS[] = {"loss", "recon", "kl"};
+static const char *const LABELS[] = {"loss", "reconstruction", "KL"};
+
+static elbo_status vae_check_train(const model *base, const elbo_train_config *tc, elbo_error *err)
+{
+    const elbo_vae *m = (const elbo_vae *)base;
+    if (!(tc->free_bits >= 0.0) || !isfinite(tc->free_bits))
+        return elbo_fail(err, ELBO_ERR_ARG, "free_bits must be finite and >= 0");
+    if (tc->objective != ELBO_OBJ_ELBO && tc->objective != ELBO_OBJ_IWAE)
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown objective %d", (int)tc->objective);
+    if (tc->samples < 1 || (tc->objective == ELBO_OBJ_ELBO && tc->samples != 1))
+        return elbo_fail(err, ELBO_ERR_ARG, "samples must be 1 for the ELBO and >= 1 for the IWAE");
+    if (tc->objective == ELBO_OBJ_IWAE &&
+        (tc->beta != 1.0 || tc->free_bits > 0 || tc->kl_warmup_epochs > 0 || tc->kl_cycle_epochs > 0))
+        return elbo_fail(err, ELBO_ERR_ARG,
+                         "the IWAE objective cannot be combined with beta, KL schedules or free bits");
+    if ((long)tc->batch_size * tc->samples > m->cfg.max_batch)
+        return elbo_fail(err, ELBO_ERR_ARG,
+                         "batch size %d x %d samples exceeds the model's max_batch %d",
+                         tc->batch_size, tc->samples, m->cfg.max_batch);
+    return ELBO_OK;
+}
+
+/* The step's noise (B x samples rows of eps) and KL weights; free bits need
+ * the whole batch's KL per dimension, hence two phases. */
+static void vae_step_begin(model *base, model_step *s, const model_batch *b)
+{
+    elbo_vae *m = (elbo_vae *)base;
+    const elbo_train_config *tc = s->tc;
+    m->objective = tc->objective;
+    m->samples = tc->objective == ELBO_OBJ_IWAE ? tc->samples : 1;
+    m->epoch = b->epoch;
+    long n_eps = (long)b->n * tc->samples * m->cfg.latent_dim;
+    if (m->eps_fixed)
+        memcpy(m->eps_step, m->eps_fixed, sizeof(float) * (size_t)n_eps);
+    else
+        elbo_rng_normal_fill(s->rng, m->eps_step, n_eps);
+    float wkl = (float)s->kl_weight;
+    for (int j = 0; j < m->cfg.latent_dim; j++) m->kl_scale[j] = wkl;
+    s->two_phase = tc->free_bits > 0.0;
+}
+
+static void vae_ops_forward(model *base, const model_step *s, int t, const model_batch *b, int r0,
+                            int n, int fused)
+{
+    (void)s;
+    elbo_vae *m = (elbo_vae *)base;
+    int K = m->samples, Z = m->cfg.latent_dim;
+    vae_worker *w = &m->w[t];
+    vae_load_rows(m, w, b->x, b->ds, b->idx, b->start + r0, n, 1, 0);
+    memcpy(w->eps, m->eps_step + (size_t)r0 * K * Z, sizeof(float) * (size_t)n * K * Z);
+    if (m->objective == ELBO_OBJ_IWAE) {
+        vae_forward_iwae(m, w, n, K);
+        if (fused && isfinite(w->iwae)) vae_backward_iwae(m, w, n, K);
+    } else {
+        vae_forward(m, w, n);
+        w->iwae = w->recon + w->kl;
+        if (fused && isfinite(w->recon) && isfinite(w->kl)) vae_backward(m, w, n);
+    }
+}
+
+/* Free bits: dimension j keeps its KL gradient only while the batch-mean
+ * KL_j exceeds lambda. */
+static void vae_between(model *base, const model_step *s, int nw, int B)
+{
+    elbo_vae *m = (elbo_vae *)base;
+    for (int j = 0; j < m->cfg.latent_dim; j++) {
+        double kj = 0.0;
+        for (int t = 0; t < nw; t++) kj += m->w[t].kl_dims[j];
+        if (kj / B <= s->tc->free_bits) m->kl_scale[j] = 0.0f;
+    }
+}
+
+static void vae_ops_backward(model *base, const model_step *s, int t, int n)
+{
+    (void)s;
+    elbo_vae *m = (elbo_vae *)base;
+    vae_backward(m, &m->w[t], n);
+}
+
+static void vae_terms_of(const model *base, int t, double *sums)
+{
+    const vae_worker *w = &((const elbo_vae *)base)->w[t];
+    sums[0] = w->iwae;
+    sums[1] = w->recon;
+    sums[2] = w->kl;
+}
+
+static void vae_ops_chunk_grad(model *base, int nw, int c, float *dst)
+{
+    vae_chunk_grad((elbo_vae *)base, nw, c, dst);
+}
+
+static void vae_drop_grads(model *base, int nw) { vae_zero_worker_grads((elbo_vae *)base, nw); }
+
+elbo_status vae_check_dataset(const elbo_vae *m, const elbo_dataset *ds, elbo_error *err)
+{
+    if (!ds || ds->n < 1 || !ds->pixels)
+        return elbo_fail(err, ELBO_ERR_ARG, "the data set is empty");
+    if (ds->rows * ds->cols != m->cfg.input_dim)
+        return elbo_fail(err, ELBO_ERR_ARG,
+                         "the data set's images are %dx%d = %d values but the model expects %d",
+                         ds->rows, ds->cols, ds->rows * ds->cols, m->cfg.input_dim);
+    return ELBO_OK;
+}
+
+/* Single-sample -ELBO over ds in chunks of max_batch rows, one PRNG stream
+ * per chunk, so the figure does not depend on the thread count. */
+static elbo_status vae_eval(model *base, const elbo_dataset *ds, uint64_t seed, double *terms,
+                            elbo_error *err)
+{
+    elbo_vae *m = (elbo_vae *)base;
+    elbo_status st = vae_check_dataset(m, ds, err);
+    if (st) return st;
+    int mb = m->cfg.max_batch, n_chunks = (ds->n + mb - 1) / mb;
+    double *sums = malloc(sizeof(double) * 2 * (size_t)n_chunks);
+    if (!sums) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d chunk sums", n_chunks);
+    int nt = m->base.n_workers < n_chunks ? m->base.n_workers : n_chunks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int c = 0; c < n_chunks; c++) {
+        vae_worker *w = &m->w[omp_get_thread_num()];
+        int start = c * mb, B = ds->n - start < mb ? ds->n - start : mb;
+        elbo_rng rng;
+        elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)c);
+        elbo_rng_normal_fill(&rng, w->eps, (long)B * m->cfg.latent_dim);
+        vae_load_rows(m, w, NULL, ds, NULL, start, B, 0, seed);
+        vae_forward(m, w, B);
+        sums[2 * c] = w->recon;
+        sums[2 * c + 1] = w->kl;
+    }
+    double recon_sum = 0.0, kl_sum = 0.0;
+    for (int c = 0; c < n_chunks; c++) {
+        recon_sum += sums[2 * c];
+        kl_sum += sums[2 * c + 1];
+    }
+    free(sums);
+    terms[1] = recon_sum / ds->n;
+    terms[2] = kl_sum / ds->n;
+    terms[0] = terms[1] + terms[2];
+    if (!isfinite(terms[0])) return elbo_fail(err, ELBO_ERR_NUMERIC, "evaluation loss is not finite");
+    return ELBO_OK;
+}
+
+/* Metadata spellings of the enums, indexed by their values. */
+static const char *const LIKELIHOODS[] = {"bernoulli", "gaussian", "gaussian-learned"};
+static const char *const ACTIVATIONS[] = {"relu", "tanh", "softplus"};
+static const char *const BINARIZATIONS[] = {"none", "static", "dynamic"};
+#define N_OF(a) ((int)(sizeof a / sizeof a[0]))
+
+static int vae_config_to_meta(const model *base, elbo_kv *out)
+{
+    const elbo_vae_config *c = &((const elbo_vae *)base)->cfg;
+    int n = 0;
+    snprintf(out[n].key, sizeof out[n].key, "input_dim");
+    snprintf(out[n++].value, sizeof out->value, "%d", c->input_dim);
+    snprintf(out[n].key, sizeof out[n].key, "latent_dim");
+    snprintf(out[n++].value, sizeof out->value, "%d", c->latent_dim);
+    snprintf(out[n].key, sizeof out[n].key, "hidden");
+    out[n].value[0] = 0;
+    for (int i = 0; i < c->n_hidden; i++) {
+        size_t len = strlen(out[n].value);
+        snprintf(out[n].value + len, sizeof out->value - len, "%s%d", i ? "," : "", c->hidden[i]);
+    }
+    n++;
+    const char *const *names[] = {ACTIVATIONS, LIKELIHOODS, BINARIZATIONS};
+    const char *keys[] = {"activation", "likelihood", "binarize"};
+    int vals[] = {(int)c->activation, (int)c->likelihood, (int)c->binarize};
+    for (int k = 0; k < 3; k++, n++) {
+        snprintf(out[n].key, sizeof out[n].key, "%s", keys[k]);
+        snprintf(out[n].value, sizeof out->value, "%s", names[k][vals[k]]);
+    }
+    return n;
+}
+
+/* Index of s in names[n]; dflt when s is NULL; -1 when unknown. */
+static int lookup(const char *s, const char *const *names, int n, int dflt)
+{
+    if (!s) return dflt;
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0) return i;
+    return -1;
+}
+
+/* A positive integer metadata value. */
+static elbo_status meta_pos_int(const char *v, const char *key, const char *file, int *out,
+                                elbo_error *err)
+{
+    char *end;
+    errno = 0;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: __metadata__ lacks '%s'", file, key);
+    if (errno || end == v || *end || x < 1 || x > (1L << 20))
+        return elbo_fail(err, ELBO_ERR_FORMAT,
+                         "%s: __metadata__ '%s' = '%s' is not an integer in 1..%ld", file, key, v,
+                         1L << 20);
+    *out = (int)x;
+    return ELBO_OK;
+}
+
+/* "400" or "200,200" into c->hidden. */
+static elbo_status parse_hidden(const char *hid, const char *file, elbo_vae_config *c,
+                                elbo_error *err)
+{
+    c->n_hidden = 0;
+    const char *p = hid;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long w = strtol(p, &end, 10);
+        if (errno || end == p || w < 1 || w > (1 << 20) || c->n_hidden >= ELBO_MAX_HIDDEN ||
+            (*end && *end != ','))
+            return elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad 'hidden' metadata '%s'", file, hid);
+        c->hidden[c->n_hidden++] = (int)w;
+        p = *end ? end + 1 : end;
+    }
+    return ELBO_OK;
+}
+
+elbo_status vae_config_from_meta(const char *(*get)(const void *src, const char *key),
+                                 const void *src, const char *file, elbo_vae_config *c,
+                                 elbo_error *err)
+{
+    elbo_vae_config_default(c);
+    if (meta_pos_int(get(src, "input_dim"), "input_dim", file, &c->input_dim, err) ||
+        meta_pos_int(get(src, "latent_dim"), "latent_dim", file, &c->latent_dim, err))
+        return ELBO_ERR_FORMAT;
+    const char *hid = get(src, "hidden"), *lik = get(src, "likelihood"),
+               *act = get(src, "activation"), *bin = get(src, "binarize");
+    if (!hid || !lik)
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: __metadata__ lacks 'hidden' or 'likelihood'", file);
+    int a = lookup(act, ACTIVATIONS, N_OF(ACTIVATIONS), ELBO_ACT_RELU),
+        l = lookup(lik, LIKELIHOODS, N_OF(LIKELIHOODS), -1),
+        b = lookup(bin, BINARIZATIONS, N_OF(BINARIZATIONS), ELBO_BINARIZE_NONE);
+    if (a < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unsupported activation '%s'", file, act);
+    if (l < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown likelihood '%s'", file, lik);
+    if (b < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown binarize '%s'", file, bin);
+    c->activation = (elbo_activation)a;
+    c->likelihood = (elbo_likelihood)l;
+    c->binarize = (elbo_binarize)b;
+    if (parse_hidden(hid, file, c, err)) return ELBO_ERR_FORMAT;
+    return elbo_vae_config_check(c, err);
+}
+
+const model_ops vae_ops = {
+    .kind = "vae",
+    .format = "elbo-vae-1",
+    .n_terms = 3,
+    .terms = TERMS,
+    .term_labels = LABELS,
+    .check_train = vae_check_train,
+    .step_begin = vae_step_begin,
+    .forward = vae_ops_forward,
+    .between = vae_between,
+    .backward = vae_ops_backward,
+    .terms_of = vae_terms_of,
+    .chunk_grad = vae_ops_chunk_grad,
+    .drop_grads = vae_drop_grads,
+    .set_workers = vae_set_workers,
+    .eval = vae_eval,
+    .config_to_meta = vae_config_to_meta,
+};
+
+/* ------------------------------------------------------ the public calls */
+
+static void losses_from(const double *means, long n, elbo_losses *out)
+{
+    out->loss = means[0];
+    out->recon = means[1];
+    out->kl = means[2];
+    out->n = n;
+}
+
+elbo_status elbo_vae_train_step(elbo_vae *m, const elbo_train_config *tc, const float *x, int B,
+                                elbo_losses *out, elbo_error *err)
+{
+    ELBO_ASSERT(m && tc && x);
+    elbo_status st = trainer_check(&m->tr, &m->base, tc, err);
+    if (st) return st;
+    if (B < 1 || B > m->cfg.max_batch)
+        return elbo_fail(err, ELBO_ERR_ARG, "batch of %d rows out of range 1..%d", B,
+                         m->cfg.max_batch);
+    if ((long)B * tc->samples > m->cfg.max_batch)
+        return elbo_fail(err, ELBO_ERR_ARG, "batch of %d rows x %d samples exceeds max_batch %d", B,
+                         tc->samples, m->cfg.max_batch);
+    model_batch b = {NULL, NULL, x, 0, B, m->tr.epoch};
+    double sums[MODEL_MAX_TERMS];
+    if ((st = trainer_step(&m->tr, &m->base, tc, &b, sums, err))) return st;
+    if (out) {
+        for (int k = 0; k < 3; k++) sums[k] /= B;
+        losses_from(sums, B, out);
+    }
+    return ELBO_OK;
+}
+
+elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc, const elbo_dataset *ds,
+                                 elbo_progress_fn progress, void *user, elbo_losses *out,
+                                 elbo_error *err)
+{
+    ELBO_ASSERT(m && tc);
+    elbo_status st = vae_check_dataset(m, ds, err);
+    if (st) return st;
+    double means[MODEL_MAX_TERMS];
+    long n;
+    m->seed = m->tr.seed;
+    char seed_s[32];
+    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)m->tr.seed);
+    if ((st = elbo_run_record_train_config(&m->record, tc, err)) ||
+        (st = elbo_run_record_set(&m->record, "seed", seed_s, err)))
+        return st;
+    st = trainer_epoch(&m->tr, &m->base, tc, ds, progress, user, means, &n, err);
+    if (!st && out) losses_from(means, n, out);
+    return st;
+}
+
+elbo_status elbo_vae_eval(elbo_vae *m, const elbo_dataset *ds, uint64_t seed, elbo_losses *out,
+                          elbo_error *err)
+{
+    ELBO_ASSERT(m && out);
+    double terms[3];
+    elbo_status st = vae_eval(&m->base, ds, seed, terms, err);
+    if (st == ELBO_OK || st == ELBO_ERR_NUMERIC) losses_from(terms, ds->n, out);
+    return st;
+}

@@ -1,0 +1,57 @@
+/* optim.c — see optim.h. */
+#include "optim.h"
+
+#include <string.h>
+
+#include "../util/common.h"
+#include "adam.h"
+
+int optim_init(optim *o, optim_kind kind, size_t n)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->n = n;
+    o->lr = 1e-3;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+    o->schedule = LR_CONSTANT;
+    if (kind == OPTIM_ADAM) {
+        o->n_state = 2;
+        o->state_names[0] = "adam.exp_avg";
+        o->state_names[1] = "adam.exp_avg_sq";
+    }
+    size_t cells;
+    if (!elbo_mul_ok(n, (size_t)o->n_state, &cells)) return -1;
+    if (cells == 0) return 0;
+    o->state = elbo_calloc_aligned(cells, sizeof(float));
+    return o->state ? 0 : -1;
+}
+
+void optim_free(optim *o)
+{
+    elbo_free_aligned(o->state);
+    o->state = NULL;
+}
+
+float *optim_state(const optim *o, int k)
+{
+    ELBO_ASSERT(k >= 0 && k < o->n_state);
+    return o->state + (size_t)k * o->n;
+}
+
+const char *optim_name(optim_kind kind) { return kind == OPTIM_ADAM ? "adam" : "none"; }
+
+double optim_lr(const optim *o, long t)
+{
+    (void)t; /* LR_CONSTANT; schedules go here */
+    return o->lr;
+}
+
+size_t optim_update(optim *o, float *params, const float *g, size_t off, size_t n, long t,
+                    float scale)
+{
+    ELBO_ASSERT(o->kind == OPTIM_ADAM && off + n <= o->n);
+    return adam_step(params + off, g, optim_state(o, 0) + off, optim_state(o, 1) + off, n, t,
+                     optim_lr(o, t), o->beta1, o->beta2, o->eps, scale);
+}

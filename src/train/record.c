@@ -1,0 +1,96 @@
+/* record.c — the run record (elbo.h, "run records"): every option of a
+ * training run as key/value strings, for checkpoints and resume. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/common.h"
+
+elbo_status elbo_run_record_set(elbo_run_record *r, const char *key, const char *value,
+                                elbo_error *err)
+{
+    if (strlen(key) >= sizeof r->e[0].key || strlen(value) >= sizeof r->e[0].value)
+        return elbo_fail(err, ELBO_ERR_ARG, "run record: '%s' or its value is too long", key);
+    int i = 0;
+    while (i < r->n && strcmp(r->e[i].key, key) != 0) i++;
+    if (i == r->n) {
+        if (r->n >= ELBO_KV_MAX) return elbo_fail(err, ELBO_ERR_ARG, "run record: full at '%s'", key);
+        r->n++;
+    }
+    snprintf(r->e[i].key, sizeof r->e[i].key, "%s", key);
+    snprintf(r->e[i].value, sizeof r->e[i].value, "%s", value);
+    return ELBO_OK;
+}
+
+const char *elbo_run_record_get(const elbo_run_record *r, const char *key)
+{
+    for (int i = 0; i < r->n; i++)
+        if (strcmp(r->e[i].key, key) == 0) return r->e[i].value;
+    return NULL;
+}
+
+static elbo_status set_num(elbo_run_record *r, const char *key, double v, elbo_error *err)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.17g", v);
+    return elbo_run_record_set(r, key, buf, err);
+}
+
+elbo_status elbo_run_record_train_config(elbo_run_record *r, const elbo_train_config *tc,
+                                         elbo_error *err)
+{
+    elbo_status st = ELBO_OK;
+    if (!st) st = set_num(r, "lr", tc->lr, err);
+    if (!st) st = set_num(r, "batch", tc->batch_size, err);
+    if (!st) st = set_num(r, "adam_beta1", tc->beta1, err);
+    if (!st) st = set_num(r, "adam_beta2", tc->beta2, err);
+    if (!st) st = set_num(r, "adam_eps", tc->eps, err);
+    if (!st) st = set_num(r, "clip_grad", tc->clip_grad, err);
+    if (!st) st = set_num(r, "beta", tc->beta, err);
+    if (!st) st = set_num(r, "kl_warmup", tc->kl_warmup_epochs, err);
+    if (!st) st = set_num(r, "kl_cycle", tc->kl_cycle_epochs, err);
+    if (!st) st = set_num(r, "free_bits", tc->free_bits, err);
+    if (!st) st = elbo_run_record_set(r, "objective", tc->objective == ELBO_OBJ_IWAE ? "iwae" : "elbo", err);
+    if (!st) st = set_num(r, "samples", tc->samples, err);
+    return st;
+}
+
+/* The number under key, if r has it: 1 read, 0 absent, -1 bad. */
+static int get_num(const elbo_run_record *r, const char *key, double *out)
+{
+    const char *v = elbo_run_record_get(r, key);
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x)) return -1;
+    *out = x;
+    return 1;
+}
+
+elbo_status elbo_train_config_from_record(const elbo_run_record *r, elbo_train_config *tc,
+                                          elbo_error *err)
+{
+    struct { const char *key; double *d; int *i; } f[] = {
+        {"lr", &tc->lr, NULL},           {"batch", NULL, &tc->batch_size},
+        {"adam_beta1", &tc->beta1, NULL}, {"adam_beta2", &tc->beta2, NULL},
+        {"adam_eps", &tc->eps, NULL},     {"clip_grad", &tc->clip_grad, NULL},
+        {"beta", &tc->beta, NULL},        {"kl_warmup", NULL, &tc->kl_warmup_epochs},
+        {"kl_cycle", NULL, &tc->kl_cycle_epochs}, {"free_bits", &tc->free_bits, NULL},
+        {"samples", NULL, &tc->samples}};
+    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+        double v;
+        int got = get_num(r, f[k].key, &v);
+        if (got < 0 || (got && f[k].i && (v != floor(v) || fabs(v) > 1e9)))
+            return elbo_fail(err, ELBO_ERR_FORMAT, "run record: '%s' = '%s' is not a valid value",
+                             f[k].key, elbo_run_record_get(r, f[k].key));
+        if (got && f[k].d) *f[k].d = v;
+        if (got && f[k].i) *f[k].i = (int)v;
+    }
+    const char *obj = elbo_run_record_get(r, "objective");
+    if (obj && strcmp(obj, "elbo") && strcmp(obj, "iwae"))
+        return elbo_fail(err, ELBO_ERR_FORMAT, "run record: unknown objective '%s'", obj);
+    if (obj) tc->objective = strcmp(obj, "iwae") == 0 ? ELBO_OBJ_IWAE : ELBO_OBJ_ELBO;
+    return ELBO_OK;
+}

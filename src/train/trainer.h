@@ -1,0 +1,84 @@
+/* trainer.h — the engine: one training step and the epoch loop over any
+ * model (models/model.h), with the run's PRNG, shuffling and batching,
+ * worker threads, KL schedules, the optimizer, a gradient-reduce hook and
+ * non-finite detection. The multi-epoch run with evaluation, checkpoints and
+ * metrics is train/run.c.
+ *
+ * State that a checkpoint must restore to continue a run exactly lives
+ * here (step, epoch, PRNG, the position inside an unfinished epoch and its
+ * loss sums); the model holds only its parameters and scratch.
+ *
+ * Ownership: trainer_init allocates the optimizer state, the whole-gradient
+ * buffer (untouched unless needed) and per-worker chunk scratch;
+ * trainer_free releases them. The shuffle order grows with the data set. */
+#ifndef ELBO_TRAINER_H
+#define ELBO_TRAINER_H
+
+#include "../models/model.h"
+#include "../optim/optim.h"
+
+/* Called between the backward pass and the update with the whole summed
+ * gradient g [n] and the step's term sums [n_terms]: an allreduce for data
+ * parallelism (the identity when NULL). Non-zero return: the step fails
+ * with ELBO_ERR_IO. */
+typedef int (*trainer_reduce_fn)(void *user, float *g, size_t n, double *terms, int n_terms);
+
+typedef struct {
+    optim opt;
+    long step;           /* optimizer steps taken */
+    int epoch;           /* completed epochs */
+    uint64_t seed;       /* the run's seed */
+    elbo_rng rng;        /* shuffling and noise */
+
+    /* an unfinished epoch (all zero at an epoch boundary): enough to
+     * continue it exactly after a stop or a reload */
+    long epoch_seen;     /* examples consumed so far */
+    int epoch_n;         /* size of the data set it runs over */
+    double epoch_sums[MODEL_MAX_TERMS]; /* term sums so far */
+    elbo_rng epoch_rng;  /* PRNG state before the epoch's shuffle */
+    int perm_valid;      /* perm holds this epoch's order */
+    int *perm;
+    int perm_cap;
+
+    float *grad;         /* [n_params] the summed gradient when a step needs it
+                            whole (clipping, the reduce hook) */
+    float *scratch[64];  /* per worker [chunk_max]: a chunk on its way to the
+                            optimizer */
+    int n_scratch;
+    size_t *chunk_bad;   /* [n_chunks] per step: first non-finite element */
+    double *chunk_sq;    /* [n_chunks] per step: squared gradient norm */
+
+    trainer_reduce_fn reduce;
+    void *reduce_user;
+} trainer;
+
+/* Sets up t for model m: the optimizer for m's parameters, the PRNG from
+ * rng (the state after the model's initialisation, which drew from it). */
+elbo_status trainer_init(trainer *t, const model *m, uint64_t seed, const elbo_rng *rng,
+                         elbo_error *err);
+void trainer_free(trainer *t);
+/* Matches the per-worker scratch to m->n_workers. */
+elbo_status trainer_fit_workers(trainer *t, const model *m, elbo_error *err);
+
+/* The checks every model shares (optimizer, batch, schedules), then the
+ * model's own. */
+elbo_status trainer_check(const trainer *t, const model *m, const elbo_train_config *tc,
+                          elbo_error *err);
+/* The KL weight of the next step: beta times the warm-up or cyclical
+ * schedule at the current position (epochs, fractional). */
+double trainer_kl_weight(const trainer *t, const elbo_train_config *tc);
+
+/* One step on batch b (b->n rows): forward and backward over the workers,
+ * term sums into sums[ops->n_terms], then the gradient chunk by chunk into
+ * the optimizer. A non-finite term is refused before any weight changes. */
+elbo_status trainer_step(trainer *t, model *m, const elbo_train_config *tc, const model_batch *b,
+                         double *sums, elbo_error *err);
+
+/* Trains to the end of the current epoch over ds (see elbo_vae_train_epoch
+ * in elbo.h for the contract); means gets the per-example means of the
+ * terms of the epoch so far. */
+elbo_status trainer_epoch(trainer *t, model *m, const elbo_train_config *tc,
+                          const elbo_dataset *ds, elbo_progress_fn progress, void *user,
+                          double *means, long *n_seen, elbo_error *err);
+
+#endif
