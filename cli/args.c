@@ -18,11 +18,33 @@ int usage_error(const char *sub, const char *msg)
     return 2;
 }
 
-int option_error(const char *sub, int c, char **argv)
+int option_error(const char *sub, int c, char **argv, const struct option *lopts)
 {
-    char msg[160];
-    snprintf(msg, sizeof msg, c == ':' ? "option '%s' needs a value" : "unknown option '%s'",
-             argv[optind - 1]);
+    char msg[400];
+    const char *arg = argv[optind - 1];
+    if (c == ':') {
+        snprintf(msg, sizeof msg, "option '%s' needs a value", arg);
+        return usage_error(sub, msg);
+    }
+    /* a long option: an unknown name, or a prefix of several */
+    if (arg && !strncmp(arg, "--", 2) && lopts) {
+        size_t n = strcspn(arg + 2, "=");
+        int hits = 0;
+        char list[300] = "";
+        for (const struct option *o = lopts; o->name; o++)
+            if (!strncmp(o->name, arg + 2, n)) {
+                if (strlen(o->name) == n) { hits = 1; break; } /* exact: not ambiguous */
+                size_t len = strlen(list);
+                snprintf(list + len, sizeof list - len, "%s--%s", hits ? ", " : "", o->name);
+                hits++;
+            }
+        if (hits > 1) {
+            snprintf(msg, sizeof msg, "option '%.*s' is ambiguous (it could be %s)", (int)n + 2, arg,
+                     list);
+            return usage_error(sub, msg);
+        }
+    }
+    snprintf(msg, sizeof msg, "unknown option '%s'", arg);
     return usage_error(sub, msg);
 }
 

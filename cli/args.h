@@ -4,6 +4,7 @@
 #ifndef ELBO_CLI_ARGS_H
 #define ELBO_CLI_ARGS_H
 
+#include <getopt.h>
 #include <stdint.h>
 
 #include "elbo.h"
@@ -22,8 +23,9 @@ int arg_likelihood(const char *sub, const char *flag, const char *s, elbo_likeli
 /* Prints "elbo SUB: msg. Try 'elbo SUB --help'." and returns 2. */
 int usage_error(const char *sub, const char *msg);
 /* getopt_long returned ':' (missing value) or '?' (unknown option): a usage
- * error naming argv[optind - 1]; returns 2. */
-int option_error(const char *sub, int c, char **argv);
+ * error naming argv[optind - 1], or calling a prefix of several of lopts'
+ * names (may be NULL) ambiguous; returns 2. */
+int option_error(const char *sub, int c, char **argv, const struct option *lopts);
 /* A positional argument where none is taken; returns 2. */
 int stray_argument(const char *sub, const char *arg);
 

@@ -20,15 +20,4 @@ int cmd_plot(int argc, char **argv);
 /* The reconstructions grid: rows of up to 8 originals from ds, each row
  * followed by their reconstructions. Prints errors; 0 on success. */
 int write_reconstructions(elbo_vae *m, const elbo_dataset *ds, int n, const char *path);
-/* Creates dir if needed and checks that files can be created in it. */
-int check_writable(const char *sub, const char *dir);
-/* Removes *.safetensors.tmp.* left in dir by interrupted saves. */
-void remove_stale_temporaries(const char *dir);
-/* Rewrites metrics.jsonl keeping only complete lines of epochs <= epochs. */
-int trim_metrics(const char *path, int epochs);
-/* Appends (and fsyncs) one epoch's line; te may be NULL; extra (may be
- * NULL) is a JSON fragment ",\"key\":value..." placed before "seconds". */
-int append_metrics(const char *path, int epoch, long step, const elbo_losses *tr,
-                   const elbo_losses *te, const char *extra, double secs);
-
 #endif

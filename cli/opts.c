@@ -37,14 +37,20 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
     opterr = 0;
     optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":hm:n:o:", all, NULL)) != -1) {
+    int c, li;
+    while ((li = -1, c = getopt_long(argc, argv, ":hm:n:o:", all, &li)) != -1) {
+        char shortf[4] = {'-', (char)c, 0, 0};
         if (c == 'm') c = O_MODEL;
         if (c == 'n') c = O_N;
         if (c == 'o') c = O_OUT;
         int ok = c == 'h' || c == ':' || c == '?';
         for (int i = 0; i < n_allowed && !ok; i++) ok = allowed[i] == c;
-        if (!ok) c = '?';
+        if (!ok) { /* an option of another command: name it by its flag */
+            char msg[160];
+            snprintf(msg, sizeof msg, "option '%s%s' is not an option of 'elbo %s'",
+                     li >= 0 ? "--" : "", li >= 0 ? all[li].name : shortf, S);
+            return usage_error(S, msg);
+        }
         switch (c) {
         case O_MODEL: o->model = optarg; break;
         case O_OUT: o->out = optarg; break;
@@ -76,7 +82,7 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
             else return usage_error(S, "--score must be elbo, iw or recon");
             break;
         case 'h': help(); return 0;
-        default: return option_error(S, c, argv);
+        default: return option_error(S, c, argv, all);
         }
     }
     if (optind < argc) return stray_argument(S, argv[optind]);

@@ -328,6 +328,77 @@ ELBO_API elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, 
  *  <= 0 keeps the default (128). Returns NULL with a message on failure. */
 ELBO_API elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err);
 
+/* ------------------------------------------------------------- whole runs */
+
+#define ELBO_MAX_TERMS 8
+
+/** One finished epoch, as elbo_vae_run reports it and metrics.jsonl
+ *  records it. Term names come from the model ("loss", "recon", "kl" for
+ *  the VAE; "loss" is always the objective); figures are per-example means
+ *  in nats. Static strings and arrays owned by the run. */
+typedef struct {
+    int epoch;                 /* 1-based */
+    long step;                 /* optimizer steps so far */
+    double seconds;            /* training time of the epoch (not evaluation) */
+    int n_terms;
+    const char *const *terms;
+    double train[ELBO_MAX_TERMS];
+    int has_test;
+    double test[ELBO_MAX_TERMS];
+    const char *extra_json;    /* the model's extra metrics fields, ",\"key\":value..." */
+    const char *summary;       /* the model's short summary ("active 20/20"), may be "" */
+    const char *warning;       /* a diagnosis worth telling the user, or "" */
+} elbo_epoch_report;
+
+/** How a run goes (elbo_vae_run). */
+typedef struct {
+    int epochs;          /* train until this many epochs are complete */
+    const char *out_dir; /* checkpoints and metrics.jsonl go here (must exist) */
+    long ckpt_steps;     /* save every this many steps (0: by epochs) */
+    int ckpt_epochs;     /* save every this many epochs (0: only at the end) */
+    int eval_every;      /* test-set evaluation every this many epochs (0: never) */
+} elbo_run_config;
+
+/** Sets the defaults: 20 epochs, a checkpoint and an evaluation each epoch. */
+ELBO_API void elbo_run_config_default(elbo_run_config *rc);
+
+/** Callbacks of a run; any may be NULL. progress is called after each step
+ *  (as in elbo_vae_train_epoch); a non-zero return from progress or
+ *  should_stop (asked after each step) ends the run after a checkpoint.
+ *  epoch_done is called after each epoch's metrics line and checkpoint. */
+typedef struct {
+    elbo_progress_fn progress;
+    int (*should_stop)(void *user);
+    void (*epoch_done)(void *user, const elbo_epoch_report *r);
+    void *user;
+} elbo_run_callbacks;
+
+/** Trains m over train until rc->epochs are complete: per epoch a training
+ *  pass (elbo_vae_train_epoch), the test evaluation with seed
+ *  seed x 1000003 + epoch and the model's diagnostics (when test is non-NULL
+ *  and due), a line appended to out_dir/metrics.jsonl (fsync'd before the
+ *  checkpoint, so a crash leaves a line that resume trims, never a missing
+ *  one) and checkpoints by the cadence, always one at the end. On entry
+ *  metrics.jsonl is trimmed to the epochs the model has completed. A stop
+ *  request saves and returns ELBO_OK with *stopped = 1 (stopped may be
+ *  NULL). */
+ELBO_API elbo_status elbo_vae_run(elbo_vae *m, const elbo_train_config *tc, const elbo_run_config *rc,
+                                  const elbo_dataset *train, const elbo_dataset *test,
+                                  const elbo_run_callbacks *cb, int *stopped, elbo_error *err);
+
+/** Opens a run folder for training: creates it if needed, takes an
+ *  exclusive lock (flock on DIR/.lock, holding the process id) that lasts
+ *  until elbo_rundir_close, removes temporaries of interrupted saves, and
+ *  checks what the folder holds. A folder already holding a run is refused
+ *  (ELBO_ERR_ARG) unless resume (then it must hold one) or force (then its
+ *  run files are deleted; `replaced` gets their names, comma-separated). A
+ *  folder locked by another process fails at once (ELBO_ERR_IO, naming the
+ *  process). */
+typedef struct elbo_rundir elbo_rundir;
+ELBO_API elbo_rundir *elbo_rundir_open(const char *dir, int resume, int force, char *replaced,
+                                       size_t replaced_cap, elbo_error *err);
+ELBO_API void elbo_rundir_close(elbo_rundir *d);
+
 /* ------------------------------------------------------ run records, info */
 
 /** A key and its value, as stored in checkpoint metadata. */

@@ -8,6 +8,7 @@
 
 #include "canvas.h"
 #include "json.h"
+#include "../train/metrics.h"
 
 static const rgb_t BLACK = {0, 0, 0}, GREY = {200, 200, 200}, DARK = {90, 90, 90};
 
@@ -154,60 +155,20 @@ elbo_status elbo_write_plot_png(const char *path, const double *x, int n_points,
     return st;
 }
 
-/* Reads a numeric field of a metrics line; NaN when absent. */
-static double field(const json_node *o, const char *key)
-{
-    const json_node *n = json_get(o, key);
-    return n && n->type == JSON_NUMBER ? n->num : NAN;
-}
-
 elbo_status elbo_plot_metrics(const char *metrics_path, const char *png_path, elbo_error *err)
 {
-    FILE *f = fopen(metrics_path, "r");
-    if (!f) return elbo_fail(err, ELBO_ERR_IO, "%s: cannot open", metrics_path);
-    enum { MAXE = 100000 };
-    static const char *keys[6] = {"train_loss", "test_loss", "train_recon", "test_recon", "train_kl", "test_kl"};
-    double *buf = malloc(sizeof(double) * 7 * MAXE);
-    if (!buf) {
-        fclose(f);
-        return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory");
-    }
-    double *x = buf, *y[6];
-    for (int k = 0; k < 6; k++) y[k] = buf + (size_t)(k + 1) * MAXE;
-    char line[1 << 14];
-    int n = 0, lineno = 0;
-    elbo_status st = ELBO_OK;
-    while (n < MAXE && fgets(line, sizeof line, f)) {
-        lineno++;
-        size_t len = strlen(line);
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-        if (!len) continue;
-        json_doc doc;
-        size_t off;
-        const char *msg;
-        if (json_parse(line, len, &doc, &off, &msg) != 0) {
-            st = elbo_fail(err, ELBO_ERR_FORMAT, "%s:%d: bad JSON at column %zu: %s", metrics_path,
-                           lineno, off + 1, msg);
-            break;
-        }
-        x[n] = field(doc.root, "epoch");
-        for (int k = 0; k < 6; k++) y[k][n] = field(doc.root, keys[k]);
-        json_free(&doc);
-        if (!isfinite(x[n])) {
-            st = elbo_fail(err, ELBO_ERR_FORMAT, "%s:%d: no \"epoch\"", metrics_path, lineno);
-            break;
-        }
-        n++;
-    }
-    fclose(f);
-    if (!st && n == 0) st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: no epochs", metrics_path);
-    if (!st) {
-        elbo_series s[3][2] = {{{"train", y[0]}, {"test", y[1]}},
-                               {{"train", y[2]}, {"test", y[3]}},
-                               {{"train", y[4]}, {"test", y[5]}}};
-        elbo_panel p[3] = {{"-elbo (nats)", 2, s[0]}, {"reconstruction", 2, s[1]}, {"kl", 2, s[2]}};
-        st = elbo_write_plot_png(png_path, x, n, "epoch", 3, p, err);
-    }
-    free(buf);
+    static const char *const keys[6] = {"train_loss", "test_loss", "train_recon",
+                                        "test_recon", "train_kl",   "test_kl"};
+    double *x, *y[6];
+    int n;
+    elbo_status st = metrics_read(metrics_path, keys, 6, &x, y, &n, err);
+    if (st) return st;
+    elbo_series s[3][2] = {{{"train", y[0]}, {"test", y[1]}},
+                           {{"train", y[2]}, {"test", y[3]}},
+                           {{"train", y[4]}, {"test", y[5]}}};
+    elbo_panel p[3] = {{"-elbo (nats)", 2, s[0]}, {"reconstruction", 2, s[1]}, {"kl", 2, s[2]}};
+    st = elbo_write_plot_png(png_path, x, n, "epoch", 3, p, err);
+    free(x);
+    for (int k = 0; k < 6; k++) free(y[k]);
     return st;
 }

@@ -116,6 +116,12 @@ typedef struct {
     /* The mean of every term over ds with noise from seed, into terms. */
     elbo_status (*eval)(model *m, const elbo_dataset *ds, uint64_t seed, double *terms,
                         elbo_error *err);
+    /* After an epoch's test evaluation (test_terms: its means): the model's
+     * extra metrics fields as a JSON fragment ",\"key\":value...", a short
+     * summary for the epoch line and a warning; each may stay "". NULL: none. */
+    void (*diagnose)(model *m, const elbo_dataset *test, const double *test_terms,
+                     double kl_weight, char *json, size_t json_cap, char *summary,
+                     size_t summary_cap, char *warning, size_t warning_cap);
     /* The config as metadata pairs; returns how many (<= MODEL_MAX_META). */
     int (*config_to_meta)(const model *m, elbo_kv *out);
 } model_ops;

@@ -9,6 +9,7 @@
 
 #include "../data/binarize.h"
 #include "../nn/ops.h"
+#include "../train/run.h"
 #include "vae_internal.h"
 
 void elbo_train_config_default(elbo_train_config *c)
@@ -313,6 +314,34 @@ elbo_status vae_config_from_meta(const char *(*get)(const void *src, const char 
     return elbo_vae_config_check(c, err);
 }
 
+/* Latent diagnostics on the test set: KL per dimension, active units, and a
+ * warning when the posterior collapses. */
+static void vae_diagnose(model *base, const elbo_dataset *test, const double *test_terms,
+                         double kl_weight, char *json, size_t json_cap, char *summary,
+                         size_t summary_cap, char *warning, size_t warning_cap)
+{
+    elbo_vae *m = (elbo_vae *)base;
+    int Z = m->cfg.latent_dim;
+    double *kd = Z <= 256 ? malloc(sizeof(double) * (size_t)Z) : NULL;
+    int active = elbo_vae_latent_stats(m, test, kd, NULL, NULL);
+    size_t pos = (size_t)snprintf(json, json_cap, ",\"kl_weight\":%.6g,\"active_units\":%d",
+                                  kl_weight, active);
+    if (kd && pos < json_cap) {
+        pos += (size_t)snprintf(json + pos, json_cap - pos, ",\"kl_dims\":[");
+        for (int j = 0; j < Z && pos < json_cap; j++)
+            pos += (size_t)snprintf(json + pos, json_cap - pos, "%s%.5f", j ? "," : "", kd[j]);
+        if (pos < json_cap) snprintf(json + pos, json_cap - pos, "]");
+    }
+    free(kd);
+    snprintf(summary, summary_cap, "active %d/%d", active, Z);
+    if (active == 0)
+        snprintf(warning, warning_cap, "no active latent units (posterior collapse); try "
+                                       "--kl-warmup or --free-bits");
+    else if (test_terms[2] < 0.1)
+        snprintf(warning, warning_cap, "the KL has collapsed (%.3g nats); try --kl-warmup or "
+                                       "--free-bits", test_terms[2]);
+}
+
 const model_ops vae_ops = {
     .kind = "vae",
     .format = "elbo-vae-1",
@@ -329,6 +358,7 @@ const model_ops vae_ops = {
     .drop_grads = vae_drop_grads,
     .set_workers = vae_set_workers,
     .eval = vae_eval,
+    .diagnose = vae_diagnose,
     .config_to_meta = vae_config_to_meta,
 };
 
@@ -364,6 +394,15 @@ elbo_status elbo_vae_train_step(elbo_vae *m, const elbo_train_config *tc, const 
     return ELBO_OK;
 }
 
+/* Records tc and the seed in the run record (elbo_run_record_train_config). */
+static elbo_status record_run(elbo_vae *m, const elbo_train_config *tc, elbo_error *err)
+{
+    char seed_s[32];
+    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)m->tr.seed);
+    elbo_status st = elbo_run_record_train_config(&m->record, tc, err);
+    return st ? st : elbo_run_record_set(&m->record, "seed", seed_s, err);
+}
+
 elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc, const elbo_dataset *ds,
                                  elbo_progress_fn progress, void *user, elbo_losses *out,
                                  elbo_error *err)
@@ -374,14 +413,30 @@ elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc, const
     double means[MODEL_MAX_TERMS];
     long n;
     m->seed = m->tr.seed;
-    char seed_s[32];
-    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)m->tr.seed);
-    if ((st = elbo_run_record_train_config(&m->record, tc, err)) ||
-        (st = elbo_run_record_set(&m->record, "seed", seed_s, err)))
-        return st;
+    if ((st = record_run(m, tc, err))) return st;
     st = trainer_epoch(&m->tr, &m->base, tc, ds, progress, user, means, &n, err);
     if (!st && out) losses_from(means, n, out);
     return st;
+}
+
+static elbo_status save_handle(void *h, const char *dir, elbo_error *err)
+{
+    return elbo_vae_save(h, dir, err);
+}
+
+elbo_status elbo_vae_run(elbo_vae *m, const elbo_train_config *tc, const elbo_run_config *rc,
+                         const elbo_dataset *train, const elbo_dataset *test,
+                         const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
+{
+    ELBO_ASSERT(m && tc && rc && rc->out_dir);
+    elbo_status st = vae_check_dataset(m, train, err);
+    if (!st && test) st = vae_check_dataset(m, test, err);
+    if (!st) st = trainer_check(&m->tr, &m->base, tc, err);
+    if (!st) st = record_run(m, tc, err);
+    if (st) return st;
+    m->seed = m->tr.seed;
+    run_client c = {&m->tr, &m->base, m, save_handle};
+    return run_train(&c, tc, rc, train, test, cb, stopped, err);
 }
 
 elbo_status elbo_vae_eval(elbo_vae *m, const elbo_dataset *ds, uint64_t seed, elbo_losses *out,

@@ -1,0 +1,226 @@
+/* train_opts.c — see train_opts.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "train_opts.h"
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cmds.h"
+
+enum { T_STR, T_LONG, T_INT, T_U64, T_DBL, T_FLAG, T_ENUM, T_HIDDEN, T_CKPT };
+
+static const char *const LIKS[] = {"bernoulli", "gaussian", "gaussian-learned", NULL};
+static const char *const BINS[] = {"none", "static", "dynamic", NULL};
+static const char *const ACTS[] = {"relu", "tanh", "softplus", NULL};
+static const char *const OBJS[] = {"elbo", "iwae", NULL};
+
+typedef struct {
+    const char *flag; /* without the dashes */
+    const char *key;  /* run-record key; NULL: not recorded */
+    int type;
+    size_t off;       /* into train_opts */
+    double lo, hi;    /* numeric range */
+    int open_lo;      /* doubles: lo itself excluded */
+    const char *const *names; /* T_ENUM spellings, by value */
+} opt_def;
+
+#define OFF(f) offsetof(train_opts, f)
+static const opt_def OPTS[] = {
+    {"data", "data", T_STR, OFF(data), 0, 0, 0, NULL},
+    {"out", NULL, T_STR, OFF(out), 0, 0, 0, NULL},
+    {"epochs", "epochs", T_LONG, OFF(epochs), 1, 1000000, 0, NULL},
+    {"batch", "batch", T_INT, OFF(tc.batch_size), 1, 65536, 0, NULL},
+    {"lr", "lr", T_DBL, OFF(tc.lr), 0, 10, 1, NULL},
+    {"adam-eps", "adam_eps", T_DBL, OFF(tc.eps), 0, 1, 1, NULL},
+    {"clip-grad", "clip_grad", T_DBL, OFF(tc.clip_grad), 0, 1e30, 1, NULL},
+    {"beta", "beta", T_DBL, OFF(tc.beta), 0, 1e6, 0, NULL},
+    {"kl-warmup", "kl_warmup", T_INT, OFF(tc.kl_warmup_epochs), 1, 1000000, 0, NULL},
+    {"kl-cycle", "kl_cycle", T_INT, OFF(tc.kl_cycle_epochs), 1, 1000000, 0, NULL},
+    {"free-bits", "free_bits", T_DBL, OFF(tc.free_bits), 0, 1e6, 0, NULL},
+    {"latent", "latent", T_INT, OFF(cfg.latent_dim), 1, 65536, 0, NULL},
+    {"hidden", "hidden", T_HIDDEN, OFF(cfg), 0, 0, 0, NULL},
+    {"likelihood", "likelihood", T_ENUM, OFF(cfg.likelihood), 0, 0, 0, LIKS},
+    {"binarize", "binarize", T_ENUM, OFF(cfg.binarize), 0, 0, 0, BINS},
+    {"activation", "activation", T_ENUM, OFF(cfg.activation), 0, 0, 0, ACTS},
+    {"objective", "objective", T_ENUM, OFF(tc.objective), 0, 0, 0, OBJS},
+    {"samples", "samples", T_INT, OFF(tc.samples), 1, 100000, 0, NULL},
+    {"exclude-digit", "exclude_digit", T_LONG, OFF(exclude), 0, 255, 0, NULL},
+    {"seed", "seed", T_U64, OFF(seed), 0, 0, 0, NULL},
+    {"threads", "threads", T_LONG, OFF(threads), 1, 64, 0, NULL},
+    {"train-limit", "train_limit", T_LONG, OFF(train_limit), 1, 1L << 30, 0, NULL},
+    {"test-limit", "test_limit", T_LONG, OFF(test_limit), 1, 1L << 30, 0, NULL},
+    {"no-test", "no_test", T_FLAG, OFF(no_test), 0, 0, 0, NULL},
+    {"checkpoint-every", "checkpoint_every", T_CKPT, OFF(ckpt), 0, 0, 0, NULL},
+    {"resume", NULL, T_FLAG, OFF(resume), 0, 0, 0, NULL},
+    {"force", NULL, T_FLAG, OFF(force), 0, 0, 0, NULL},
+    {"quiet", NULL, T_FLAG, OFF(quiet), 0, 0, 0, NULL},
+};
+#define N_OPTS ((int)(sizeof OPTS / sizeof OPTS[0]))
+
+static void *field(train_opts *o, const opt_def *d) { return (char *)o + d->off; }
+static const void *cfield(const train_opts *o, const opt_def *d) { return (const char *)o + d->off; }
+
+/* Parses v into option d of o; prints why and returns -1 when it is bad. */
+static int set_opt(train_opts *o, const opt_def *d, const char *v)
+{
+    char flag[40];
+    snprintf(flag, sizeof flag, "--%s", d->flag);
+    void *p = field(o, d);
+    long l;
+    switch (d->type) {
+    case T_STR: *(const char **)p = v; return 0;
+    case T_LONG: return arg_int("train", flag, v, (long)d->lo, (long)d->hi, (long *)p);
+    case T_INT:
+        if (arg_int("train", flag, v, (long)d->lo, (long)d->hi, &l)) return -1;
+        *(int *)p = (int)l;
+        return 0;
+    case T_U64: return arg_u64("train", flag, v, (uint64_t *)p);
+    case T_DBL: return arg_double("train", flag, v, d->lo, d->hi, d->open_lo, (double *)p);
+    case T_FLAG: *(int *)p = strcmp(v, "0") != 0; return 0;
+    case T_HIDDEN: return arg_hidden("train", flag, v, (elbo_vae_config *)p);
+    case T_ENUM:
+        for (int i = 0; d->names[i]; i++)
+            if (!strcmp(v, d->names[i])) {
+                *(int *)p = i;
+                return 0;
+            }
+        fprintf(stderr, "elbo train: %s: '%s' is not one of", flag, v);
+        for (int i = 0; d->names[i]; i++) fprintf(stderr, "%s %s", i ? "," : "", d->names[i]);
+        fprintf(stderr, "\n");
+        return -1;
+    default: { /* T_CKPT: N steps or Ne epochs */
+        size_t n = strlen(v);
+        char num[64];
+        snprintf(num, sizeof num, "%.*s", (int)(n > 0 && v[n - 1] == 'e' ? n - 1 : n), v);
+        if (n >= sizeof o->ckpt || arg_int("train", flag, num, 1, 1L << 30, &l)) return -1;
+        snprintf(o->ckpt, sizeof o->ckpt, "%s", v);
+        return 0;
+    }
+    }
+}
+
+/* The canonical spelling of option d's value (the run record's). */
+static void get_opt(const train_opts *o, const opt_def *d, char *buf, size_t cap)
+{
+    const void *p = cfield(o, d);
+    switch (d->type) {
+    case T_STR: snprintf(buf, cap, "%s", *(const char *const *)p); break;
+    case T_LONG: snprintf(buf, cap, "%ld", *(const long *)p); break;
+    case T_INT: snprintf(buf, cap, "%d", *(const int *)p); break;
+    case T_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+    case T_DBL: snprintf(buf, cap, "%.17g", *(const double *)p); break;
+    case T_FLAG: snprintf(buf, cap, "%d", *(const int *)p); break;
+    case T_ENUM: snprintf(buf, cap, "%s", d->names[*(const int *)p]); break;
+    case T_HIDDEN: {
+        const elbo_vae_config *c = p;
+        buf[0] = 0;
+        for (int i = 0; i < c->n_hidden; i++)
+            snprintf(buf + strlen(buf), cap - strlen(buf), "%s%d", i ? "," : "", c->hidden[i]);
+        break;
+    }
+    default: snprintf(buf, cap, "%s", o->ckpt); break;
+    }
+}
+
+static void defaults(train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->data = ELBO_DEFAULT_DATA;
+    o->out = "runs/vae";
+    o->epochs = 20;
+    o->train_limit = o->test_limit = o->exclude = -1;
+    o->seed = 1;
+    snprintf(o->ckpt, sizeof o->ckpt, "1e");
+    elbo_vae_config_default(&o->cfg);
+    elbo_train_config_default(&o->tc);
+}
+
+/* Cross-option rules, once every option is known. */
+static int check_combinations(const train_opts *o)
+{
+    const elbo_train_config *tc = &o->tc;
+    if (tc->kl_warmup_epochs > 0 && tc->kl_cycle_epochs > 0)
+        return usage_error("train", "--kl-warmup and --kl-cycle exclude each other");
+    if (tc->objective == ELBO_OBJ_ELBO && tc->samples != 1)
+        return usage_error("train", "--samples needs --objective iwae");
+    if (tc->objective == ELBO_OBJ_IWAE &&
+        (tc->kl_warmup_epochs || tc->kl_cycle_epochs || tc->free_bits > 0 || tc->beta != 1.0))
+        return usage_error("train", "--objective iwae cannot be combined with --beta, --kl-* or "
+                                    "--free-bits");
+    if (o->resume && o->force) return usage_error("train", "--resume and --force exclude each other");
+    return -1;
+}
+
+int train_opts_parse(train_opts *o, int argc, char **argv, void (*help)(void))
+{
+    defaults(o);
+    struct option lopts[N_OPTS + 2];
+    for (int i = 0; i < N_OPTS; i++)
+        lopts[i] = (struct option){OPTS[i].flag, OPTS[i].type == T_FLAG ? no_argument : required_argument,
+                                   0, 256 + i};
+    lopts[N_OPTS] = (struct option){"help", no_argument, 0, 'h'};
+    lopts[N_OPTS + 1] = (struct option){0, 0, 0, 0};
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", lopts, NULL)) != -1) {
+        if (c == 'h') {
+            help();
+            return 0;
+        }
+        if (c < 256 || c >= 256 + N_OPTS) return option_error("train", c, argv, lopts);
+        const opt_def *d = &OPTS[c - 256];
+        if (set_opt(o, d, d->type == T_FLAG ? "1" : optarg)) return 2;
+        o->given[c - 256] = 1;
+    }
+    if (optind < argc) return stray_argument("train", argv[optind]);
+    return check_combinations(o);
+}
+
+int train_opts_record(const train_opts *o, elbo_run_record *r)
+{
+    char buf[480];
+    for (int i = 0; i < N_OPTS; i++) {
+        if (!OPTS[i].key) continue;
+        get_opt(o, &OPTS[i], buf, sizeof buf);
+        if (elbo_run_record_set(r, OPTS[i].key, buf, NULL) != ELBO_OK) return -1;
+    }
+    return 0;
+}
+
+int train_opts_resume(train_opts *o, const elbo_run_record *r, int *threads_changed)
+{
+    *threads_changed = 0;
+    for (int i = 0; i < N_OPTS; i++) {
+        const opt_def *d = &OPTS[i];
+        const char *rec = d->key ? elbo_run_record_get(r, d->key) : NULL;
+        if (!rec) continue;
+        char now[480];
+        get_opt(o, d, now, sizeof now);
+        if (!strcmp(now, rec)) continue; /* as recorded (defaults may lie outside a flag's range) */
+        if (!o->given[i]) {
+            if (set_opt(o, d, rec)) {
+                fprintf(stderr, "elbo train: the run record in %s holds a bad '%s'\n", o->out, d->key);
+                return 2;
+            }
+            if (d->type == T_STR) /* record strings die with the record: keep a copy */
+                *(const char **)field(o, d) = strdup(rec);
+            continue;
+        }
+        if (!strcmp(d->flag, "epochs")) continue; /* extends (or shortens) the run */
+        if (!strcmp(d->flag, "threads")) {
+            *threads_changed = 1;
+            continue;
+        }
+        fprintf(stderr,
+                "elbo train: --%s %s conflicts with the run in %s, which was started with --%s "
+                "%s; drop the option to continue the run as it was recorded\n",
+                d->flag, now, o->out, d->flag, rec);
+        return 2;
+    }
+    return check_combinations(o);
+}

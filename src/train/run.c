@@ -1,0 +1,114 @@
+/* run.c — see run.h. */
+#include "run.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "metrics.h"
+
+void elbo_run_config_default(elbo_run_config *rc)
+{
+    memset(rc, 0, sizeof *rc);
+    rc->epochs = 20;
+    rc->ckpt_epochs = 1;
+    rc->eval_every = 1;
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The progress callback the trainer sees: the caller's, then the stop
+ * request, then a step-based checkpoint that is due. */
+typedef struct {
+    const run_client *c;
+    const elbo_run_config *rc;
+    const elbo_run_callbacks *cb;
+    long last_saved;
+    int stop;
+} run_state;
+
+static int on_step(void *user, int step, int n_steps, double loss)
+{
+    run_state *s = user;
+    const elbo_run_callbacks *cb = s->cb;
+    if (cb && cb->progress && cb->progress(cb->user, step, n_steps, loss)) s->stop = 1;
+    if (cb && cb->should_stop && cb->should_stop(cb->user)) s->stop = 1;
+    return s->stop || (s->rc->ckpt_steps > 0 && s->c->t->step - s->last_saved >= s->rc->ckpt_steps);
+}
+
+static elbo_status save(run_state *s, elbo_error *err)
+{
+    elbo_status st = s->c->save(s->c->handle, s->rc->out_dir, err);
+    if (!st) s->last_saved = s->c->t->step;
+    return st;
+}
+
+/* Evaluation, diagnostics and the metrics line of finished epoch e. */
+static elbo_status finish_epoch(run_state *s, const elbo_train_config *tc, const elbo_dataset *test,
+                                elbo_epoch_report *r, char *extra, size_t extra_cap, char *summary,
+                                char *warning, elbo_error *err)
+{
+    model *m = s->c->m;
+    const trainer *t = s->c->t;
+    int e = r->epoch, due = test && s->rc->eval_every > 0 && e % s->rc->eval_every == 0;
+    extra[0] = summary[0] = warning[0] = 0;
+    r->has_test = 0;
+    if (due) {
+        elbo_status st = m->ops->eval(m, test, t->seed * 1000003u + (uint64_t)e, r->test, err);
+        if (st) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err ? err->msg : "");
+            return elbo_fail(err, st, "epoch %d: test set: %s", e, why);
+        }
+        r->has_test = 1;
+        if (m->ops->diagnose)
+            m->ops->diagnose(m, test, r->test, trainer_kl_weight(t, tc), extra, extra_cap, summary,
+                             128, warning, 256);
+    }
+    r->step = t->step;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", s->rc->out_dir);
+    /* metrics first: a crash before the checkpoint's commit leaves a line
+     * that resume trims, never a missing one */
+    return metrics_append(path, r, err);
+}
+
+elbo_status run_train(const run_client *c, const elbo_train_config *tc, const elbo_run_config *rc,
+                      const elbo_dataset *train, const elbo_dataset *test,
+                      const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
+{
+    run_state s = {c, rc, cb, c->t->step, 0};
+    char path[4200], extra[64 + 40 * 256], summary[128], warning[256];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", rc->out_dir);
+    elbo_status st = metrics_trim(path, c->t->epoch, err);
+    double secs = 0.0;
+    if (stopped) *stopped = 0;
+    while (!st && c->t->epoch < rc->epochs && !s.stop) {
+        int e = c->t->epoch + 1;
+        elbo_epoch_report r = {.epoch = e, .n_terms = c->m->ops->n_terms, .terms = c->m->ops->terms,
+                               .extra_json = extra, .summary = summary, .warning = warning};
+        double t0 = seconds_now();
+        long n;
+        st = trainer_epoch(c->t, c->m, tc, train, on_step, &s, r.train, &n, err);
+        secs += seconds_now() - t0;
+        if (st) break;
+        if (c->t->epoch < e) { /* stopped inside the epoch: a step checkpoint or a stop */
+            st = save(&s, err);
+            continue;
+        }
+        r.seconds = secs;
+        secs = 0.0;
+        st = finish_epoch(&s, tc, test, &r, extra, sizeof extra, summary, warning, err);
+        if (!st && ((rc->ckpt_epochs > 0 && e % rc->ckpt_epochs == 0) || e == rc->epochs || s.stop))
+            st = save(&s, err);
+        if (!st && cb && cb->epoch_done) cb->epoch_done(cb->user, &r);
+        if (!st && cb && cb->should_stop && cb->should_stop(cb->user)) s.stop = 1;
+    }
+    if (!st && s.stop && c->t->step != s.last_saved) st = save(&s, err);
+    if (stopped) *stopped = s.stop;
+    return st;
+}
