@@ -14,6 +14,7 @@ int cmd_score(int argc, char **argv);
 int cmd_interpolate(int argc, char **argv);
 int cmd_manifold(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 /* Shared by the commands (outputs.c). */
 #define ELBO_DEFAULT_DATA "data/mnist"

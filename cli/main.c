@@ -22,10 +22,27 @@ static void usage(FILE *f)
             "  interpolate  decoded interpolations between pairs of test images, as PNG\n"
             "  manifold     the decoded 2-D latent manifold (latent size 2), as PNG\n"
             "  plot         loss curves from metrics.jsonl, as PNG\n"
+            "  info         a checkpoint's kind, configuration, position and run record\n"
             "\n"
-            "Run 'elbo <command> --help' for a command's options.\n"
+            "Run 'elbo <command> --help' or 'elbo help <command>' for a command's options.\n"
             "  --version    print the version\n",
             elbo_version());
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+} CMDS[] = {{"train", cmd_train},   {"eval", cmd_eval},         {"sample", cmd_sample},
+            {"reconstruct", cmd_reconstruct}, {"encode", cmd_encode}, {"score", cmd_score},
+            {"interpolate", cmd_interpolate}, {"manifold", cmd_manifold}, {"plot", cmd_plot},
+            {"info", cmd_info}};
+
+/* Runs command name with its argv, or returns -1 when there is none. */
+static int dispatch(const char *name, int argc, char **argv)
+{
+    for (size_t i = 0; i < sizeof CMDS / sizeof CMDS[0]; i++)
+        if (!strcmp(name, CMDS[i].name)) return CMDS[i].fn(argc, argv);
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -35,6 +52,14 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *c = argv[1];
+    if (!strcmp(c, "help") && argc > 2) { /* elbo help CMD: CMD --help */
+        char *hargv[] = {argv[2], "--help", NULL};
+        int rc = dispatch(argv[2], 2, hargv);
+        if (rc != -1) return rc;
+        fprintf(stderr, "elbo help: unknown command '%s'\n\n", argv[2]);
+        usage(stderr);
+        return 2;
+    }
     if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help")) {
         usage(stdout);
         return 0;
@@ -43,15 +68,8 @@ int main(int argc, char **argv)
         printf("elbo %s\n", elbo_version());
         return 0;
     }
-    if (!strcmp(c, "train")) return cmd_train(argc - 1, argv + 1);
-    if (!strcmp(c, "eval")) return cmd_eval(argc - 1, argv + 1);
-    if (!strcmp(c, "sample")) return cmd_sample(argc - 1, argv + 1);
-    if (!strcmp(c, "reconstruct")) return cmd_reconstruct(argc - 1, argv + 1);
-    if (!strcmp(c, "encode")) return cmd_encode(argc - 1, argv + 1);
-    if (!strcmp(c, "score")) return cmd_score(argc - 1, argv + 1);
-    if (!strcmp(c, "interpolate")) return cmd_interpolate(argc - 1, argv + 1);
-    if (!strcmp(c, "manifold")) return cmd_manifold(argc - 1, argv + 1);
-    if (!strcmp(c, "plot")) return cmd_plot(argc - 1, argv + 1);
+    int rc = dispatch(c, argc - 1, argv + 1);
+    if (rc != -1) return rc;
     fprintf(stderr, "elbo: unknown command '%s'\n\n", c);
     usage(stderr);
     return 2;

@@ -273,8 +273,7 @@ int cmd_train(int argc, char **argv)
     train_opts o;
     int rc = train_opts_parse(&o, argc, argv, train_help);
     if (rc != -1) return rc;
-    if (o.resume && (rc = resolve_resume(&o)) != -1) return rc;
-
+    /* the folder is ours (locked) before anything in it is read or written */
     char replaced[512];
     elbo_error err;
     elbo_rundir *dir = elbo_rundir_open(o.out, o.resume, o.force, replaced, sizeof replaced, &err);
@@ -282,7 +281,11 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "elbo train: %s\n", err.msg);
         return 1;
     }
-    if (replaced[0] && !o.quiet) printf("--force: replacing %s in %s\n", replaced, o.out);
+    if (replaced[0]) fprintf(stderr, "elbo train: --force: replacing %s in %s\n", replaced, o.out);
+    if (o.resume && (rc = resolve_resume(&o)) != -1) {
+        elbo_rundir_close(dir);
+        return rc;
+    }
 
     /* from here a signal stops training after the next step, with a save */
     struct sigaction sa;

@@ -45,13 +45,15 @@ static void train_steps(elbo_vae *m, int n, uint64_t seed)
     }
 }
 
+/* Temporaries in dir; -1 when it cannot be read (never a silent 0). */
 static int count_tmp_files(void)
 {
     DIR *d = opendir(dir);
+    if (!d) return -1;
     int n = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
+    for (struct dirent *e; (e = readdir(d));)
         if (strstr(e->d_name, ".tmp.")) n++;
-    if (d) closedir(d);
+    closedir(d);
     return n;
 }
 

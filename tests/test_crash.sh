@@ -37,7 +37,7 @@ while [ $kills -lt 5 ]; do
     fi
     runs=$((runs + 1))
     if [ -e "$T/k/model.safetensors" ]; then
-        "$ELBO" train $ARGS --out "$T/k" --resume > /dev/null 2>"$T/resume.err" &
+        "$ELBO" train --resume --out "$T/k" > /dev/null 2>"$T/resume.err" &  # the run record supplies the rest
     else
         "$ELBO" train $ARGS --out "$T/k" > /dev/null 2>&1 &
     fi
@@ -65,7 +65,7 @@ for sig in INT TERM; do
     check "SIG$sig exits $want (got $rc)" [ "$rc" = "$want" ]
     check "SIG$sig message says how to resume" grep -q -- "--resume" "$T/sig.err"
     check "SIG$sig saved a checkpoint" test -s "$T/s/model.safetensors"
-    expect_rc 0 "resume after SIG$sig" "$ELBO" train $ARGS --out "$T/s" --resume
+    expect_rc 0 "resume after SIG$sig" "$ELBO" train --resume --out "$T/s"
     check "SIG$sig then resume: identical model" cmp -s "$T/ref/model.safetensors" "$T/s/model.safetensors"
 done
 
