@@ -45,6 +45,7 @@ while [ $kills -lt 5 ]; do
 done
 wait "$pid"; rc=$?
 check "final run exits 0 (got $rc)" [ "$rc" = 0 ]
+[ "$rc" = 0 ] || sed 's/^/    resume: /' "$T/resume.err" >&2
 echo "test_crash: killed $kills times"
 check "killed at least 3 times ($kills)" [ "$kills" -ge 3 ]
 check "model identical after kills" cmp -s "$T/ref/model.safetensors" "$T/k/model.safetensors"

@@ -38,6 +38,12 @@ check "metrics of the extended run: 2 lines" [ "$(wc -l < "$T/r/metrics.jsonl")"
 expect_rc 0 "--threads may change" "$ELBO" train --resume --out "$T/r" --epochs 3 --threads 2
 check "--threads change is noted" err_has "no longer bit-identical"
 
+# a save interrupted after optim.safetensors became optim.prev.safetensors
+cp -r "$T/ref" "$T/half" && mv "$T/half/optim.safetensors" "$T/half/optim.prev.safetensors"
+expect_rc 0 "info finds the state in optim.prev" "$ELBO" info --model "$T/half"
+check "info: position from optim.prev" grep -q "epoch 2 done" "$T/out.txt"
+expect_rc 0 "resume --out alone after an interrupted save" "$ELBO" train --resume --out "$T/half" --epochs 3
+
 # an existing run is not clobbered
 expect_rc 1 "training over a run is refused" "$ELBO" train $ARGS --epochs 1 --out "$T/r"
 check "the refusal suggests --resume and --force" sh -c "grep -q -- '--resume' '$T/err.txt' && grep -q -- '--force' '$T/err.txt'"

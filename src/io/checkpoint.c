@@ -392,9 +392,19 @@ elbo_status elbo_checkpoint_info_read(const char *path, elbo_checkpoint_info *in
     st = ckpt_model_step(&f, &info->step, err);
     st_close(&f);
     if (st || !p.with_optim) return st;
+    /* the optimizer state of the model's step: optim.safetensors, or after
+     * an interrupted save optim.prev.safetensors (as ckpt_load_trainer) */
     st_file o;
-    if (st_open(p.optim, &o, NULL) != ELBO_OK) return ELBO_OK; /* weights only */
+    const char *cands[2] = {p.optim, p.prev};
     long v;
+    int found = 0;
+    for (int i = 0; i < 2 && !found; i++) {
+        if (st_open(cands[i], &o, NULL) != ELBO_OK) continue;
+        found = info->step < 0 ||
+                (!meta_long(&o, "step", 0, 1L << 50, &v, NULL) && v == info->step);
+        if (!found) st_close(&o);
+    }
+    if (!found) return ELBO_OK; /* weights only */
     info->has_optim = 1;
     if (!meta_long(&o, "epoch", 0, 1L << 30, &v, NULL)) info->epoch = (int)v;
     if (st_meta_get(&o, "epoch_seen") && !meta_long(&o, "epoch_seen", 0, 1L << 30, &v, NULL))
