@@ -175,21 +175,6 @@ void progress_clear(progress_bar *p)
     if (p->enabled) fprintf(stderr, "\r%*s\r", 78, "");
 }
 
-int make_dirs(const char *path)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return -1;
-    for (char *q = buf + 1; *q; q++) {
-        if (*q != '/') continue;
-        *q = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-        *q = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-    struct stat sb;
-    return stat(buf, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
-}
-
 double now_seconds(void)
 {
     struct timespec ts;

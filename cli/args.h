@@ -37,9 +37,6 @@ typedef struct {
 int progress_cb(void *user, int step, int n_steps, double running_loss);
 void progress_clear(progress_bar *p);
 
-/* mkdir -p for one or more levels; 0 on success. */
-int make_dirs(const char *path);
-
 /* Seconds from a monotonic clock. */
 double now_seconds(void);
 
