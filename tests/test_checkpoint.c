@@ -155,7 +155,7 @@ static void test_learned_variance(void)
               memcmp(vae_base(b)->params, vae_base(m)->params, 4 * vae_base(m)->n_params) == 0,
           "learned variance reloaded: %s", b ? "differs" : err.msg);
     char name[48];
-    CHECK(strcmp(vae_param_name(m, m->lv_off + 3, name, sizeof name), "fc4.logvar") == 0, "named");
+    CHECK(strcmp(model_param_name(vae_base(m), m->lv_off + 3, name, sizeof name), "fc4.logvar") == 0, "named");
     elbo_vae_free(b);
     elbo_vae_free(m);
 }

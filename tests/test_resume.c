@@ -150,8 +150,8 @@ static void test_clip_and_faults(void)
           "finite gradients reported as bad");
     char name[48];
     size_t w4 = a->layers[a->l_out].w_off + 5, b1 = a->layers[0].b_off;
-    CHECK(strcmp(vae_param_name(a, w4, name, sizeof name), "fc4.weight") == 0 &&
-              strcmp(vae_param_name(a, b1, name, sizeof name), "fc1.bias") == 0,
+    CHECK(strcmp(model_param_name(vae_base(a), w4, name, sizeof name), "fc4.weight") == 0 &&
+              strcmp(model_param_name(vae_base(a), b1, name, sizeof name), "fc1.bias") == 0,
           "parameter names");
     free(before);
     free(x);

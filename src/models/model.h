@@ -72,7 +72,8 @@ typedef struct {
     const int *idx;
     const float *x;
     int start, n;
-    int epoch; /* completed epochs of the run (keys per-use randomness) */
+    int epoch;     /* completed epochs of the run (keys per-use randomness) */
+    uint64_t seed; /* the run's seed (keys per-example randomness) */
 } model_batch;
 
 /* What the trainer tells a model about the step it runs. */

@@ -310,7 +310,6 @@ elbo_vae *vae_create(const elbo_vae_config *c, uint64_t seed, elbo_rng *rng, elb
         elbo_fail(err, ELBO_ERR_NOMEM, "out of memory allocating %zu parameters", np);
         return NULL;
     }
-    m->seed = seed;
     elbo_rng_seed(rng, seed);
     init_params(m, rng);
     return m;
@@ -343,10 +342,6 @@ const elbo_vae_config *elbo_vae_get_config(const elbo_vae *m) { return &m->cfg; 
 uint64_t elbo_vae_seed(const elbo_vae *m) { return m->tr.seed; }
 long elbo_vae_epoch_examples(const elbo_vae *m) { return m->tr.epoch_seen; }
 
-const char *vae_param_name(const elbo_vae *m, size_t i, char *buf, size_t cap)
-{
-    return model_param_name(&m->base, i, buf, cap);
-}
 size_t elbo_vae_num_params(const elbo_vae *m) { return m->base.n_params; }
 long elbo_vae_steps(const elbo_vae *m) { return m->tr.step; }
 int elbo_vae_epochs(const elbo_vae *m) { return m->tr.epoch; }

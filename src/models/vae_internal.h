@@ -104,9 +104,9 @@ struct elbo_vae {
     float *kl_scale;           /* [Z] weight of each dimension's KL in backward
                                   (KL weight, free bits); 1 unless a step sets it */
     int objective, samples;    /* of the current step (elbo_train_config) */
-    uint64_t seed;             /* the run's seed: keys training binarization */
-    int epoch;                 /* completed epochs at the current step (keys
-                                  dynamic binarization) */
+    uint64_t seed;             /* the run's seed and completed epochs at the */
+    int epoch;                 /* current step (model_batch): they key the
+                                  training binarization */
 
     /* The handle also carries the run: optimizer, PRNG, position, record. */
     trainer tr;
@@ -165,8 +165,6 @@ void vae_chunk_grad(elbo_vae *m, int nw, int c, float *dst);
 void vae_param_grads(elbo_vae *m, int nw, float *dst);
 void vae_zero_worker_grads(elbo_vae *m, int nw);
 
-/* Name of the parameter (e.g. "fc4.weight") holding flat index i. */
-const char *vae_param_name(const elbo_vae *m, size_t i, char *buf, size_t cap);
 
 /* Internal API for tests and tools: the model interface and trainer of a
  * handle, worker t's buffers, a tensor's values in memory layout. */

@@ -76,6 +76,5 @@ elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err)
         elbo_vae_free(m);
         return NULL;
     }
-    m->seed = m->tr.seed;
     return m;
 }

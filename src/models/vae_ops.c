@@ -103,6 +103,7 @@ static void vae_step_begin(model *base, model_step *s, const model_batch *b)
     m->objective = tc->objective;
     m->samples = tc->objective == ELBO_OBJ_IWAE ? tc->samples : 1;
     m->epoch = b->epoch;
+    m->seed = b->seed;
     long n_eps = (long)b->n * tc->samples * m->cfg.latent_dim;
     if (m->eps_fixed)
         memcpy(m->eps_step, m->eps_fixed, sizeof(float) * (size_t)n_eps);
@@ -384,7 +385,7 @@ elbo_status elbo_vae_train_step(elbo_vae *m, const elbo_train_config *tc, const 
     if ((long)B * tc->samples > m->cfg.max_batch)
         return elbo_fail(err, ELBO_ERR_ARG, "batch of %d rows x %d samples exceeds max_batch %d", B,
                          tc->samples, m->cfg.max_batch);
-    model_batch b = {NULL, NULL, x, 0, B, m->tr.epoch};
+    model_batch b = {NULL, NULL, x, 0, B, m->tr.epoch, m->tr.seed};
     double sums[MODEL_MAX_TERMS];
     if ((st = trainer_step(&m->tr, &m->base, tc, &b, sums, err))) return st;
     if (out) {
@@ -412,7 +413,6 @@ elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc, const
     if (st) return st;
     double means[MODEL_MAX_TERMS];
     long n;
-    m->seed = m->tr.seed;
     if ((st = record_run(m, tc, err))) return st;
     st = trainer_epoch(&m->tr, &m->base, tc, ds, progress, user, means, &n, err);
     if (!st && out) losses_from(means, n, out);
@@ -434,7 +434,6 @@ elbo_status elbo_vae_run(elbo_vae *m, const elbo_train_config *tc, const elbo_ru
     if (!st) st = trainer_check(&m->tr, &m->base, tc, err);
     if (!st) st = record_run(m, tc, err);
     if (st) return st;
-    m->seed = m->tr.seed;
     run_client c = {&m->tr, &m->base, m, save_handle};
     return run_train(&c, tc, rc, train, test, cb, stopped, err);
 }
