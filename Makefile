@@ -14,7 +14,7 @@ SAN     ?= 0
 VERSION := 0.1.0
 SOMAJOR := 0
 
-WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 # ARCH: instruction set. -march=native is fastest on the machine that builds;
 # use ARCH= (empty) for a portable x86-64 build. Numerics do not depend on it:
 # -std=c11 keeps floating-point contraction off, and nothing is reassociated.

@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
@@ -115,10 +116,26 @@ int load_split(const char *S, const char *dir, elbo_split split, long limit, elb
 
 int fits(const char *S, const elbo_vae *m, const elbo_dataset *ds, const char *dir)
 {
-    if (ds->rows * ds->cols == elbo_vae_get_config(m)->input_dim) return 1;
-    fprintf(stderr, "elbo %s: %s holds %dx%d images, the model expects %d values\n", S, dir, ds->rows,
-            ds->cols, elbo_vae_get_config(m)->input_dim);
+    elbo_error err;
+    if (elbo_dataset_check(ds, elbo_vae_get_config(m)->input_dim, &err) == ELBO_OK) return 1;
+    fprintf(stderr, "elbo %s: %s: %s\n", S, dir, err.msg);
     return 0;
+}
+
+float *dataset_floats(const elbo_dataset *ds, int n)
+{
+    if (n > ds->n) n = ds->n;
+    float *x = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1) * ds->dim);
+    for (int i = 0; x && i < n; i++) elbo_dataset_row(ds, i, x + (size_t)i * ds->dim);
+    return x;
+}
+
+int grid_shape(const elbo_dataset *ds, int *h, int *w)
+{
+    if (ds->height < 1 || ds->channels != 1) return 0;
+    *h = ds->height;
+    *w = ds->width;
+    return 1;
 }
 
 int image_side(int D)

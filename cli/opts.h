@@ -42,5 +42,9 @@ int fits(const char *S, const elbo_vae *m, const elbo_dataset *ds, const char *d
 
 /* Side of a square image of D values, or 0 when D is not a square. */
 int image_side(int D);
+/* The first n rows of ds as floats (uint8 scaled to [0,1]); caller frees. */
+float *dataset_floats(const elbo_dataset *ds, int n);
+/* 1 with *h, *w set when ds's rows are greyscale images (grids can be drawn). */
+int grid_shape(const elbo_dataset *ds, int *h, int *w);
 
 #endif

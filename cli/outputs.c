@@ -9,17 +9,19 @@
 
 #include "args.h"
 #include "cmds.h"
+#include "opts.h"
 
 int write_reconstructions(elbo_vae *m, const elbo_dataset *ds, int n, const char *path)
 {
     const elbo_vae_config *c = elbo_vae_get_config(m);
     int D = c->input_dim;
     if (n > ds->n) n = ds->n;
-    float *x = malloc(sizeof(float) * (size_t)n * D), *rec = malloc(sizeof(float) * (size_t)n * D),
+    int gh, gw;
+    if (!grid_shape(ds, &gh, &gw)) return 0; /* not greyscale images: no grid */
+    float *x = dataset_floats(ds, n), *rec = malloc(sizeof(float) * (size_t)n * D),
           *grid = malloc(sizeof(float) * 2 * ((size_t)n + 8) * D);
     int rc = 1;
     if (x && rec && grid) {
-        for (long i = 0; i < (long)n * D; i++) x[i] = ds->pixels[i] / 255.0f;
         elbo_vae_reconstruct(m, x, n, rec);
         /* rows alternate: up to 8 originals, then their reconstructions */
         int k = 0, cols = n < 8 ? n : 8;
@@ -36,7 +38,7 @@ int write_reconstructions(elbo_vae *m, const elbo_dataset *ds, int n, const char
             }
         }
         elbo_error err;
-        if (elbo_write_png_grid(path, grid, k, ds->rows, ds->cols, cols, &err) == ELBO_OK)
+        if (elbo_write_png_grid(path, grid, k, gh, gw, cols, &err) == ELBO_OK)
             rc = 0;
         else
             fprintf(stderr, "elbo: %s\n", err.msg);

@@ -11,16 +11,6 @@
 #include "cmds.h"
 #include "opts.h"
 
-/* Grey-level floats of all images of ds (caller frees). */
-static float *to_float(const elbo_dataset *ds)
-{
-    size_t D = (size_t)ds->rows * ds->cols;
-    float *x = malloc(sizeof(float) * (size_t)ds->n * D);
-    if (x)
-        for (size_t i = 0; i < (size_t)ds->n * D; i++) x[i] = ds->pixels[i] / 255.0f;
-    return x;
-}
-
 /* ------------------------------------------------------------------ encode */
 
 static void encode_help(void)
@@ -48,7 +38,7 @@ static void encode_help(void)
 static float *encode_means(elbo_vae *m, const elbo_dataset *ds, float **logvar)
 {
     int Z = elbo_vae_get_config(m)->latent_dim;
-    float *x = to_float(ds), *mu = malloc(sizeof(float) * (size_t)ds->n * Z);
+    float *x = dataset_floats(ds, ds->n), *mu = malloc(sizeof(float) * (size_t)ds->n * Z);
     float *lv = logvar ? malloc(sizeof(float) * (size_t)ds->n * Z) : NULL;
     if (!x || !mu || (logvar && !lv)) {
         free(x);
@@ -90,7 +80,7 @@ int cmd_encode(int argc, char **argv)
     if (elbo_write_npy(path, lv, ELBO_NPY_F32, 2, shape, &err)) goto fail;
     if (ds.labels) {
         snprintf(path, sizeof path, "%s_labels.npy", o.prefix);
-        if (elbo_write_npy(path, ds.labels, ELBO_NPY_U8, 1, shape, &err)) goto fail;
+        if (elbo_write_npy(path, ds.labels, ELBO_NPY_I32, 1, shape, &err)) goto fail;
     }
     printf("wrote %s_mu.npy and %s_logvar.npy (%d x %d)%s%s%s\n", o.prefix, o.prefix, ds.n, Z,
            ds.labels ? ", " : "", ds.labels ? o.prefix : "", ds.labels ? "_labels.npy" : "");
@@ -298,9 +288,9 @@ int cmd_interpolate(int argc, char **argv)
         elbo_vae_free(m);
         return 1;
     }
-    int rows = ds.n / 2, S = (int)o.steps, D = ds.rows * ds.cols, Z = elbo_vae_get_config(m)->latent_dim;
+    int rows = ds.n / 2, S = (int)o.steps, D = ds.dim, Z = elbo_vae_get_config(m)->latent_dim;
     int cols = S + 2;
-    float *x = to_float(&ds), *mu = malloc(sizeof(float) * (size_t)ds.n * Z);
+    float *x = dataset_floats(&ds, ds.n), *mu = malloc(sizeof(float) * (size_t)ds.n * Z);
     float *z = malloc(sizeof(float) * (size_t)rows * S * Z), *img = malloc(sizeof(float) * (size_t)rows * cols * D);
     float *dec = malloc(sizeof(float) * (size_t)rows * S * D);
     elbo_error err;
@@ -318,7 +308,7 @@ int cmd_interpolate(int argc, char **argv)
             memcpy(img + ((size_t)r * cols + 1) * D, dec + (size_t)r * S * D, sizeof(float) * (size_t)S * D);
             memcpy(img + ((size_t)r * cols + cols - 1) * D, x + (size_t)(2 * r + 1) * D, sizeof(float) * D);
         }
-        if (elbo_write_png_grid(o.out, img, rows * cols, ds.rows, ds.cols, cols, &err) == ELBO_OK) {
+        if (elbo_write_png_grid(o.out, img, rows * cols, ds.height, ds.width, cols, &err) == ELBO_OK) {
             printf("wrote %s (%d rows of %d)\n", o.out, rows, cols);
             rc = 0;
         } else {

@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "cmds.h"
+#include "opts.h"
 #include "train_opts.h"
 
 static void train_help(void)
@@ -171,7 +172,7 @@ static elbo_vae *build_model(train_opts *o, const elbo_dataset *train)
             m = NULL;
         }
     } else {
-        o->cfg.input_dim = train->rows * train->cols;
+        o->cfg.input_dim = train->dim;
         o->cfg.max_batch = max_batch;
         o->cfg.threads = (int)o->threads;
         m = elbo_vae_create(&o->cfg, o->seed, &err);
@@ -210,6 +211,8 @@ static int write_images(const train_opts *o, elbo_vae *m, const elbo_dataset *sh
     const elbo_vae_config *c = elbo_vae_get_config(m);
     char path[4200];
     elbo_error err;
+    int gh, gw;
+    if (!grid_shape(shown, &gh, &gw)) return 0; /* not greyscale images: no grids */
     float *samples = malloc(sizeof(float) * 64 * (size_t)c->input_dim);
     if (!samples) {
         fprintf(stderr, "elbo train: out of memory\n");
@@ -217,7 +220,7 @@ static int write_images(const train_opts *o, elbo_vae *m, const elbo_dataset *sh
     }
     elbo_vae_sample(m, 64, elbo_vae_seed(m), samples);
     snprintf(path, sizeof path, "%s/samples.png", o->out);
-    elbo_status st = elbo_write_png_grid(path, samples, 64, shown->rows, shown->cols, 8, &err);
+    elbo_status st = elbo_write_png_grid(path, samples, 64, gh, gw, 8, &err);
     free(samples);
     if (st != ELBO_OK) {
         fprintf(stderr, "elbo train: %s\n", err.msg);

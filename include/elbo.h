@@ -71,16 +71,30 @@ ELBO_API const char *elbo_status_str(elbo_status s);
 
 /* -------------------------------------------------------------------- data */
 
-/** An image data set held in memory as uint8 pixels (scaled to [0,1] per
- *  batch when used) with uint8 labels. Owned by the caller: release with
+/** How a data set stores its values. */
+typedef enum {
+    ELBO_DTYPE_U8 = 0,  /* bytes (images), scaled to [0,1] as x / 255 when used */
+    ELBO_DTYPE_F32 = 1  /* real values, used as they are */
+} elbo_dtype;
+
+/** A data set: n rows of dim values, stored as uint8 (u8) or float32 (f32),
+ *  with optional integer labels and a per-row "labelled" flag (for
+ *  semi-supervised models). When the rows are images, height * width *
+ *  channels == dim (row-major, channels last) and grids are drawn at that
+ *  size; otherwise the three are 0. Owned by the caller: release with
  *  elbo_dataset_free. */
 typedef struct {
-    int n;             /* number of examples */
-    int rows, cols;    /* image size; dim = rows * cols */
-    uint8_t *pixels;   /* [n, rows*cols], row-major */
-    uint8_t *labels;   /* [n], or NULL when loaded without labels */
+    int n;                 /* number of rows */
+    int dim;               /* values per row */
+    int height, width, channels; /* image shape, or all 0 */
+    elbo_dtype dtype;
+    uint8_t *u8;           /* [n, dim] when dtype is ELBO_DTYPE_U8, else NULL */
+    float *f32;            /* [n, dim] when dtype is ELBO_DTYPE_F32, else NULL */
+    int32_t *labels;       /* [n] class labels in [0, n_classes), or NULL */
+    uint8_t *labelled;     /* [n] 1 where labels[i] is known; NULL: every row
+                              with a label is labelled */
+    int n_classes;         /* 1 + the largest label; 0 without labels */
 } elbo_dataset;
-
 typedef enum { ELBO_SPLIT_TRAIN = 0, ELBO_SPLIT_TEST = 1 } elbo_split;
 
 /** Reads an MNIST-layout split from dir: train-images-idx3-ubyte(.gz) and
@@ -93,6 +107,20 @@ ELBO_API elbo_status elbo_dataset_load_mnist(const char *dir, elbo_split split,
 /** Reads one idx file pair given by explicit paths (labels_path may be NULL). */
 ELBO_API elbo_status elbo_dataset_load_idx(const char *images_path, const char *labels_path,
                                            elbo_dataset *out, elbo_error *err);
+/** A data set of n rows of dim float values copied from x [n, dim], with
+ *  labels copied from labels [n] when not NULL (each >= 0). */
+ELBO_API elbo_status elbo_dataset_from_float(int n, int dim, const float *x, const int32_t *labels,
+                                             elbo_dataset *out, elbo_error *err);
+/** Row i as floats into dst [dim] (uint8 scaled by 1/255). */
+ELBO_API void elbo_dataset_row(const elbo_dataset *ds, int i, float *dst);
+/** ELBO_ERR_ARG with a message unless ds is non-empty with rows of dim values. */
+ELBO_API elbo_status elbo_dataset_check(const elbo_dataset *ds, int dim, elbo_error *err);
+/** 1 when row i has a known label. */
+ELBO_API int elbo_dataset_is_labelled(const elbo_dataset *ds, int i);
+/** Marks every row unlabelled except the first `keep` rows of each class
+ *  (in row order), for semi-supervised training; returns how many stay
+ *  labelled, or -1 without labels or when out of memory. */
+ELBO_API int elbo_dataset_keep_labels(elbo_dataset *ds, int keep);
 /** Removes the examples labelled `label`, keeping the others in order (no
  *  reallocation); returns how many were removed (0 without labels). For
  *  held-out-class anomaly detection. */
@@ -479,8 +507,8 @@ ELBO_API double elbo_auprc(const double *scores, const uint8_t *is_pos, long n);
 /** Linear probe: multinomial logistic regression on standardised features,
  *  fitted on (xtr [ntr, d], ytr) by full-batch Adam with a small L2 penalty
  *  (deterministic), scored on (xte [nte, d], yte): *accuracy in [0, 1]. */
-ELBO_API elbo_status elbo_linear_probe(const float *xtr, const uint8_t *ytr, int ntr, const float *xte,
-                                       const uint8_t *yte, int nte, int d, int n_classes,
+ELBO_API elbo_status elbo_linear_probe(const float *xtr, const int32_t *ytr, int ntr, const float *xte,
+                                       const int32_t *yte, int nte, int d, int n_classes,
                                        double *accuracy, elbo_error *err);
 
 /** 2-D projection of x [n, d] for plotting: the first two coordinates when
@@ -491,7 +519,7 @@ ELBO_API elbo_status elbo_pca2(const float *x, int n, int d, float *xy, elbo_err
 
 /** A scatter plot of n points xy [n, 2], coloured by labels (may be NULL),
  *  with axes, tick labels, a legend and an optional title, as RGB PNG. */
-ELBO_API elbo_status elbo_write_scatter_png(const char *path, const float *xy, const uint8_t *labels,
+ELBO_API elbo_status elbo_write_scatter_png(const char *path, const float *xy, const int32_t *labels,
                                             int n, const char *title, elbo_error *err);
 
 typedef struct {
@@ -517,7 +545,7 @@ ELBO_API elbo_status elbo_plot_metrics(const char *metrics_path, const char *png
 
 /* -------------------------------------------------------------- npy files */
 
-typedef enum { ELBO_NPY_F32 = 0, ELBO_NPY_F64 = 1, ELBO_NPY_U8 = 2 } elbo_npy_dtype;
+typedef enum { ELBO_NPY_F32 = 0, ELBO_NPY_F64 = 1, ELBO_NPY_U8 = 2, ELBO_NPY_I32 = 3 } elbo_npy_dtype;
 
 /** Writes a NumPy .npy file (format 1.0, C order, little-endian) that
  *  numpy.load reads: ndim dimensions of the given shape, data in that dtype.

@@ -142,8 +142,11 @@ static void test_learned_variance(void)
     c.threads = 1;
     elbo_error err;
     elbo_vae *m = elbo_vae_create(&c, 8, &err);
-    CHECK(m && m->lv_off != (size_t)-1 && vae_base(m)->n_params == m->lv_off + 784, "log-variance in the layout");
-    for (int d = 0; d < 784; d++) vae_base(m)->params[m->lv_off + d] = 0.01f * (float)d - 3.0f;
+    int lvt = m ? model_tensor_find(vae_base(m), "fc4.logvar") : -1;
+    size_t lv_off = lvt >= 0 ? vae_base(m)->tensors[lvt].off : 0;
+    CHECK(lvt >= 0 && vae_base(m)->tensors[lvt].n == 784 && vae_base(m)->n_params == lv_off + 784,
+          "log-variance in the layout");
+    for (int d = 0; lvt >= 0 && d < 784; d++) vae_base(m)->params[lv_off + d] = 0.01f * (float)d - 3.0f;
     char p[512];
     snprintf(p, sizeof p, "%s/lv.safetensors", dir);
     CHECK(elbo_vae_save_weights(m, p, &err) == ELBO_OK, "%s", err.msg);
@@ -155,7 +158,7 @@ static void test_learned_variance(void)
               memcmp(vae_base(b)->params, vae_base(m)->params, 4 * vae_base(m)->n_params) == 0,
           "learned variance reloaded: %s", b ? "differs" : err.msg);
     char name[48];
-    CHECK(strcmp(model_param_name(vae_base(m), m->lv_off + 3, name, sizeof name), "fc4.logvar") == 0, "named");
+    CHECK(strcmp(model_param_name(vae_base(m), lv_off + 3, name, sizeof name), "fc4.logvar") == 0, "named");
     elbo_vae_free(b);
     elbo_vae_free(m);
 }
@@ -188,8 +191,13 @@ static void test_names(void)
     elbo_vae_config_default(&c);
     m = elbo_vae_create(&c, 1, &err);
     const char *ref[] = {"fc1", "fc2_mu", "fc2_logvar", "fc3", "fc4"};
-    CHECK(m && m->n_layers == 5, "reference layer count");
-    for (int i = 0; m && i < 5; i++) CHECK(strcmp(m->layers[i].name, ref[i]) == 0, "layer %d name", i);
+    CHECK(m && vae_base(m)->n_tensors == 10, "reference tensor count");
+    for (int i = 0; m && i < 10; i++) {
+        char want[48];
+        snprintf(want, sizeof want, "%s.%s", ref[i / 2], i % 2 ? "bias" : "weight");
+        CHECK(strcmp(vae_base(m)->tensors[i].name, want) == 0, "tensor %d is %s, expected %s", i,
+              vae_base(m)->tensors[i].name, want);
+    }
     CHECK(m && vae_base(m)->n_params == 652824, "reference parameter count %zu", m ? vae_base(m)->n_params : 0);
     elbo_vae_free(m);
 }
@@ -238,21 +246,16 @@ static void test_plain_state_dict(void)
     elbo_error err;
     elbo_vae *m = elbo_vae_create(&c, 4, &err);
     st_tensor t[10];
-    char names[10][32];
-    float *tmp = malloc(sizeof(float) * 784 * 40);
+    char names[10][48];
+    float *tmp = malloc(sizeof(float) * vae_base(m)->n_params);
     int nt = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const vae_layer *l = &m->layers[i];
-        const float *w = vae_base(m)->params + l->w_off;
-        if (l->transposed) {
-            vae_weight_export(m, i, vae_base(m)->params, tmp);
-            w = tmp;
-        }
-        snprintf(names[nt], 32, "%s.weight", l->name);
-        t[nt] = (st_tensor){names[nt], w, 2, {l->out, l->in}};
-        nt++;
-        snprintf(names[nt], 32, "%s.bias", l->name);
-        t[nt] = (st_tensor){names[nt], vae_base(m)->params + l->b_off, 1, {l->out}};
+    float *tmp_at = tmp; /* each tensor in its user layout, from the table */
+    for (int i = 0; i < vae_base(m)->n_tensors && nt < 10; i++) {
+        const model_tensor *mt = &vae_base(m)->tensors[i];
+        model_tensor_export(vae_base(m), i, vae_base(m)->params, tmp_at);
+        snprintf(names[nt], 48, "%s", mt->name);
+        t[nt] = (st_tensor){names[nt], tmp_at, mt->ndim, {mt->shape[0], mt->shape[1]}};
+        tmp_at += mt->n;
         nt++;
     }
     char p[512];
@@ -314,7 +317,7 @@ static void test_broken(void)
         /* a weight that is NaN: refused with the tensor's name */
         elbo_vae *mm = small_model(1, 2);
         snprintf(p, sizeof p, "%s/nan.safetensors", dir);
-        vae_base(mm)->params[mm->layers[2].w_off + 1] = NAN;
+        vae_tensor(mm, "fc2_logvar.weight")[1] = NAN;
         elbo_vae_save_weights(mm, p, &err);
         elbo_vae_free(mm);
         expect_load_fail("nan.safetensors", ELBO_ERR_FORMAT, "non-finite");

@@ -162,13 +162,20 @@ static void test_active_units(void)
     CHECK(elbo_dataset_load_mnist("data/mnist", ELBO_SPLIT_TEST, &ds, &err) == ELBO_OK, "%s", err.msg);
     elbo_dataset_truncate(&ds, 1000);
     /* dimensions 1 and 4 ignore the input: zero weights, constant mean */
-    const vae_layer *lm = &m->layers[m->l_mu];
+    const model *mb = vae_base(m);
+    int ti = model_tensor_find(mb, "fc2_mu.weight");
+    const model_tensor *tm = &mb->tensors[ti];
+    int in = (int)tm->shape[1];
+    float *wmu = malloc(sizeof(float) * tm->n); /* [6, in], PyTorch's layout */
+    model_tensor_export(mb, ti, mb->params, wmu);
     for (int j = 1; j < 6; j += 3)
-        for (int i = 0; i < lm->in; i++) vae_base(m)->params[lm->w_off + (size_t)j * lm->in + i] = 0.0f;
+        for (int i = 0; i < in; i++) wmu[(size_t)j * in + i] = 0.0f;
     /* the others are made clearly input-dependent */
     for (int j = 0; j < 6; j++)
         if (j != 1 && j != 4)
-            for (int i = 0; i < lm->in; i++) vae_base(m)->params[lm->w_off + (size_t)j * lm->in + i] *= 20.0f;
+            for (int i = 0; i < in; i++) wmu[(size_t)j * in + i] *= 20.0f;
+    model_tensor_import(mb, ti, mb->params, wmu);
+    free(wmu);
     double kl[6], var[6];
     int active = elbo_vae_latent_stats(m, &ds, kl, var, &err);
     CHECK(active == 4, "active units %d, expected 4 (vars %g %g %g %g %g %g)", active, var[0], var[1],
@@ -177,7 +184,7 @@ static void test_active_units(void)
     /* KL per dimension against a direct computation */
     float *x = malloc(sizeof(float) * 1000 * 784), *mu = malloc(sizeof(float) * 6000),
           *lv = malloc(sizeof(float) * 6000);
-    for (long i = 0; i < 1000L * 784; i++) x[i] = ds.pixels[i] / 255.0f;
+    for (long i = 0; i < 1000L * 784; i++) x[i] = ds.u8[i] / 255.0f;
     elbo_vae_encode(m, x, 1000, mu, lv);
     for (int j = 0; j < 6; j++) {
         double k = 0;

@@ -1,13 +1,19 @@
 /* test_data.c — the idx loader: the bundled MNIST loads with the right
  * shapes and label counts, and broken files (truncated, wrong magic, wrong
  * dimensions, count mismatch, corrupt gzip, trailing bytes, absurd sizes)
- * each give a clear error naming the file, never a crash. */
+ * each give a clear error naming the file, never a crash. elbo_dataset
+ * itself: float rows, row access, labelled flags, subsetting, and a VAE
+ * trained on float rows equal to MNIST's scaled bytes matches the uint8
+ * run bit for bit. */
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <zlib.h>
 
 #include "check.h"
+#include "data/binarize.h"
+#include "data/dataset.h"
 #include "util/common.h"
 
 static char tmpdir[256];
@@ -68,7 +74,7 @@ static void expect_fail(const char *what, const char *img, const char *lab, elbo
     elbo_status st = elbo_dataset_load_idx(img, lab, &ds, &err);
     CHECK(st == code, "%s: status %d, expected %d (%s)", what, st, code, err.msg);
     CHECK(strstr(err.msg, needle) != NULL, "%s: message '%s' lacks '%s'", what, err.msg, needle);
-    CHECK(ds.pixels == NULL, "%s: buffers left allocated", what);
+    CHECK(ds.u8 == NULL, "%s: buffers left allocated", what);
 }
 
 static void test_real_mnist(void)
@@ -77,7 +83,7 @@ static void test_real_mnist(void)
     elbo_error err;
     CHECK(elbo_dataset_load_mnist("data/mnist", ELBO_SPLIT_TRAIN, &tr, &err) == ELBO_OK, "%s", err.msg);
     CHECK(elbo_dataset_load_mnist("data/mnist", ELBO_SPLIT_TEST, &te, &err) == ELBO_OK, "%s", err.msg);
-    CHECK(tr.n == 60000 && tr.rows == 28 && tr.cols == 28, "train shape %d %dx%d", tr.n, tr.rows, tr.cols);
+    CHECK(tr.n == 60000 && tr.height == 28 && tr.width == 28, "train shape %d %dx%d", tr.n, tr.height, tr.width);
     CHECK(te.n == 10000, "test count %d", te.n);
     /* published class counts of the MNIST training set */
     static const int counts[10] = {5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949};
@@ -89,7 +95,7 @@ static void test_real_mnist(void)
     CHECK(tr.n == 100, "truncate");
     elbo_dataset_free(&tr);
     elbo_dataset_free(&te);
-    CHECK(tr.pixels == NULL && tr.n == 0, "free zeroes the struct");
+    CHECK(tr.u8 == NULL && tr.n == 0, "free zeroes the struct");
     elbo_dataset_free(&tr); /* twice is safe */
 }
 
@@ -104,7 +110,7 @@ static void test_broken(void)
     elbo_dataset ds;
     elbo_error err;
     CHECK(elbo_dataset_load_idx(good_img, good_lab, &ds, &err) == ELBO_OK, "good files: %s", err.msg);
-    CHECK(ds.n == 5 && ds.rows == 4 && ds.cols == 3 && ds.pixels[0] == 16, "good file contents");
+    CHECK(ds.n == 5 && ds.height == 4 && ds.width == 3 && ds.u8[0] == 16, "good file contents");
     elbo_dataset_free(&ds);
     const char *gz_img = write_file("img.gz", buf, n, 1);
     CHECK(elbo_dataset_load_idx(gz_img, NULL, &ds, &err) == ELBO_OK && ds.labels == NULL, "gz: %s", err.msg);
@@ -187,7 +193,7 @@ static int test_fashion(void)
     }
     CHECK(elbo_dataset_load_mnist(dir, ELBO_SPLIT_TRAIN, &tr, &err) == ELBO_OK, "%s", err.msg);
     CHECK(elbo_dataset_load_mnist(dir, ELBO_SPLIT_TEST, &te, &err) == ELBO_OK, "%s", err.msg);
-    CHECK(tr.n == 60000 && te.n == 10000 && tr.rows == 28 && tr.cols == 28, "Fashion-MNIST shapes");
+    CHECK(tr.n == 60000 && te.n == 10000 && tr.height == 28 && tr.width == 28, "Fashion-MNIST shapes");
     int c[10] = {0}, ok = 1;
     for (int i = 0; i < tr.n && tr.labels; i++) c[tr.labels[i] < 10 ? tr.labels[i] : 0]++;
     for (int k = 0; k < 10; k++) ok &= c[k] == 6000; /* balanced: 6000 per class */
@@ -197,12 +203,94 @@ static int test_fashion(void)
     return 0;
 }
 
+
+/* from_float, row access, labelled flags, drop_label and check on float rows. */
+static void test_float_rows(void)
+{
+    enum { N = 6, D = 3 };
+    float x[N * D];
+    int32_t y[N] = {0, 2, 1, 2, 0, 2};
+    for (int i = 0; i < N * D; i++) x[i] = 0.1f * (float)i - 0.5f;
+    elbo_dataset ds;
+    elbo_error err;
+    CHECK(elbo_dataset_from_float(N, D, x, y, &ds, &err) == ELBO_OK, "from_float: %s", err.msg);
+    CHECK(ds.n == N && ds.dim == D && ds.dtype == ELBO_DTYPE_F32 && ds.u8 == NULL && ds.height == 0,
+          "float data set shape");
+    CHECK(ds.n_classes == 3, "n_classes %d", ds.n_classes);
+    float row[D];
+    elbo_dataset_row(&ds, 4, row);
+    CHECK(row[0] == x[12] && row[2] == x[14], "row 4 as it was given");
+    CHECK(elbo_dataset_is_labelled(&ds, 5) && !elbo_dataset_is_labelled(&ds, N), "labelled before keep");
+    CHECK(elbo_dataset_keep_labels(&ds, 1) == 3, "one label kept per class");
+    CHECK(elbo_dataset_is_labelled(&ds, 0) && elbo_dataset_is_labelled(&ds, 1) &&
+              elbo_dataset_is_labelled(&ds, 2) && !elbo_dataset_is_labelled(&ds, 3) &&
+              !elbo_dataset_is_labelled(&ds, 4) && !elbo_dataset_is_labelled(&ds, 5),
+          "the first row of each class stays labelled");
+    CHECK(elbo_dataset_drop_label(&ds, 2) == 3 && ds.n == 3, "drop_label on float rows");
+    elbo_dataset_row(&ds, 2, row);
+    CHECK(row[0] == x[3 * 4] && ds.labels[2] == 0 && !ds.labelled[2] && ds.labelled[1],
+          "rows, labels and flags move together");
+    CHECK(elbo_dataset_check(&ds, D, &err) == ELBO_OK, "check: %s", err.msg);
+    CHECK(elbo_dataset_check(&ds, D + 1, &err) == ELBO_ERR_ARG && strstr(err.msg, "hold 3 values"),
+          "wrong width named: %s", err.msg);
+    /* Bernoulli draws from float probabilities: 0/1 with the right mean */
+    float p[4000], b[4000];
+    for (int i = 0; i < 4000; i++) p[i] = i < 2000 ? 0.25f : 2.0f;
+    elbo_frow_to_float(b, p, 4000, 7);
+    double m0 = 0, m1 = 0;
+    for (int i = 0; i < 4000; i++) *(i < 2000 ? &m0 : &m1) += b[i] / 2000.0;
+    CHECK(m0 > 0.22 && m0 < 0.28 && fabs(m1 - 1.0) < 1e-9, "binarized float means %g %g", m0, m1);
+    elbo_dataset_free(&ds);
+    CHECK(ds.f32 == NULL && ds.labelled == NULL, "free zeroes the struct");
+    CHECK(elbo_dataset_from_float(0, D, x, NULL, &ds, &err) == ELBO_ERR_ARG, "empty refused");
+    y[3] = -1;
+    CHECK(elbo_dataset_from_float(N, D, x, y, &ds, &err) == ELBO_ERR_ARG && strstr(err.msg, "row 3"),
+          "negative label named: %s", err.msg);
+}
+
+/* Float rows equal to MNIST's bytes / 255 train the same model bit for bit;
+ * a Bernoulli VAE refuses float data outside [0, 1]. */
+static void test_float_training(void)
+{
+    elbo_dataset u8 = {0}, f = {0};
+    elbo_error err;
+    if (elbo_dataset_load_mnist("data/mnist", ELBO_SPLIT_TEST, &u8, &err) != ELBO_OK) {
+        CHECK(0, "load: %s", err.msg);
+        return;
+    }
+    elbo_dataset_truncate(&u8, 512);
+    float *x = malloc(sizeof(float) * 512 * 784);
+    for (int i = 0; i < 512 * 784; i++) x[i] = u8.u8[i] / 255.0f;
+    CHECK(elbo_dataset_from_float(512, 784, x, u8.labels, &f, &err) == ELBO_OK, "%s", err.msg);
+    elbo_vae_config c;
+    elbo_vae_config_default(&c);
+    c.threads = 1;
+    elbo_train_config tc;
+    elbo_train_config_default(&tc);
+    elbo_vae *a = elbo_vae_create(&c, 3, &err), *b = elbo_vae_create(&c, 3, &err);
+    elbo_losses la, lb;
+    CHECK(elbo_vae_train_epoch(a, &tc, &u8, NULL, NULL, &la, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(elbo_vae_train_epoch(b, &tc, &f, NULL, NULL, &lb, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(la.loss == lb.loss && la.kl == lb.kl, "epoch loss on uint8 %.9g, on float %.9g", la.loss, lb.loss);
+    f.f32[5 * 784 + 100] = 1.5f;
+    CHECK(elbo_vae_train_epoch(b, &tc, &f, NULL, NULL, &lb, &err) == ELBO_ERR_ARG &&
+              strstr(err.msg, "row 5, column 100") && strstr(err.msg, "--likelihood gaussian"),
+          "Bernoulli on data outside [0,1]: %s", err.msg);
+    elbo_vae_free(a);
+    elbo_vae_free(b);
+    free(x);
+    elbo_dataset_free(&u8);
+    elbo_dataset_free(&f);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/elbo-test-data-XXXXXX");
     if (!mkdtemp(tmpdir)) return 1;
     test_real_mnist();
     test_broken();
+    test_float_rows();
+    test_float_training();
     int skipped = test_fashion();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

@@ -64,36 +64,32 @@ static void cmp(st_file *f, const char *name, const float *got, int ndim, const 
 
 static void set_params(elbo_vae *m, st_file *f, const char *prefix)
 {
-    for (int i = 0; i < m->n_layers; i++) {
-        const vae_layer *l = &m->layers[i];
+    const model *mb = vae_base(m);
+    for (int i = 0; i < mb->n_tensors; i++) { /* every tensor of the table, by name */
+        const model_tensor *t = &mb->tensors[i];
         char name[96];
-        int64_t ws[2] = {l->out, l->in}, bs[1] = {l->out};
         elbo_error err;
-        float *tmp = malloc(sizeof(float) * (size_t)l->in * l->out);
-        snprintf(name, sizeof name, "%s.%s.weight", prefix, l->name);
-        CHECK(st_read_f32(f, name, 2, ws, tmp, &err) == ELBO_OK, "%s", err.msg);
-        vae_weight_import(m, i, vae_base(m)->params, tmp);
+        float *tmp = malloc(sizeof(float) * t->n);
+        snprintf(name, sizeof name, "%s.%s", prefix, t->name);
+        CHECK(st_read_f32(f, name, t->ndim, t->shape, tmp, &err) == ELBO_OK, "%s", err.msg);
+        model_tensor_import(mb, i, mb->params, tmp);
         free(tmp);
-        snprintf(name, sizeof name, "%s.%s.bias", prefix, l->name);
-        CHECK(st_read_f32(f, name, 1, bs, vae_base(m)->params + l->b_off, &err) == ELBO_OK, "%s", err.msg);
     }
 }
 
-/* Compares every layer of buf (laid out like params) with prefix.* tensors. */
+/* Compares every tensor of buf (laid out like params) with prefix.* tensors. */
 static void cmp_params(elbo_vae *m, st_file *f, const char *prefix, const float *buf, double atol,
                        double rtol, int rel_to_max)
 {
-    for (int i = 0; i < m->n_layers; i++) {
-        const vae_layer *l = &m->layers[i];
+    const model *mb = vae_base(m);
+    for (int i = 0; i < mb->n_tensors; i++) {
+        const model_tensor *t = &mb->tensors[i];
         char name[96];
-        int64_t ws[2] = {l->out, l->in}, bs[1] = {l->out};
-        float *tmp = malloc(sizeof(float) * (size_t)l->in * l->out);
-        vae_weight_export(m, i, buf, tmp);
-        snprintf(name, sizeof name, "%s.%s.weight", prefix, l->name);
-        cmp(f, name, tmp, 2, ws, atol, rtol, rel_to_max);
+        float *tmp = malloc(sizeof(float) * t->n);
+        model_tensor_export(mb, i, buf, tmp);
+        snprintf(name, sizeof name, "%s.%s", prefix, t->name);
+        cmp(f, name, tmp, t->ndim, t->shape, atol, rtol, rel_to_max);
         free(tmp);
-        snprintf(name, sizeof name, "%s.%s.bias", prefix, l->name);
-        cmp(f, name, buf + l->b_off, 1, bs, atol, rtol, rel_to_max);
     }
 }
 

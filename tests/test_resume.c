@@ -86,7 +86,7 @@ static void test_clip_and_faults(void)
     elbo_train_config_default(&tc);
     elbo_error err;
     float *x = malloc(sizeof(float) * 16 * 784);
-    for (int i = 0; i < 16 * 784; i++) x[i] = train.pixels[i] / 255.0f;
+    for (int i = 0; i < 16 * 784; i++) x[i] = train.u8[i] / 255.0f;
     /* clipping: the update equals an unclipped Adam step on the rescaled
      * gradient; compare one step on two copies */
     elbo_vae *a = fresh(), *b = fresh();
@@ -134,7 +134,7 @@ static void test_clip_and_faults(void)
     CHECK(memcmp(before, vae_base(a)->params, 4 * vae_base(a)->n_params) == 0 && vae_trainer(a)->step == 0, "weights changed");
     /* an infinite logit (bias) also makes the loss non-finite: refused */
     x[5] = 0.5f;
-    vae_base(a)->params[a->layers[a->l_out].b_off + 3] = INFINITY;
+    vae_tensor(a, "fc4.bias")[3] = INFINITY;
     CHECK(elbo_vae_train_step(a, &tc, x, 16, NULL, &err) == ELBO_ERR_NUMERIC, "inf bias: %s", err.msg);
     /* a non-finite gradient element is found by Adam's check and named */
     float p[600] = {0}, mm[600] = {0}, vv[600] = {0}, g0[600] = {0};
@@ -149,7 +149,8 @@ static void test_clip_and_faults(void)
     CHECK(adam_step(p, g0, mm, vv, 600, 3, 1e-3, 0.9, 0.999, 1e-8, 1.0f) == (size_t)-1,
           "finite gradients reported as bad");
     char name[48];
-    size_t w4 = a->layers[a->l_out].w_off + 5, b1 = a->layers[0].b_off;
+    size_t w4 = vae_base(a)->tensors[model_tensor_find(vae_base(a), "fc4.weight")].off + 5,
+           b1 = vae_base(a)->tensors[model_tensor_find(vae_base(a), "fc1.bias")].off;
     CHECK(strcmp(model_param_name(vae_base(a), w4, name, sizeof name), "fc4.weight") == 0 &&
               strcmp(model_param_name(vae_base(a), b1, name, sizeof name), "fc1.bias") == 0,
           "parameter names");

@@ -36,23 +36,27 @@ static void test_probe_and_pca(void)
     elbo_rng_seed(&r, 1);
     enum { N = 600, T = 300, D = 3 };
     static float xtr[N * D], xte[T * D];
-    static uint8_t ytr[N], yte[T];
+    static int32_t ytr[N], yte[T];
     /* three well separated blobs */
     const float centre[3][3] = {{4, 0, 0}, {0, 4, 0}, {0, 0, 4}};
     for (int i = 0; i < N + T; i++) {
         int c = i % 3;
         float *x = i < N ? xtr + i * D : xte + (i - N) * D;
         for (int k = 0; k < D; k++) x[k] = centre[c][k] + 0.5f * (float)elbo_rng_normal(&r);
-        if (i < N) ytr[i] = (uint8_t)c; else yte[i - N] = (uint8_t)c;
+        if (i < N) ytr[i] = c; else yte[i - N] = c;
     }
     double acc;
     elbo_error err;
     CHECK(elbo_linear_probe(xtr, ytr, N, xte, yte, T, D, 3, &acc, &err) == ELBO_OK, "%s", err.msg);
     CHECK(acc > 0.99, "probe accuracy on separable blobs %g", acc);
     /* labels independent of the features: near chance */
-    for (int i = 0; i < T; i++) yte[i] = (uint8_t)(elbo_rng_below(&r, 3));
+    for (int i = 0; i < T; i++) yte[i] = (int32_t)elbo_rng_below(&r, 3);
     CHECK(elbo_linear_probe(xtr, ytr, N, xte, yte, T, D, 3, &acc, &err) == ELBO_OK && acc < 0.5,
           "probe on random labels %g", acc);
+    yte[7] = 3; /* outside [0, n_classes): refused, naming the row */
+    CHECK(elbo_linear_probe(xtr, ytr, N, xte, yte, T, D, 3, &acc, &err) == ELBO_ERR_ARG &&
+              strstr(err.msg, "label 3 of row 7"), "out-of-range label: %s", err.msg);
+    yte[7] = 0;
     /* PCA: points along (1,2,2)/3 with small noise elsewhere */
     static float p[N * 5], xy[N * 2];
     for (int i = 0; i < N; i++) {

@@ -31,7 +31,7 @@ import numpy as np
 mu = np.load('$T/lat_mu.npy'); lv = np.load('$T/lat_logvar.npy'); y = np.load('$T/lat_labels.npy')
 assert mu.shape == (500, 2) and mu.dtype == np.float32, (mu.shape, mu.dtype)
 assert lv.shape == (500, 2) and lv.dtype == np.float32
-assert y.shape == (500,) and y.dtype == np.uint8 and y[0] == 7
+assert y.shape == (500,) and y.dtype == np.int32 and y[0] == 7
 assert np.isfinite(mu).all()"
 else
     echo "toolbox_smoke: python3-numpy not installed: numpy read-back skipped"

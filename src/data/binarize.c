@@ -34,3 +34,16 @@ void elbo_row_to_float(float *dst, const uint8_t *src, int D, elbo_binarize mode
         }
     }
 }
+
+void elbo_frow_to_float(float *dst, const float *src, int D, uint64_t key)
+{
+    /* as above with p = src[k] clamped to [0, 1]: u < p * 65536 */
+    for (int k0 = 0; k0 < D; k0 += 4) {
+        uint64_t h = mix64(key + (uint64_t)k0 * 0x9e3779b97f4a7c15ULL);
+        for (int k = k0; k < D && k < k0 + 4; k++) {
+            float p = src[k] > 0.0f ? (src[k] < 1.0f ? src[k] : 1.0f) : 0.0f;
+            uint32_t u = (uint32_t)(h >> (16 * (k - k0))) & 0xffffu;
+            dst[k] = (float)u < p * 65536.0f ? 1.0f : 0.0f;
+        }
+    }
+}

@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "../util/common.h"
+#include "dataset.h"
 
 #define IDX_MAX_DIM 4096      /* rows / cols larger than this are refused */
 #define IDX_MAX_COUNT 100000000
@@ -135,37 +136,6 @@ done:
     return st;
 }
 
-void elbo_dataset_free(elbo_dataset *ds)
-{
-    if (!ds) return;
-    free(ds->pixels);
-    free(ds->labels);
-    memset(ds, 0, sizeof *ds);
-}
-
-int elbo_dataset_drop_label(elbo_dataset *ds, int label)
-{
-    if (!ds->labels) return 0;
-    size_t D = (size_t)ds->rows * ds->cols;
-    int k = 0;
-    for (int i = 0; i < ds->n; i++) {
-        if (ds->labels[i] == label) continue;
-        if (k != i) {
-            memmove(ds->pixels + (size_t)k * D, ds->pixels + (size_t)i * D, D);
-            ds->labels[k] = ds->labels[i];
-        }
-        k++;
-    }
-    int dropped = ds->n - k;
-    ds->n = k;
-    return dropped;
-}
-
-void elbo_dataset_truncate(elbo_dataset *ds, int n)
-{
-    if (n >= 0 && n < ds->n) ds->n = n;
-}
-
 elbo_status elbo_dataset_load_idx(const char *images_path, const char *labels_path,
                                   elbo_dataset *out, elbo_error *err)
 {
@@ -187,11 +157,27 @@ elbo_status elbo_dataset_load_idx(const char *images_path, const char *labels_pa
                              labels_path, ldims[0], images_path, idims[0]);
         }
     }
+    int32_t *labels = NULL;
+    if (lab) {
+        labels = malloc(sizeof(int32_t) * (idims[0] ? idims[0] : 1));
+        if (!labels) {
+            free(pix);
+            free(lab);
+            return elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory for %u labels", labels_path,
+                             ldims[0]);
+        }
+        for (uint32_t i = 0; i < idims[0]; i++) labels[i] = lab[i];
+        free(lab);
+    }
     out->n = (int)idims[0];
-    out->rows = (int)idims[1];
-    out->cols = (int)idims[2];
-    out->pixels = pix;
-    out->labels = lab;
+    out->height = (int)idims[1];
+    out->width = (int)idims[2];
+    out->channels = 1;
+    out->dim = out->height * out->width;
+    out->dtype = ELBO_DTYPE_U8;
+    out->u8 = pix;
+    out->labels = labels;
+    elbo_dataset_count_classes(out);
     return ELBO_OK;
 }
 

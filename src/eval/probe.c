@@ -7,12 +7,18 @@
 
 #include "../util/common.h"
 
-elbo_status elbo_linear_probe(const float *xtr, const uint8_t *ytr, int ntr, const float *xte,
-                              const uint8_t *yte, int nte, int d, int n_classes, double *accuracy,
+elbo_status elbo_linear_probe(const float *xtr, const int32_t *ytr, int ntr, const float *xte,
+                              const int32_t *yte, int nte, int d, int n_classes, double *accuracy,
                               elbo_error *err)
 {
     if (ntr < 1 || nte < 1 || d < 1 || n_classes < 2 || n_classes > 256)
         return elbo_fail(err, ELBO_ERR_ARG, "linear probe: bad sizes");
+    for (int i = 0; i < ntr + nte; i++) {
+        int32_t y = i < ntr ? ytr[i] : yte[i - ntr];
+        if (y < 0 || y >= n_classes)
+            return elbo_fail(err, ELBO_ERR_ARG, "linear probe: %s label %d of row %d is outside [0, %d)",
+                             i < ntr ? "training" : "test", (int)y, i < ntr ? i : i - ntr, n_classes);
+    }
     int C = n_classes;
     double *mean = calloc((size_t)d, sizeof(double)), *sd = calloc((size_t)d, sizeof(double));
     double *W = calloc((size_t)(d + 1) * C, sizeof(double)), *G = calloc((size_t)(d + 1) * C, sizeof(double));

@@ -7,7 +7,6 @@
 
 #include "font5x7.h"
 
-elbo_status elbo_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, elbo_error *err);
 
 canvas canvas_new(int w, int h)
 {

@@ -31,4 +31,7 @@ elbo_status canvas_write_png(const canvas *c, const char *path, elbo_error *err)
 /* The ten colours of matplotlib's "tab10" palette. */
 rgb_t canvas_palette(int i);
 
+/* Writes w x h RGB pixels (3 bytes each, row-major) as PNG (png.c). */
+elbo_status elbo_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, elbo_error *err);
+
 #endif

@@ -14,8 +14,11 @@ elbo_status elbo_write_npy(const char *path, const void *data, elbo_npy_dtype dt
                            const int64_t *shape, elbo_error *err)
 {
     if (ndim < 0 || ndim > 8) return elbo_fail(err, ELBO_ERR_ARG, "%s: %d dimensions", path, ndim);
-    const char *descr = dtype == ELBO_NPY_F32 ? "<f4" : dtype == ELBO_NPY_F64 ? "<f8" : "|u1";
-    size_t esize = dtype == ELBO_NPY_F32 ? 4 : dtype == ELBO_NPY_F64 ? 8 : 1, count = 1;
+    static const char *const descrs[] = {"<f4", "<f8", "|u1", "<i4"};
+    static const size_t sizes[] = {4, 8, 1, 4};
+    if ((int)dtype < 0 || (int)dtype > 3) return elbo_fail(err, ELBO_ERR_ARG, "%s: dtype %d", path, (int)dtype);
+    const char *descr = descrs[dtype];
+    size_t esize = sizes[dtype], count = 1;
     char hdr[512];
     int o = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (int d = 0; d < ndim; d++) {

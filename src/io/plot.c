@@ -62,7 +62,7 @@ static void draw_axes(canvas *c, frame *f, const char *title, const char *xlabel
     if (xlabel) canvas_text(c, (f->x0 + f->x1 - canvas_text_width(xlabel, 1)) / 2, f->y1 + 18, xlabel, DARK, 1);
 }
 
-elbo_status elbo_write_scatter_png(const char *path, const float *xy, const uint8_t *labels, int n,
+elbo_status elbo_write_scatter_png(const char *path, const float *xy, const int32_t *labels, int n,
                                    const char *title, elbo_error *err)
 {
     if (n < 1) return elbo_fail(err, ELBO_ERR_ARG, "%s: nothing to plot", path);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../util/common.h"
+#include "canvas.h"
 
 /* libpng reports errors by longjmp; keep the message for elbo_error. */
 typedef struct {

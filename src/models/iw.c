@@ -53,9 +53,9 @@ elbo_status elbo_vae_eval_iw(elbo_vae *m, const elbo_dataset *ds, int K, uint64_
                              elbo_progress_fn progress, void *user, double *nll_mean,
                              double *nll_each, elbo_error *err)
 {
-    int D = m->cfg.input_dim, mb = m->cfg.max_batch;
-    if (!ds || ds->n < 1 || ds->rows * ds->cols != D)
-        return elbo_fail(err, ELBO_ERR_ARG, "the data set is empty or its images do not fit the model");
+    int mb = m->cfg.max_batch;
+    elbo_status dst = vae_check_dataset(m, ds, err);
+    if (dst) return dst;
     if (K < 1 || K > 10000000)
         return elbo_fail(err, ELBO_ERR_ARG, "K = %d importance samples out of range 1..10^7", K);
     if (m->cfg.latent_dim > 4096 || mb > 1024)

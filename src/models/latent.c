@@ -12,11 +12,8 @@
 int elbo_vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, double *kl, double *mu_var,
                           elbo_error *err)
 {
-    int Z = m->cfg.latent_dim, D = m->cfg.input_dim, mb = m->cfg.max_batch;
-    if (!ds || ds->n < 1 || ds->rows * ds->cols != D) {
-        elbo_fail(err, ELBO_ERR_ARG, "the data set is empty or its images do not fit the model");
-        return -1;
-    }
+    int Z = m->cfg.latent_dim, mb = m->cfg.max_batch;
+    if (vae_check_dataset(m, ds, err)) return -1;
     int n_chunks = (ds->n + mb - 1) / mb;
     /* per chunk: KL_j, sum mu_j, sum mu_j^2 (combined in chunk order, so the
      * result does not depend on the thread count) */

@@ -19,8 +19,8 @@ elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind 
     }
     if (kind != ELBO_SCORE_ELBO && kind != ELBO_SCORE_RECON)
         return elbo_fail(err, ELBO_ERR_ARG, "unknown score kind %d", (int)kind);
-    if (!ds || ds->n < 1 || ds->rows * ds->cols != D)
-        return elbo_fail(err, ELBO_ERR_ARG, "the data set is empty or its images do not fit the model");
+    elbo_status dst = vae_check_dataset(m, ds, err);
+    if (dst) return dst;
     int n_chunks = (ds->n + mb - 1) / mb;
     int nt = m->base.n_workers < n_chunks ? m->base.n_workers : n_chunks;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)

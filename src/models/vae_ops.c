@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include "../data/binarize.h"
+#include "../data/dataset.h"
 #include "../nn/ops.h"
 #include "../train/run.h"
 #include "vae_internal.h"
@@ -44,10 +45,8 @@ void vae_load_rows(const elbo_vae *m, vae_worker *w, const float *xsrc, const el
     elbo_binarize mode = m->cfg.binarize;
     for (int r = 0; r < n; r++) {
         long src = idx ? idx[start + r] : start + r;
-        if (r + 1 < n) { /* shuffled rows are scattered: fetch the next one early */
-            const uint8_t *next = ds->pixels + (long)(idx ? idx[start + r + 1] : start + r + 1) * D;
-            for (int k = 0; k < D; k += 64) __builtin_prefetch(next + k);
-        }
+        if (r + 1 < n) /* shuffled rows are scattered: fetch the next one early */
+            elbo_dataset_prefetch(ds, idx ? idx[start + r + 1] : start + r + 1);
         uint64_t key;
         if (!train)
             key = elbo_binarize_key(eval_seed, (uint64_t)src);
@@ -56,7 +55,7 @@ void vae_load_rows(const elbo_vae *m, vae_worker *w, const float *xsrc, const el
                                     (uint64_t)m->epoch * (uint64_t)ds->n + (uint64_t)(start + r));
         else
             key = elbo_binarize_key(m->seed ^ 0x8cb92ba72f3d8dd7ULL, (uint64_t)src);
-        elbo_row_to_float(w->x + (long)r * D, ds->pixels + src * D, D, mode, key);
+        elbo_dataset_row_input(ds, src, w->x + (long)r * D, mode, key);
     }
 }
 
@@ -169,12 +168,14 @@ static void vae_drop_grads(model *base, int nw) { vae_zero_worker_grads((elbo_va
 
 elbo_status vae_check_dataset(const elbo_vae *m, const elbo_dataset *ds, elbo_error *err)
 {
-    if (!ds || ds->n < 1 || !ds->pixels)
-        return elbo_fail(err, ELBO_ERR_ARG, "the data set is empty");
-    if (ds->rows * ds->cols != m->cfg.input_dim)
-        return elbo_fail(err, ELBO_ERR_ARG,
-                         "the data set's images are %dx%d = %d values but the model expects %d",
-                         ds->rows, ds->cols, ds->rows * ds->cols, m->cfg.input_dim);
+    elbo_status st = elbo_dataset_check(ds, m->cfg.input_dim, err);
+    if (st || m->cfg.likelihood != ELBO_LIK_BERNOULLI || ds->dtype != ELBO_DTYPE_F32) return st;
+    for (size_t i = 0; i < (size_t)ds->n * ds->dim; i++)
+        if (!(ds->f32[i] >= 0.0f && ds->f32[i] <= 1.0f))
+            return elbo_fail(err, ELBO_ERR_ARG,
+                             "row %zu, column %zu holds %g, outside [0, 1], which a Bernoulli "
+                             "likelihood cannot model: use --likelihood gaussian",
+                             i / ds->dim, i % ds->dim, (double)ds->f32[i]);
     return ELBO_OK;
 }
 

@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (elbo_dataset_load_idx(path, NULL, &ds, &err) == ELBO_OK) {
         /* touch every byte so ASan checks the buffer's extent */
         unsigned sum = 0;
-        for (long i = 0; i < (long)ds.n * ds.rows * ds.cols; i++) sum += ds.pixels[i];
+        for (long i = 0; i < (long)ds.n * ds.dim; i++) sum += ds.u8[i];
         (void)sum;
         elbo_dataset_free(&ds);
     }

@@ -1,0 +1,148 @@
+/* dataset.c — elbo_dataset: n rows of dim values (uint8 or float32) with
+ * optional labels and labelled flags. Readers fill it (mnist.c for idx);
+ * this file holds what every data set shares: construction from floats,
+ * row access, label bookkeeping, subsetting and freeing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/common.h"
+#include "binarize.h"
+#include "dataset.h"
+
+void elbo_dataset_count_classes(elbo_dataset *ds)
+{
+    int c = 0;
+    for (int i = 0; ds->labels && i < ds->n; i++)
+        if (ds->labels[i] + 1 > c) c = ds->labels[i] + 1;
+    ds->n_classes = c;
+}
+
+elbo_status elbo_dataset_from_float(int n, int dim, const float *x, const int32_t *labels,
+                                    elbo_dataset *out, elbo_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (n < 1 || dim < 1 || !x)
+        return elbo_fail(err, ELBO_ERR_ARG, "a data set needs at least one row and one column (got %d x %d)",
+                         n, dim);
+    for (int i = 0; labels && i < n; i++)
+        if (labels[i] < 0)
+            return elbo_fail(err, ELBO_ERR_ARG, "label %d of row %d is negative", (int)labels[i], i);
+    out->f32 = malloc(sizeof(float) * (size_t)n * dim);
+    out->labels = labels ? malloc(sizeof(int32_t) * (size_t)n) : NULL;
+    if (!out->f32 || (labels && !out->labels)) {
+        elbo_dataset_free(out);
+        return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for a %d x %d data set", n, dim);
+    }
+    memcpy(out->f32, x, sizeof(float) * (size_t)n * dim);
+    if (labels) memcpy(out->labels, labels, sizeof(int32_t) * (size_t)n);
+    out->n = n;
+    out->dim = dim;
+    out->dtype = ELBO_DTYPE_F32;
+    elbo_dataset_count_classes(out);
+    return ELBO_OK;
+}
+
+void elbo_dataset_row(const elbo_dataset *ds, int i, float *dst)
+{
+    elbo_dataset_row_input(ds, i, dst, ELBO_BINARIZE_NONE, 0);
+}
+
+void elbo_dataset_row_input(const elbo_dataset *ds, long i, float *dst, elbo_binarize mode,
+                            uint64_t key)
+{
+    int D = ds->dim;
+    if (ds->dtype == ELBO_DTYPE_U8) {
+        elbo_row_to_float(dst, ds->u8 + (size_t)i * D, D, mode, key);
+        return;
+    }
+    const float *src = ds->f32 + (size_t)i * D;
+    if (mode == ELBO_BINARIZE_NONE) {
+        memcpy(dst, src, sizeof(float) * (size_t)D);
+        return;
+    }
+    elbo_frow_to_float(dst, src, D, key);
+}
+
+void elbo_dataset_prefetch(const elbo_dataset *ds, long i)
+{
+    size_t D = (size_t)ds->dim;
+    if (ds->dtype == ELBO_DTYPE_U8)
+        for (size_t k = 0; k < D; k += 64) __builtin_prefetch(ds->u8 + (size_t)i * D + k);
+    else
+        for (size_t k = 0; k < D; k += 16) __builtin_prefetch(ds->f32 + (size_t)i * D + k);
+}
+
+elbo_status elbo_dataset_check(const elbo_dataset *ds, int dim, elbo_error *err)
+{
+    if (!ds || ds->n < 1 || (ds->dtype == ELBO_DTYPE_U8 ? !ds->u8 : !ds->f32))
+        return elbo_fail(err, ELBO_ERR_ARG, "the data set is empty");
+    if (ds->dim == dim) return ELBO_OK;
+    if (ds->height > 0)
+        return elbo_fail(err, ELBO_ERR_ARG,
+                         "the data set's images are %dx%dx%d = %d values but the model expects %d",
+                         ds->height, ds->width, ds->channels, ds->dim, dim);
+    return elbo_fail(err, ELBO_ERR_ARG, "the data set's rows hold %d values but the model expects %d",
+                     ds->dim, dim);
+}
+
+int elbo_dataset_is_labelled(const elbo_dataset *ds, int i)
+{
+    return ds->labels && i >= 0 && i < ds->n && (!ds->labelled || ds->labelled[i]);
+}
+
+int elbo_dataset_keep_labels(elbo_dataset *ds, int keep)
+{
+    if (!ds->labels || keep < 0) return -1;
+    if (!ds->labelled) {
+        ds->labelled = malloc((size_t)(ds->n > 0 ? ds->n : 1));
+        if (!ds->labelled) return -1;
+        memset(ds->labelled, 1, (size_t)ds->n);
+    }
+    int *seen = calloc((size_t)ds->n_classes + 1, sizeof(int)), kept = 0;
+    if (!seen) return -1;
+    for (int i = 0; i < ds->n; i++) {
+        int y = ds->labels[i];
+        ds->labelled[i] = ds->labelled[i] && seen[y] < keep;
+        if (ds->labelled[i]) {
+            seen[y]++;
+            kept++;
+        }
+    }
+    free(seen);
+    return kept;
+}
+
+int elbo_dataset_drop_label(elbo_dataset *ds, int label)
+{
+    if (!ds->labels) return 0;
+    size_t D = (size_t)ds->dim, es = ds->dtype == ELBO_DTYPE_U8 ? 1 : sizeof(float);
+    char *base = ds->dtype == ELBO_DTYPE_U8 ? (char *)ds->u8 : (char *)ds->f32;
+    int k = 0;
+    for (int i = 0; i < ds->n; i++) {
+        if (ds->labels[i] == label) continue;
+        if (k != i) {
+            memmove(base + (size_t)k * D * es, base + (size_t)i * D * es, D * es);
+            ds->labels[k] = ds->labels[i];
+            if (ds->labelled) ds->labelled[k] = ds->labelled[i];
+        }
+        k++;
+    }
+    int dropped = ds->n - k;
+    ds->n = k;
+    return dropped;
+}
+
+void elbo_dataset_truncate(elbo_dataset *ds, int n)
+{
+    if (n >= 0 && n < ds->n) ds->n = n;
+}
+
+void elbo_dataset_free(elbo_dataset *ds)
+{
+    if (!ds) return;
+    free(ds->u8);
+    free(ds->f32);
+    free(ds->labels);
+    free(ds->labelled);
+    memset(ds, 0, sizeof *ds);
+}

@@ -1,0 +1,48 @@
+/* bayes.h — ops for Bayesian layers and classifiers (Bayes by Backprop,
+ * Blundell et al. 2015), forward/backward pairs with the rules of ops.h:
+ * backward ACCUMULATES into its outputs, nothing allocates.
+ *
+ * A weight w has the posterior N(mu, sigma^2) with sigma = softplus(rho).
+ * Under the local reparameterisation (Kingma, Salimans and Welling 2015) a
+ * layer samples its pre-activations instead of its weights:
+ *   mean = a @ Wmu^T + bmu,  var = (a*a) @ sigma_W^2^T + sigma_b^2,
+ *   out = mean + sqrt(var) * eps,  eps ~ N(0, 1) per row and unit,
+ * which is the linear ops of ops.h plus square and gauss_lrt below. */
+#ifndef ELBO_BAYES_H
+#define ELBO_BAYES_H
+
+#include <stdint.h>
+
+/* out[n] = in^2. */
+void square_forward(float *out, const float *in, long n);
+/* din[n] += 2 in dout. */
+void square_backward(float *din, const float *dout, const float *in, long n);
+
+/* out[n] = mean + sqrt(var) * eps (var > 0). */
+void gauss_lrt_forward(float *out, const float *mean, const float *var, const float *eps, long n);
+/* dmean[n] += dout; dvar[n] += dout * eps / (2 sqrt(var)). */
+void gauss_lrt_backward(float *dmean, float *dvar, const float *dout, const float *var,
+                        const float *eps, long n);
+
+/* sigma^2 = softplus(rho)^2 into var[n]. */
+void softplus_sq_forward(float *var, const float *rho, long n);
+/* drho[n] += dvar * d softplus(rho)^2 / d rho = dvar * 2 softplus(rho) sigmoid(rho). */
+void softplus_sq_backward(float *drho, const float *dvar, const float *rho, long n);
+
+/* KL(N(mu, softplus(rho)^2) || N(0, prior_var)) summed over n weights:
+ * log(sp / sigma) + (sigma^2 + mu^2) / (2 prior_var) - 1/2, sp^2 = prior_var. */
+double kl_gauss_prior_forward(const float *mu, const float *rho, long n, double prior_var);
+/* dmu[n] += scale * mu / prior_var;
+ * drho[n] += scale * (sigma / prior_var - 1 / sigma) * sigmoid(rho). */
+void kl_gauss_prior_backward(float *dmu, float *drho, const float *mu, const float *rho, long n,
+                             double prior_var, float scale);
+
+/* Softmax cross-entropy over B rows of C logits with integer targets y[B]:
+ * returns sum_b -log softmax(logits_b)[y_b] (stable), and writes probs[B,C]
+ * (kept for backward). */
+double softmax_xent_forward(float *probs, const float *logits, const int32_t *y, int B, int C);
+/* dlogits[B,C] += scale * (probs - onehot(y)). */
+void softmax_xent_backward(float *dlogits, const float *probs, const int32_t *y, int B, int C,
+                           float scale);
+
+#endif
