@@ -13,7 +13,8 @@ static void usage(FILE *f)
             "usage: elbo <command> [options]\n"
             "\n"
             "commands:\n"
-            "  train        train a VAE on MNIST-layout data; writes checkpoint, metrics, images\n"
+            "  train        train a VAE (or --kind bnn: a Bayesian classifier) on MNIST-layout\n"
+            "               data; writes checkpoint, metrics, images\n"
             "  eval         test-set -ELBO (reconstruction + KL) of a checkpoint\n"
             "  sample       decode samples from the prior into a PNG grid\n"
             "  reconstruct  test images beside their reconstructions, as PNG\n"
@@ -23,6 +24,7 @@ static void usage(FILE *f)
             "  manifold     the decoded 2-D latent manifold (latent size 2), as PNG\n"
             "  plot         loss curves from metrics.jsonl, as PNG\n"
             "  info         a checkpoint's kind, configuration, position and run record\n"
+            "  bnn          eval / predict with a Bayesian classifier (train --kind bnn)\n"
             "\n"
             "Run 'elbo <command> --help' or 'elbo help <command>' for a command's options.\n"
             "  --version    print the version\n",
@@ -35,7 +37,7 @@ static const struct {
 } CMDS[] = {{"train", cmd_train},   {"eval", cmd_eval},         {"sample", cmd_sample},
             {"reconstruct", cmd_reconstruct}, {"encode", cmd_encode}, {"score", cmd_score},
             {"interpolate", cmd_interpolate}, {"manifold", cmd_manifold}, {"plot", cmd_plot},
-            {"info", cmd_info}};
+            {"info", cmd_info},               {"bnn", cmd_bnn}};
 
 /* Runs command name with its argv, or returns -1 when there is none. */
 static int dispatch(const char *name, int argc, char **argv)

@@ -35,7 +35,8 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         {"inliers", required_argument, 0, O_INLIERS}, {"outliers", required_argument, 0, O_OUTLIERS},
         {"steps", required_argument, 0, O_STEPS},     {"metrics", required_argument, 0, O_METRICS},
         {"prefix", required_argument, 0, O_PREFIX},   {"train-data", required_argument, 0, O_TRAIN_DATA},
-        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
+        {"samples", required_argument, 0, O_SAMPLES}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     opterr = 0;
     optind = 1;
     int c, li;
@@ -68,6 +69,7 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         case O_LIMIT: if (arg_int(S, "--limit", optarg, 1, 1L << 30, &o->limit)) return 2; break;
         case O_THREADS: if (arg_int(S, "--threads", optarg, 1, 64, &o->threads)) return 2; break;
         case O_IW: if (arg_int(S, "--iw", optarg, 1, 10000000, &o->iw)) return 2; break;
+        case O_SAMPLES: if (arg_int(S, "--samples", optarg, 1, 100000, &o->samples)) return 2; break;
         case O_SEED: if (arg_u64(S, "--seed", optarg, &o->seed)) return 2; break;
         case O_JSON: o->json = 1; break;
         case O_PROBE: o->probe = 1; break;

@@ -26,7 +26,13 @@ static void train_help(void)
            "  samples.png         64 samples from the prior\n"
            "  reconstructions.png test images, each row followed by its reconstructions\n"
            "\n"
+           "With --kind bnn it trains a Bayesian MLP classifier instead (Bayes by Backprop:\n"
+           "a Gaussian posterior per weight, local reparameterisation, closed-form KL;\n"
+           "defaults 784-400-400-10) and writes the checkpoint and metrics, with the test\n"
+           "set's error, NLL and ECE each epoch; see 'elbo bnn' for eval and predict.\n"
+           "\n"
            "options:\n"
+           "  --kind K             vae (default) or bnn\n"
            "  --data DIR           MNIST-layout folder (default %s)\n"
            "  --out DIR            output folder, created if needed (default runs/vae)\n"
            "  --epochs N           epochs to train in total (default 20)\n"
@@ -47,6 +53,9 @@ static void train_help(void)
            "  --objective O        elbo (default) or iwae (importance-weighted bound)\n"
            "  --samples K          the IWAE's K (default 1); the model then holds\n"
            "                       batch x K rows of activations\n"
+           "  --prior-sigma X      bnn: the prior N(0, X^2) on every weight (default 0.1)\n"
+           "  --rho-init X         bnn: sigma starts at softplus(X) (default -6)\n"
+           "  --pred-samples S     bnn: posterior draws per prediction (default 10)\n"
            "  --exclude-digit D    leave out the training images labelled D (anomaly\n"
            "                       detection with a held-out class)\n"
            "  --seed N             PRNG seed (default 1); same seed + threads => same run\n"
@@ -159,8 +168,31 @@ static int load_data(const train_opts *o, elbo_dataset *train, elbo_dataset *tes
     return 0;
 }
 
-/* A fresh model, or the checkpoint in o->out; its run record set. */
-static elbo_vae *build_model(train_opts *o, const elbo_dataset *train)
+/* The VAE as the training command sees it (train_model in cmds.h). */
+static elbo_status vae_run(void *m, const elbo_train_config *tc, const elbo_run_config *rc,
+                           const elbo_dataset *train, const elbo_dataset *test,
+                           const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
+{
+    return elbo_vae_run(m, tc, rc, train, test, cb, stopped, err);
+}
+static long vae_steps(const void *m) { return elbo_vae_steps(m); }
+static int vae_epochs(const void *m) { return elbo_vae_epochs(m); }
+static long vae_epoch_examples(const void *m) { return elbo_vae_epoch_examples(m); }
+static void vae_free(void *m) { elbo_vae_free(m); }
+static int vae_finish(const train_opts *o, void *m, const elbo_dataset *shown);
+
+static void vae_header(const train_opts *o, const elbo_vae *m, int n_train)
+{
+    const elbo_vae_config *c = elbo_vae_get_config(m);
+    printf("elbo %s: training %d", elbo_version(), c->input_dim);
+    for (int i = 0; i < c->n_hidden; i++) printf("-%d", c->hidden[i]);
+    printf("-%d VAE (%zu parameters) on %d images from %s, batch %d, lr %g, %d thread%s\n",
+           c->latent_dim, elbo_vae_num_params(m), n_train, o->data, o->tc.batch_size, o->tc.lr,
+           elbo_vae_get_threads(m), elbo_vae_get_threads(m) == 1 ? "" : "s");
+}
+
+/* A fresh VAE, or the checkpoint in o->out; its run record set. */
+static int build_vae(train_opts *o, const elbo_dataset *train, train_model *tm)
 {
     elbo_error err;
     int max_batch = o->tc.batch_size * o->tc.samples > 128 ? o->tc.batch_size * o->tc.samples : 128;
@@ -179,35 +211,24 @@ static elbo_vae *build_model(train_opts *o, const elbo_dataset *train)
     }
     if (!m) {
         fprintf(stderr, "elbo train: %s\n", err.msg);
-        return NULL;
+        return -1;
     }
     elbo_run_record rec = *elbo_vae_get_run_record(m);
     if (train_opts_record(o, &rec) != 0) {
         fprintf(stderr, "elbo train: an option is too long for the run record\n");
         elbo_vae_free(m);
-        return NULL;
+        return -1;
     }
     elbo_vae_set_run_record(m, &rec);
-    return m;
-}
-
-static void print_header(const train_opts *o, const elbo_vae *m, int n_train)
-{
-    const elbo_vae_config *c = elbo_vae_get_config(m);
-    printf("elbo %s: training %d", elbo_version(), c->input_dim);
-    for (int i = 0; i < c->n_hidden; i++) printf("-%d", c->hidden[i]);
-    printf("-%d VAE (%zu parameters) on %d images from %s, batch %d, lr %g, %d thread%s\n",
-           c->latent_dim, elbo_vae_num_params(m), n_train, o->data, o->tc.batch_size, o->tc.lr,
-           elbo_vae_get_threads(m), elbo_vae_get_threads(m) == 1 ? "" : "s");
-    if (o->resume)
-        printf("resuming after epoch %d, step %ld (%ld examples into epoch %d)\n", elbo_vae_epochs(m),
-               elbo_vae_steps(m), elbo_vae_epoch_examples(m), elbo_vae_epochs(m) + 1);
-    fflush(stdout);
+    *tm = (train_model){m, vae_run, vae_steps, vae_epochs, vae_epoch_examples, vae_free, vae_finish};
+    if (!o->quiet) vae_header(o, m, train->n);
+    return 0;
 }
 
 /* samples.png and reconstructions.png of the finished run. */
-static int write_images(const train_opts *o, elbo_vae *m, const elbo_dataset *shown)
+static int vae_finish(const train_opts *o, void *mv, const elbo_dataset *shown)
 {
+    elbo_vae *m = mv;
     const elbo_vae_config *c = elbo_vae_get_config(m);
     char path[4200];
     elbo_error err;
@@ -227,11 +248,17 @@ static int write_images(const train_opts *o, elbo_vae *m, const elbo_dataset *sh
         return -1;
     }
     snprintf(path, sizeof path, "%s/reconstructions.png", o->out);
-    return write_reconstructions(m, shown, 32, path) ? -1 : 0;
+    if (write_reconstructions(m, shown, 32, path)) return -1;
+    if (!o->quiet)
+        printf("wrote %s/{model,optim}.safetensors, metrics.jsonl, samples.png, reconstructions.png\n",
+               o->out);
+    return 0;
 }
 
-/* Training proper: the run, then the stop message or the images. */
-static int run(train_opts *o, elbo_vae *m, const elbo_dataset *train, const elbo_dataset *test)
+/* Training proper, for any kind: the run, then the stop message or the
+ * model's outputs of a finished run. */
+static int run(train_opts *o, const train_model *tm, const elbo_dataset *train,
+               const elbo_dataset *test)
 {
     elbo_run_config rc;
     elbo_run_config_default(&rc);
@@ -242,33 +269,34 @@ static int run(train_opts *o, elbo_vae *m, const elbo_dataset *train, const elbo
     rc.ckpt_steps = o->ckpt[n - 1] == 'e' ? 0 : every;
     rc.ckpt_epochs = o->ckpt[n - 1] == 'e' ? (int)every : 0;
     rc.eval_every = o->no_test ? 0 : 1;
-    train_ui ui = {{!o->quiet && isatty(2), elbo_vae_epochs(m) + 1, (int)o->epochs}, o->quiet};
+    if (o->resume && !o->quiet) {
+        printf("resuming after epoch %d, step %ld (%ld examples into epoch %d)\n", tm->epochs(tm->m),
+               tm->steps(tm->m), tm->epoch_examples(tm->m), tm->epochs(tm->m) + 1);
+        fflush(stdout);
+    }
+    train_ui ui = {{!o->quiet && isatty(2), tm->epochs(tm->m) + 1, (int)o->epochs}, o->quiet};
     elbo_run_callbacks cb = {on_progress, should_stop, on_epoch, &ui};
     elbo_error err;
     int stopped = 0;
-    elbo_status st = elbo_vae_run(m, &o->tc, &rc, train, o->no_test ? NULL : test, &cb, &stopped, &err);
+    elbo_status st = tm->run(tm->m, &o->tc, &rc, train, o->no_test ? NULL : test, &cb, &stopped, &err);
     progress_clear(&ui.bar);
     if (st != ELBO_OK) {
-        fprintf(stderr, "elbo train: epoch %d: %s\n", elbo_vae_epochs(m) + 1, err.msg);
+        fprintf(stderr, "elbo train: epoch %d: %s\n", tm->epochs(tm->m) + 1, err.msg);
         if (st == ELBO_ERR_NUMERIC)
             fprintf(stderr, "elbo train: stopped; the last checkpoint in %s is intact\n", o->out);
         return 1;
     }
     if (stopped) {
+        long part = tm->epoch_examples(tm->m);
+        const char *q = strpbrk(o->out, " \t\"$\\") ? "'" : "";
         fprintf(stderr,
                 "elbo train: stopped by %s after step %ld (epoch %d%s); checkpoint saved in %s\n"
                 "resume with: elbo train --resume --out %s%s%s\n",
-                g_signal == SIGINT ? "SIGINT" : "SIGTERM", elbo_vae_steps(m),
-                elbo_vae_epochs(m) + (elbo_vae_epoch_examples(m) > 0),
-                elbo_vae_epoch_examples(m) > 0 ? ", unfinished" : "", o->out,
-                strpbrk(o->out, " \t\"$\\") ? "'" : "", o->out, strpbrk(o->out, " \t\"$\\") ? "'" : "");
+                g_signal == SIGINT ? "SIGINT" : "SIGTERM", tm->steps(tm->m),
+                tm->epochs(tm->m) + (part > 0), part > 0 ? ", unfinished" : "", o->out, q, o->out, q);
         return 128 + g_signal;
     }
-    if (write_images(o, m, o->no_test ? train : test)) return 1;
-    if (!o->quiet)
-        printf("wrote %s/{model,optim}.safetensors, metrics.jsonl, samples.png, reconstructions.png\n",
-               o->out);
-    return 0;
+    return tm->finish(o, tm->m, o->no_test ? train : test) ? 1 : 0;
 }
 
 int cmd_train(int argc, char **argv)
@@ -299,13 +327,14 @@ int cmd_train(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     elbo_dataset train = {0}, test = {0};
-    elbo_vae *m = NULL;
+    train_model tm = {0};
     rc = 1;
-    if (load_data(&o, &train, &test) == 0 && (m = build_model(&o, &train)) != NULL) {
-        if (!o.quiet) print_header(&o, m, train.n);
-        rc = run(&o, m, &train, &test);
+    if (load_data(&o, &train, &test) == 0 &&
+        (o.kind == TRAIN_BNN ? build_bnn(&o, &train, &tm) : build_vae(&o, &train, &tm)) == 0) {
+        fflush(stdout);
+        rc = run(&o, &tm, &train, &test);
     }
-    elbo_vae_free(m);
+    if (tm.m) tm.free(tm.m);
     elbo_dataset_free(&train);
     elbo_dataset_free(&test);
     elbo_rundir_close(dir);

@@ -17,6 +17,10 @@ static const char *const LIKS[] = {"bernoulli", "gaussian", "gaussian-learned", 
 static const char *const BINS[] = {"none", "static", "dynamic", NULL};
 static const char *const ACTS[] = {"relu", "tanh", "softplus", NULL};
 static const char *const OBJS[] = {"elbo", "iwae", NULL};
+static const char *const KINDS[] = {"vae", "bnn", NULL};
+
+/* Which kinds of model an option is for (a bit per TRAIN_* kind). */
+enum { K_VAE = 1 << TRAIN_VAE, K_BNN = 1 << TRAIN_BNN, K_ALL = K_VAE | K_BNN };
 
 typedef struct {
     const char *flag; /* without the dashes */
@@ -26,38 +30,43 @@ typedef struct {
     double lo, hi;    /* numeric range */
     int open_lo;      /* doubles: lo itself excluded */
     const char *const *names; /* T_ENUM spellings, by value */
+    int kinds;        /* K_*: the kinds of model it applies to */
 } opt_def;
 
 #define OFF(f) offsetof(train_opts, f)
 static const opt_def OPTS[] = {
-    {"data", "data", T_STR, OFF(data), 0, 0, 0, NULL},
-    {"out", NULL, T_STR, OFF(out), 0, 0, 0, NULL},
-    {"epochs", "epochs", T_LONG, OFF(epochs), 1, 1000000, 0, NULL},
-    {"batch", "batch", T_INT, OFF(tc.batch_size), 1, 65536, 0, NULL},
-    {"lr", "lr", T_DBL, OFF(tc.lr), 0, 10, 1, NULL},
-    {"adam-eps", "adam_eps", T_DBL, OFF(tc.eps), 0, 1, 1, NULL},
-    {"clip-grad", "clip_grad", T_DBL, OFF(tc.clip_grad), 0, 1e30, 1, NULL},
-    {"beta", "beta", T_DBL, OFF(tc.beta), 0, 1e6, 0, NULL},
-    {"kl-warmup", "kl_warmup", T_INT, OFF(tc.kl_warmup_epochs), 1, 1000000, 0, NULL},
-    {"kl-cycle", "kl_cycle", T_INT, OFF(tc.kl_cycle_epochs), 1, 1000000, 0, NULL},
-    {"free-bits", "free_bits", T_DBL, OFF(tc.free_bits), 0, 1e6, 0, NULL},
-    {"latent", "latent", T_INT, OFF(cfg.latent_dim), 1, 65536, 0, NULL},
-    {"hidden", "hidden", T_HIDDEN, OFF(cfg), 0, 0, 0, NULL},
-    {"likelihood", "likelihood", T_ENUM, OFF(cfg.likelihood), 0, 0, 0, LIKS},
-    {"binarize", "binarize", T_ENUM, OFF(cfg.binarize), 0, 0, 0, BINS},
-    {"activation", "activation", T_ENUM, OFF(cfg.activation), 0, 0, 0, ACTS},
-    {"objective", "objective", T_ENUM, OFF(tc.objective), 0, 0, 0, OBJS},
-    {"samples", "samples", T_INT, OFF(tc.samples), 1, 100000, 0, NULL},
-    {"exclude-digit", "exclude_digit", T_LONG, OFF(exclude), 0, 255, 0, NULL},
-    {"seed", "seed", T_U64, OFF(seed), 0, 0, 0, NULL},
-    {"threads", "threads", T_LONG, OFF(threads), 1, 64, 0, NULL},
-    {"train-limit", "train_limit", T_LONG, OFF(train_limit), 1, 1L << 30, 0, NULL},
-    {"test-limit", "test_limit", T_LONG, OFF(test_limit), 1, 1L << 30, 0, NULL},
-    {"no-test", "no_test", T_FLAG, OFF(no_test), 0, 0, 0, NULL},
-    {"checkpoint-every", "checkpoint_every", T_CKPT, OFF(ckpt), 0, 0, 0, NULL},
-    {"resume", NULL, T_FLAG, OFF(resume), 0, 0, 0, NULL},
-    {"force", NULL, T_FLAG, OFF(force), 0, 0, 0, NULL},
-    {"quiet", NULL, T_FLAG, OFF(quiet), 0, 0, 0, NULL},
+    {"kind", "kind", T_ENUM, OFF(kind), 0, 0, 0, KINDS, K_ALL},
+    {"data", "data", T_STR, OFF(data), 0, 0, 0, NULL, K_ALL},
+    {"out", NULL, T_STR, OFF(out), 0, 0, 0, NULL, K_ALL},
+    {"epochs", "epochs", T_LONG, OFF(epochs), 1, 1000000, 0, NULL, K_ALL},
+    {"batch", "batch", T_INT, OFF(tc.batch_size), 1, 65536, 0, NULL, K_ALL},
+    {"lr", "lr", T_DBL, OFF(tc.lr), 0, 10, 1, NULL, K_ALL},
+    {"adam-eps", "adam_eps", T_DBL, OFF(tc.eps), 0, 1, 1, NULL, K_ALL},
+    {"clip-grad", "clip_grad", T_DBL, OFF(tc.clip_grad), 0, 1e30, 1, NULL, K_ALL},
+    {"beta", "beta", T_DBL, OFF(tc.beta), 0, 1e6, 0, NULL, K_ALL},
+    {"kl-warmup", "kl_warmup", T_INT, OFF(tc.kl_warmup_epochs), 1, 1000000, 0, NULL, K_ALL},
+    {"kl-cycle", "kl_cycle", T_INT, OFF(tc.kl_cycle_epochs), 1, 1000000, 0, NULL, K_VAE},
+    {"free-bits", "free_bits", T_DBL, OFF(tc.free_bits), 0, 1e6, 0, NULL, K_VAE},
+    {"latent", "latent", T_INT, OFF(cfg.latent_dim), 1, 65536, 0, NULL, K_VAE},
+    {"hidden", "hidden", T_HIDDEN, OFF(cfg), 0, 0, 0, NULL, K_ALL},
+    {"likelihood", "likelihood", T_ENUM, OFF(cfg.likelihood), 0, 0, 0, LIKS, K_VAE},
+    {"binarize", "binarize", T_ENUM, OFF(cfg.binarize), 0, 0, 0, BINS, K_VAE},
+    {"activation", "activation", T_ENUM, OFF(cfg.activation), 0, 0, 0, ACTS, K_VAE},
+    {"objective", "objective", T_ENUM, OFF(tc.objective), 0, 0, 0, OBJS, K_VAE},
+    {"samples", "samples", T_INT, OFF(tc.samples), 1, 100000, 0, NULL, K_VAE},
+    {"prior-sigma", "prior_sigma", T_DBL, OFF(bcfg.prior_sigma), 0, 1e6, 1, NULL, K_BNN},
+    {"rho-init", "rho_init", T_DBL, OFF(bcfg.rho_init), -30, 30, 0, NULL, K_BNN},
+    {"pred-samples", "pred_samples", T_INT, OFF(bcfg.samples), 1, 100000, 0, NULL, K_BNN},
+    {"exclude-digit", "exclude_digit", T_LONG, OFF(exclude), 0, 255, 0, NULL, K_ALL},
+    {"seed", "seed", T_U64, OFF(seed), 0, 0, 0, NULL, K_ALL},
+    {"threads", "threads", T_LONG, OFF(threads), 1, 64, 0, NULL, K_ALL},
+    {"train-limit", "train_limit", T_LONG, OFF(train_limit), 1, 1L << 30, 0, NULL, K_ALL},
+    {"test-limit", "test_limit", T_LONG, OFF(test_limit), 1, 1L << 30, 0, NULL, K_ALL},
+    {"no-test", "no_test", T_FLAG, OFF(no_test), 0, 0, 0, NULL, K_ALL},
+    {"checkpoint-every", "checkpoint_every", T_CKPT, OFF(ckpt), 0, 0, 0, NULL, K_ALL},
+    {"resume", NULL, T_FLAG, OFF(resume), 0, 0, 0, NULL, K_ALL},
+    {"force", NULL, T_FLAG, OFF(force), 0, 0, 0, NULL, K_ALL},
+    {"quiet", NULL, T_FLAG, OFF(quiet), 0, 0, 0, NULL, K_ALL},
 };
 #define N_OPTS ((int)(sizeof OPTS / sizeof OPTS[0]))
 
@@ -136,7 +145,47 @@ static void defaults(train_opts *o)
     o->seed = 1;
     snprintf(o->ckpt, sizeof o->ckpt, "1e");
     elbo_vae_config_default(&o->cfg);
+    elbo_bnn_config_default(&o->bcfg);
     elbo_train_config_default(&o->tc);
+}
+
+static int opt_index(const char *flag)
+{
+    for (int i = 0; i < N_OPTS; i++)
+        if (!strcmp(OPTS[i].flag, flag)) return i;
+    return -1;
+}
+
+/* The kind's own defaults for what was not given: a Bayesian network has
+ * two hidden layers of 400 and writes to runs/bnn. */
+static void kind_defaults(train_opts *o)
+{
+    if (o->kind != TRAIN_BNN) return;
+    if (!o->given[opt_index("hidden")]) {
+        o->cfg.n_hidden = o->bcfg.n_hidden;
+        for (int i = 0; i < ELBO_MAX_HIDDEN; i++) o->cfg.hidden[i] = o->bcfg.hidden[i];
+    }
+    if (!o->given[opt_index("out")]) o->out = "runs/bnn";
+}
+
+void train_opts_bnn_config(const train_opts *o, elbo_bnn_config *c)
+{
+    *c = o->bcfg;
+    c->n_hidden = o->cfg.n_hidden;
+    for (int i = 0; i < ELBO_MAX_HIDDEN; i++) c->hidden[i] = o->cfg.hidden[i];
+}
+
+/* Options given that the kind of model has not (with --resume the kind
+ * is known only once the record is read). */
+static int check_kind(const train_opts *o)
+{
+    for (int i = 0; i < N_OPTS; i++)
+        if (o->given[i] && !(OPTS[i].kinds & (1 << o->kind))) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "--%s is not an option of --kind %s", OPTS[i].flag, KINDS[o->kind]);
+            return usage_error("train", msg);
+        }
+    return -1;
 }
 
 /* Cross-option rules, once every option is known. */
@@ -178,14 +227,16 @@ int train_opts_parse(train_opts *o, int argc, char **argv, void (*help)(void))
         o->given[c - 256] = 1;
     }
     if (optind < argc) return stray_argument("train", argv[optind]);
-    return check_combinations(o);
+    kind_defaults(o);
+    int rc = o->resume ? -1 : check_kind(o);
+    return rc != -1 ? rc : check_combinations(o);
 }
 
 int train_opts_record(const train_opts *o, elbo_run_record *r)
 {
     char buf[480];
     for (int i = 0; i < N_OPTS; i++) {
-        if (!OPTS[i].key) continue;
+        if (!OPTS[i].key || !(OPTS[i].kinds & (1 << o->kind))) continue;
         get_opt(o, &OPTS[i], buf, sizeof buf);
         if (elbo_run_record_set(r, OPTS[i].key, buf, NULL) != ELBO_OK) return -1;
     }
@@ -222,5 +273,6 @@ int train_opts_resume(train_opts *o, const elbo_run_record *r, int *threads_chan
                 d->flag, now, o->out, d->flag, rec);
         return 2;
     }
-    return check_combinations(o);
+    int rc = check_kind(o);
+    return rc != -1 ? rc : check_combinations(o);
 }

@@ -9,13 +9,17 @@
 
 #include "elbo.h"
 
-typedef struct {
+enum { TRAIN_VAE = 0, TRAIN_BNN = 1 };
+
+typedef struct train_opts_s {
     const char *data, *out;
     long epochs, threads, train_limit, test_limit, exclude;
     int no_test, resume, force, quiet;
     uint64_t seed;
     char ckpt[32];        /* "1e": every epoch, "N": every N steps, "Ne": every N epochs */
-    elbo_vae_config cfg;  /* architecture */
+    int kind;             /* TRAIN_VAE or TRAIN_BNN (--kind) */
+    elbo_vae_config cfg;  /* the VAE's architecture; its hidden widths serve every kind */
+    elbo_bnn_config bcfg; /* the Bayesian network's options (prior, rho, samples) */
     elbo_train_config tc; /* optimizer and objective */
     unsigned char given[64]; /* given[i]: option i was on the command line */
 } train_opts;
@@ -23,7 +27,9 @@ typedef struct {
 /* Defaults (the reference), then argv. Returns -1 to go on, else the exit
  * status (0 after --help, 2 on a usage error, printed). */
 int train_opts_parse(train_opts *o, int argc, char **argv, void (*help)(void));
-/* Every recorded option of o into r (canonical spellings). */
+/* The hidden widths of o into c (for the kinds other than the VAE). */
+void train_opts_bnn_config(const train_opts *o, elbo_bnn_config *c);
+/* Every recorded option of o's kind into r (canonical spellings). */
 int train_opts_record(const train_opts *o, elbo_run_record *r);
 /* --resume: takes the options not given from the record r of the run in
  * o->out; an option given that conflicts with r is refused (printed,

@@ -486,6 +486,89 @@ typedef struct {
 ELBO_API elbo_status elbo_checkpoint_info_read(const char *path, elbo_checkpoint_info *info,
                                                elbo_error *err);
 
+/* ------------------------------------------------- Bayesian neural networks */
+
+/** A Bayesian MLP classifier trained by Bayes by Backprop (Blundell et al.
+ *  2015): every weight and bias has a mean-field Gaussian posterior
+ *  N(mu, softplus(rho)^2) and the prior N(0, prior_sigma^2). Training
+ *  maximises the ELBO by the local reparameterisation trick (Kingma,
+ *  Salimans and Welling 2015: pre-activations are sampled from their
+ *  Gaussian, one draw per example) with the KL in closed form. Its loss
+ *  terms, in nats per example: "nll" (softmax cross-entropy of one
+ *  posterior draw), "kl" (KL(q || p) / N over a data set of N rows: each
+ *  minibatch of B rows carries B/N of it, Blundell's 1/M weighting) and
+ *  "loss" = nll + kl. The shared engine trains it: elbo_train_config's lr,
+ *  batch_size, clip_grad, beta and kl_warmup_epochs apply; the VAE's
+ *  objective, samples and free bits do not. */
+typedef struct elbo_bnn elbo_bnn;
+
+typedef struct {
+    int input_dim;                /* values per row (784) */
+    int n_classes;                /* 10 */
+    int n_hidden;                 /* ReLU hidden layers (2) */
+    int hidden[ELBO_MAX_HIDDEN];  /* their widths (400, 400) */
+    double prior_sigma;           /* the prior N(0, prior_sigma^2) on every weight (0.1) */
+    double rho_init;              /* every rho starts here: sigma = softplus(rho_init) (-6) */
+    int samples;                  /* posterior draws averaged by predictions and the
+                                     per-epoch test metrics (10) */
+    int max_batch;                /* rows the activations are sized for (128) */
+    int threads;                  /* worker threads (0: all cores) */
+} elbo_bnn_config;
+
+/** Prediction quality on a labelled data set, from the predictive
+ *  distribution (class probabilities averaged over S posterior draws). */
+typedef struct {
+    double accuracy; /* fraction of rows whose most probable class is the label */
+    double nll;      /* -log of the predictive probability of the label, nats per row */
+    double ece;      /* expected calibration error: 15 equal-width confidence bins */
+    double brier;    /* sum over classes of (p - onehot)^2, mean over rows */
+    long n;
+} elbo_bnn_metrics;
+
+ELBO_API void elbo_bnn_config_default(elbo_bnn_config *c);
+ELBO_API elbo_status elbo_bnn_config_check(const elbo_bnn_config *c, elbo_error *err);
+/** mu as PyTorch's nn.Linear initialises weights and biases, rho = rho_init. */
+ELBO_API elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *err);
+ELBO_API void elbo_bnn_free(elbo_bnn *m);
+ELBO_API const elbo_bnn_config *elbo_bnn_get_config(const elbo_bnn *m);
+ELBO_API size_t elbo_bnn_num_params(const elbo_bnn *m);
+ELBO_API elbo_status elbo_bnn_set_threads(elbo_bnn *m, int n, elbo_error *err);
+ELBO_API long elbo_bnn_steps(const elbo_bnn *m);
+ELBO_API int elbo_bnn_epochs(const elbo_bnn *m);
+/** Examples consumed in the unfinished epoch (0 at an epoch boundary). */
+ELBO_API long elbo_bnn_epoch_examples(const elbo_bnn *m);
+/** ELBO_ERR_ARG unless ds has rows of input_dim values, every row labelled,
+ *  with labels in [0, n_classes). */
+ELBO_API elbo_status elbo_bnn_check_dataset(const elbo_bnn *m, const elbo_dataset *ds, elbo_error *err);
+/** Trains to the end of the current epoch (the contract of
+ *  elbo_vae_train_epoch); terms gets the epoch's means of loss, nll, kl. */
+ELBO_API elbo_status elbo_bnn_train_epoch(elbo_bnn *m, const elbo_train_config *tc,
+                                          const elbo_dataset *ds, elbo_progress_fn progress,
+                                          void *user, double terms[3], elbo_error *err);
+/** A whole run (the contract of elbo_vae_run); per-epoch metrics add the
+ *  test set's predictive accuracy, NLL and ECE. */
+ELBO_API elbo_status elbo_bnn_run(elbo_bnn *m, const elbo_train_config *tc, const elbo_run_config *rc,
+                                  const elbo_dataset *train, const elbo_dataset *test,
+                                  const elbo_run_callbacks *cb, int *stopped, elbo_error *err);
+/** Predictive class probabilities of n rows x [n, input_dim] into probs
+ *  [n, n_classes]: the mean over S posterior draws (seeded: the same seed
+ *  gives the same result for any thread count). exp_entropy [n] (may be
+ *  NULL) gets the mean over the draws of each draw's entropy, in nats: the
+ *  aleatoric part; the entropy of probs minus it is the mutual information
+ *  between the label and the weights (the epistemic part). */
+ELBO_API elbo_status elbo_bnn_predict(elbo_bnn *m, const float *x, int n, int S, uint64_t seed,
+                                      float *probs, float *exp_entropy, elbo_error *err);
+/** Metrics of the predictive distribution (S draws) over a labelled ds. */
+ELBO_API elbo_status elbo_bnn_evaluate(elbo_bnn *m, const elbo_dataset *ds, int S, uint64_t seed,
+                                       elbo_bnn_metrics *out, elbo_error *err);
+/** Checkpoints as for the VAE: DIR/model.safetensors (tensors fcK.weight_mu,
+ *  fcK.weight_rho, fcK.bias_mu, fcK.bias_rho in PyTorch's [out, in]
+ *  layout; metadata model "bnn", format elbo-bnn-1) and optim.safetensors. */
+ELBO_API elbo_status elbo_bnn_save(const elbo_bnn *m, const char *dir, elbo_error *err);
+ELBO_API elbo_bnn *elbo_bnn_load(const char *path, int max_batch, elbo_error *err);
+ELBO_API const elbo_run_record *elbo_bnn_get_run_record(const elbo_bnn *m);
+ELBO_API void elbo_bnn_set_run_record(elbo_bnn *m, const elbo_run_record *r);
+
 /* ------------------------------------------------------------------ images */
 
 /** Writes n images of size rows x cols (values in [0,1], clamped) as a grid

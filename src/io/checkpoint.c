@@ -412,3 +412,16 @@ elbo_status elbo_checkpoint_info_read(const char *path, elbo_checkpoint_info *in
     st_close(&o);
     return ELBO_OK;
 }
+
+elbo_status ckpt_load_state(const ckpt_paths *p, st_file *f, model *m, trainer *t,
+                            elbo_run_record *rec, elbo_error *err)
+{
+    long step = -1;
+    elbo_status st = ckpt_model_step(f, &step, err);
+    if (!st) st = ckpt_read_tensors(f, m, err);
+    if (!st) ckpt_read_record(f, rec);
+    st_close(f);
+    /* optimizer state from the same step (see ckpt_save) */
+    if (!st && p->with_optim) st = ckpt_load_trainer(p, step, t, m, err);
+    return st;
+}

@@ -48,6 +48,12 @@ elbo_status ckpt_model_step(const st_file *f, long *step, elbo_error *err);
 elbo_status ckpt_load_trainer(const ckpt_paths *p, long model_step, trainer *t, const model *m,
                               elbo_error *err);
 
+/* The rest of a load once the model exists (its config read from f, m and
+ * t created): the step, every tensor, the run record into rec, then the
+ * optimizer and trainer state when p has them. Closes f in every case. */
+elbo_status ckpt_load_state(const ckpt_paths *p, st_file *f, model *m, trainer *t,
+                            elbo_run_record *rec, elbo_error *err);
+
 /* Metadata getter for config parsers: st_meta_get over an st_file. */
 const char *ckpt_meta_get(const void *f, const char *key);
 

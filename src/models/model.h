@@ -151,4 +151,24 @@ const char *model_param_name(const model *m, size_t i, char *buf, size_t cap);
 void model_tensor_export(const model *m, int ti, const float *base, float *dst);
 void model_tensor_import(const model *m, int ti, float *base, const float *src);
 
+/* Config <-> metadata helpers for a model's config_to_meta and loader.
+ * model_meta_put sets out[n] to key and the formatted value and returns
+ * n + 1; model_meta_put_widths writes "400,400" (n widths, "" for none). */
+int model_meta_put(elbo_kv *out, int n, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int model_meta_put_widths(elbo_kv *out, int n, const char *key, const int *w, int count);
+/* Index of s in names[n]; dflt when s is NULL; -1 when unknown. */
+int model_meta_lookup(const char *s, const char *const *names, int n, int dflt);
+/* Parsers of metadata value v of key (NULL: absent) from file, each
+ * ELBO_ERR_FORMAT naming file, key and value when it does not parse: an
+ * integer in 1..2^20 (absent is an error); a finite number (absent leaves
+ * *out); comma-separated widths in 1..2^20, at most max of them (absent
+ * is an error, "" is none). */
+elbo_status model_meta_pos_int(const char *v, const char *key, const char *file, int *out,
+                               elbo_error *err);
+elbo_status model_meta_double(const char *v, const char *key, const char *file, double *out,
+                              elbo_error *err);
+elbo_status model_meta_widths(const char *v, const char *key, const char *file, int *w, int *count,
+                              int max, elbo_error *err);
+
 #endif

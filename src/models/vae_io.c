@@ -59,19 +59,16 @@ elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err)
     elbo_vae_config c;
     elbo_vae *m = NULL;
     elbo_rng rng;
-    long step = -1;
     elbo_status st = config_from_file(&f, &c, err);
     if (!st) {
         if (max_batch > 0) c.max_batch = max_batch;
         m = vae_create(&c, 0, &rng, err);
         st = m ? trainer_init(&m->tr, &m->base, 0, &rng, err) : ELBO_ERR_NOMEM;
     }
-    if (!st) st = ckpt_model_step(&f, &step, err);
-    if (!st) st = ckpt_read_tensors(&f, &m->base, err);
-    if (!st) ckpt_read_record(&f, &m->record);
-    st_close(&f);
-    /* optimizer state from the same step (see ckpt_save) */
-    if (!st && p.with_optim) st = ckpt_load_trainer(&p, step, &m->tr, &m->base, err);
+    if (st)
+        st_close(&f);
+    else
+        st = ckpt_load_state(&p, &f, &m->base, &m->tr, &m->record, err);
     if (st) {
         elbo_vae_free(m);
         return NULL;

@@ -226,69 +226,13 @@ static int vae_config_to_meta(const model *base, elbo_kv *out)
 {
     const elbo_vae_config *c = &((const elbo_vae *)base)->cfg;
     int n = 0;
-    snprintf(out[n].key, sizeof out[n].key, "input_dim");
-    snprintf(out[n++].value, sizeof out->value, "%d", c->input_dim);
-    snprintf(out[n].key, sizeof out[n].key, "latent_dim");
-    snprintf(out[n++].value, sizeof out->value, "%d", c->latent_dim);
-    snprintf(out[n].key, sizeof out[n].key, "hidden");
-    out[n].value[0] = 0;
-    for (int i = 0; i < c->n_hidden; i++) {
-        size_t len = strlen(out[n].value);
-        snprintf(out[n].value + len, sizeof out->value - len, "%s%d", i ? "," : "", c->hidden[i]);
-    }
-    n++;
-    const char *const *names[] = {ACTIVATIONS, LIKELIHOODS, BINARIZATIONS};
-    const char *keys[] = {"activation", "likelihood", "binarize"};
-    int vals[] = {(int)c->activation, (int)c->likelihood, (int)c->binarize};
-    for (int k = 0; k < 3; k++, n++) {
-        snprintf(out[n].key, sizeof out[n].key, "%s", keys[k]);
-        snprintf(out[n].value, sizeof out->value, "%s", names[k][vals[k]]);
-    }
+    n = model_meta_put(out, n, "input_dim", "%d", c->input_dim);
+    n = model_meta_put(out, n, "latent_dim", "%d", c->latent_dim);
+    n = model_meta_put_widths(out, n, "hidden", c->hidden, c->n_hidden);
+    n = model_meta_put(out, n, "activation", "%s", ACTIVATIONS[c->activation]);
+    n = model_meta_put(out, n, "likelihood", "%s", LIKELIHOODS[c->likelihood]);
+    n = model_meta_put(out, n, "binarize", "%s", BINARIZATIONS[c->binarize]);
     return n;
-}
-
-/* Index of s in names[n]; dflt when s is NULL; -1 when unknown. */
-static int lookup(const char *s, const char *const *names, int n, int dflt)
-{
-    if (!s) return dflt;
-    for (int i = 0; i < n; i++)
-        if (strcmp(s, names[i]) == 0) return i;
-    return -1;
-}
-
-/* A positive integer metadata value. */
-static elbo_status meta_pos_int(const char *v, const char *key, const char *file, int *out,
-                                elbo_error *err)
-{
-    char *end;
-    errno = 0;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: __metadata__ lacks '%s'", file, key);
-    if (errno || end == v || *end || x < 1 || x > (1L << 20))
-        return elbo_fail(err, ELBO_ERR_FORMAT,
-                         "%s: __metadata__ '%s' = '%s' is not an integer in 1..%ld", file, key, v,
-                         1L << 20);
-    *out = (int)x;
-    return ELBO_OK;
-}
-
-/* "400" or "200,200" into c->hidden. */
-static elbo_status parse_hidden(const char *hid, const char *file, elbo_vae_config *c,
-                                elbo_error *err)
-{
-    c->n_hidden = 0;
-    const char *p = hid;
-    while (*p) {
-        char *end;
-        errno = 0;
-        long w = strtol(p, &end, 10);
-        if (errno || end == p || w < 1 || w > (1 << 20) || c->n_hidden >= ELBO_MAX_HIDDEN ||
-            (*end && *end != ','))
-            return elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad 'hidden' metadata '%s'", file, hid);
-        c->hidden[c->n_hidden++] = (int)w;
-        p = *end ? end + 1 : end;
-    }
-    return ELBO_OK;
 }
 
 elbo_status vae_config_from_meta(const char *(*get)(const void *src, const char *key),
@@ -296,23 +240,24 @@ elbo_status vae_config_from_meta(const char *(*get)(const void *src, const char 
                                  elbo_error *err)
 {
     elbo_vae_config_default(c);
-    if (meta_pos_int(get(src, "input_dim"), "input_dim", file, &c->input_dim, err) ||
-        meta_pos_int(get(src, "latent_dim"), "latent_dim", file, &c->latent_dim, err))
+    if (model_meta_pos_int(get(src, "input_dim"), "input_dim", file, &c->input_dim, err) ||
+        model_meta_pos_int(get(src, "latent_dim"), "latent_dim", file, &c->latent_dim, err))
         return ELBO_ERR_FORMAT;
     const char *hid = get(src, "hidden"), *lik = get(src, "likelihood"),
                *act = get(src, "activation"), *bin = get(src, "binarize");
     if (!hid || !lik)
         return elbo_fail(err, ELBO_ERR_FORMAT, "%s: __metadata__ lacks 'hidden' or 'likelihood'", file);
-    int a = lookup(act, ACTIVATIONS, N_OF(ACTIVATIONS), ELBO_ACT_RELU),
-        l = lookup(lik, LIKELIHOODS, N_OF(LIKELIHOODS), -1),
-        b = lookup(bin, BINARIZATIONS, N_OF(BINARIZATIONS), ELBO_BINARIZE_NONE);
+    int a = model_meta_lookup(act, ACTIVATIONS, N_OF(ACTIVATIONS), ELBO_ACT_RELU),
+        l = model_meta_lookup(lik, LIKELIHOODS, N_OF(LIKELIHOODS), -1),
+        b = model_meta_lookup(bin, BINARIZATIONS, N_OF(BINARIZATIONS), ELBO_BINARIZE_NONE);
     if (a < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unsupported activation '%s'", file, act);
     if (l < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown likelihood '%s'", file, lik);
     if (b < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown binarize '%s'", file, bin);
     c->activation = (elbo_activation)a;
     c->likelihood = (elbo_likelihood)l;
     c->binarize = (elbo_binarize)b;
-    if (parse_hidden(hid, file, c, err)) return ELBO_ERR_FORMAT;
+    if (model_meta_widths(hid, "hidden", file, c->hidden, &c->n_hidden, ELBO_MAX_HIDDEN, err))
+        return ELBO_ERR_FORMAT;
     return elbo_vae_config_check(c, err);
 }
 

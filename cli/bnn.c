@@ -1,0 +1,229 @@
+/* bnn.c — the Bayesian classifier in the CLI: its builder for `elbo train
+ * --kind bnn` (the training loop itself is train.c's, shared by every
+ * kind), and `elbo bnn eval` / `elbo bnn predict` on a checkpoint. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cmds.h"
+#include "opts.h"
+#include "train_opts.h"
+
+static elbo_status bnn_run(void *m, const elbo_train_config *tc, const elbo_run_config *rc,
+                           const elbo_dataset *train, const elbo_dataset *test,
+                           const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
+{
+    return elbo_bnn_run(m, tc, rc, train, test, cb, stopped, err);
+}
+static long bnn_steps(const void *m) { return elbo_bnn_steps(m); }
+static int bnn_epochs(const void *m) { return elbo_bnn_epochs(m); }
+static long bnn_epoch_examples(const void *m) { return elbo_bnn_epoch_examples(m); }
+static void bnn_free(void *m) { elbo_bnn_free(m); }
+
+/* A finished run: the predictive metrics on the shown split. */
+static int bnn_finish(const train_opts *o, void *mv, const elbo_dataset *shown)
+{
+    elbo_bnn *m = mv;
+    elbo_bnn_metrics r;
+    elbo_error err;
+    int S = elbo_bnn_get_config(m)->samples;
+    if (elbo_bnn_evaluate(m, shown, S, o->seed, &r, &err) != ELBO_OK) {
+        fprintf(stderr, "elbo train: %s\n", err.msg);
+        return -1;
+    }
+    if (!o->quiet) {
+        printf("%s set, %d posterior draws: error %.2f%%  NLL %.4f  ECE %.4f  Brier %.4f (%ld rows)\n",
+               o->no_test ? "training" : "test", S, 100.0 * (1.0 - r.accuracy), r.nll, r.ece, r.brier, r.n);
+        printf("wrote %s/{model,optim}.safetensors, metrics.jsonl\n", o->out);
+    }
+    return 0;
+}
+
+int build_bnn(train_opts *o, const elbo_dataset *train, train_model *tm)
+{
+    elbo_error err;
+    int max_batch = o->tc.batch_size > 128 ? o->tc.batch_size : 128;
+    elbo_bnn *m;
+    if (o->resume) {
+        m = elbo_bnn_load(o->out, max_batch, &err);
+        if (m && elbo_bnn_set_threads(m, (int)o->threads, &err) != ELBO_OK) {
+            elbo_bnn_free(m);
+            m = NULL;
+        }
+    } else {
+        elbo_bnn_config c;
+        train_opts_bnn_config(o, &c);
+        c.input_dim = train->dim;
+        c.n_classes = train->n_classes > 2 ? train->n_classes : 2;
+        c.max_batch = max_batch;
+        c.threads = (int)o->threads;
+        m = elbo_bnn_create(&c, o->seed, &err);
+    }
+    if (!m) {
+        fprintf(stderr, "elbo train: %s\n", err.msg);
+        return -1;
+    }
+    elbo_run_record rec = *elbo_bnn_get_run_record(m);
+    if (train_opts_record(o, &rec) != 0) {
+        fprintf(stderr, "elbo train: an option is too long for the run record\n");
+        elbo_bnn_free(m);
+        return -1;
+    }
+    elbo_bnn_set_run_record(m, &rec);
+    *tm = (train_model){m, bnn_run, bnn_steps, bnn_epochs, bnn_epoch_examples, bnn_free, bnn_finish};
+    if (!o->quiet) {
+        const elbo_bnn_config *c = elbo_bnn_get_config(m);
+        printf("elbo %s: training a Bayesian %d", elbo_version(), c->input_dim);
+        for (int i = 0; i < c->n_hidden; i++) printf("-%d", c->hidden[i]);
+        printf("-%d classifier (%zu parameters: mu and rho), prior N(0, %g^2), on %d rows from %s, "
+               "batch %d, lr %g, %d thread%s\n",
+               c->n_classes, elbo_bnn_num_params(m), c->prior_sigma, train->n, o->data,
+               o->tc.batch_size, o->tc.lr, c->threads, c->threads == 1 ? "" : "s");
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------- elbo bnn eval/predict */
+
+static void bnn_help(void)
+{
+    printf("usage: elbo bnn eval --model DIR [options]\n"
+           "       elbo bnn predict --model DIR --out FILE.csv [options]\n"
+           "\n"
+           "A Bayesian classifier trained with 'elbo train --kind bnn'.\n"
+           "  eval     the predictive distribution (S posterior draws averaged) on a split:\n"
+           "           error, NLL (nats per row), ECE (15 bins) and Brier score\n"
+           "  predict  per row: label, class probabilities, predicted class, predictive\n"
+           "           entropy, expected entropy (aleatoric) and mutual information\n"
+           "           (epistemic), all in nats, as CSV\n"
+           "\n"
+           "options:\n"
+           "  --model DIR      checkpoint folder (or model.safetensors)\n"
+           "  --data DIR       MNIST-layout folder (default %s)\n"
+           "  --split S        train or test (default test)\n"
+           "  --limit N        only the first N rows\n"
+           "  --samples S      posterior draws (default: the model's, 10)\n"
+           "  --seed N         seed of the draws (default 1)\n"
+           "  --threads N      worker threads (default: all cores)\n"
+           "  --json           eval: one JSON object\n"
+           "  --out FILE.csv   predict: where to write\n",
+           ELBO_DEFAULT_DATA);
+}
+
+static elbo_bnn *load_bnn(const char *path, long threads)
+{
+    elbo_error err;
+    elbo_bnn *m = elbo_bnn_load(path, 0, &err);
+    if (m && elbo_bnn_set_threads(m, (int)threads, &err) != ELBO_OK) {
+        elbo_bnn_free(m);
+        m = NULL;
+    }
+    if (!m) fprintf(stderr, "elbo bnn: %s\n", err.msg);
+    return m;
+}
+
+static int bnn_eval_cmd(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds)
+{
+    elbo_bnn_metrics r;
+    elbo_error err;
+    double t0 = now_seconds();
+    if (elbo_bnn_evaluate(m, ds, (int)o->samples, o->seed, &r, &err) != ELBO_OK) {
+        fprintf(stderr, "elbo bnn eval: %s\n", err.msg);
+        return 1;
+    }
+    double s = now_seconds() - t0;
+    if (o->json)
+        printf("{\"n\":%ld,\"samples\":%ld,\"accuracy\":%.6f,\"error\":%.6f,\"nll\":%.6f,\"ece\":%.6f,"
+               "\"brier\":%.6f,\"seconds\":%.4f}\n",
+               r.n, o->samples, r.accuracy, 1.0 - r.accuracy, r.nll, r.ece, r.brier, s);
+    else
+        printf("n %ld  draws %ld  error %.2f%%  NLL %.4f  ECE %.4f  Brier %.4f  (%.2f s)\n", r.n,
+               o->samples, 100.0 * (1.0 - r.accuracy), r.nll, r.ece, r.brier, s);
+    return 0;
+}
+
+/* One CSV line per row of probs [n, C] with its uncertainty split. */
+static int write_predictions(const char *path, const elbo_dataset *ds, const float *probs,
+                             const float *ent, int C)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "elbo bnn predict: %s: cannot create\n", tmp);
+        return 1;
+    }
+    fprintf(f, "row,label");
+    for (int k = 0; k < C; k++) fprintf(f, ",p%d", k);
+    fprintf(f, ",predicted,entropy,expected_entropy,mutual_information\n");
+    for (int i = 0; i < ds->n; i++) {
+        const float *p = probs + (size_t)i * C;
+        int best = 0;
+        double h = 0.0;
+        fprintf(f, "%d,%d", i, ds->labels ? (int)ds->labels[i] : -1);
+        for (int k = 0; k < C; k++) {
+            fprintf(f, ",%.6g", p[k]);
+            best = p[k] > p[best] ? k : best;
+            h -= p[k] > 0 ? p[k] * log(p[k]) : 0.0;
+        }
+        fprintf(f, ",%d,%.6g,%.6g,%.6g\n", best, h, ent[i], fmax(h - ent[i], 0.0));
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "elbo bnn predict: %s: write failed\n", path);
+        remove(tmp);
+        return 1;
+    }
+    printf("wrote %s (%d rows)\n", path, ds->n);
+    return 0;
+}
+
+static int bnn_predict_cmd(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds)
+{
+    int C = elbo_bnn_get_config(m)->n_classes;
+    float *x = dataset_floats(ds, ds->n), *probs = malloc(sizeof(float) * (size_t)ds->n * C),
+          *ent = malloc(sizeof(float) * (size_t)ds->n);
+    elbo_error err;
+    int rc = 1;
+    if (!x || !probs || !ent)
+        fprintf(stderr, "elbo bnn predict: out of memory\n");
+    else if (elbo_bnn_predict(m, x, ds->n, (int)o->samples, o->seed, probs, ent, &err) != ELBO_OK)
+        fprintf(stderr, "elbo bnn predict: %s\n", err.msg);
+    else
+        rc = write_predictions(o->out, ds, probs, ent, C);
+    free(x);
+    free(probs);
+    free(ent);
+    return rc;
+}
+
+int cmd_bnn(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        bnn_help();
+        return argc < 2 ? 2 : 0;
+    }
+    int eval = !strcmp(argv[1], "eval");
+    if (!eval && strcmp(argv[1], "predict")) {
+        fprintf(stderr, "elbo bnn: unknown subcommand '%s' (eval or predict)\n", argv[1]);
+        return 2;
+    }
+    /* the shared options, then eval's --json or predict's --out */
+    int allowed[] = {O_MODEL, O_DATA, O_SPLIT, O_LIMIT, O_SEED, O_THREADS, O_SAMPLES, eval ? O_JSON : O_OUT};
+    infer_opts o;
+    infer_defaults(&o);
+    int rc = parse_infer(eval ? "bnn eval" : "bnn predict", argc - 1, argv + 1, allowed, 8, bnn_help, 1, &o);
+    if (rc >= 0) return rc;
+    if (!eval && !o.out) return usage_error("bnn predict", "--out FILE.csv is required");
+    elbo_bnn *m = load_bnn(o.model, o.threads);
+    if (!m) return 1;
+    if (o.samples < 1) o.samples = elbo_bnn_get_config(m)->samples;
+    elbo_dataset ds = {0};
+    rc = 1;
+    if (load_split(eval ? "bnn eval" : "bnn predict", o.data, o.split, o.limit, &ds) == 0)
+        rc = eval ? bnn_eval_cmd(&o, m, &ds) : bnn_predict_cmd(&o, m, &ds);
+    elbo_dataset_free(&ds);
+    elbo_bnn_free(m);
+    return rc;
+}

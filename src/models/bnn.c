@@ -1,0 +1,380 @@
+/* bnn.c — the Bayesian MLP classifier: config, layout and tensor table,
+ * creation, workers, the forward and backward passes as flat call
+ * sequences over the ops, and the chunked parameter gradient. Layout and
+ * the step in bnn_internal.h; the engine's side in bnn_ops.c. */
+#include "bnn_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "../data/dataset.h"
+#include "../nn/bayes.h"
+#include "../nn/gemm.h"
+#include "../nn/ops.h"
+
+void elbo_bnn_config_default(elbo_bnn_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->input_dim = 784;
+    c->n_classes = 10;
+    c->n_hidden = 2;
+    c->hidden[0] = c->hidden[1] = 400;
+    c->prior_sigma = 0.1;
+    c->rho_init = -6.0;
+    c->samples = 10;
+    c->max_batch = 128;
+}
+
+#define MAX_WIDTH (1 << 20)
+
+elbo_status elbo_bnn_config_check(const elbo_bnn_config *c, elbo_error *err)
+{
+    if (c->input_dim < 1 || c->input_dim > MAX_WIDTH)
+        return elbo_fail(err, ELBO_ERR_ARG, "input_dim %d out of range 1..%d", c->input_dim, MAX_WIDTH);
+    if (c->n_classes < 2 || c->n_classes > 65536)
+        return elbo_fail(err, ELBO_ERR_ARG, "n_classes %d out of range 2..65536", c->n_classes);
+    if (c->n_hidden < 0 || c->n_hidden > ELBO_MAX_HIDDEN)
+        return elbo_fail(err, ELBO_ERR_ARG, "number of hidden layers %d out of range 0..%d",
+                         c->n_hidden, ELBO_MAX_HIDDEN);
+    for (int i = 0; i < c->n_hidden; i++)
+        if (c->hidden[i] < 1 || c->hidden[i] > MAX_WIDTH)
+            return elbo_fail(err, ELBO_ERR_ARG, "hidden layer %d width %d out of range 1..%d",
+                             i + 1, c->hidden[i], MAX_WIDTH);
+    if (!(c->prior_sigma > 0.0) || !isfinite(c->prior_sigma))
+        return elbo_fail(err, ELBO_ERR_ARG, "prior_sigma must be finite and > 0 (got %g)", c->prior_sigma);
+    if (!(c->rho_init > -30.0 && c->rho_init < 30.0))
+        return elbo_fail(err, ELBO_ERR_ARG, "rho_init %g out of range (-30, 30)", c->rho_init);
+    if (c->samples < 1 || c->samples > 100000)
+        return elbo_fail(err, ELBO_ERR_ARG, "samples %d out of range 1..100000", c->samples);
+    if (c->max_batch < 1 || c->max_batch > MAX_WIDTH)
+        return elbo_fail(err, ELBO_ERR_ARG, "max_batch %d out of range 1..%d", c->max_batch, MAX_WIDTH);
+    if (c->threads < 0 || c->threads > BNN_MAX_WORKERS)
+        return elbo_fail(err, ELBO_ERR_ARG, "threads %d out of range 0..%d", c->threads, BNN_MAX_WORKERS);
+    return ELBO_OK;
+}
+
+/* ------------------------------------------------------------ the layout */
+
+static void build_layout(elbo_bnn *m)
+{
+    const elbo_bnn_config *c = &m->cfg;
+    m->n_layers = c->n_hidden + 1;
+    size_t off = 0;
+    m->eps_width = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        bnn_layer *L = &m->layers[l];
+        L->in = l ? c->hidden[l - 1] : c->input_dim;
+        L->out = l < c->n_hidden ? c->hidden[l] : c->n_classes;
+        size_t wn = (size_t)L->in * L->out;
+        L->wmu = off;
+        L->wrho = off + wn;
+        L->bmu = off + 2 * wn;
+        L->brho = L->bmu + (size_t)L->out;
+        off = L->brho + (size_t)L->out;
+        m->eps_width += L->out;
+    }
+    m->base.n_params = off;
+}
+
+static void build_tensors(elbo_bnn *m)
+{
+    static const char *const part[] = {"weight_mu", "weight_rho", "bias_mu", "bias_rho"};
+    model *b = &m->base;
+    b->tensors = m->tensors;
+    b->n_tensors = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const bnn_layer *L = &m->layers[l];
+        size_t offs[4] = {L->wmu, L->wrho, L->bmu, L->brho};
+        for (int k = 0; k < 4; k++) {
+            model_tensor *t = &m->tensors[b->n_tensors++];
+            if (k < 2)
+                *t = (model_tensor){.ndim = 2, .shape = {L->out, L->in}, .off = offs[k],
+                                    .n = (size_t)L->in * L->out};
+            else
+                *t = (model_tensor){.ndim = 1, .shape = {L->out}, .off = offs[k], .n = (size_t)L->out};
+            snprintf(t->name, sizeof t->name, "fc%d.%s", l + 1, part[k]);
+        }
+    }
+}
+
+enum { CHUNK = 32768 }; /* floats per gradient chunk (cache-sized, as the VAE's) */
+
+/* Counts (ch == NULL) or fills the chunk list: weight rows in blocks of
+ * about CHUNK floats, biases whole; returns the count. */
+static int list_chunks(const elbo_bnn *m, bnn_chunk *ch, size_t *max_n)
+{
+    int nc = 0;
+    size_t mx = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const bnn_layer *L = &m->layers[l];
+        int step = CHUNK / L->in > 0 ? CHUNK / L->in : 1;
+        for (int kind = BNN_WMU; kind <= BNN_BRHO; kind++) {
+            int bias = kind >= BNN_BMU, s = bias ? L->out : step;
+            size_t base = kind == BNN_WMU ? L->wmu : kind == BNN_WRHO ? L->wrho : kind == BNN_BMU ? L->bmu : L->brho;
+            for (int r0 = 0; r0 < L->out; r0 += s) {
+                int r1 = L->out - r0 < s ? L->out : r0 + s;
+                size_t row = bias ? 1 : (size_t)L->in, n = (size_t)(r1 - r0) * row;
+                if (ch) ch[nc] = (bnn_chunk){l, (bnn_chunk_kind)kind, r0, r1, base + (size_t)r0 * row, n};
+                if (n > mx) mx = n;
+                nc++;
+            }
+        }
+    }
+    if (max_n) *max_n = mx;
+    return nc;
+}
+
+static int build_chunks(elbo_bnn *m)
+{
+    model *b = &m->base;
+    b->n_chunks = list_chunks(m, NULL, &b->chunk_max);
+    m->chunks = malloc(sizeof(bnn_chunk) * (size_t)b->n_chunks);
+    b->chunks = malloc(sizeof(model_chunk) * (size_t)b->n_chunks);
+    if (!m->chunks || !b->chunks) return -1;
+    list_chunks(m, m->chunks, NULL);
+    for (int c = 0; c < b->n_chunks; c++) b->chunks[c] = (model_chunk){m->chunks[c].off, m->chunks[c].n};
+    return 0;
+}
+
+/* -------------------------------------------------------------- workers */
+
+/* Points w's buffers into one block (NULL: returns the floats needed). */
+static size_t carve(const elbo_bnn *m, bnn_worker *w, float *p)
+{
+    size_t R = (size_t)m->base.max_rows, used = 0;
+#define TAKE(ptr, count)                                                                            \
+    do {                                                                                            \
+        if (p) (ptr) = p + used;                                                                    \
+        used += ((size_t)(count) + 15) / 16 * 16; /* 64-byte aligned pieces */                      \
+    } while (0)
+    for (int l = 0; l < m->n_layers; l++) {
+        size_t I = (size_t)m->layers[l].in, O = (size_t)m->layers[l].out;
+        TAKE(w->a[l], R * I);
+        TAKE(w->a2[l], R * I);
+        TAKE(w->da[l], R * I);
+        TAKE(w->da2[l], R * I);
+        TAKE(w->mean[l], R * O);
+        TAKE(w->var[l], R * O);
+        TAKE(w->out[l], R * O);
+        TAKE(w->eps[l], R * O);
+        TAKE(w->dout[l], R * O);
+        TAKE(w->dmean[l], R * O);
+        TAKE(w->dvar[l], R * O);
+    }
+    TAKE(w->probs, R * (size_t)m->cfg.n_classes);
+#undef TAKE
+    return used;
+}
+
+static void worker_free(bnn_worker *w)
+{
+    free(w->block);
+    free(w->y);
+    memset(w, 0, sizeof *w);
+}
+
+static int worker_alloc(elbo_bnn *m, bnn_worker *w)
+{
+    memset(w, 0, sizeof *w);
+    w->block = elbo_calloc_aligned(carve(m, w, NULL), sizeof(float));
+    w->y = calloc((size_t)m->base.max_rows, sizeof(int32_t));
+    if (!w->block || !w->y) {
+        worker_free(w);
+        return -1;
+    }
+    carve(m, w, w->block);
+    return 0;
+}
+
+elbo_status bnn_set_workers(model *base, int n, elbo_error *err)
+{
+    elbo_bnn *m = (elbo_bnn *)base;
+    if (n <= 0) n = omp_get_num_procs();
+    if (n > BNN_MAX_WORKERS) n = BNN_MAX_WORKERS;
+    for (int i = n; i < m->base.n_workers; i++) worker_free(&m->w[i]);
+    for (int i = m->base.n_workers; i < n; i++)
+        if (worker_alloc(m, &m->w[i]) != 0) {
+            for (int k = m->base.n_workers; k < i; k++) worker_free(&m->w[k]);
+            return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d worker threads", n);
+        }
+    m->base.n_workers = n;
+    m->cfg.threads = n;
+    return ELBO_OK;
+}
+
+/* ------------------------------------------------------- create and free */
+
+/* mu as nn.Linear: U(-1/sqrt(in), 1/sqrt(in)) for weights and biases, in
+ * parameter order; rho = rho_init. */
+static void init_params(elbo_bnn *m, elbo_rng *rng)
+{
+    float *p = m->base.params;
+    for (int l = 0; l < m->n_layers; l++) {
+        const bnn_layer *L = &m->layers[l];
+        double bound = 1.0 / sqrt((double)L->in);
+        size_t wn = (size_t)L->in * L->out;
+        for (size_t i = 0; i < wn; i++) p[L->wmu + i] = (float)(bound * (2.0 * elbo_rng_uniform(rng) - 1.0));
+        for (int o = 0; o < L->out; o++) p[L->bmu + o] = (float)(bound * (2.0 * elbo_rng_uniform(rng) - 1.0));
+        for (size_t i = 0; i < wn; i++) p[L->wrho + i] = (float)m->cfg.rho_init;
+        for (int o = 0; o < L->out; o++) p[L->brho + o] = (float)m->cfg.rho_init;
+    }
+}
+
+void elbo_bnn_free(elbo_bnn *m)
+{
+    if (!m) return;
+    for (int i = 0; i < m->base.n_workers; i++) worker_free(&m->w[i]);
+    trainer_free(&m->tr);
+    free(m->base.params);
+    free(m->base.chunks);
+    free(m->chunks);
+    free(m->s2);
+    free(m->eps_step);
+    free(m);
+}
+
+elbo_bnn *bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_rng *rng, elbo_error *err)
+{
+    if (elbo_bnn_config_check(c, err) != ELBO_OK) return NULL;
+    elbo_bnn *m = calloc(1, sizeof *m);
+    if (!m) {
+        elbo_fail(err, ELBO_ERR_NOMEM, "out of memory allocating the model");
+        return NULL;
+    }
+    elbo_blas_single_thread(); /* the workers call OpenBLAS concurrently */
+    m->base.ops = &bnn_ops;
+    m->cfg = *c;
+    for (int i = c->n_hidden; i < ELBO_MAX_HIDDEN; i++) m->cfg.hidden[i] = 0;
+    build_layout(m);
+    build_tensors(m);
+    m->base.max_rows = c->max_batch;
+    m->base.params = elbo_calloc_aligned(m->base.n_params, sizeof(float));
+    m->s2 = elbo_calloc_aligned(m->base.n_params, sizeof(float));
+    m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * m->eps_width, sizeof(float));
+    if (!m->base.params || !m->s2 || !m->eps_step || build_chunks(m) != 0 ||
+        bnn_set_workers(&m->base, c->threads, err) != ELBO_OK) {
+        size_t np = m->base.n_params;
+        elbo_bnn_free(m);
+        elbo_fail(err, ELBO_ERR_NOMEM, "out of memory allocating %zu parameters", np);
+        return NULL;
+    }
+    elbo_rng_seed(rng, seed);
+    init_params(m, rng);
+    bnn_update_sigma(m);
+    return m;
+}
+
+/* ------------------------------------------------------- forward, backward */
+
+void bnn_update_sigma(elbo_bnn *m)
+{
+    const float *p = m->base.params;
+    for (int l = 0; l < m->n_layers; l++) {
+        const bnn_layer *L = &m->layers[l];
+        softplus_sq_forward(m->s2 + L->wrho, p + L->wrho, (long)L->in * L->out);
+        softplus_sq_forward(m->s2 + L->brho, p + L->brho, L->out);
+    }
+}
+
+double bnn_kl(const elbo_bnn *m)
+{
+    const float *p = m->base.params;
+    double pv = m->cfg.prior_sigma * m->cfg.prior_sigma, kl = 0.0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const bnn_layer *L = &m->layers[l];
+        kl += kl_gauss_prior_forward(p + L->wmu, p + L->wrho, (long)L->in * L->out, pv);
+        kl += kl_gauss_prior_forward(p + L->bmu, p + L->brho, L->out, pv);
+    }
+    return kl;
+}
+
+void bnn_load_rows(const elbo_bnn *m, bnn_worker *w, const elbo_dataset *ds, const int *idx,
+                   int start, int n)
+{
+    int D = m->cfg.input_dim;
+    for (int r = 0; r < n; r++) {
+        long src = idx ? idx[start + r] : start + r;
+        if (r + 1 < n) elbo_dataset_prefetch(ds, idx ? idx[start + r + 1] : start + r + 1);
+        elbo_dataset_row_input(ds, src, w->a[0] + (size_t)r * D, ELBO_BINARIZE_NONE, 0);
+        w->y[r] = ds->labels ? ds->labels[src] : 0;
+    }
+    w->rows = n;
+}
+
+double bnn_forward(elbo_bnn *m, bnn_worker *w)
+{
+    const float *p = m->base.params;
+    int B = w->rows;
+    for (int l = 0; l < m->n_layers; l++) {
+        const bnn_layer *L = &m->layers[l];
+        long nin = (long)B * L->in, nout = (long)B * L->out;
+        linear_forward(w->mean[l], w->a[l], p + L->wmu, p + L->bmu, B, L->in, L->out);
+        square_forward(w->a2[l], w->a[l], nin);
+        linear_forward(w->var[l], w->a2[l], m->s2 + L->wrho, m->s2 + L->brho, B, L->in, L->out);
+        gauss_lrt_forward(w->out[l], w->mean[l], w->var[l], w->eps[l], nout);
+        if (l + 1 < m->n_layers) relu_forward(w->a[l + 1], w->out[l], nout);
+    }
+    w->nll = softmax_xent_forward(w->probs, w->out[m->n_layers - 1], w->y, B, m->cfg.n_classes);
+    return w->nll;
+}
+
+void bnn_backward(elbo_bnn *m, bnn_worker *w)
+{
+    const float *p = m->base.params;
+    int B = w->rows, last = m->n_layers - 1;
+    for (int l = 0; l <= last; l++) { /* backward accumulates: start from zero */
+        size_t nin = (size_t)B * m->layers[l].in, nout = (size_t)B * m->layers[l].out;
+        memset(w->dout[l], 0, sizeof(float) * nout);
+        memset(w->dmean[l], 0, sizeof(float) * nout);
+        memset(w->dvar[l], 0, sizeof(float) * nout);
+        memset(w->da[l], 0, sizeof(float) * nin);
+        memset(w->da2[l], 0, sizeof(float) * nin);
+    }
+    softmax_xent_backward(w->dout[last], w->probs, w->y, B, m->cfg.n_classes, 1.0f);
+    for (int l = last; l >= 0; l--) {
+        const bnn_layer *L = &m->layers[l];
+        long nin = (long)B * L->in, nout = (long)B * L->out;
+        gauss_lrt_backward(w->dmean[l], w->dvar[l], w->dout[l], w->var[l], w->eps[l], nout);
+        if (l == 0) break; /* no gradient into the data */
+        linear_backward_data(w->da[l], w->dmean[l], p + L->wmu, B, L->in, L->out);
+        linear_backward_data(w->da2[l], w->dvar[l], m->s2 + L->wrho, B, L->in, L->out);
+        square_backward(w->da[l], w->da2[l], w->a[l], nin);
+        relu_backward(w->dout[l - 1], w->da[l], w->a[l], nin);
+    }
+}
+
+/* ------------------------------------------------------ parameter gradients */
+
+void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst)
+{
+    ELBO_ASSERT(c >= 0 && c < m->base.n_chunks && nw >= 1 && nw <= m->base.n_workers);
+    const bnn_chunk *ch = &m->chunks[c];
+    const bnn_layer *L = &m->layers[ch->layer];
+    const float *p = m->base.params;
+    int l = ch->layer, rho = ch->kind == BNN_WRHO || ch->kind == BNN_BRHO;
+    memset(dst, 0, sizeof(float) * ch->n);
+    for (int t = 0; t < nw; t++) { /* the data term, workers in order */
+        const bnn_worker *w = &m->w[t];
+        const float *d = rho ? w->dvar[l] : w->dmean[l], *in = rho ? w->a2[l] : w->a[l];
+        if (ch->kind == BNN_WMU || ch->kind == BNN_WRHO)
+            linear_weight_rows(dst, d, in, w->rows, L->in, L->out, ch->r0, ch->r1);
+        else
+            bias_backward(dst, d, w->rows, L->out, ch->r0, ch->r1);
+    }
+    float scale = (float)m->kl_scale;
+    double pv = m->cfg.prior_sigma * m->cfg.prior_sigma;
+    if (!rho) {
+        kl_gauss_prior_backward(dst, NULL, p + ch->off, NULL, (long)ch->n, pv, scale);
+        return;
+    }
+    /* dst holds d/d sigma^2: chain it to rho in place, then add the KL's */
+    const float *r = p + ch->off;
+    for (size_t i = 0; i < ch->n; i++) {
+        float g = dst[i];
+        dst[i] = 0.0f;
+        softplus_sq_backward(dst + i, &g, r + i, 1);
+    }
+    kl_gauss_prior_backward(NULL, dst, NULL, r, (long)ch->n, pv, scale);
+}

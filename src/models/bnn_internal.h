@@ -1,0 +1,108 @@
+/* bnn_internal.h — the Bayesian MLP classifier (elbo_bnn in elbo.h), the
+ * engine's second client after the VAE.
+ *
+ * Layout of the flat parameter buffer, layer by layer (fc1 .. fcL+1):
+ *   weight_mu [O, I], weight_rho [O, I], bias_mu [O], bias_rho [O]
+ * all in PyTorch's [out, in] order, so the checkpoint tensors are views of
+ * the buffer as they are. sigma = softplus(rho).
+ *
+ * One training step (bnn.c), per worker over its rows, for every layer l
+ * with input a (the data for fc1, else the previous layer's ReLU output):
+ *   mean = a @ Wmu^T + bmu            linear_forward
+ *   a2   = a * a                      square_forward
+ *   var  = a2 @ S2^T + s2b            linear_forward (S2 = sigma^2, per step)
+ *   out  = mean + sqrt(var) * eps     gauss_lrt_forward
+ *   a'   = relu(out)   (the last layer's out are the logits)
+ *   nll  = softmax cross-entropy of the logits
+ * and backward in reverse, keeping dmean and dvar per layer. The parameter
+ * gradients are formed per chunk afterwards (bnn_chunk_grad): dWmu rows =
+ * dmean^T @ a, dS2 rows = dvar^T @ a2, summed over workers in order, then
+ * the chain rule to rho and the KL's gradient, scaled by the step's KL
+ * weight times B / N.
+ *
+ * Ownership: the model owns params, the per-step sigma^2 and noise, the
+ * chunk list and the workers' scratch (all allocated at creation or by
+ * bnn_set_workers); the trainer owns the optimizer state. */
+#ifndef ELBO_BNN_INTERNAL_H
+#define ELBO_BNN_INTERNAL_H
+
+#include "../train/trainer.h"
+#include "model.h"
+
+#define BNN_MAX_LAYERS (ELBO_MAX_HIDDEN + 1)
+#define BNN_MAX_WORKERS 64
+
+typedef struct {
+    int in, out;
+    size_t wmu, wrho, bmu, brho; /* offsets into params */
+} bnn_layer;
+
+/* One worker's scratch for max_rows rows. a[l] is layer l's input (a[0]
+ * the data rows); the others are per layer as in the header comment; dout
+ * is the gradient at out, da / da2 at a / a2. */
+typedef struct {
+    float *a[BNN_MAX_LAYERS], *a2[BNN_MAX_LAYERS];
+    float *mean[BNN_MAX_LAYERS], *var[BNN_MAX_LAYERS], *out[BNN_MAX_LAYERS];
+    float *eps[BNN_MAX_LAYERS];
+    float *dout[BNN_MAX_LAYERS], *dmean[BNN_MAX_LAYERS], *dvar[BNN_MAX_LAYERS];
+    float *da[BNN_MAX_LAYERS], *da2[BNN_MAX_LAYERS];
+    float *probs;  /* [rows, C] */
+    int32_t *y;    /* [rows] */
+    float *block;  /* the one allocation the pointers above carve */
+    int rows;
+    double nll;
+} bnn_worker;
+
+typedef enum { BNN_WMU, BNN_WRHO, BNN_BMU, BNN_BRHO } bnn_chunk_kind;
+
+typedef struct {
+    int layer;
+    bnn_chunk_kind kind;
+    int r0, r1;     /* output rows of the weight (or bias entries) */
+    size_t off, n;
+} bnn_chunk;
+
+struct elbo_bnn {
+    model base; /* first: the engine sees a model */
+    elbo_bnn_config cfg;
+    int n_layers;
+    bnn_layer layers[BNN_MAX_LAYERS];
+    model_tensor tensors[4 * BNN_MAX_LAYERS];
+    bnn_chunk *chunks;
+    float *s2;        /* [n_params] sigma^2 at the rho offsets, set per step */
+    float *eps_step;  /* [max_batch, sum of widths] the step's noise */
+    int eps_width;    /* sum of the layers' out */
+    double kl_scale;  /* the step's KL weight x B / N */
+    double kl_step;   /* the step's KL x B / N (reported) */
+    long n_train;     /* rows of the data set trained on last (KL per example) */
+    bnn_worker w[BNN_MAX_WORKERS];
+    trainer tr;
+    elbo_run_record record;
+};
+
+extern const model_ops bnn_ops;
+
+/* Creates the model without a trainer (loading adds one). */
+elbo_bnn *bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_rng *rng, elbo_error *err);
+elbo_status bnn_set_workers(model *base, int n, elbo_error *err);
+
+/* Worker w's forward pass over its w->rows rows (w->a[0], w->y and w->eps
+ * filled), using m->s2; returns the summed NLL. backward accumulates the
+ * activation gradients (zeroed first by forward). */
+double bnn_forward(elbo_bnn *m, bnn_worker *w);
+void bnn_backward(elbo_bnn *m, bnn_worker *w);
+/* sigma^2 of every rho into m->s2 (before any forward pass). */
+void bnn_update_sigma(elbo_bnn *m);
+/* The KL of the whole posterior to the prior, in nats. */
+double bnn_kl(const elbo_bnn *m);
+/* The summed gradient of chunk c over workers 0 .. nw-1 into dst. */
+void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst);
+
+/* Rows [start, start + n) of ds (through idx when not NULL) into worker w. */
+void bnn_load_rows(const elbo_bnn *m, bnn_worker *w, const elbo_dataset *ds, const int *idx,
+                   int start, int n);
+
+static inline model *bnn_base(elbo_bnn *m) { return &m->base; }
+static inline bnn_worker *bnn_worker_of(elbo_bnn *m, int t) { return &m->w[t]; }
+
+#endif

@@ -1,0 +1,428 @@
+/* bnn_ops.c — the Bayesian classifier's side of the engine (its model_ops
+ * table), prediction and metrics, and the public elbo_bnn_* calls. The
+ * training loop, optimizer, checkpoints and metrics files are the shared
+ * ones (src/train/, src/io/checkpoint.c): nothing here repeats them. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "../data/dataset.h"
+#include "../io/checkpoint.h"
+#include "../train/run.h"
+#include "bnn_internal.h"
+
+static const char *const TERMS[] = {"loss", "nll", "kl"};
+static const char *const LABELS[] = {"loss", "negative log-likelihood", "KL"};
+
+elbo_status elbo_bnn_check_dataset(const elbo_bnn *m, const elbo_dataset *ds, elbo_error *err)
+{
+    elbo_status st = elbo_dataset_check(ds, m->cfg.input_dim, err);
+    if (st) return st;
+    if (!ds->labels) return elbo_fail(err, ELBO_ERR_ARG, "a classifier needs labels, and the data set has none");
+    for (int i = 0; i < ds->n; i++) {
+        if (!elbo_dataset_is_labelled(ds, i))
+            return elbo_fail(err, ELBO_ERR_ARG, "row %d has no label (a supervised model needs them all)", i);
+        if (ds->labels[i] < 0 || ds->labels[i] >= m->cfg.n_classes)
+            return elbo_fail(err, ELBO_ERR_ARG, "row %d has label %d, outside the model's %d classes", i,
+                             (int)ds->labels[i], m->cfg.n_classes);
+    }
+    return ELBO_OK;
+}
+
+static elbo_status bnn_check_train(const model *base, const elbo_train_config *tc, elbo_error *err)
+{
+    const elbo_bnn *m = (const elbo_bnn *)base;
+    if (tc->objective != ELBO_OBJ_ELBO || tc->samples != 1)
+        return elbo_fail(err, ELBO_ERR_ARG, "the Bayesian network trains the ELBO with one draw per "
+                                            "example (no --objective iwae or --samples)");
+    if (tc->free_bits != 0.0 || tc->kl_cycle_epochs != 0)
+        return elbo_fail(err, ELBO_ERR_ARG, "free bits and cyclical KL schedules are VAE options");
+    if (tc->batch_size > m->cfg.max_batch)
+        return elbo_fail(err, ELBO_ERR_ARG, "batch size %d exceeds the model's max_batch %d",
+                         tc->batch_size, m->cfg.max_batch);
+    return ELBO_OK;
+}
+
+/* Serial: sigma^2 for this step's weights, the noise of every row and
+ * layer, and the KL's share of this batch (B / N of it). */
+static void bnn_step_begin(model *base, model_step *s, const model_batch *b)
+{
+    elbo_bnn *m = (elbo_bnn *)base;
+    ELBO_ASSERT(b->ds); /* labels come with the rows */
+    m->n_train = b->ds->n;
+    bnn_update_sigma(m);
+    elbo_rng_normal_fill(s->rng, m->eps_step, (long)b->n * m->eps_width);
+    double share = (double)b->n / (double)b->ds->n;
+    m->kl_step = bnn_kl(m) * share;
+    m->kl_scale = s->kl_weight * share;
+    s->two_phase = 0;
+}
+
+/* Rows [r0, r0 + n) of the step's noise into worker w, layer by layer. */
+static void copy_noise(elbo_bnn *m, bnn_worker *w, int r0, int n)
+{
+    const float *src = m->eps_step + (size_t)r0 * m->eps_width;
+    for (int r = 0; r < n; r++)
+        for (int l = 0, k = 0; l < m->n_layers; k += m->layers[l].out, l++)
+            memcpy(w->eps[l] + (size_t)r * m->layers[l].out, src + (size_t)r * m->eps_width + k,
+                   sizeof(float) * (size_t)m->layers[l].out);
+}
+
+static void bnn_ops_forward(model *base, const model_step *s, int t, const model_batch *b, int r0,
+                            int n, int fused)
+{
+    (void)s;
+    elbo_bnn *m = (elbo_bnn *)base;
+    bnn_worker *w = &m->w[t];
+    bnn_load_rows(m, w, b->ds, b->idx, b->start + r0, n);
+    copy_noise(m, w, r0, n);
+    double nll = bnn_forward(m, w);
+    if (fused && isfinite(nll)) bnn_backward(m, w);
+}
+
+static void bnn_ops_backward(model *base, const model_step *s, int t, int n)
+{
+    (void)s;
+    (void)n;
+    bnn_backward((elbo_bnn *)base, &((elbo_bnn *)base)->w[t]);
+}
+
+/* The KL belongs to the step, not to rows: worker 0 carries it. */
+static void bnn_terms_of(const model *base, int t, double *sums)
+{
+    const elbo_bnn *m = (const elbo_bnn *)base;
+    double kl = t == 0 ? m->kl_step : 0.0;
+    sums[1] = m->w[t].nll;
+    sums[2] = kl;
+    sums[0] = sums[1] + kl;
+}
+
+static void bnn_ops_chunk_grad(model *base, int nw, int c, float *dst)
+{
+    bnn_chunk_grad((elbo_bnn *)base, nw, c, dst);
+}
+
+static void bnn_drop_grads(model *base, int nw)
+{
+    (void)base; /* nothing accumulates across steps: chunk_grad reads the activations */
+    (void)nw;
+}
+
+/* ------------------------------------------------- prediction, evaluation */
+
+/* Chunks of max_batch rows, each with its own PRNG stream from seed, so
+ * the result does not depend on the thread count. For every chunk: S
+ * draws, the probabilities averaged into probs [rows, C] (ds rows from
+ * start, or float rows x), and the single-draw NLL of the first draw into
+ * nll1 [n_chunks] when labels are known. */
+static void predict_chunk(elbo_bnn *m, bnn_worker *w, const elbo_dataset *ds, const float *x,
+                          int start, int B, int S, uint64_t seed, int c, float *probs, float *ent,
+                          double *nll1)
+{
+    int C = m->cfg.n_classes, D = m->cfg.input_dim;
+    elbo_rng rng;
+    elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)c);
+    if (ds)
+        bnn_load_rows(m, w, ds, NULL, start, B);
+    else {
+        memcpy(w->a[0], x + (size_t)start * D, sizeof(float) * (size_t)B * D);
+        memset(w->y, 0, sizeof(int32_t) * (size_t)B);
+        w->rows = B;
+    }
+    memset(probs, 0, sizeof(float) * (size_t)B * C);
+    if (ent) memset(ent, 0, sizeof(float) * (size_t)B);
+    for (int s = 0; s < S; s++) {
+        for (int l = 0; l < m->n_layers; l++)
+            elbo_rng_normal_fill(&rng, w->eps[l], (long)B * m->layers[l].out);
+        double nll = bnn_forward(m, w);
+        if (s == 0 && nll1) nll1[c] = nll;
+        for (long i = 0; i < (long)B * C; i++) probs[i] += w->probs[i] / (float)S;
+        for (int r = 0; ent && r < B; r++) {
+            double h = 0.0;
+            for (int k = 0; k < C; k++) {
+                double p = w->probs[(size_t)r * C + k];
+                h -= p > 0 ? p * log(p) : 0.0;
+            }
+            ent[r] += (float)(h / S);
+        }
+    }
+}
+
+/* probs [n, C] for ds (or x) with S draws; ent and nll1 as in predict_chunk. */
+static void predict_all(elbo_bnn *m, const elbo_dataset *ds, const float *x, int n, int S,
+                        uint64_t seed, float *probs, float *ent, double *nll1)
+{
+    int mb = m->cfg.max_batch, n_chunks = (n + mb - 1) / mb, C = m->cfg.n_classes;
+    bnn_update_sigma(m);
+    int nt = m->base.n_workers < n_chunks ? m->base.n_workers : n_chunks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int c = 0; c < n_chunks; c++) {
+        int start = c * mb, B = n - start < mb ? n - start : mb;
+        predict_chunk(m, &m->w[omp_get_thread_num()], ds, x, start, B, S, seed, c,
+                      probs + (size_t)start * C, ent ? ent + start : NULL, nll1);
+    }
+}
+
+elbo_status elbo_bnn_predict(elbo_bnn *m, const float *x, int n, int S, uint64_t seed, float *probs,
+                             float *exp_entropy, elbo_error *err)
+{
+    ELBO_ASSERT(m && x && probs);
+    if (n < 1 || S < 1) return elbo_fail(err, ELBO_ERR_ARG, "need n >= 1 rows and S >= 1 draws");
+    predict_all(m, NULL, x, n, S, seed, probs, exp_entropy, NULL);
+    for (long i = 0; i < (long)n * m->cfg.n_classes; i++)
+        if (!isfinite(probs[i])) return elbo_fail(err, ELBO_ERR_NUMERIC, "row %ld: prediction is not finite", i / m->cfg.n_classes);
+    return ELBO_OK;
+}
+
+/* Accuracy, NLL, ECE (15 bins) and Brier score of probs against labels. */
+static void metrics_of(const float *probs, const int32_t *y, int n, int C, elbo_bnn_metrics *out)
+{
+    enum { BINS = 15 };
+    double conf[BINS] = {0}, hit[BINS] = {0}, cnt[BINS] = {0}, nll = 0, brier = 0;
+    long correct = 0;
+    for (int i = 0; i < n; i++) {
+        const float *p = probs + (size_t)i * C;
+        int best = 0;
+        for (int c = 1; c < C; c++) best = p[c] > p[best] ? c : best;
+        correct += best == y[i];
+        double py = p[y[i]];
+        nll -= log(py > 1e-30 ? py : 1e-30);
+        for (int c = 0; c < C; c++) brier += (p[c] - (c == y[i])) * (p[c] - (c == y[i]));
+        int b = (int)(p[best] * BINS);
+        b = b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
+        conf[b] += p[best];
+        hit[b] += best == y[i];
+        cnt[b]++;
+    }
+    double ece = 0;
+    for (int b = 0; b < BINS; b++) ece += fabs(hit[b] - conf[b]) / n;
+    *out = (elbo_bnn_metrics){(double)correct / n, nll / n, ece, brier / n, n};
+}
+
+elbo_status elbo_bnn_evaluate(elbo_bnn *m, const elbo_dataset *ds, int S, uint64_t seed,
+                              elbo_bnn_metrics *out, elbo_error *err)
+{
+    ELBO_ASSERT(m && out);
+    elbo_status st = elbo_bnn_check_dataset(m, ds, err);
+    if (st) return st;
+    if (S < 1) return elbo_fail(err, ELBO_ERR_ARG, "S = %d draws; need at least 1", S);
+    float *probs = malloc(sizeof(float) * (size_t)ds->n * m->cfg.n_classes);
+    if (!probs) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d predictions", ds->n);
+    predict_all(m, ds, NULL, ds->n, S, seed, probs, NULL, NULL);
+    metrics_of(probs, ds->labels, ds->n, m->cfg.n_classes, out);
+    free(probs);
+    if (!isfinite(out->nll)) return elbo_fail(err, ELBO_ERR_NUMERIC, "the predictive NLL is not finite");
+    return ELBO_OK;
+}
+
+/* The terms over ds with one draw per row: nll, and the KL per example of
+ * the data set trained on (ds's own size before any training). */
+static elbo_status bnn_eval(model *base, const elbo_dataset *ds, uint64_t seed, double *terms,
+                            elbo_error *err)
+{
+    elbo_bnn *m = (elbo_bnn *)base;
+    elbo_status st = elbo_bnn_check_dataset(m, ds, err);
+    if (st) return st;
+    int mb = m->cfg.max_batch, n_chunks = (ds->n + mb - 1) / mb;
+    double *nll1 = malloc(sizeof(double) * (size_t)n_chunks);
+    float *probs = malloc(sizeof(float) * (size_t)ds->n * m->cfg.n_classes);
+    if (!nll1 || !probs) {
+        free(nll1);
+        free(probs);
+        return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory evaluating %d rows", ds->n);
+    }
+    predict_all(m, ds, NULL, ds->n, 1, seed, probs, NULL, nll1);
+    double nll = 0.0;
+    for (int c = 0; c < n_chunks; c++) nll += nll1[c];
+    free(nll1);
+    free(probs);
+    terms[1] = nll / ds->n;
+    terms[2] = bnn_kl(m) / (double)(m->n_train > 0 ? m->n_train : ds->n);
+    terms[0] = terms[1] + terms[2];
+    if (!isfinite(terms[0])) return elbo_fail(err, ELBO_ERR_NUMERIC, "evaluation loss is not finite");
+    return ELBO_OK;
+}
+
+/* After an epoch's evaluation: the predictive metrics with cfg.samples draws. */
+static void bnn_diagnose(model *base, const elbo_dataset *test, const double *test_terms,
+                         double kl_weight, char *json, size_t json_cap, char *summary,
+                         size_t summary_cap, char *warning, size_t warning_cap)
+{
+    (void)test_terms;
+    (void)warning;
+    (void)warning_cap;
+    elbo_bnn *m = (elbo_bnn *)base;
+    elbo_bnn_metrics r;
+    if (elbo_bnn_evaluate(m, test, m->cfg.samples, m->tr.seed ^ 0x5bd1e995ULL, &r, NULL) != ELBO_OK)
+        return;
+    snprintf(json, json_cap,
+             ",\"kl_weight\":%.6g,\"test_accuracy\":%.6f,\"test_pred_nll\":%.6f,\"test_ece\":%.6f,"
+             "\"test_brier\":%.6f,\"pred_samples\":%d",
+             kl_weight, r.accuracy, r.nll, r.ece, r.brier, m->cfg.samples);
+    snprintf(summary, summary_cap, "error %.2f%%, ECE %.4f", 100.0 * (1.0 - r.accuracy), r.ece);
+}
+
+static int bnn_config_to_meta(const model *base, elbo_kv *out)
+{
+    const elbo_bnn_config *c = &((const elbo_bnn *)base)->cfg;
+    int n = 0;
+    n = model_meta_put(out, n, "input_dim", "%d", c->input_dim);
+    n = model_meta_put(out, n, "n_classes", "%d", c->n_classes);
+    n = model_meta_put_widths(out, n, "hidden", c->hidden, c->n_hidden);
+    n = model_meta_put(out, n, "prior_sigma", "%.17g", c->prior_sigma);
+    n = model_meta_put(out, n, "rho_init", "%.17g", c->rho_init);
+    n = model_meta_put(out, n, "pred_samples", "%d", c->samples);
+    return n;
+}
+
+const model_ops bnn_ops = {
+    .kind = "bnn",
+    .format = "elbo-bnn-1",
+    .n_terms = 3,
+    .terms = TERMS,
+    .term_labels = LABELS,
+    .check_train = bnn_check_train,
+    .step_begin = bnn_step_begin,
+    .forward = bnn_ops_forward,
+    .between = NULL,
+    .backward = bnn_ops_backward,
+    .terms_of = bnn_terms_of,
+    .chunk_grad = bnn_ops_chunk_grad,
+    .drop_grads = bnn_drop_grads,
+    .set_workers = bnn_set_workers,
+    .eval = bnn_eval,
+    .diagnose = bnn_diagnose,
+    .config_to_meta = bnn_config_to_meta,
+};
+
+/* ------------------------------------------------------ the public calls */
+
+elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *err)
+{
+    elbo_rng rng;
+    elbo_bnn *m = bnn_create(c, seed, &rng, err);
+    if (m && trainer_init(&m->tr, &m->base, seed, &rng, err) != ELBO_OK) {
+        elbo_bnn_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+const elbo_bnn_config *elbo_bnn_get_config(const elbo_bnn *m) { return &m->cfg; }
+size_t elbo_bnn_num_params(const elbo_bnn *m) { return m->base.n_params; }
+long elbo_bnn_steps(const elbo_bnn *m) { return m->tr.step; }
+int elbo_bnn_epochs(const elbo_bnn *m) { return m->tr.epoch; }
+long elbo_bnn_epoch_examples(const elbo_bnn *m) { return m->tr.epoch_seen; }
+const elbo_run_record *elbo_bnn_get_run_record(const elbo_bnn *m) { return &m->record; }
+void elbo_bnn_set_run_record(elbo_bnn *m, const elbo_run_record *r) { m->record = *r; }
+
+elbo_status elbo_bnn_set_threads(elbo_bnn *m, int n, elbo_error *err)
+{
+    elbo_status st = bnn_set_workers(&m->base, n, err);
+    return st ? st : trainer_fit_workers(&m->tr, &m->base, err);
+}
+
+static elbo_status record_run(elbo_bnn *m, const elbo_train_config *tc, elbo_error *err)
+{
+    char seed_s[32];
+    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)m->tr.seed);
+    elbo_status st = elbo_run_record_train_config(&m->record, tc, err);
+    return st ? st : elbo_run_record_set(&m->record, "seed", seed_s, err);
+}
+
+elbo_status elbo_bnn_train_epoch(elbo_bnn *m, const elbo_train_config *tc, const elbo_dataset *ds,
+                                 elbo_progress_fn progress, void *user, double terms[3],
+                                 elbo_error *err)
+{
+    ELBO_ASSERT(m && tc);
+    elbo_status st = elbo_bnn_check_dataset(m, ds, err);
+    if (!st) st = trainer_check(&m->tr, &m->base, tc, err);
+    if (!st) st = record_run(m, tc, err);
+    if (st) return st;
+    double means[MODEL_MAX_TERMS];
+    long n;
+    st = trainer_epoch(&m->tr, &m->base, tc, ds, progress, user, means, &n, err);
+    if (!st && terms) memcpy(terms, means, sizeof(double) * 3);
+    return st;
+}
+
+elbo_status elbo_bnn_save(const elbo_bnn *m, const char *dir, elbo_error *err)
+{
+    return ckpt_save(dir, &m->base, &m->tr, &m->record, err);
+}
+
+static elbo_status save_handle(void *h, const char *dir, elbo_error *err)
+{
+    return elbo_bnn_save(h, dir, err);
+}
+
+elbo_status elbo_bnn_run(elbo_bnn *m, const elbo_train_config *tc, const elbo_run_config *rc,
+                         const elbo_dataset *train, const elbo_dataset *test,
+                         const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
+{
+    ELBO_ASSERT(m && tc && rc && rc->out_dir);
+    elbo_status st = elbo_bnn_check_dataset(m, train, err);
+    if (!st && test) st = elbo_bnn_check_dataset(m, test, err);
+    if (!st) st = trainer_check(&m->tr, &m->base, tc, err);
+    if (!st) st = record_run(m, tc, err);
+    if (st) return st;
+    m->n_train = train->n;
+    char rows[32];
+    snprintf(rows, sizeof rows, "%d", train->n);
+    if ((st = elbo_run_record_set(&m->record, "train_rows", rows, err))) return st;
+    run_client c = {&m->tr, &m->base, m, save_handle};
+    return run_train(&c, tc, rc, train, test, cb, stopped, err);
+}
+
+/* The config from a checkpoint's metadata. */
+static elbo_status config_from_file(const st_file *f, elbo_bnn_config *c, elbo_error *err)
+{
+    const char *fmt = st_meta_get(f, "format"), *kind = st_meta_get(f, "model");
+    if (!kind || strcmp(kind, bnn_ops.kind) != 0)
+        return elbo_fail(err, ELBO_ERR_MISMATCH, "%s: holds a '%s' model, not a Bayesian network",
+                         f->path, kind ? kind : "vae");
+    if (!fmt || strcmp(fmt, bnn_ops.format) != 0)
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown checkpoint format '%s' (expected %s)",
+                         f->path, fmt ? fmt : "", bnn_ops.format);
+    elbo_bnn_config_default(c);
+    if (model_meta_pos_int(st_meta_get(f, "input_dim"), "input_dim", f->path, &c->input_dim, err) ||
+        model_meta_pos_int(st_meta_get(f, "n_classes"), "n_classes", f->path, &c->n_classes, err) ||
+        model_meta_widths(st_meta_get(f, "hidden"), "hidden", f->path, c->hidden, &c->n_hidden,
+                          ELBO_MAX_HIDDEN, err) ||
+        model_meta_double(st_meta_get(f, "prior_sigma"), "prior_sigma", f->path, &c->prior_sigma, err) ||
+        model_meta_double(st_meta_get(f, "rho_init"), "rho_init", f->path, &c->rho_init, err) ||
+        model_meta_pos_int(st_meta_get(f, "pred_samples"), "pred_samples", f->path, &c->samples, err))
+        return ELBO_ERR_FORMAT;
+    return elbo_bnn_config_check(c, err);
+}
+
+elbo_bnn *elbo_bnn_load(const char *path, int max_batch, elbo_error *err)
+{
+    ckpt_paths p;
+    ckpt_paths_of(path, &p);
+    st_file f;
+    if (st_open(p.model, &f, err)) return NULL;
+    elbo_bnn_config c;
+    elbo_bnn *m = NULL;
+    elbo_rng rng;
+    elbo_status st = config_from_file(&f, &c, err);
+    if (!st) {
+        if (max_batch > 0) c.max_batch = max_batch;
+        m = bnn_create(&c, 0, &rng, err);
+        st = m ? trainer_init(&m->tr, &m->base, 0, &rng, err) : ELBO_ERR_NOMEM;
+    }
+    if (st)
+        st_close(&f);
+    else
+        st = ckpt_load_state(&p, &f, &m->base, &m->tr, &m->record, err);
+    if (st) {
+        elbo_bnn_free(m);
+        return NULL;
+    }
+    const char *rows = elbo_run_record_get(&m->record, "train_rows");
+    m->n_train = rows ? atol(rows) : 0;
+    bnn_update_sigma(m);
+    return m;
+}
