@@ -46,7 +46,7 @@ CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(patsubst cli/%.c,$(B)/obj/cli/%.o,$(CLI_SRC))
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
-HDRS    := Makefile include/elbo.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h tests/fd.h
+HDRS    := Makefile include/elbo.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h tests/fd.h tests/fixture.h
 SONAME  := libelbo.so.$(SOMAJOR)
 
 .PHONY: all test bench clean install uninstall fuzz fuzz-run

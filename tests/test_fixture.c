@@ -16,82 +16,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "io/safetensors.h"
+#include "fixture.h"
 #include "models/vae_internal.h"
-
-static int n_checked;
-
-/* Compares n floats; returns the worst |a-r| / (atol + rtol|r|) ratio. */
-static double worst(const float *a, const float *r, long n, double atol, double rtol)
-{
-    double w = 0;
-    for (long i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - r[i]) / (atol + rtol * fabs(r[i]));
-        if (!(e <= w)) w = e; /* NaN propagates as failure */
-    }
-    return w;
-}
-
-static float *read_any(st_file *f, const char *name, long n, int ndim, const int64_t *shape)
-{
-    float *buf = malloc(sizeof(float) * (size_t)(n ? n : 1));
-    elbo_error err;
-    if (st_read_f32(f, name, ndim, shape, buf, &err) != ELBO_OK) {
-        CHECK(0, "%s", err.msg);
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-static void cmp(st_file *f, const char *name, const float *got, int ndim, const int64_t *shape,
-                double atol, double rtol, int rel_to_max)
-{
-    long n = 1;
-    for (int d = 0; d < ndim; d++) n *= (long)shape[d];
-    float *ref = read_any(f, name, n, ndim, shape);
-    if (!ref) return;
-    if (rel_to_max) {
-        double mx = 0;
-        for (long i = 0; i < n; i++) mx = fmax(mx, fabs(ref[i]));
-        atol *= mx > 0 ? mx : 1;
-    }
-    double w = worst(got, ref, n, atol, rtol);
-    CHECK(w <= 1.0, "%s: %s differs from PyTorch (worst error %.3g x tolerance)", f->path, name, w);
-    n_checked++;
-    free(ref);
-}
-
-static void set_params(elbo_vae *m, st_file *f, const char *prefix)
-{
-    const model *mb = vae_base(m);
-    for (int i = 0; i < mb->n_tensors; i++) { /* every tensor of the table, by name */
-        const model_tensor *t = &mb->tensors[i];
-        char name[96];
-        elbo_error err;
-        float *tmp = malloc(sizeof(float) * t->n);
-        snprintf(name, sizeof name, "%s.%s", prefix, t->name);
-        CHECK(st_read_f32(f, name, t->ndim, t->shape, tmp, &err) == ELBO_OK, "%s", err.msg);
-        model_tensor_import(mb, i, mb->params, tmp);
-        free(tmp);
-    }
-}
-
-/* Compares every tensor of buf (laid out like params) with prefix.* tensors. */
-static void cmp_params(elbo_vae *m, st_file *f, const char *prefix, const float *buf, double atol,
-                       double rtol, int rel_to_max)
-{
-    const model *mb = vae_base(m);
-    for (int i = 0; i < mb->n_tensors; i++) {
-        const model_tensor *t = &mb->tensors[i];
-        char name[96];
-        float *tmp = malloc(sizeof(float) * t->n);
-        model_tensor_export(mb, i, buf, tmp);
-        snprintf(name, sizeof name, "%s.%s", prefix, t->name);
-        cmp(f, name, tmp, t->ndim, t->shape, atol, rtol, rel_to_max);
-        free(tmp);
-    }
-}
 
 /* Runs one fixture with the model split over `threads` workers. */
 static void run_case(const char *path, int threads)
@@ -128,7 +54,7 @@ static void run_case(const char *path, int threads)
     float *x = read_any(&f, "x", (long)B * D, 2, sx), *eps = read_any(&f, "eps", (long)B * Z, 2, sz);
     float *g = malloc(sizeof(float) * vae_base(m)->n_params);
     if (!x || !eps) goto out;
-    set_params(m, &f, "init");
+    set_params(vae_base(m), &f, "init");
 
     /* one forward/backward on worker 0 over the whole batch */
     vae_worker *w = &(*vae_worker_of(m, 0));
@@ -145,12 +71,12 @@ static void run_case(const char *path, int threads)
     cmp(&f, "loss", &ll, 1, s1, 0, 1e-5, 0);
     vae_backward(m, w, B);
     vae_param_grads(m, 1, g);
-    cmp_params(m, &f, "grad", g, 1e-4, 1e-3, 1);
+    cmp_params(vae_base(m), &f, "grad", g, 1e-4, 1e-3, 1);
     memset(w->grads, 0, sizeof(float) * vae_base(m)->n_params);
 
     /* three Adam steps through the training path (batch split over the
      * workers), on the same batch and eps, from the same start */
-    set_params(m, &f, "init");
+    set_params(vae_base(m), &f, "init");
     elbo_train_config tc;
     elbo_train_config_default(&tc);
     tc.batch_size = B;
@@ -170,7 +96,7 @@ static void run_case(const char *path, int threads)
     cmp(&f, "kl", &first_kl, 1, s1, 0, 1e-5, 0);
     CHECK(vae_trainer(m)->step == 3, "step counter %ld", vae_trainer(m)->step);
     cmp(&f, "adam.losses", step_loss, 1, s3, 0, 1e-5, 0);
-    cmp_params(m, &f, "adam3", vae_base(m)->params, 2e-6, 1e-5, 0);
+    cmp_params(vae_base(m), &f, "adam3", vae_base(m)->params, 2e-6, 1e-5, 0);
 out:
     free(x);
     free(eps);

@@ -71,6 +71,7 @@ struct elbo_bnn {
     bnn_chunk *chunks;
     float *s2;        /* [n_params] sigma^2 at the rho offsets, set per step */
     float *eps_step;  /* [max_batch, sum of widths] the step's noise */
+    const float *eps_fixed; /* test hook: the step's noise copied from here */
     int eps_width;    /* sum of the layers' out */
     double kl_scale;  /* the step's KL weight x B / N */
     double kl_step;   /* the step's KL x B / N (reported) */
@@ -102,6 +103,11 @@ void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst);
 void bnn_load_rows(const elbo_bnn *m, bnn_worker *w, const elbo_dataset *ds, const int *idx,
                    int start, int n);
 
+/* Test hook: with eps non-NULL, training steps copy their noise from eps
+ * ([rows, sum of the layers' widths], each row's layers in order) instead
+ * of drawing it (PyTorch fixtures). */
+static inline void bnn_set_step_noise(elbo_bnn *m, const float *eps) { m->eps_fixed = eps; }
+static inline trainer *bnn_trainer(elbo_bnn *m) { return &m->tr; }
 static inline model *bnn_base(elbo_bnn *m) { return &m->base; }
 static inline bnn_worker *bnn_worker_of(elbo_bnn *m, int t) { return &m->w[t]; }
 

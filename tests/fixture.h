@@ -1,0 +1,87 @@
+/* fixture.h — reading PyTorch fixtures (dev/make_*fixture.py) and comparing
+ * elbo's tensors with them, for any model through its tensor table. An
+ * element a matches reference r when |a - r| <= atol + rtol * |r| (with
+ * rel_to_max, atol is relative to the largest |r| of the tensor). Include
+ * after check.h. */
+#ifndef ELBO_TEST_FIXTURE_H
+#define ELBO_TEST_FIXTURE_H
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "io/safetensors.h"
+#include "models/model.h"
+
+static int n_checked;
+
+/* Compares n floats; returns the worst |a-r| / (atol + rtol|r|) ratio. */
+static double worst(const float *a, const float *r, long n, double atol, double rtol)
+{
+    double w = 0;
+    for (long i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - r[i]) / (atol + rtol * fabs(r[i]));
+        if (!(e <= w)) w = e; /* NaN propagates as failure */
+    }
+    return w;
+}
+
+static float *read_any(st_file *f, const char *name, long n, int ndim, const int64_t *shape)
+{
+    float *buf = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    elbo_error err;
+    if (st_read_f32(f, name, ndim, shape, buf, &err) != ELBO_OK) {
+        CHECK(0, "%s", err.msg);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static void cmp(st_file *f, const char *name, const float *got, int ndim, const int64_t *shape,
+                double atol, double rtol, int rel_to_max)
+{
+    long n = 1;
+    for (int d = 0; d < ndim; d++) n *= (long)shape[d];
+    float *ref = read_any(f, name, n, ndim, shape);
+    if (!ref) return;
+    if (rel_to_max) {
+        double mx = 0;
+        for (long i = 0; i < n; i++) mx = fmax(mx, fabs(ref[i]));
+        atol *= mx > 0 ? mx : 1;
+    }
+    double w = worst(got, ref, n, atol, rtol);
+    CHECK(w <= 1.0, "%s: %s differs from PyTorch (worst error %.3g x tolerance)", f->path, name, w);
+    n_checked++;
+    free(ref);
+}
+
+static void set_params(model *mb, st_file *f, const char *prefix)
+{
+    for (int i = 0; i < mb->n_tensors; i++) { /* every tensor of the table, by name */
+        const model_tensor *t = &mb->tensors[i];
+        char name[96];
+        elbo_error err;
+        float *tmp = malloc(sizeof(float) * t->n);
+        snprintf(name, sizeof name, "%s.%s", prefix, t->name);
+        CHECK(st_read_f32(f, name, t->ndim, t->shape, tmp, &err) == ELBO_OK, "%s", err.msg);
+        model_tensor_import(mb, i, mb->params, tmp);
+        free(tmp);
+    }
+}
+
+/* Compares every tensor of buf (laid out like params) with prefix.* tensors. */
+static void cmp_params(const model *mb, st_file *f, const char *prefix, const float *buf, double atol,
+                       double rtol, int rel_to_max)
+{
+    for (int i = 0; i < mb->n_tensors; i++) {
+        const model_tensor *t = &mb->tensors[i];
+        char name[96];
+        float *tmp = malloc(sizeof(float) * t->n);
+        model_tensor_export(mb, i, buf, tmp);
+        snprintf(name, sizeof name, "%s.%s", prefix, t->name);
+        cmp(f, name, tmp, t->ndim, t->shape, atol, rtol, rel_to_max);
+        free(tmp);
+    }
+}
+
+#endif
