@@ -413,15 +413,25 @@ elbo_status elbo_checkpoint_info_read(const char *path, elbo_checkpoint_info *in
     return ELBO_OK;
 }
 
-elbo_status ckpt_load_state(const ckpt_paths *p, st_file *f, model *m, trainer *t,
-                            elbo_run_record *rec, elbo_error *err)
+void *ckpt_load(const char *path, int max_batch, ckpt_make_fn make, void (*release)(void *),
+                elbo_error *err)
 {
+    ckpt_paths p;
+    ckpt_paths_of(path, &p);
+    st_file f;
+    if (st_open(p.model, &f, err)) return NULL;
+    ckpt_parts parts;
+    void *h = make(&f, max_batch, &parts, err);
     long step = -1;
-    elbo_status st = ckpt_model_step(f, &step, err);
-    if (!st) st = ckpt_read_tensors(f, m, err);
-    if (!st) ckpt_read_record(f, rec);
-    st_close(f);
+    elbo_status st = h ? ckpt_model_step(&f, &step, err) : ELBO_ERR_FORMAT;
+    if (!st) st = ckpt_read_tensors(&f, parts.m, err);
+    if (!st) ckpt_read_record(&f, parts.rec);
+    st_close(&f);
     /* optimizer state from the same step (see ckpt_save) */
-    if (!st && p->with_optim) st = ckpt_load_trainer(p, step, t, m, err);
-    return st;
+    if (!st && p.with_optim) st = ckpt_load_trainer(&p, step, parts.t, parts.m, err);
+    if (st && h) {
+        release(h);
+        h = NULL;
+    }
+    return h;
 }

@@ -48,11 +48,24 @@ elbo_status ckpt_model_step(const st_file *f, long *step, elbo_error *err);
 elbo_status ckpt_load_trainer(const ckpt_paths *p, long model_step, trainer *t, const model *m,
                               elbo_error *err);
 
-/* The rest of a load once the model exists (its config read from f, m and
- * t created): the step, every tensor, the run record into rec, then the
- * optimizer and trainer state when p has them. Closes f in every case. */
-elbo_status ckpt_load_state(const ckpt_paths *p, st_file *f, model *m, trainer *t,
-                            elbo_run_record *rec, elbo_error *err);
+/* What a model's loader hands the shared one: the parts of the handle it
+ * made. */
+typedef struct {
+    model *m;
+    trainer *t;
+    elbo_run_record *rec;
+} ckpt_parts;
+/* Creates the model (with its trainer) that the metadata of f describes,
+ * max_batch overriding its rows when > 0; returns the handle and sets
+ * *parts, or NULL with err set. */
+typedef void *(*ckpt_make_fn)(const st_file *f, int max_batch, ckpt_parts *parts, elbo_error *err);
+
+/* Loads the checkpoint at path (a folder or a weights file) for any model:
+ * make creates it, then the step, every tensor, the run record and, beside
+ * a folder's model, the optimizer and trainer state follow. On failure the
+ * handle is released with release and NULL returned. */
+void *ckpt_load(const char *path, int max_batch, ckpt_make_fn make, void (*release)(void *),
+                elbo_error *err);
 
 /* Metadata getter for config parsers: st_meta_get over an st_file. */
 const char *ckpt_meta_get(const void *f, const char *key);

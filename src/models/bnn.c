@@ -103,10 +103,10 @@ enum { CHUNK = 32768 }; /* floats per gradient chunk (cache-sized, as the VAE's)
 
 /* Counts (ch == NULL) or fills the chunk list: weight rows in blocks of
  * about CHUNK floats, biases whole; returns the count. */
-static int list_chunks(const elbo_bnn *m, bnn_chunk *ch, size_t *max_n)
+static int list_chunks(const void *owner, model_chunk *ch)
 {
+    const elbo_bnn *m = owner;
     int nc = 0;
-    size_t mx = 0;
     for (int l = 0; l < m->n_layers; l++) {
         const bnn_layer *L = &m->layers[l];
         int step = CHUNK / L->in > 0 ? CHUNK / L->in : 1;
@@ -116,26 +116,14 @@ static int list_chunks(const elbo_bnn *m, bnn_chunk *ch, size_t *max_n)
             for (int r0 = 0; r0 < L->out; r0 += s) {
                 int r1 = L->out - r0 < s ? L->out : r0 + s;
                 size_t row = bias ? 1 : (size_t)L->in, n = (size_t)(r1 - r0) * row;
-                if (ch) ch[nc] = (bnn_chunk){l, (bnn_chunk_kind)kind, r0, r1, base + (size_t)r0 * row, n};
-                if (n > mx) mx = n;
+                if (ch)
+                    ch[nc] = (model_chunk){.off = base + (size_t)r0 * row, .n = n, .layer = l,
+                                           .kind = kind, .r0 = r0, .r1 = r1};
                 nc++;
             }
         }
     }
-    if (max_n) *max_n = mx;
     return nc;
-}
-
-static int build_chunks(elbo_bnn *m)
-{
-    model *b = &m->base;
-    b->n_chunks = list_chunks(m, NULL, &b->chunk_max);
-    m->chunks = malloc(sizeof(bnn_chunk) * (size_t)b->n_chunks);
-    b->chunks = malloc(sizeof(model_chunk) * (size_t)b->n_chunks);
-    if (!m->chunks || !b->chunks) return -1;
-    list_chunks(m, m->chunks, NULL);
-    for (int c = 0; c < b->n_chunks; c++) b->chunks[c] = (model_chunk){m->chunks[c].off, m->chunks[c].n};
-    return 0;
 }
 
 /* -------------------------------------------------------------- workers */
@@ -188,20 +176,16 @@ static int worker_alloc(elbo_bnn *m, bnn_worker *w)
     return 0;
 }
 
+static int alloc_cb(model *base, void *w) { return worker_alloc((elbo_bnn *)base, w); }
+static void free_cb(void *w) { worker_free(w); }
+
 elbo_status bnn_set_workers(model *base, int n, elbo_error *err)
 {
     elbo_bnn *m = (elbo_bnn *)base;
-    if (n <= 0) n = omp_get_num_procs();
-    if (n > BNN_MAX_WORKERS) n = BNN_MAX_WORKERS;
-    for (int i = n; i < m->base.n_workers; i++) worker_free(&m->w[i]);
-    for (int i = m->base.n_workers; i < n; i++)
-        if (worker_alloc(m, &m->w[i]) != 0) {
-            for (int k = m->base.n_workers; k < i; k++) worker_free(&m->w[k]);
-            return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d worker threads", n);
-        }
-    m->base.n_workers = n;
-    m->cfg.threads = n;
-    return ELBO_OK;
+    elbo_status st = model_set_workers(base, n, BNN_MAX_WORKERS, m->w, sizeof m->w[0], alloc_cb,
+                                       free_cb, err);
+    if (!st) m->cfg.threads = base->n_workers;
+    return st;
 }
 
 /* ------------------------------------------------------- create and free */
@@ -228,14 +212,13 @@ void elbo_bnn_free(elbo_bnn *m)
     for (int i = 0; i < m->base.n_workers; i++) worker_free(&m->w[i]);
     trainer_free(&m->tr);
     free(m->base.params);
-    free(m->base.chunks);
-    free(m->chunks);
+    model_chunks_free(&m->base);
     free(m->s2);
     free(m->eps_step);
     free(m);
 }
 
-elbo_bnn *bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_rng *rng, elbo_error *err)
+static elbo_bnn *bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_rng *rng, elbo_error *err)
 {
     if (elbo_bnn_config_check(c, err) != ELBO_OK) return NULL;
     elbo_bnn *m = calloc(1, sizeof *m);
@@ -253,7 +236,7 @@ elbo_bnn *bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_rng *rng, elb
     m->base.params = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->s2 = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * m->eps_width, sizeof(float));
-    if (!m->base.params || !m->s2 || !m->eps_step || build_chunks(m) != 0 ||
+    if (!m->base.params || !m->s2 || !m->eps_step || model_chunks_build(&m->base, list_chunks, m) != 0 ||
         bnn_set_workers(&m->base, c->threads, err) != ELBO_OK) {
         size_t np = m->base.n_params;
         elbo_bnn_free(m);
@@ -263,6 +246,17 @@ elbo_bnn *bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_rng *rng, elb
     elbo_rng_seed(rng, seed);
     init_params(m, rng);
     bnn_update_sigma(m);
+    return m;
+}
+
+elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *err)
+{
+    elbo_rng rng;
+    elbo_bnn *m = bnn_create(c, seed, &rng, err);
+    if (m && trainer_init(&m->tr, &m->base, seed, &rng, err) != ELBO_OK) {
+        elbo_bnn_free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -350,7 +344,7 @@ void bnn_backward(elbo_bnn *m, bnn_worker *w)
 void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst)
 {
     ELBO_ASSERT(c >= 0 && c < m->base.n_chunks && nw >= 1 && nw <= m->base.n_workers);
-    const bnn_chunk *ch = &m->chunks[c];
+    const model_chunk *ch = &m->base.chunks[c];
     const bnn_layer *L = &m->layers[ch->layer];
     const float *p = m->base.params;
     int l = ch->layer, rho = ch->kind == BNN_WRHO || ch->kind == BNN_BRHO;

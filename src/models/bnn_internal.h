@@ -53,14 +53,9 @@ typedef struct {
     double nll;
 } bnn_worker;
 
-typedef enum { BNN_WMU, BNN_WRHO, BNN_BMU, BNN_BRHO } bnn_chunk_kind;
-
-typedef struct {
-    int layer;
-    bnn_chunk_kind kind;
-    int r0, r1;     /* output rows of the weight (or bias entries) */
-    size_t off, n;
-} bnn_chunk;
+/* model_chunk.kind: rows [r0, r1) of a layer's weight_mu, weight_rho, or
+ * entries of its bias_mu, bias_rho */
+enum { BNN_WMU, BNN_WRHO, BNN_BMU, BNN_BRHO };
 
 struct elbo_bnn {
     model base; /* first: the engine sees a model */
@@ -68,7 +63,6 @@ struct elbo_bnn {
     int n_layers;
     bnn_layer layers[BNN_MAX_LAYERS];
     model_tensor tensors[4 * BNN_MAX_LAYERS];
-    bnn_chunk *chunks;
     float *s2;        /* [n_params] sigma^2 at the rho offsets, set per step */
     float *eps_step;  /* [max_batch, sum of widths] the step's noise */
     const float *eps_fixed; /* test hook: the step's noise copied from here */
@@ -83,8 +77,6 @@ struct elbo_bnn {
 
 extern const model_ops bnn_ops;
 
-/* Creates the model without a trainer (loading adds one). */
-elbo_bnn *bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_rng *rng, elbo_error *err);
 elbo_status bnn_set_workers(model *base, int n, elbo_error *err);
 
 /* Worker w's forward pass over its w->rows rows (w->a[0], w->y and w->eps

@@ -31,6 +31,11 @@ elbo_status elbo_bnn_check_dataset(const elbo_bnn *m, const elbo_dataset *ds, el
     return ELBO_OK;
 }
 
+static elbo_status bnn_check_data(const model *base, const elbo_dataset *ds, elbo_error *err)
+{
+    return elbo_bnn_check_dataset((const elbo_bnn *)base, ds, err);
+}
+
 static elbo_status bnn_check_train(const model *base, const elbo_train_config *tc, elbo_error *err)
 {
     const elbo_bnn *m = (const elbo_bnn *)base;
@@ -286,6 +291,7 @@ const model_ops bnn_ops = {
     .n_terms = 3,
     .terms = TERMS,
     .term_labels = LABELS,
+    .check_data = bnn_check_data,
     .check_train = bnn_check_train,
     .step_begin = bnn_step_begin,
     .forward = bnn_ops_forward,
@@ -302,17 +308,6 @@ const model_ops bnn_ops = {
 
 /* ------------------------------------------------------ the public calls */
 
-elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *err)
-{
-    elbo_rng rng;
-    elbo_bnn *m = bnn_create(c, seed, &rng, err);
-    if (m && trainer_init(&m->tr, &m->base, seed, &rng, err) != ELBO_OK) {
-        elbo_bnn_free(m);
-        return NULL;
-    }
-    return m;
-}
-
 const elbo_bnn_config *elbo_bnn_get_config(const elbo_bnn *m) { return &m->cfg; }
 size_t elbo_bnn_num_params(const elbo_bnn *m) { return m->base.n_params; }
 long elbo_bnn_steps(const elbo_bnn *m) { return m->tr.step; }
@@ -327,30 +322,6 @@ elbo_status elbo_bnn_set_threads(elbo_bnn *m, int n, elbo_error *err)
     return st ? st : trainer_fit_workers(&m->tr, &m->base, err);
 }
 
-static elbo_status record_run(elbo_bnn *m, const elbo_train_config *tc, elbo_error *err)
-{
-    char seed_s[32];
-    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)m->tr.seed);
-    elbo_status st = elbo_run_record_train_config(&m->record, tc, err);
-    return st ? st : elbo_run_record_set(&m->record, "seed", seed_s, err);
-}
-
-elbo_status elbo_bnn_train_epoch(elbo_bnn *m, const elbo_train_config *tc, const elbo_dataset *ds,
-                                 elbo_progress_fn progress, void *user, double terms[3],
-                                 elbo_error *err)
-{
-    ELBO_ASSERT(m && tc);
-    elbo_status st = elbo_bnn_check_dataset(m, ds, err);
-    if (!st) st = trainer_check(&m->tr, &m->base, tc, err);
-    if (!st) st = record_run(m, tc, err);
-    if (st) return st;
-    double means[MODEL_MAX_TERMS];
-    long n;
-    st = trainer_epoch(&m->tr, &m->base, tc, ds, progress, user, means, &n, err);
-    if (!st && terms) memcpy(terms, means, sizeof(double) * 3);
-    return st;
-}
-
 elbo_status elbo_bnn_save(const elbo_bnn *m, const char *dir, elbo_error *err)
 {
     return ckpt_save(dir, &m->base, &m->tr, &m->record, err);
@@ -361,21 +332,30 @@ static elbo_status save_handle(void *h, const char *dir, elbo_error *err)
     return elbo_bnn_save(h, dir, err);
 }
 
+static run_client client_of(elbo_bnn *m)
+{
+    return (run_client){&m->tr, &m->base, &m->record, m, save_handle};
+}
+
+elbo_status elbo_bnn_train_epoch(elbo_bnn *m, const elbo_train_config *tc, const elbo_dataset *ds,
+                                 elbo_progress_fn progress, void *user, double terms[3],
+                                 elbo_error *err)
+{
+    ELBO_ASSERT(m && tc);
+    double means[MODEL_MAX_TERMS];
+    long n;
+    run_client c = client_of(m);
+    elbo_status st = run_epoch(&c, tc, ds, progress, user, means, &n, err);
+    if (!st && terms) memcpy(terms, means, sizeof(double) * 3);
+    return st;
+}
+
 elbo_status elbo_bnn_run(elbo_bnn *m, const elbo_train_config *tc, const elbo_run_config *rc,
                          const elbo_dataset *train, const elbo_dataset *test,
                          const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
 {
     ELBO_ASSERT(m && tc && rc && rc->out_dir);
-    elbo_status st = elbo_bnn_check_dataset(m, train, err);
-    if (!st && test) st = elbo_bnn_check_dataset(m, test, err);
-    if (!st) st = trainer_check(&m->tr, &m->base, tc, err);
-    if (!st) st = record_run(m, tc, err);
-    if (st) return st;
-    m->n_train = train->n;
-    char rows[32];
-    snprintf(rows, sizeof rows, "%d", train->n);
-    if ((st = elbo_run_record_set(&m->record, "train_rows", rows, err))) return st;
-    run_client c = {&m->tr, &m->base, m, save_handle};
+    run_client c = client_of(m);
     return run_train(&c, tc, rc, train, test, cb, stopped, err);
 }
 
@@ -401,31 +381,24 @@ static elbo_status config_from_file(const st_file *f, elbo_bnn_config *c, elbo_e
     return elbo_bnn_config_check(c, err);
 }
 
+static void *make(const st_file *f, int max_batch, ckpt_parts *parts, elbo_error *err)
+{
+    elbo_bnn_config c;
+    if (config_from_file(f, &c, err)) return NULL;
+    if (max_batch > 0) c.max_batch = max_batch;
+    elbo_bnn *m = elbo_bnn_create(&c, 0, err);
+    if (m) *parts = (ckpt_parts){&m->base, &m->tr, &m->record};
+    return m;
+}
+
+static void release(void *m) { elbo_bnn_free(m); }
+
 elbo_bnn *elbo_bnn_load(const char *path, int max_batch, elbo_error *err)
 {
-    ckpt_paths p;
-    ckpt_paths_of(path, &p);
-    st_file f;
-    if (st_open(p.model, &f, err)) return NULL;
-    elbo_bnn_config c;
-    elbo_bnn *m = NULL;
-    elbo_rng rng;
-    elbo_status st = config_from_file(&f, &c, err);
-    if (!st) {
-        if (max_batch > 0) c.max_batch = max_batch;
-        m = bnn_create(&c, 0, &rng, err);
-        st = m ? trainer_init(&m->tr, &m->base, 0, &rng, err) : ELBO_ERR_NOMEM;
-    }
-    if (st)
-        st_close(&f);
-    else
-        st = ckpt_load_state(&p, &f, &m->base, &m->tr, &m->record, err);
-    if (st) {
-        elbo_bnn_free(m);
-        return NULL;
-    }
+    elbo_bnn *m = ckpt_load(path, max_batch, make, release, err);
+    if (!m) return NULL;
     const char *rows = elbo_run_record_get(&m->record, "train_rows");
-    m->n_train = rows ? atol(rows) : 0;
+    m->n_train = rows ? atol(rows) : 0; /* the KL per example of later evaluations */
     bnn_update_sigma(m);
     return m;
 }

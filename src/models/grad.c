@@ -27,14 +27,15 @@ static int rows_per_chunk(int row_len)
 }
 
 /* Counts (chunks == NULL) or fills the chunk list; returns the count. */
-static int list_chunks(const elbo_vae *m, vae_chunk *chunks, size_t *max_n)
+static int list_chunks(const void *owner, model_chunk *chunks)
 {
+    const elbo_vae *m = owner;
     int nc = 0;
-    size_t mx = 0;
 #define ADD(lay, kind_, a, b, off_, n_)                                                          \
     do {                                                                                       \
-        if (chunks) chunks[nc] = (vae_chunk){(lay), (kind_), (a), (b), (off_), (n_)};          \
-        if ((n_) > mx) mx = (n_);                                                              \
+        if (chunks)                                                                            \
+            chunks[nc] = (model_chunk){.off = (off_), .n = (n_), .layer = (lay), .kind = (kind_), \
+                                       .r0 = (a), .r1 = (b)};                                  \
         nc++;                                                                                  \
     } while (0)
     for (int li = 0; li < m->n_layers; li++) {
@@ -57,40 +58,12 @@ static int list_chunks(const elbo_vae *m, vae_chunk *chunks, size_t *max_n)
             ADD(-1, VAE_CHUNK_OTHER, r0, r1, m->lv_off + (size_t)r0, (size_t)(r1 - r0));
         }
 #undef ADD
-    if (max_n) *max_n = mx;
     return nc;
 }
 
-/* Larger chunks first (ties in parameter order), so that the threads, which
- * take chunks as they come free, end on small ones and finish together. */
-static int larger_first(const void *a, const void *b)
-{
-    const vae_chunk *x = a, *y = b;
-    if (x->n != y->n) return x->n < y->n ? 1 : -1;
-    return (x->off > y->off) - (x->off < y->off);
-}
+int vae_chunks_build(elbo_vae *m) { return model_chunks_build(&m->base, list_chunks, m); }
 
-int vae_chunks_build(elbo_vae *m)
-{
-    model *b = &m->base;
-    b->n_chunks = list_chunks(m, NULL, &b->chunk_max);
-    m->chunks = malloc(sizeof(vae_chunk) * (size_t)b->n_chunks);
-    b->chunks = malloc(sizeof(model_chunk) * (size_t)b->n_chunks);
-    if (!m->chunks || !b->chunks) return -1;
-    list_chunks(m, m->chunks, NULL);
-    qsort(m->chunks, (size_t)b->n_chunks, sizeof(vae_chunk), larger_first);
-    for (int c = 0; c < b->n_chunks; c++) b->chunks[c] = (model_chunk){m->chunks[c].off, m->chunks[c].n};
-    return 0;
-}
-
-void vae_chunks_free(elbo_vae *m)
-{
-    free(m->chunks);
-    free(m->base.chunks);
-    m->chunks = NULL;
-    m->base.chunks = NULL;
-    m->base.n_chunks = 0;
-}
+void vae_chunks_free(elbo_vae *m) { model_chunks_free(&m->base); }
 
 /* What worker w's backward pass kept for layer li: its input rows, the
  * gradient at its output, and how many rows. */
@@ -142,7 +115,7 @@ static void weight_rows(const elbo_vae *m, int nw, int li, int r0, int r1, float
 void vae_chunk_grad(elbo_vae *m, int nw, int c, float *dst)
 {
     ELBO_ASSERT(c >= 0 && c < m->base.n_chunks && nw >= 1 && nw <= m->base.n_workers);
-    const vae_chunk *ch = &m->chunks[c];
+    const model_chunk *ch = &m->base.chunks[c];
     int n = ch->r1 - ch->r0;
     switch (ch->kind) {
     case VAE_CHUNK_WEIGHT: weight_rows(m, nw, ch->layer, ch->r0, ch->r1, dst); break;
@@ -168,13 +141,13 @@ void vae_chunk_grad(elbo_vae *m, int nw, int c, float *dst)
 
 void vae_param_grads(elbo_vae *m, int nw, float *dst)
 {
-    for (int c = 0; c < m->base.n_chunks; c++) vae_chunk_grad(m, nw, c, dst + m->chunks[c].off);
+    for (int c = 0; c < m->base.n_chunks; c++) vae_chunk_grad(m, nw, c, dst + m->base.chunks[c].off);
 }
 
 void vae_zero_worker_grads(elbo_vae *m, int nw)
 {
     for (int c = 0; c < m->base.n_chunks; c++)
-        if (m->chunks[c].kind == VAE_CHUNK_OTHER)
+        if (m->base.chunks[c].kind == VAE_CHUNK_OTHER)
             for (int t = 0; t < nw; t++)
-                memset(m->w[t].grads + m->chunks[c].off, 0, sizeof(float) * m->chunks[c].n);
+                memset(m->w[t].grads + m->base.chunks[c].off, 0, sizeof(float) * m->base.chunks[c].n);
 }

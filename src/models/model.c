@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include <errno.h>
+#include <omp.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -131,5 +132,50 @@ elbo_status model_meta_widths(const char *v, const char *key, const char *file, 
         w[(*count)++] = (int)x;
         p = *end ? end + 1 : end;
     }
+    return ELBO_OK;
+}
+
+/* Larger chunks first, ties in parameter order. */
+static int larger_first(const void *a, const void *b)
+{
+    const model_chunk *x = a, *y = b;
+    if (x->n != y->n) return x->n < y->n ? 1 : -1;
+    return (x->off > y->off) - (x->off < y->off);
+}
+
+int model_chunks_build(model *m, int (*list)(const void *owner, model_chunk *out), const void *owner)
+{
+    m->n_chunks = list(owner, NULL);
+    m->chunks = malloc(sizeof(model_chunk) * (size_t)(m->n_chunks > 0 ? m->n_chunks : 1));
+    if (!m->chunks) return -1;
+    list(owner, m->chunks);
+    qsort(m->chunks, (size_t)m->n_chunks, sizeof(model_chunk), larger_first);
+    m->chunk_max = 0;
+    for (int c = 0; c < m->n_chunks; c++)
+        if (m->chunks[c].n > m->chunk_max) m->chunk_max = m->chunks[c].n;
+    return 0;
+}
+
+void model_chunks_free(model *m)
+{
+    free(m->chunks);
+    m->chunks = NULL;
+    m->n_chunks = 0;
+}
+
+elbo_status model_set_workers(model *m, int n, int max, void *workers, size_t stride,
+                              int (*alloc)(model *m, void *w), void (*release)(void *w),
+                              elbo_error *err)
+{
+    char *w = workers;
+    if (n <= 0) n = omp_get_num_procs();
+    if (n > max) n = max;
+    for (int i = n; i < m->n_workers; i++) release(w + (size_t)i * stride);
+    for (int i = m->n_workers; i < n; i++)
+        if (alloc(m, w + (size_t)i * stride) != 0) {
+            for (int k = m->n_workers; k < i; k++) release(w + (size_t)k * stride);
+            return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d worker threads", n);
+        }
+    m->n_workers = n;
     return ELBO_OK;
 }

@@ -60,9 +60,12 @@ typedef struct {
 } model_tensor;
 
 /* A piece of the parameter buffer whose gradient is formed in one call:
- * params[off .. off + n). Chunks cover every parameter exactly once. */
+ * params[off .. off + n). Chunks cover every parameter exactly once. layer,
+ * kind and rows [r0, r1) say where it lies, in the model's own terms (for
+ * its chunk_grad; the engine reads only off and n). */
 typedef struct {
     size_t off, n;
+    int layer, kind, r0, r1;
 } model_chunk;
 
 /* The rows of one batch: rows idx[start .. start + n) of ds (consecutive
@@ -93,6 +96,9 @@ typedef struct {
     const char *const *terms;       /* metric names: "loss", "recon", "kl" */
     const char *const *term_labels; /* in messages: "loss", "reconstruction", "KL" */
 
+    /* A data set that does not fit this model (ELBO_ERR_ARG with a message
+     * naming the row, column or label). */
+    elbo_status (*check_data)(const model *m, const elbo_dataset *ds, elbo_error *err);
     /* Options that do not fit this model (ELBO_ERR_ARG with a message). */
     elbo_status (*check_train)(const model *m, const elbo_train_config *tc, elbo_error *err);
     /* Serial, before the workers: draws the step's noise from s->rng, sets
@@ -139,6 +145,21 @@ struct model {
     int n_workers;          /* workers with scratch (set_workers) */
     int max_rows;           /* rows a worker's scratch holds (batch x samples) */
 };
+
+/* Builds m->chunks from the model's lister: list(owner, NULL) returns the
+ * count, list(owner, out) fills out; they are then ordered larger first
+ * (ties in parameter order), so that threads taking chunks as they come
+ * free end on small ones together, and m->chunk_max is set. -1 when out of
+ * memory. model_chunks_free releases them. */
+int model_chunks_build(model *m, int (*list)(const void *owner, model_chunk *out), const void *owner);
+void model_chunks_free(model *m);
+
+/* Grows or shrinks the per-worker scratch to n workers (0: all cores;
+ * capped at max): worker i is at (char *)workers + i * stride, made by
+ * alloc (0 on success) and released by release. Sets m->n_workers. */
+elbo_status model_set_workers(model *m, int n, int max, void *workers, size_t stride,
+                              int (*alloc)(model *m, void *w), void (*release)(void *w),
+                              elbo_error *err);
 
 /* Index of the tensor holding flat index i, or -1. */
 int model_tensor_at(const model *m, size_t i);

@@ -211,21 +211,17 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
     return 0;
 }
 
+static int alloc_cb(model *base, void *w) { return worker_alloc((const elbo_vae *)base, w); }
+static void free_cb(void *w) { worker_free(w); }
+
 /* Model side of the thread count: worker buffers for n workers. */
 elbo_status vae_set_workers(model *base, int n, elbo_error *err)
 {
     elbo_vae *m = (elbo_vae *)base;
-    if (n <= 0) n = omp_get_num_procs();
-    if (n > VAE_MAX_WORKERS) n = VAE_MAX_WORKERS;
-    for (int i = n; i < m->base.n_workers; i++) worker_free(&m->w[i]);
-    for (int i = m->base.n_workers; i < n; i++)
-        if (worker_alloc(m, &m->w[i]) != 0) {
-            for (int k = m->base.n_workers; k < i; k++) worker_free(&m->w[k]);
-            return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d worker threads", n);
-        }
-    m->base.n_workers = n;
-    m->cfg.threads = n;
-    return ELBO_OK;
+    elbo_status st = model_set_workers(base, n, VAE_MAX_WORKERS, m->w, sizeof m->w[0], alloc_cb,
+                                       free_cb, err);
+    if (!st) m->cfg.threads = base->n_workers;
+    return st;
 }
 
 elbo_status elbo_vae_set_threads(elbo_vae *m, int n, elbo_error *err)
@@ -281,7 +277,7 @@ static void init_params(elbo_vae *m, elbo_rng *rng)
     }
 }
 
-elbo_vae *vae_create(const elbo_vae_config *c, uint64_t seed, elbo_rng *rng, elbo_error *err)
+static elbo_vae *vae_create(const elbo_vae_config *c, uint64_t seed, elbo_rng *rng, elbo_error *err)
 {
     if (elbo_vae_config_check(c, err) != ELBO_OK) return NULL;
     elbo_vae *m = calloc(1, sizeof *m);

@@ -44,11 +44,7 @@
  * rows [r0, r1) of layer `layer`'s stored weight (output features, or input
  * features for the transposed first layer), entries [r0, r1) of its bias, or
  * of the parameters outside the layers. params[off .. off + n). */
-enum { VAE_CHUNK_WEIGHT, VAE_CHUNK_BIAS, VAE_CHUNK_OTHER };
-typedef struct {
-    int layer, kind, r0, r1;
-    size_t off, n;
-} vae_chunk;
+enum { VAE_CHUNK_WEIGHT, VAE_CHUNK_BIAS, VAE_CHUNK_OTHER }; /* model_chunk.kind */
 
 typedef struct {
     char name[32]; /* tensor name prefix, e.g. "fc1" */
@@ -96,8 +92,6 @@ struct elbo_vae {
     size_t lv_off;             /* learned per-pixel log-variance [D] (Gaussian,
                                   learned variance) or (size_t)-1 */
     model_tensor tensors[2 * VAE_MAX_LAYERS + 1];
-    vae_chunk *chunks;         /* the parameters in gradient chunks; base.chunks
-                                  lists the same in the same order */
     vae_worker w[VAE_MAX_WORKERS];
     float *eps_step;           /* [max_batch, Z] eps of the current step */
     const float *eps_fixed;    /* test hook (vae_set_step_noise) or NULL */
@@ -181,8 +175,6 @@ void vae_set_step_noise(elbo_vae *m, const float *eps);
 extern const model_ops vae_ops;
 elbo_status vae_set_workers(model *base, int n, elbo_error *err);
 elbo_status vae_check_dataset(const elbo_vae *m, const elbo_dataset *ds, elbo_error *err);
-/* Creates the model without a trainer (for loading: the trainer follows). */
-elbo_vae *vae_create(const elbo_vae_config *c, uint64_t seed, elbo_rng *rng, elbo_error *err);
 /* A config from checkpoint metadata (NULL get: every key absent). get
  * returns the value of a key or NULL; file names the source in messages. */
 elbo_status vae_config_from_meta(const char *(*get)(const void *src, const char *key),

@@ -50,28 +50,19 @@ static elbo_status config_from_file(const st_file *f, elbo_vae_config *c, elbo_e
     return vae_config_from_meta(ckpt_meta_get, f, f->path, c, err);
 }
 
+static void *make(const st_file *f, int max_batch, ckpt_parts *parts, elbo_error *err)
+{
+    elbo_vae_config c;
+    if (config_from_file(f, &c, err)) return NULL;
+    if (max_batch > 0) c.max_batch = max_batch;
+    elbo_vae *m = elbo_vae_create(&c, 0, err);
+    if (m) *parts = (ckpt_parts){&m->base, &m->tr, &m->record};
+    return m;
+}
+
+static void release(void *m) { elbo_vae_free(m); }
+
 elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err)
 {
-    ckpt_paths p;
-    ckpt_paths_of(path, &p);
-    st_file f;
-    if (st_open(p.model, &f, err)) return NULL;
-    elbo_vae_config c;
-    elbo_vae *m = NULL;
-    elbo_rng rng;
-    elbo_status st = config_from_file(&f, &c, err);
-    if (!st) {
-        if (max_batch > 0) c.max_batch = max_batch;
-        m = vae_create(&c, 0, &rng, err);
-        st = m ? trainer_init(&m->tr, &m->base, 0, &rng, err) : ELBO_ERR_NOMEM;
-    }
-    if (st)
-        st_close(&f);
-    else
-        st = ckpt_load_state(&p, &f, &m->base, &m->tr, &m->record, err);
-    if (st) {
-        elbo_vae_free(m);
-        return NULL;
-    }
-    return m;
+    return ckpt_load(path, max_batch, make, release, err);
 }

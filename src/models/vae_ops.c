@@ -73,6 +73,11 @@ float *vae_tensor(elbo_vae *m, const char *name)
 static const char *const TERMS[] = {"loss", "recon", "kl"};
 static const char *const LABELS[] = {"loss", "reconstruction", "KL"};
 
+static elbo_status vae_check_data(const model *base, const elbo_dataset *ds, elbo_error *err)
+{
+    return vae_check_dataset((const elbo_vae *)base, ds, err);
+}
+
 static elbo_status vae_check_train(const model *base, const elbo_train_config *tc, elbo_error *err)
 {
     const elbo_vae *m = (const elbo_vae *)base;
@@ -295,6 +300,7 @@ const model_ops vae_ops = {
     .n_terms = 3,
     .terms = TERMS,
     .term_labels = LABELS,
+    .check_data = vae_check_data,
     .check_train = vae_check_train,
     .step_begin = vae_step_begin,
     .forward = vae_ops_forward,
@@ -341,13 +347,14 @@ elbo_status elbo_vae_train_step(elbo_vae *m, const elbo_train_config *tc, const 
     return ELBO_OK;
 }
 
-/* Records tc and the seed in the run record (elbo_run_record_train_config). */
-static elbo_status record_run(elbo_vae *m, const elbo_train_config *tc, elbo_error *err)
+static elbo_status save_handle(void *h, const char *dir, elbo_error *err)
 {
-    char seed_s[32];
-    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)m->tr.seed);
-    elbo_status st = elbo_run_record_train_config(&m->record, tc, err);
-    return st ? st : elbo_run_record_set(&m->record, "seed", seed_s, err);
+    return elbo_vae_save(h, dir, err);
+}
+
+static run_client client_of(elbo_vae *m)
+{
+    return (run_client){&m->tr, &m->base, &m->record, m, save_handle};
 }
 
 elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc, const elbo_dataset *ds,
@@ -355,19 +362,12 @@ elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc, const
                                  elbo_error *err)
 {
     ELBO_ASSERT(m && tc);
-    elbo_status st = vae_check_dataset(m, ds, err);
-    if (st) return st;
     double means[MODEL_MAX_TERMS];
     long n;
-    if ((st = record_run(m, tc, err))) return st;
-    st = trainer_epoch(&m->tr, &m->base, tc, ds, progress, user, means, &n, err);
+    run_client c = client_of(m);
+    elbo_status st = run_epoch(&c, tc, ds, progress, user, means, &n, err);
     if (!st && out) losses_from(means, n, out);
     return st;
-}
-
-static elbo_status save_handle(void *h, const char *dir, elbo_error *err)
-{
-    return elbo_vae_save(h, dir, err);
 }
 
 elbo_status elbo_vae_run(elbo_vae *m, const elbo_train_config *tc, const elbo_run_config *rc,
@@ -375,12 +375,7 @@ elbo_status elbo_vae_run(elbo_vae *m, const elbo_train_config *tc, const elbo_ru
                          const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
 {
     ELBO_ASSERT(m && tc && rc && rc->out_dir);
-    elbo_status st = vae_check_dataset(m, train, err);
-    if (!st && test) st = vae_check_dataset(m, test, err);
-    if (!st) st = trainer_check(&m->tr, &m->base, tc, err);
-    if (!st) st = record_run(m, tc, err);
-    if (st) return st;
-    run_client c = {&m->tr, &m->base, m, save_handle};
+    run_client c = client_of(m);
     return run_train(&c, tc, rc, train, test, cb, stopped, err);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../util/common.h"
+#include "trainer.h"
 
 elbo_status elbo_run_record_set(elbo_run_record *r, const char *key, const char *value,
                                 elbo_error *err)
@@ -93,4 +94,16 @@ elbo_status elbo_train_config_from_record(const elbo_run_record *r, elbo_train_c
         return elbo_fail(err, ELBO_ERR_FORMAT, "run record: unknown objective '%s'", obj);
     if (obj) tc->objective = strcmp(obj, "iwae") == 0 ? ELBO_OBJ_IWAE : ELBO_OBJ_ELBO;
     return ELBO_OK;
+}
+
+elbo_status trainer_record(const trainer *t, const elbo_train_config *tc, int train_rows,
+                           elbo_run_record *r, elbo_error *err)
+{
+    char buf[32];
+    elbo_status st = elbo_run_record_train_config(r, tc, err);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)t->seed);
+    if (!st) st = elbo_run_record_set(r, "seed", buf, err);
+    snprintf(buf, sizeof buf, "%d", train_rows);
+    if (!st) st = elbo_run_record_set(r, "train_rows", buf, err);
+    return st;
 }

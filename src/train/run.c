@@ -77,14 +77,37 @@ static elbo_status finish_epoch(run_state *s, const elbo_train_config *tc, const
     return metrics_append(path, r, err);
 }
 
+/* The checks every training call makes before it changes anything, and
+ * the run record. */
+static elbo_status prepare(const run_client *c, const elbo_train_config *tc,
+                           const elbo_dataset *train, const elbo_dataset *test, elbo_error *err)
+{
+    const model_ops *ops = c->m->ops;
+    elbo_status st = ops->check_data(c->m, train, err);
+    if (!st && test) st = ops->check_data(c->m, test, err);
+    if (!st) st = trainer_check(c->t, c->m, tc, err);
+    if (!st) st = trainer_record(c->t, tc, train->n, c->record, err);
+    return st;
+}
+
+elbo_status run_epoch(const run_client *c, const elbo_train_config *tc, const elbo_dataset *ds,
+                      elbo_progress_fn progress, void *user, double *means, long *n_seen,
+                      elbo_error *err)
+{
+    elbo_status st = prepare(c, tc, ds, NULL, err);
+    return st ? st : trainer_epoch(c->t, c->m, tc, ds, progress, user, means, n_seen, err);
+}
+
 elbo_status run_train(const run_client *c, const elbo_train_config *tc, const elbo_run_config *rc,
                       const elbo_dataset *train, const elbo_dataset *test,
                       const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
 {
+    ELBO_ASSERT(c->save && rc->out_dir);
     run_state s = {c, rc, cb, c->t->step, 0};
     char path[4200], extra[64 + 40 * 256], summary[128], warning[256];
     snprintf(path, sizeof path, "%s/metrics.jsonl", rc->out_dir);
-    elbo_status st = metrics_trim(path, c->t->epoch, err);
+    elbo_status st = prepare(c, tc, train, test, err);
+    if (!st) st = metrics_trim(path, c->t->epoch, err);
     double secs = 0.0;
     if (stopped) *stopped = 0;
     while (!st && c->t->epoch < rc->epochs && !s.stop) {

@@ -64,6 +64,10 @@ elbo_status trainer_fit_workers(trainer *t, const model *m, elbo_error *err);
  * model's own. */
 elbo_status trainer_check(const trainer *t, const model *m, const elbo_train_config *tc,
                           elbo_error *err);
+/* Writes the options of tc, the run's seed and the number of training
+ * rows into r (elbo_run_record_train_config plus "seed", "train_rows"). */
+elbo_status trainer_record(const trainer *t, const elbo_train_config *tc, int train_rows,
+                           elbo_run_record *r, elbo_error *err);
 /* The KL weight of the next step: beta times the warm-up or cyclical
  * schedule at the current position (epochs, fractional). */
 double trainer_kl_weight(const trainer *t, const elbo_train_config *tc);
