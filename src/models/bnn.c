@@ -158,7 +158,7 @@ static size_t carve(const elbo_bnn *m, bnn_worker *w, float *p)
 
 static void worker_free(bnn_worker *w)
 {
-    free(w->block);
+    elbo_free_aligned(w->block);
     free(w->y);
     memset(w, 0, sizeof *w);
 }
@@ -211,14 +211,16 @@ void elbo_bnn_free(elbo_bnn *m)
     if (!m) return;
     for (int i = 0; i < m->base.n_workers; i++) worker_free(&m->w[i]);
     trainer_free(&m->tr);
-    free(m->base.params);
+    elbo_free_aligned(m->base.params);
     model_chunks_free(&m->base);
-    free(m->s2);
-    free(m->eps_step);
+    elbo_free_aligned(m->s2);
+    elbo_free_aligned(m->eps_step);
     free(m);
 }
 
-static elbo_bnn *bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_rng *rng, elbo_error *err)
+static void init_cb(model *base, elbo_rng *rng) { init_params((elbo_bnn *)base, rng); }
+
+elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *err)
 {
     if (elbo_bnn_config_check(c, err) != ELBO_OK) return NULL;
     elbo_bnn *m = calloc(1, sizeof *m);
@@ -233,30 +235,16 @@ static elbo_bnn *bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_rng *r
     build_layout(m);
     build_tensors(m);
     m->base.max_rows = c->max_batch;
-    m->base.params = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->s2 = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * m->eps_width, sizeof(float));
-    if (!m->base.params || !m->s2 || !m->eps_step || model_chunks_build(&m->base, list_chunks, m) != 0 ||
-        bnn_set_workers(&m->base, c->threads, err) != ELBO_OK) {
-        size_t np = m->base.n_params;
+    elbo_status st = !m->s2 || !m->eps_step
+                         ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %zu variances", m->base.n_params)
+                         : model_setup(&m->base, &m->tr, list_chunks, m, c->threads, seed, init_cb, err);
+    if (st) {
         elbo_bnn_free(m);
-        elbo_fail(err, ELBO_ERR_NOMEM, "out of memory allocating %zu parameters", np);
         return NULL;
     }
-    elbo_rng_seed(rng, seed);
-    init_params(m, rng);
     bnn_update_sigma(m);
-    return m;
-}
-
-elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *err)
-{
-    elbo_rng rng;
-    elbo_bnn *m = bnn_create(c, seed, &rng, err);
-    if (m && trainer_init(&m->tr, &m->base, seed, &rng, err) != ELBO_OK) {
-        elbo_bnn_free(m);
-        return NULL;
-    }
     return m;
 }
 

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <omp.h>
 
 #include "../data/dataset.h"
 #include "../io/checkpoint.h"
@@ -125,17 +124,27 @@ static void bnn_drop_grads(model *base, int nw)
  * draws, the probabilities averaged into probs [rows, C] (ds rows from
  * start, or float rows x), and the single-draw NLL of the first draw into
  * nll1 [n_chunks] when labels are known. */
-static void predict_chunk(elbo_bnn *m, bnn_worker *w, const elbo_dataset *ds, const float *x,
-                          int start, int B, int S, uint64_t seed, int c, float *probs, float *ent,
-                          double *nll1)
+typedef struct {
+    const elbo_dataset *ds;
+    const float *x;
+    int S;
+    float *probs, *ent;
+    double *nll1;
+} predict_arg;
+
+static void predict_chunk(model *base, int t, int c, int start, int B, elbo_rng *rng, void *arg)
 {
-    int C = m->cfg.n_classes, D = m->cfg.input_dim;
-    elbo_rng rng;
-    elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)c);
+    elbo_bnn *m = (elbo_bnn *)base;
+    bnn_worker *w = &m->w[t];
+    const predict_arg *a = arg;
+    const elbo_dataset *ds = a->ds;
+    int C = m->cfg.n_classes, D = m->cfg.input_dim, S = a->S;
+    float *probs = a->probs + (size_t)start * C, *ent = a->ent ? a->ent + start : NULL;
+    double *nll1 = a->nll1;
     if (ds)
         bnn_load_rows(m, w, ds, NULL, start, B);
     else {
-        memcpy(w->a[0], x + (size_t)start * D, sizeof(float) * (size_t)B * D);
+        memcpy(w->a[0], a->x + (size_t)start * D, sizeof(float) * (size_t)B * D);
         memset(w->y, 0, sizeof(int32_t) * (size_t)B);
         w->rows = B;
     }
@@ -143,7 +152,7 @@ static void predict_chunk(elbo_bnn *m, bnn_worker *w, const elbo_dataset *ds, co
     if (ent) memset(ent, 0, sizeof(float) * (size_t)B);
     for (int s = 0; s < S; s++) {
         for (int l = 0; l < m->n_layers; l++)
-            elbo_rng_normal_fill(&rng, w->eps[l], (long)B * m->layers[l].out);
+            elbo_rng_normal_fill(rng, w->eps[l], (long)B * m->layers[l].out);
         double nll = bnn_forward(m, w);
         if (s == 0 && nll1) nll1[c] = nll;
         for (long i = 0; i < (long)B * C; i++) probs[i] += w->probs[i] / (float)S;
@@ -162,15 +171,9 @@ static void predict_chunk(elbo_bnn *m, bnn_worker *w, const elbo_dataset *ds, co
 static void predict_all(elbo_bnn *m, const elbo_dataset *ds, const float *x, int n, int S,
                         uint64_t seed, float *probs, float *ent, double *nll1)
 {
-    int mb = m->cfg.max_batch, n_chunks = (n + mb - 1) / mb, C = m->cfg.n_classes;
     bnn_update_sigma(m);
-    int nt = m->base.n_workers < n_chunks ? m->base.n_workers : n_chunks;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int c = 0; c < n_chunks; c++) {
-        int start = c * mb, B = n - start < mb ? n - start : mb;
-        predict_chunk(m, &m->w[omp_get_thread_num()], ds, x, start, B, S, seed, c,
-                      probs + (size_t)start * C, ent ? ent + start : NULL, nll1);
-    }
+    predict_arg a = {ds, x, S, probs, ent, nll1};
+    model_for_row_chunks(&m->base, n, m->cfg.max_batch, seed, predict_chunk, &a);
 }
 
 elbo_status elbo_bnn_predict(elbo_bnn *m, const float *x, int n, int S, uint64_t seed, float *probs,

@@ -27,7 +27,7 @@ static int rows_per_chunk(int row_len)
 }
 
 /* Counts (chunks == NULL) or fills the chunk list; returns the count. */
-static int list_chunks(const void *owner, model_chunk *chunks)
+int vae_list_chunks(const void *owner, model_chunk *chunks)
 {
     const elbo_vae *m = owner;
     int nc = 0;
@@ -61,9 +61,6 @@ static int list_chunks(const void *owner, model_chunk *chunks)
     return nc;
 }
 
-int vae_chunks_build(elbo_vae *m) { return model_chunks_build(&m->base, list_chunks, m); }
-
-void vae_chunks_free(elbo_vae *m) { model_chunks_free(&m->base); }
 
 /* What worker w's backward pass kept for layer li: its input rows, the
  * gradient at its output, and how many rows. */

@@ -1,6 +1,8 @@
 /* model.c — helpers over a model's tensor table (see model.h). */
 #include "model.h"
 
+#include "../train/trainer.h"
+
 #include <errno.h>
 #include <omp.h>
 #include <math.h>
@@ -178,4 +180,32 @@ elbo_status model_set_workers(model *m, int n, int max, void *workers, size_t st
         }
     m->n_workers = n;
     return ELBO_OK;
+}
+
+elbo_status model_setup(model *m, trainer *t, int (*list)(const void *owner, model_chunk *out),
+                        const void *owner, int threads, uint64_t seed,
+                        void (*init)(model *m, elbo_rng *rng), elbo_error *err)
+{
+    m->params = elbo_calloc_aligned(m->n_params, sizeof(float));
+    if (!m->params || model_chunks_build(m, list, owner) != 0)
+        return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory allocating %zu parameters", m->n_params);
+    elbo_status st = m->ops->set_workers(m, threads, err);
+    if (st) return st;
+    elbo_rng rng;
+    elbo_rng_seed(&rng, seed);
+    init(m, &rng);
+    return trainer_init(t, m, seed, &rng, err);
+}
+
+void model_for_row_chunks(model *m, int n, int rows, uint64_t seed, model_chunk_fn fn, void *arg)
+{
+    int n_chunks = (n + rows - 1) / rows;
+    int nt = m->n_workers < n_chunks ? m->n_workers : n_chunks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int c = 0; c < n_chunks; c++) {
+        int start = c * rows, count = n - start < rows ? n - start : rows;
+        elbo_rng rng;
+        elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)c);
+        fn(m, omp_get_thread_num(), c, start, count, &rng, arg);
+    }
 }

@@ -161,6 +161,24 @@ elbo_status model_set_workers(model *m, int n, int max, void *workers, size_t st
                               int (*alloc)(model *m, void *w), void (*release)(void *w),
                               elbo_error *err);
 
+/* The last part of creating a model whose ops, layout (n_params), tensor
+ * table and max_rows are set: the parameter buffer (zeroed), the chunks
+ * from list, the workers (ops->set_workers with threads), then init(m,
+ * rng) with the PRNG seeded from seed, and trainer_init(t, ...) continuing
+ * that PRNG. On failure the caller frees the model. */
+struct trainer_s;
+elbo_status model_setup(model *m, struct trainer_s *t, int (*list)(const void *owner, model_chunk *out),
+                        const void *owner, int threads, uint64_t seed,
+                        void (*init)(model *m, elbo_rng *rng), elbo_error *err);
+
+/* Runs fn over n rows in chunks of `rows` rows spread over m's workers:
+ * fn(m, worker, c, start, count, rng, arg) for chunk c, with a PRNG seeded
+ * from seed and c alone, so that results (kept per chunk by fn and
+ * combined in chunk order) do not depend on the thread count. */
+typedef void (*model_chunk_fn)(model *m, int worker, int c, int start, int count, elbo_rng *rng,
+                               void *arg);
+void model_for_row_chunks(model *m, int n, int rows, uint64_t seed, model_chunk_fn fn, void *arg);
+
 /* Index of the tensor holding flat index i, or -1. */
 int model_tensor_at(const model *m, size_t i);
 /* Index of the tensor called name, or -1. */

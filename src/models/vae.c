@@ -277,7 +277,10 @@ static void init_params(elbo_vae *m, elbo_rng *rng)
     }
 }
 
-static elbo_vae *vae_create(const elbo_vae_config *c, uint64_t seed, elbo_rng *rng, elbo_error *err)
+static void init_cb(model *base, elbo_rng *rng) { init_params((elbo_vae *)base, rng); }
+static int list_cb(const void *owner, model_chunk *out) { return vae_list_chunks(owner, out); }
+
+elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *err)
 {
     if (elbo_vae_config_check(c, err) != ELBO_OK) return NULL;
     elbo_vae *m = calloc(1, sizeof *m);
@@ -294,31 +297,16 @@ static elbo_vae *vae_create(const elbo_vae_config *c, uint64_t seed, elbo_rng *r
     build_layout(m);
     build_tensors(m);
     m->base.max_rows = c->max_batch;
-    m->base.params = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * c->latent_dim, sizeof(float));
     m->kl_scale = elbo_calloc_aligned((size_t)c->latent_dim, sizeof(float));
-    if (m->kl_scale)
-        for (int j = 0; j < c->latent_dim; j++) m->kl_scale[j] = 1.0f;
-    if (!m->base.params || !m->eps_step || !m->kl_scale || vae_chunks_build(m) != 0 ||
-        vae_set_workers(&m->base, c->threads, err) != ELBO_OK) {
-        size_t np = m->base.n_params;
-        elbo_vae_free(m);
-        elbo_fail(err, ELBO_ERR_NOMEM, "out of memory allocating %zu parameters", np);
-        return NULL;
-    }
-    elbo_rng_seed(rng, seed);
-    init_params(m, rng);
-    return m;
-}
-
-elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *err)
-{
-    elbo_rng rng;
-    elbo_vae *m = vae_create(c, seed, &rng, err);
-    if (m && trainer_init(&m->tr, &m->base, seed, &rng, err) != ELBO_OK) {
+    elbo_status st = !m->eps_step || !m->kl_scale
+                         ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the step's noise")
+                         : model_setup(&m->base, &m->tr, list_cb, m, c->threads, seed, init_cb, err);
+    if (st) {
         elbo_vae_free(m);
         return NULL;
     }
+    for (int j = 0; j < c->latent_dim; j++) m->kl_scale[j] = 1.0f;
     return m;
 }
 
@@ -327,7 +315,7 @@ void elbo_vae_free(elbo_vae *m)
     if (!m) return;
     for (int i = 0; i < m->base.n_workers; i++) worker_free(&m->w[i]);
     elbo_free_aligned(m->base.params);
-    vae_chunks_free(m);
+    model_chunks_free(&m->base);
     elbo_free_aligned(m->eps_step);
     elbo_free_aligned(m->kl_scale);
     trainer_free(&m->tr);

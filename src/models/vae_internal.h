@@ -148,13 +148,12 @@ void vae_encode_forward(elbo_vae *m, vae_worker *w, int B);
 /* Decoder only: w->z -> w->logits. */
 void vae_decode_forward(elbo_vae *m, vae_worker *w, int B);
 /* Parameter gradients (models/grad.c), after the backward passes of
- * workers 0 .. nw-1. vae_chunks_build lists the chunks at creation (-1: out
- * of memory); vae_chunk_grad writes chunk c's summed gradient to dst
+ * workers 0 .. nw-1. vae_list_chunks lists the chunks for
+ * model_chunks_build at creation; vae_chunk_grad writes chunk c's summed gradient to dst
  * [chunk n] (and zeroes what the workers accumulated for it in w->grads);
  * vae_param_grads does every chunk into dst laid out like params;
  * vae_zero_worker_grads drops what the workers accumulated. */
-int vae_chunks_build(elbo_vae *m);
-void vae_chunks_free(elbo_vae *m);
+int vae_list_chunks(const void *owner, model_chunk *chunks);
 void vae_chunk_grad(elbo_vae *m, int nw, int c, float *dst);
 void vae_param_grads(elbo_vae *m, int nw, float *dst);
 void vae_zero_worker_grads(elbo_vae *m, int nw);

@@ -5,7 +5,6 @@
 #include <math.h>
 #include <string.h>
 
-#include <omp.h>
 
 #include "../data/binarize.h"
 #include "../data/dataset.h"
@@ -184,6 +183,24 @@ elbo_status vae_check_dataset(const elbo_vae *m, const elbo_dataset *ds, elbo_er
     return ELBO_OK;
 }
 
+typedef struct {
+    const elbo_dataset *ds;
+    uint64_t seed;
+    double *sums; /* [n_chunks, 2]: recon, kl */
+} eval_arg;
+
+static void eval_chunk(model *base, int t, int c, int start, int B, elbo_rng *rng, void *arg)
+{
+    elbo_vae *m = (elbo_vae *)base;
+    eval_arg *a = arg;
+    vae_worker *w = &m->w[t];
+    elbo_rng_normal_fill(rng, w->eps, (long)B * m->cfg.latent_dim);
+    vae_load_rows(m, w, NULL, a->ds, NULL, start, B, 0, a->seed);
+    vae_forward(m, w, B);
+    a->sums[2 * c] = w->recon;
+    a->sums[2 * c + 1] = w->kl;
+}
+
 /* Single-sample -ELBO over ds in chunks of max_batch rows, one PRNG stream
  * per chunk, so the figure does not depend on the thread count. */
 static elbo_status vae_eval(model *base, const elbo_dataset *ds, uint64_t seed, double *terms,
@@ -193,27 +210,15 @@ static elbo_status vae_eval(model *base, const elbo_dataset *ds, uint64_t seed, 
     elbo_status st = vae_check_dataset(m, ds, err);
     if (st) return st;
     int mb = m->cfg.max_batch, n_chunks = (ds->n + mb - 1) / mb;
-    double *sums = malloc(sizeof(double) * 2 * (size_t)n_chunks);
-    if (!sums) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d chunk sums", n_chunks);
-    int nt = m->base.n_workers < n_chunks ? m->base.n_workers : n_chunks;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int c = 0; c < n_chunks; c++) {
-        vae_worker *w = &m->w[omp_get_thread_num()];
-        int start = c * mb, B = ds->n - start < mb ? ds->n - start : mb;
-        elbo_rng rng;
-        elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)c);
-        elbo_rng_normal_fill(&rng, w->eps, (long)B * m->cfg.latent_dim);
-        vae_load_rows(m, w, NULL, ds, NULL, start, B, 0, seed);
-        vae_forward(m, w, B);
-        sums[2 * c] = w->recon;
-        sums[2 * c + 1] = w->kl;
-    }
+    eval_arg a = {ds, seed, malloc(sizeof(double) * 2 * (size_t)n_chunks)};
+    if (!a.sums) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d chunk sums", n_chunks);
+    model_for_row_chunks(base, ds->n, mb, seed, eval_chunk, &a);
     double recon_sum = 0.0, kl_sum = 0.0;
     for (int c = 0; c < n_chunks; c++) {
-        recon_sum += sums[2 * c];
-        kl_sum += sums[2 * c + 1];
+        recon_sum += a.sums[2 * c];
+        kl_sum += a.sums[2 * c + 1];
     }
-    free(sums);
+    free(a.sums);
     terms[1] = recon_sum / ds->n;
     terms[2] = kl_sum / ds->n;
     terms[0] = terms[1] + terms[2];

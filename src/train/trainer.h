@@ -23,7 +23,7 @@
  * with ELBO_ERR_IO. */
 typedef int (*trainer_reduce_fn)(void *user, float *g, size_t n, double *terms, int n_terms);
 
-typedef struct {
+typedef struct trainer_s {
     optim opt;
     long step;           /* optimizer steps taken */
     int epoch;           /* completed epochs */
