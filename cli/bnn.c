@@ -11,16 +11,18 @@
 #include "opts.h"
 #include "train_opts.h"
 
-static elbo_status bnn_run(void *m, const elbo_train_config *tc, const elbo_run_config *rc,
-                           const elbo_dataset *train, const elbo_dataset *test,
-                           const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
-{
-    return elbo_bnn_run(m, tc, rc, train, test, cb, stopped, err);
-}
-static long bnn_steps(const void *m) { return elbo_bnn_steps(m); }
-static int bnn_epochs(const void *m) { return elbo_bnn_epochs(m); }
-static long bnn_epoch_examples(const void *m) { return elbo_bnn_epoch_examples(m); }
 static void bnn_free(void *m) { elbo_bnn_free(m); }
+
+static void bnn_header(const train_opts *o, void *m, int n_train)
+{
+    const elbo_bnn_config *c = elbo_bnn_get_config(m);
+    printf("elbo %s: training a Bayesian %d", elbo_version(), c->input_dim);
+    for (int i = 0; i < c->n_hidden; i++) printf("-%d", c->hidden[i]);
+    printf("-%d classifier (%zu parameters: mu and rho), prior N(0, %g^2), on %d rows from %s, "
+           "batch %d, lr %g",
+           c->n_classes, elbo_model_num_params(elbo_bnn_model(m)), c->prior_sigma, n_train, o->data,
+           o->tc.batch_size, o->tc.lr);
+}
 
 /* A finished run: the predictive metrics on the shown split. */
 static int bnn_finish(const train_opts *o, void *mv, const elbo_dataset *shown)
@@ -48,10 +50,6 @@ int build_bnn(train_opts *o, const elbo_dataset *train, train_model *tm)
     elbo_bnn *m;
     if (o->resume) {
         m = elbo_bnn_load(o->out, max_batch, &err);
-        if (m && elbo_bnn_set_threads(m, (int)o->threads, &err) != ELBO_OK) {
-            elbo_bnn_free(m);
-            m = NULL;
-        }
     } else {
         elbo_bnn_config c;
         train_opts_bnn_config(o, &c);
@@ -65,23 +63,7 @@ int build_bnn(train_opts *o, const elbo_dataset *train, train_model *tm)
         fprintf(stderr, "elbo train: %s\n", err.msg);
         return -1;
     }
-    elbo_run_record rec = *elbo_bnn_get_run_record(m);
-    if (train_opts_record(o, &rec) != 0) {
-        fprintf(stderr, "elbo train: an option is too long for the run record\n");
-        elbo_bnn_free(m);
-        return -1;
-    }
-    elbo_bnn_set_run_record(m, &rec);
-    *tm = (train_model){m, bnn_run, bnn_steps, bnn_epochs, bnn_epoch_examples, bnn_free, bnn_finish};
-    if (!o->quiet) {
-        const elbo_bnn_config *c = elbo_bnn_get_config(m);
-        printf("elbo %s: training a Bayesian %d", elbo_version(), c->input_dim);
-        for (int i = 0; i < c->n_hidden; i++) printf("-%d", c->hidden[i]);
-        printf("-%d classifier (%zu parameters: mu and rho), prior N(0, %g^2), on %d rows from %s, "
-               "batch %d, lr %g, %d thread%s\n",
-               c->n_classes, elbo_bnn_num_params(m), c->prior_sigma, train->n, o->data,
-               o->tc.batch_size, o->tc.lr, c->threads, c->threads == 1 ? "" : "s");
-    }
+    *tm = (train_model){elbo_bnn_model(m), m, bnn_free, bnn_header, bnn_finish};
     return 0;
 }
 
@@ -116,7 +98,7 @@ static elbo_bnn *load_bnn(const char *path, long threads)
 {
     elbo_error err;
     elbo_bnn *m = elbo_bnn_load(path, 0, &err);
-    if (m && elbo_bnn_set_threads(m, (int)threads, &err) != ELBO_OK) {
+    if (m && elbo_model_set_threads(elbo_bnn_model(m), (int)threads, &err) != ELBO_OK) {
         elbo_bnn_free(m);
         m = NULL;
     }

@@ -16,20 +16,17 @@ int cmd_manifold(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 
-/* What `elbo train` needs of a model, whatever its kind: the library's run
- * and position calls, and what a finished run writes (images, a summary).
- * Each kind's builder creates or loads the model, sets its run record,
- * prints its header and fills this (cli/train.c: the VAE, cli/bnn.c). */
+/* What `elbo train` needs of a model beyond elbo_model (the library's
+ * handle for training, checkpoints and the run record): how to free it and
+ * what a finished run writes (images, a summary). Each kind's builder
+ * creates the model (or loads it for --resume) and fills this (cli/train.c: the VAE, cli/bnn.c: the Bayesian classifier). */
 struct train_opts_s;
 typedef struct {
+    elbo_model *h;
     void *m;
-    elbo_status (*run)(void *m, const elbo_train_config *tc, const elbo_run_config *rc,
-                       const elbo_dataset *train, const elbo_dataset *test,
-                       const elbo_run_callbacks *cb, int *stopped, elbo_error *err);
-    long (*steps)(const void *m);
-    int (*epochs)(const void *m);
-    long (*epoch_examples)(const void *m);
     void (*free)(void *m);
+    /* the header line up to the thread count, which the caller adds */
+    void (*header)(const struct train_opts_s *o, void *m, int n_train);
     int (*finish)(const struct train_opts_s *o, void *m, const elbo_dataset *shown);
 } train_model;
 int build_bnn(struct train_opts_s *o, const elbo_dataset *train, train_model *tm);

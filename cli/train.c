@@ -168,30 +168,19 @@ static int load_data(const train_opts *o, elbo_dataset *train, elbo_dataset *tes
     return 0;
 }
 
-/* The VAE as the training command sees it (train_model in cmds.h). */
-static elbo_status vae_run(void *m, const elbo_train_config *tc, const elbo_run_config *rc,
-                           const elbo_dataset *train, const elbo_dataset *test,
-                           const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
-{
-    return elbo_vae_run(m, tc, rc, train, test, cb, stopped, err);
-}
-static long vae_steps(const void *m) { return elbo_vae_steps(m); }
-static int vae_epochs(const void *m) { return elbo_vae_epochs(m); }
-static long vae_epoch_examples(const void *m) { return elbo_vae_epoch_examples(m); }
 static void vae_free(void *m) { elbo_vae_free(m); }
 static int vae_finish(const train_opts *o, void *m, const elbo_dataset *shown);
 
-static void vae_header(const train_opts *o, const elbo_vae *m, int n_train)
+static void vae_header(const train_opts *o, void *mv, int n_train)
 {
-    const elbo_vae_config *c = elbo_vae_get_config(m);
+    const elbo_vae_config *c = elbo_vae_get_config(mv);
     printf("elbo %s: training %d", elbo_version(), c->input_dim);
     for (int i = 0; i < c->n_hidden; i++) printf("-%d", c->hidden[i]);
-    printf("-%d VAE (%zu parameters) on %d images from %s, batch %d, lr %g, %d thread%s\n",
-           c->latent_dim, elbo_vae_num_params(m), n_train, o->data, o->tc.batch_size, o->tc.lr,
-           elbo_vae_get_threads(m), elbo_vae_get_threads(m) == 1 ? "" : "s");
+    printf("-%d VAE (%zu parameters) on %d images from %s, batch %d, lr %g", c->latent_dim,
+           elbo_vae_num_params(mv), n_train, o->data, o->tc.batch_size, o->tc.lr);
 }
 
-/* A fresh VAE, or the checkpoint in o->out; its run record set. */
+/* A fresh VAE, or the checkpoint in o->out (train_model in cmds.h). */
 static int build_vae(train_opts *o, const elbo_dataset *train, train_model *tm)
 {
     elbo_error err;
@@ -199,10 +188,6 @@ static int build_vae(train_opts *o, const elbo_dataset *train, train_model *tm)
     elbo_vae *m;
     if (o->resume) {
         m = elbo_vae_load(o->out, max_batch, &err);
-        if (m && elbo_vae_set_threads(m, (int)o->threads, &err) != ELBO_OK) {
-            elbo_vae_free(m);
-            m = NULL;
-        }
     } else {
         o->cfg.input_dim = train->dim;
         o->cfg.max_batch = max_batch;
@@ -213,15 +198,30 @@ static int build_vae(train_opts *o, const elbo_dataset *train, train_model *tm)
         fprintf(stderr, "elbo train: %s\n", err.msg);
         return -1;
     }
-    elbo_run_record rec = *elbo_vae_get_run_record(m);
-    if (train_opts_record(o, &rec) != 0) {
-        fprintf(stderr, "elbo train: an option is too long for the run record\n");
-        elbo_vae_free(m);
+    *tm = (train_model){elbo_vae_model(m), m, vae_free, vae_header, vae_finish};
+    return 0;
+}
+
+/* What every kind shares once built: threads on resume, the run record
+ * from the options, and the header line. */
+static int finish_build(const train_opts *o, train_model *tm, int n_train)
+{
+    elbo_error err;
+    if (o->resume && elbo_model_set_threads(tm->h, (int)o->threads, &err) != ELBO_OK) {
+        fprintf(stderr, "elbo train: %s\n", err.msg);
         return -1;
     }
-    elbo_vae_set_run_record(m, &rec);
-    *tm = (train_model){m, vae_run, vae_steps, vae_epochs, vae_epoch_examples, vae_free, vae_finish};
-    if (!o->quiet) vae_header(o, m, train->n);
+    elbo_run_record rec = *elbo_model_get_run_record(tm->h);
+    if (train_opts_record(o, &rec) != 0) {
+        fprintf(stderr, "elbo train: an option is too long for the run record\n");
+        return -1;
+    }
+    elbo_model_set_run_record(tm->h, &rec);
+    int nt = elbo_model_threads(tm->h);
+    if (!o->quiet) {
+        tm->header(o, tm->m, n_train);
+        printf(", %d thread%s\n", nt, nt == 1 ? "" : "s");
+    }
     return 0;
 }
 
@@ -270,30 +270,30 @@ static int run(train_opts *o, const train_model *tm, const elbo_dataset *train,
     rc.ckpt_epochs = o->ckpt[n - 1] == 'e' ? (int)every : 0;
     rc.eval_every = o->no_test ? 0 : 1;
     if (o->resume && !o->quiet) {
-        printf("resuming after epoch %d, step %ld (%ld examples into epoch %d)\n", tm->epochs(tm->m),
-               tm->steps(tm->m), tm->epoch_examples(tm->m), tm->epochs(tm->m) + 1);
+        printf("resuming after epoch %d, step %ld (%ld examples into epoch %d)\n", elbo_model_epochs(tm->h),
+               elbo_model_steps(tm->h), elbo_model_epoch_examples(tm->h), elbo_model_epochs(tm->h) + 1);
         fflush(stdout);
     }
-    train_ui ui = {{!o->quiet && isatty(2), tm->epochs(tm->m) + 1, (int)o->epochs}, o->quiet};
+    train_ui ui = {{!o->quiet && isatty(2), elbo_model_epochs(tm->h) + 1, (int)o->epochs}, o->quiet};
     elbo_run_callbacks cb = {on_progress, should_stop, on_epoch, &ui};
     elbo_error err;
     int stopped = 0;
-    elbo_status st = tm->run(tm->m, &o->tc, &rc, train, o->no_test ? NULL : test, &cb, &stopped, &err);
+    elbo_status st = elbo_model_run(tm->h, &o->tc, &rc, train, o->no_test ? NULL : test, &cb, &stopped, &err);
     progress_clear(&ui.bar);
     if (st != ELBO_OK) {
-        fprintf(stderr, "elbo train: epoch %d: %s\n", tm->epochs(tm->m) + 1, err.msg);
+        fprintf(stderr, "elbo train: epoch %d: %s\n", elbo_model_epochs(tm->h) + 1, err.msg);
         if (st == ELBO_ERR_NUMERIC)
             fprintf(stderr, "elbo train: stopped; the last checkpoint in %s is intact\n", o->out);
         return 1;
     }
     if (stopped) {
-        long part = tm->epoch_examples(tm->m);
+        long part = elbo_model_epoch_examples(tm->h);
         const char *q = strpbrk(o->out, " \t\"$\\") ? "'" : "";
         fprintf(stderr,
                 "elbo train: stopped by %s after step %ld (epoch %d%s); checkpoint saved in %s\n"
                 "resume with: elbo train --resume --out %s%s%s\n",
-                g_signal == SIGINT ? "SIGINT" : "SIGTERM", tm->steps(tm->m),
-                tm->epochs(tm->m) + (part > 0), part > 0 ? ", unfinished" : "", o->out, q, o->out, q);
+                g_signal == SIGINT ? "SIGINT" : "SIGTERM", elbo_model_steps(tm->h),
+                elbo_model_epochs(tm->h) + (part > 0), part > 0 ? ", unfinished" : "", o->out, q, o->out, q);
         return 128 + g_signal;
     }
     return tm->finish(o, tm->m, o->no_test ? train : test) ? 1 : 0;
@@ -330,7 +330,8 @@ int cmd_train(int argc, char **argv)
     train_model tm = {0};
     rc = 1;
     if (load_data(&o, &train, &test) == 0 &&
-        (o.kind == TRAIN_BNN ? build_bnn(&o, &train, &tm) : build_vae(&o, &train, &tm)) == 0) {
+        (o.kind == TRAIN_BNN ? build_bnn(&o, &train, &tm) : build_vae(&o, &train, &tm)) == 0 &&
+        finish_build(&o, &tm, train.n) == 0) {
         fflush(stdout);
         rc = run(&o, &tm, &train, &test);
     }

@@ -486,6 +486,52 @@ typedef struct {
 ELBO_API elbo_status elbo_checkpoint_info_read(const char *path, elbo_checkpoint_info *info,
                                                elbo_error *err);
 
+/* -------------------------------------------------------------- any model */
+
+/** What every model shares: training through one engine (an epoch, a whole
+ *  run), checkpoints, threads, the run record and the position in the run.
+ *  A handle views one model and lives as long as it; get it from the model
+ *  (elbo_vae_model, elbo_bnn_model). The model's own calls (sampling,
+ *  prediction, evaluation) stay with its type. */
+typedef struct elbo_model elbo_model;
+
+/** "vae", "bnn": the checkpoint's "model" metadata. */
+ELBO_API const char *elbo_model_kind(const elbo_model *h);
+/** The names of the model's loss terms (names[0] is "loss", the objective);
+ *  returns how many (<= ELBO_MAX_TERMS). */
+ELBO_API int elbo_model_terms(const elbo_model *h, const char *const **names);
+/** Trains to the end of the current epoch over ds: at an epoch boundary a
+ *  fresh shuffle from the model's PRNG, then batches of tc->batch_size (the
+ *  last partial batch included), one optimizer step each. progress may be
+ *  NULL; when it returns non-zero the call returns ELBO_OK after the
+ *  current step with the epoch unfinished (elbo_model_epoch_examples > 0):
+ *  call again to continue exactly, also after a reload. terms (may be
+ *  NULL) gets the per-example means of the epoch so far, in the order of
+ *  elbo_model_terms. */
+ELBO_API elbo_status elbo_model_train_epoch(elbo_model *h, const elbo_train_config *tc,
+                                            const elbo_dataset *ds, elbo_progress_fn progress,
+                                            void *user, double *terms, elbo_error *err);
+/** A whole run (see elbo_vae_run for the contract, which is this). */
+ELBO_API elbo_status elbo_model_run(elbo_model *h, const elbo_train_config *tc,
+                                    const elbo_run_config *rc, const elbo_dataset *train,
+                                    const elbo_dataset *test, const elbo_run_callbacks *cb,
+                                    int *stopped, elbo_error *err);
+/** DIR/model.safetensors and DIR/optim.safetensors, atomically (DIR must exist). */
+ELBO_API elbo_status elbo_model_save(const elbo_model *h, const char *dir, elbo_error *err);
+ELBO_API elbo_status elbo_model_set_threads(elbo_model *h, int n, elbo_error *err);
+ELBO_API int elbo_model_threads(const elbo_model *h);
+ELBO_API size_t elbo_model_num_params(const elbo_model *h);
+/** Optimizer steps taken; completed epochs; examples into the unfinished one. */
+ELBO_API long elbo_model_steps(const elbo_model *h);
+ELBO_API int elbo_model_epochs(const elbo_model *h);
+ELBO_API long elbo_model_epoch_examples(const elbo_model *h);
+ELBO_API uint64_t elbo_model_seed(const elbo_model *h);
+/** The run record saved with the model's checkpoints. */
+ELBO_API const elbo_run_record *elbo_model_get_run_record(const elbo_model *h);
+ELBO_API void elbo_model_set_run_record(elbo_model *h, const elbo_run_record *r);
+/** The VAE's handle. */
+ELBO_API elbo_model *elbo_vae_model(elbo_vae *m);
+
 /* ------------------------------------------------- Bayesian neural networks */
 
 /** A Bayesian MLP classifier trained by Bayes by Backprop (Blundell et al.
@@ -493,8 +539,8 @@ ELBO_API elbo_status elbo_checkpoint_info_read(const char *path, elbo_checkpoint
  *  N(mu, softplus(rho)^2) and the prior N(0, prior_sigma^2). Training
  *  maximises the ELBO by the local reparameterisation trick (Kingma,
  *  Salimans and Welling 2015: pre-activations are sampled from their
- *  Gaussian, one draw per example) with the KL in closed form. Its loss
- *  terms, in nats per example: "nll" (softmax cross-entropy of one
+ *  Gaussian, one draw per example) with the KL in closed form. It trains
+ *  through elbo_model (elbo_bnn_model). Its loss terms, in nats per example: "nll" (softmax cross-entropy of one
  *  posterior draw), "kl" (KL(q || p) / N over a data set of N rows: each
  *  minibatch of B rows carries B/N of it, Blundell's 1/M weighting) and
  *  "loss" = nll + kl. The shared engine trains it: elbo_train_config's lr,
@@ -531,25 +577,9 @@ ELBO_API elbo_status elbo_bnn_config_check(const elbo_bnn_config *c, elbo_error 
 ELBO_API elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *err);
 ELBO_API void elbo_bnn_free(elbo_bnn *m);
 ELBO_API const elbo_bnn_config *elbo_bnn_get_config(const elbo_bnn *m);
-ELBO_API size_t elbo_bnn_num_params(const elbo_bnn *m);
-ELBO_API elbo_status elbo_bnn_set_threads(elbo_bnn *m, int n, elbo_error *err);
-ELBO_API long elbo_bnn_steps(const elbo_bnn *m);
-ELBO_API int elbo_bnn_epochs(const elbo_bnn *m);
-/** Examples consumed in the unfinished epoch (0 at an epoch boundary). */
-ELBO_API long elbo_bnn_epoch_examples(const elbo_bnn *m);
 /** ELBO_ERR_ARG unless ds has rows of input_dim values, every row labelled,
  *  with labels in [0, n_classes). */
 ELBO_API elbo_status elbo_bnn_check_dataset(const elbo_bnn *m, const elbo_dataset *ds, elbo_error *err);
-/** Trains to the end of the current epoch (the contract of
- *  elbo_vae_train_epoch); terms gets the epoch's means of loss, nll, kl. */
-ELBO_API elbo_status elbo_bnn_train_epoch(elbo_bnn *m, const elbo_train_config *tc,
-                                          const elbo_dataset *ds, elbo_progress_fn progress,
-                                          void *user, double terms[3], elbo_error *err);
-/** A whole run (the contract of elbo_vae_run); per-epoch metrics add the
- *  test set's predictive accuracy, NLL and ECE. */
-ELBO_API elbo_status elbo_bnn_run(elbo_bnn *m, const elbo_train_config *tc, const elbo_run_config *rc,
-                                  const elbo_dataset *train, const elbo_dataset *test,
-                                  const elbo_run_callbacks *cb, int *stopped, elbo_error *err);
 /** Predictive class probabilities of n rows x [n, input_dim] into probs
  *  [n, n_classes]: the mean over S posterior draws (seeded: the same seed
  *  gives the same result for any thread count). exp_entropy [n] (may be
@@ -561,13 +591,14 @@ ELBO_API elbo_status elbo_bnn_predict(elbo_bnn *m, const float *x, int n, int S,
 /** Metrics of the predictive distribution (S draws) over a labelled ds. */
 ELBO_API elbo_status elbo_bnn_evaluate(elbo_bnn *m, const elbo_dataset *ds, int S, uint64_t seed,
                                        elbo_bnn_metrics *out, elbo_error *err);
-/** Checkpoints as for the VAE: DIR/model.safetensors (tensors fcK.weight_mu,
- *  fcK.weight_rho, fcK.bias_mu, fcK.bias_rho in PyTorch's [out, in]
- *  layout; metadata model "bnn", format elbo-bnn-1) and optim.safetensors. */
-ELBO_API elbo_status elbo_bnn_save(const elbo_bnn *m, const char *dir, elbo_error *err);
+/** Loads a checkpoint written by elbo_model_save (a folder, with the
+ *  optimizer state for resuming, or a model.safetensors): tensors
+ *  fcK.weight_mu, fcK.weight_rho, fcK.bias_mu, fcK.bias_rho in PyTorch's
+ *  [out, in] layout, metadata model "bnn", format elbo-bnn-1. */
 ELBO_API elbo_bnn *elbo_bnn_load(const char *path, int max_batch, elbo_error *err);
-ELBO_API const elbo_run_record *elbo_bnn_get_run_record(const elbo_bnn *m);
-ELBO_API void elbo_bnn_set_run_record(elbo_bnn *m, const elbo_run_record *r);
+/** Training, checkpoints, threads and the run record go through the
+ *  handle every model shares. */
+ELBO_API elbo_model *elbo_bnn_model(elbo_bnn *m);
 
 /* ------------------------------------------------------------------ images */
 

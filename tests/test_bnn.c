@@ -294,7 +294,7 @@ static void check_training(const char *dir)
     tc.batch_size = 100;
     elbo_bnn *a = mnist_bnn(2), *b = mnist_bnn(2);
     double t1[3], t2[3];
-    for (int e = 0; e < 3; e++) CHECK(elbo_bnn_train_epoch(a, &tc, &tr, NULL, NULL, t1, &err) == ELBO_OK, "%s", err.msg);
+    for (int e = 0; e < 3; e++) CHECK(elbo_model_train_epoch(elbo_bnn_model(a), &tc, &tr, NULL, NULL, t1, &err) == ELBO_OK, "%s", err.msg);
     CHECK(t1[0] == t1[1] + t1[2] || fabs(t1[0] - t1[1] - t1[2]) < 1e-9 * fabs(t1[0]), "loss = nll + kl");
     elbo_bnn_metrics r;
     CHECK(elbo_bnn_evaluate(a, &te, 4, 1, &r, &err) == ELBO_OK, "%s", err.msg);
@@ -302,14 +302,25 @@ static void check_training(const char *dir)
     CHECK(r.ece >= 0 && r.ece < 0.2 && r.brier > 0 && r.brier < 0.4 && r.nll < 0.6,
           "ECE %.4f, Brier %.4f, NLL %.4f", r.ece, r.brier, r.nll);
     /* deterministic: the same run again; and resumed through a checkpoint */
-    for (int e = 0; e < 2; e++) elbo_bnn_train_epoch(b, &tc, &tr, NULL, NULL, t2, &err);
-    CHECK(elbo_bnn_save(b, dir, &err) == ELBO_OK, "save: %s", err.msg);
+    for (int e = 0; e < 2; e++) elbo_model_train_epoch(elbo_bnn_model(b), &tc, &tr, NULL, NULL, t2, &err);
+    CHECK(elbo_model_save(elbo_bnn_model(b), dir, &err) == ELBO_OK, "save: %s", err.msg);
     elbo_bnn *c = elbo_bnn_load(dir, 0, &err);
     CHECK(c != NULL, "load: %s", err.msg);
     if (!c) return;
-    CHECK(same_params(b, c) && elbo_bnn_epochs(c) == 2 && elbo_bnn_steps(c) == 200, "reloaded state");
-    CHECK(elbo_bnn_train_epoch(c, &tc, &tr, NULL, NULL, t2, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(same_params(b, c) && elbo_model_epochs(elbo_bnn_model(c)) == 2 && elbo_model_steps(elbo_bnn_model(c)) == 200, "reloaded state");
+    CHECK(elbo_model_train_epoch(elbo_bnn_model(c), &tc, &tr, NULL, NULL, t2, &err) == ELBO_OK, "%s", err.msg);
     CHECK(same_params(a, c) && t2[0] == t1[0], "resumed run matches the straight one bit for bit");
+    /* the shared handle: kind, terms, threads, parameters */
+    const char *const *names;
+    elbo_model *hc = elbo_bnn_model(c);
+    CHECK(!strcmp(elbo_model_kind(hc), "bnn") && elbo_model_terms(hc, &names) == 3 &&
+              !strcmp(names[0], "loss") && !strcmp(names[1], "nll") && !strcmp(names[2], "kl"),
+          "kind and terms of the handle");
+    CHECK(elbo_model_num_params(hc) == 2 * (784 * 64 + 64 + 64 * 10 + 10) && elbo_model_threads(hc) == 2,
+          "parameters %zu, threads %d", elbo_model_num_params(hc), elbo_model_threads(hc));
+    CHECK(elbo_run_record_get(elbo_model_get_run_record(hc), "train_rows") &&
+              !strcmp(elbo_run_record_get(elbo_model_get_run_record(hc), "train_rows"), "10000"),
+          "the run record holds the training rows");
     /* a VAE loader refuses it, naming the kind */
     elbo_vae *v = elbo_vae_load(dir, 0, &err);
     CHECK(!v && strstr(err.msg, "'bnn'"), "VAE loader on a BNN checkpoint: %s", err.msg);
@@ -317,15 +328,15 @@ static void check_training(const char *dir)
     /* bad data */
     elbo_dataset nolab = tr;
     nolab.labels = NULL;
-    CHECK(elbo_bnn_train_epoch(c, &tc, &nolab, NULL, NULL, t2, &err) == ELBO_ERR_ARG && strstr(err.msg, "labels"),
+    CHECK(elbo_model_train_epoch(elbo_bnn_model(c), &tc, &nolab, NULL, NULL, t2, &err) == ELBO_ERR_ARG && strstr(err.msg, "labels"),
           "no labels: %s", err.msg);
     tr.labels[17] = 12;
-    CHECK(elbo_bnn_train_epoch(c, &tc, &tr, NULL, NULL, t2, &err) == ELBO_ERR_ARG && strstr(err.msg, "row 17"),
+    CHECK(elbo_model_train_epoch(elbo_bnn_model(c), &tc, &tr, NULL, NULL, t2, &err) == ELBO_ERR_ARG && strstr(err.msg, "row 17"),
           "label out of range: %s", err.msg);
     tc.objective = ELBO_OBJ_IWAE;
     tc.samples = 5;
     tr.labels[17] = 1;
-    CHECK(elbo_bnn_train_epoch(c, &tc, &tr, NULL, NULL, t2, &err) == ELBO_ERR_ARG, "IWAE refused: %s", err.msg);
+    CHECK(elbo_model_train_epoch(elbo_bnn_model(c), &tc, &tr, NULL, NULL, t2, &err) == ELBO_ERR_ARG, "IWAE refused: %s", err.msg);
     elbo_bnn_free(a);
     elbo_bnn_free(b);
     elbo_bnn_free(c);

@@ -245,8 +245,11 @@ elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *e
         return NULL;
     }
     bnn_update_sigma(m);
+    m->handle.c = (run_client){&m->tr, &m->base, &m->record};
     return m;
 }
+
+elbo_model *elbo_bnn_model(elbo_bnn *m) { return &m->handle; }
 
 /* ------------------------------------------------------- forward, backward */
 

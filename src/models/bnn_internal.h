@@ -26,7 +26,7 @@
 #ifndef ELBO_BNN_INTERNAL_H
 #define ELBO_BNN_INTERNAL_H
 
-#include "../train/trainer.h"
+#include "../train/run.h"
 #include "model.h"
 
 #define BNN_MAX_LAYERS (ELBO_MAX_HIDDEN + 1)
@@ -73,6 +73,7 @@ struct elbo_bnn {
     bnn_worker w[BNN_MAX_WORKERS];
     trainer tr;
     elbo_run_record record;
+    elbo_model handle; /* the public elbo_model: base, tr and record */
 };
 
 extern const model_ops bnn_ops;

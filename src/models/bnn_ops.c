@@ -312,55 +312,6 @@ const model_ops bnn_ops = {
 /* ------------------------------------------------------ the public calls */
 
 const elbo_bnn_config *elbo_bnn_get_config(const elbo_bnn *m) { return &m->cfg; }
-size_t elbo_bnn_num_params(const elbo_bnn *m) { return m->base.n_params; }
-long elbo_bnn_steps(const elbo_bnn *m) { return m->tr.step; }
-int elbo_bnn_epochs(const elbo_bnn *m) { return m->tr.epoch; }
-long elbo_bnn_epoch_examples(const elbo_bnn *m) { return m->tr.epoch_seen; }
-const elbo_run_record *elbo_bnn_get_run_record(const elbo_bnn *m) { return &m->record; }
-void elbo_bnn_set_run_record(elbo_bnn *m, const elbo_run_record *r) { m->record = *r; }
-
-elbo_status elbo_bnn_set_threads(elbo_bnn *m, int n, elbo_error *err)
-{
-    elbo_status st = bnn_set_workers(&m->base, n, err);
-    return st ? st : trainer_fit_workers(&m->tr, &m->base, err);
-}
-
-elbo_status elbo_bnn_save(const elbo_bnn *m, const char *dir, elbo_error *err)
-{
-    return ckpt_save(dir, &m->base, &m->tr, &m->record, err);
-}
-
-static elbo_status save_handle(void *h, const char *dir, elbo_error *err)
-{
-    return elbo_bnn_save(h, dir, err);
-}
-
-static run_client client_of(elbo_bnn *m)
-{
-    return (run_client){&m->tr, &m->base, &m->record, m, save_handle};
-}
-
-elbo_status elbo_bnn_train_epoch(elbo_bnn *m, const elbo_train_config *tc, const elbo_dataset *ds,
-                                 elbo_progress_fn progress, void *user, double terms[3],
-                                 elbo_error *err)
-{
-    ELBO_ASSERT(m && tc);
-    double means[MODEL_MAX_TERMS];
-    long n;
-    run_client c = client_of(m);
-    elbo_status st = run_epoch(&c, tc, ds, progress, user, means, &n, err);
-    if (!st && terms) memcpy(terms, means, sizeof(double) * 3);
-    return st;
-}
-
-elbo_status elbo_bnn_run(elbo_bnn *m, const elbo_train_config *tc, const elbo_run_config *rc,
-                         const elbo_dataset *train, const elbo_dataset *test,
-                         const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
-{
-    ELBO_ASSERT(m && tc && rc && rc->out_dir);
-    run_client c = client_of(m);
-    return run_train(&c, tc, rc, train, test, cb, stopped, err);
-}
 
 /* The config from a checkpoint's metadata. */
 static elbo_status config_from_file(const st_file *f, elbo_bnn_config *c, elbo_error *err)

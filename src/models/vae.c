@@ -307,6 +307,7 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
         return NULL;
     }
     for (int j = 0; j < c->latent_dim; j++) m->kl_scale[j] = 1.0f;
+    m->handle.c = (run_client){&m->tr, &m->base, &m->record};
     return m;
 }
 
@@ -612,3 +613,5 @@ void elbo_vae_reconstruct(elbo_vae *m, const float *x, int B, float *out)
     batch_arg a = {x, NULL, out, NULL, NULL, 0};
     for_chunks(m, B, reconstruct_chunk, &a);
 }
+
+elbo_model *elbo_vae_model(elbo_vae *m) { return &m->handle; }

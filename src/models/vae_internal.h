@@ -32,7 +32,7 @@
 #define ELBO_VAE_INTERNAL_H
 
 #include "../nn/sparse.h"
-#include "../train/trainer.h"
+#include "../train/run.h"
 #include "model.h"
 #include "../util/common.h"
 #include "../util/rng.h"
@@ -104,6 +104,7 @@ struct elbo_vae {
 
     /* The handle also carries the run: optimizer, PRNG, position, record. */
     trainer tr;
+    elbo_model handle; /* the public elbo_model: base, tr and record */
     elbo_run_record record;
 };
 

@@ -8,7 +8,7 @@
 
 elbo_status elbo_vae_save(const elbo_vae *m, const char *dir, elbo_error *err)
 {
-    return ckpt_save(dir, &m->base, &m->tr, &m->record, err);
+    return elbo_model_save(&m->handle, dir, err);
 }
 
 elbo_status elbo_vae_save_weights(const elbo_vae *m, const char *path, elbo_error *err)

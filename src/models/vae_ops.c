@@ -352,26 +352,14 @@ elbo_status elbo_vae_train_step(elbo_vae *m, const elbo_train_config *tc, const 
     return ELBO_OK;
 }
 
-static elbo_status save_handle(void *h, const char *dir, elbo_error *err)
-{
-    return elbo_vae_save(h, dir, err);
-}
-
-static run_client client_of(elbo_vae *m)
-{
-    return (run_client){&m->tr, &m->base, &m->record, m, save_handle};
-}
-
 elbo_status elbo_vae_train_epoch(elbo_vae *m, const elbo_train_config *tc, const elbo_dataset *ds,
                                  elbo_progress_fn progress, void *user, elbo_losses *out,
                                  elbo_error *err)
 {
     ELBO_ASSERT(m && tc);
     double means[MODEL_MAX_TERMS];
-    long n;
-    run_client c = client_of(m);
-    elbo_status st = run_epoch(&c, tc, ds, progress, user, means, &n, err);
-    if (!st && out) losses_from(means, n, out);
+    elbo_status st = elbo_model_train_epoch(&m->handle, tc, ds, progress, user, means, err);
+    if (!st && out) losses_from(means, m->tr.epoch_seen ? m->tr.epoch_seen : ds->n, out);
     return st;
 }
 
@@ -379,9 +367,7 @@ elbo_status elbo_vae_run(elbo_vae *m, const elbo_train_config *tc, const elbo_ru
                          const elbo_dataset *train, const elbo_dataset *test,
                          const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
 {
-    ELBO_ASSERT(m && tc && rc && rc->out_dir);
-    run_client c = client_of(m);
-    return run_train(&c, tc, rc, train, test, cb, stopped, err);
+    return elbo_model_run(&m->handle, tc, rc, train, test, cb, stopped, err);
 }
 
 elbo_status elbo_vae_eval(elbo_vae *m, const elbo_dataset *ds, uint64_t seed, elbo_losses *out,

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../io/checkpoint.h"
 #include "metrics.h"
 
 void elbo_run_config_default(elbo_run_config *rc)
@@ -42,7 +43,7 @@ static int on_step(void *user, int step, int n_steps, double loss)
 
 static elbo_status save(run_state *s, elbo_error *err)
 {
-    elbo_status st = s->c->save(s->c->handle, s->rc->out_dir, err);
+    elbo_status st = ckpt_save(s->rc->out_dir, s->c->m, s->c->t, s->c->record, err);
     if (!st) s->last_saved = s->c->t->step;
     return st;
 }
@@ -102,7 +103,7 @@ elbo_status run_train(const run_client *c, const elbo_train_config *tc, const el
                       const elbo_dataset *train, const elbo_dataset *test,
                       const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
 {
-    ELBO_ASSERT(c->save && rc->out_dir);
+    ELBO_ASSERT(rc->out_dir);
     run_state s = {c, rc, cb, c->t->step, 0};
     char path[4200], extra[64 + 40 * 256], summary[128], warning[256];
     snprintf(path, sizeof path, "%s/metrics.jsonl", rc->out_dir);

@@ -1,7 +1,7 @@
 /* run.h — training over any model as a library call: an epoch, or a whole
  * run with evaluation and checkpoint cadence, metrics.jsonl and stop
- * requests. A model's public train_epoch and run calls (elbo_vae_run,
- * elbo_bnn_run) are one line each over these: the data sets are checked
+ * requests, for the public elbo_model_train_epoch and elbo_model_run
+ * (train/handle.c). The data sets are checked
  * (ops->check_data), the options (trainer_check), the run record is
  * written (the options, the seed and the training rows), then the trainer
  * runs. */
@@ -10,16 +10,18 @@
 
 #include "trainer.h"
 
-/* Saves the run's checkpoint into dir (the handle knows its run record). */
-typedef elbo_status (*run_save_fn)(void *handle, const char *dir, elbo_error *err);
-
+/* A model as training sees it: its interface, its trainer and its run
+ * record (saved with its checkpoints). The public elbo_model handle is
+ * this; every model embeds one (elbo_vae, elbo_bnn). */
 typedef struct {
     trainer *t;
     model *m;
-    elbo_run_record *record; /* the model's, saved with its checkpoints */
-    void *handle;     /* passed to save */
-    run_save_fn save; /* NULL: run_epoch only */
+    elbo_run_record *record;
 } run_client;
+
+struct elbo_model {
+    run_client c;
+};
 
 /* One epoch's worth of training (elbo_vae_train_epoch's contract). */
 elbo_status run_epoch(const run_client *c, const elbo_train_config *tc, const elbo_dataset *ds,
