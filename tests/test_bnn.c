@@ -110,6 +110,18 @@ static void check_ops(void)
     double ref = log(0.3 / 0.1) + (0.01 + 0.04) / (2 * 0.09) - 0.5;
     CHECK(fabs(kl_gauss_prior_forward(&mu1, &rho1, 1, 0.09) - ref) < 1e-5, "KL closed form");
 
+    /* the fused per-step pass equals the separate ops */
+    float v[N], dv[N], dk[N], ones[N], dv_ref[N] = {0}, dk_ref[N] = {0}, v_ref[N];
+    for (int i = 0; i < N; i++) ones[i] = 1.0f;
+    double kl_fused = gauss_prior_stats(v, dv, dk, a1, a2, N, 0.09);
+    softplus_sq_forward(v_ref, a2, N);
+    softplus_sq_backward(dv_ref, ones, a2, N);
+    kl_gauss_prior_backward(NULL, dk_ref, NULL, a2, N, 0.09, 1.0f);
+    double worst = fabs(kl_fused - kl_gauss_prior_forward(a1, a2, N, 0.09));
+    for (int i = 0; i < N; i++)
+        worst = fmax(worst, fmax(fabs(v[i] - v_ref[i]), fmax(fabs(dv[i] - dv_ref[i]), fabs(dk[i] - dk_ref[i]))));
+    CHECK(worst < 1e-5, "gauss_prior_stats differs from the separate ops by %g", worst);
+
     fill_normal(a1, B * C, 2);
     memset(g1, 0, sizeof g1);
     softmax_xent_forward(out, a1, ys, B, C);
@@ -215,7 +227,8 @@ static void check_kl_mc(void)
     elbo_bnn *m = small_bnn(1, 1, -1.0, 5);
     if (!m) return;
     model *mb = bnn_base(m);
-    double pv = 0.25, kl = bnn_kl(m), s = 0, s2 = 0;
+    double pv = 0.25, kl = bnn_kl(m), s = 0, s2 = 0, kl_blocks = bnn_update_sigma(m);
+    CHECK(fabs(kl_blocks - kl) < 1e-9 * kl, "KL by blocks %.9g, directly %.9g", kl_blocks, kl);
     enum { DRAWS = 4000 };
     for (int d = 0; d < DRAWS; d++) {
         double v = 0;

@@ -126,6 +126,27 @@ static int list_chunks(const void *owner, model_chunk *ch)
     return nc;
 }
 
+enum { BLOCK = 16384 }; /* weights per block of the per-step pass */
+
+/* Counts (b == NULL) or lists the blocks of (mu, rho) pairs. */
+static int list_blocks(const elbo_bnn *m, size_t (*b)[3])
+{
+    int nb = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const bnn_layer *L = &m->layers[l];
+        size_t mus[2] = {L->wmu, L->bmu}, rhos[2] = {L->wrho, L->brho};
+        size_t ns[2] = {(size_t)L->in * L->out, (size_t)L->out};
+        for (int k = 0; k < 2; k++)
+            for (size_t i = 0; i < ns[k]; i += BLOCK, nb++)
+                if (b) {
+                    b[nb][0] = mus[k] + i;
+                    b[nb][1] = rhos[k] + i;
+                    b[nb][2] = ns[k] - i < BLOCK ? ns[k] - i : BLOCK;
+                }
+    }
+    return nb;
+}
+
 /* -------------------------------------------------------------- workers */
 
 /* Points w's buffers into one block (NULL: returns the floats needed). */
@@ -214,6 +235,10 @@ void elbo_bnn_free(elbo_bnn *m)
     elbo_free_aligned(m->base.params);
     model_chunks_free(&m->base);
     elbo_free_aligned(m->s2);
+    elbo_free_aligned(m->gv);
+    elbo_free_aligned(m->gk);
+    free(m->blocks);
+    free(m->block_kl);
     elbo_free_aligned(m->eps_step);
     free(m);
 }
@@ -236,8 +261,14 @@ elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *e
     build_tensors(m);
     m->base.max_rows = c->max_batch;
     m->s2 = elbo_calloc_aligned(m->base.n_params, sizeof(float));
+    m->gv = elbo_calloc_aligned(m->base.n_params, sizeof(float));
+    m->gk = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * m->eps_width, sizeof(float));
-    elbo_status st = !m->s2 || !m->eps_step
+    m->n_blocks = list_blocks(m, NULL);
+    m->blocks = malloc(sizeof *m->blocks * (size_t)m->n_blocks);
+    m->block_kl = malloc(sizeof(double) * (size_t)m->n_blocks);
+    if (m->blocks) list_blocks(m, m->blocks);
+    elbo_status st = !m->s2 || !m->gv || !m->gk || !m->eps_step || !m->blocks || !m->block_kl
                          ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %zu variances", m->base.n_params)
                          : model_setup(&m->base, &m->tr, list_chunks, m, c->threads, seed, init_cb, err);
     if (st) {
@@ -253,14 +284,20 @@ elbo_model *elbo_bnn_model(elbo_bnn *m) { return &m->handle; }
 
 /* ------------------------------------------------------- forward, backward */
 
-void bnn_update_sigma(elbo_bnn *m)
+double bnn_update_sigma(elbo_bnn *m)
 {
     const float *p = m->base.params;
-    for (int l = 0; l < m->n_layers; l++) {
-        const bnn_layer *L = &m->layers[l];
-        softplus_sq_forward(m->s2 + L->wrho, p + L->wrho, (long)L->in * L->out);
-        softplus_sq_forward(m->s2 + L->brho, p + L->brho, L->out);
+    double pv = m->cfg.prior_sigma * m->cfg.prior_sigma;
+    int nt = m->base.n_workers < m->n_blocks ? m->base.n_workers : m->n_blocks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int k = 0; k < m->n_blocks; k++) {
+        size_t mu = m->blocks[k][0], rho = m->blocks[k][1], n = m->blocks[k][2];
+        m->block_kl[k] = gauss_prior_stats(m->s2 + rho, m->gv + rho, m->gk + rho, p + mu, p + rho,
+                                           (long)n, pv);
     }
+    double kl = 0.0;
+    for (int k = 0; k < m->n_blocks; k++) kl += m->block_kl[k];
+    return kl;
 }
 
 double bnn_kl(const elbo_bnn *m)
@@ -349,17 +386,13 @@ void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst)
             bias_backward(dst, d, w->rows, L->out, ch->r0, ch->r1);
     }
     float scale = (float)m->kl_scale;
-    double pv = m->cfg.prior_sigma * m->cfg.prior_sigma;
     if (!rho) {
+        double pv = m->cfg.prior_sigma * m->cfg.prior_sigma;
         kl_gauss_prior_backward(dst, NULL, p + ch->off, NULL, (long)ch->n, pv, scale);
         return;
     }
-    /* dst holds d/d sigma^2: chain it to rho in place, then add the KL's */
-    const float *r = p + ch->off;
-    for (size_t i = 0; i < ch->n; i++) {
-        float g = dst[i];
-        dst[i] = 0.0f;
-        softplus_sq_backward(dst + i, &g, r + i, 1);
-    }
-    kl_gauss_prior_backward(NULL, dst, NULL, r, (long)ch->n, pv, scale);
+    /* dst holds d/d sigma^2: the chain rule to rho, then the KL's gradient,
+     * with the factors of this step (bnn_update_sigma) */
+    const float *gv = m->gv + ch->off, *gk = m->gk + ch->off;
+    for (size_t i = 0; i < ch->n; i++) dst[i] = dst[i] * gv[i] + scale * gk[i];
 }

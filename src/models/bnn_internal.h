@@ -63,7 +63,11 @@ struct elbo_bnn {
     int n_layers;
     bnn_layer layers[BNN_MAX_LAYERS];
     model_tensor tensors[4 * BNN_MAX_LAYERS];
-    float *s2;        /* [n_params] sigma^2 at the rho offsets, set per step */
+    float *s2;        /* [n_params] at the rho offsets, set per step: sigma^2, */
+    float *gv, *gk;   /* d sigma^2 / d rho and d KL / d rho */
+    int n_blocks;     /* pieces of (mu, rho) for the per-step pass, in order */
+    size_t (*blocks)[3];  /* [n_blocks] {mu offset, rho offset, count} */
+    double *block_kl; /* [n_blocks] their KL */
     float *eps_step;  /* [max_batch, sum of widths] the step's noise */
     const float *eps_fixed; /* test hook: the step's noise copied from here */
     int eps_width;    /* sum of the layers' out */
@@ -85,9 +89,11 @@ elbo_status bnn_set_workers(model *base, int n, elbo_error *err);
  * activation gradients (zeroed first by forward). */
 double bnn_forward(elbo_bnn *m, bnn_worker *w);
 void bnn_backward(elbo_bnn *m, bnn_worker *w);
-/* sigma^2 of every rho into m->s2 (before any forward pass). */
-void bnn_update_sigma(elbo_bnn *m);
-/* The KL of the whole posterior to the prior, in nats. */
+/* The per-step statistics of every rho (s2, gv, gk) over the workers, in
+ * blocks; returns the KL of the whole posterior to the prior (summed in
+ * block order). Before any forward pass and gradient. */
+double bnn_update_sigma(elbo_bnn *m);
+/* The same KL computed directly (serially), in nats. */
 double bnn_kl(const elbo_bnn *m);
 /* The summed gradient of chunk c over workers 0 .. nw-1 into dst. */
 void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst);

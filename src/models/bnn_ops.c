@@ -56,13 +56,13 @@ static void bnn_step_begin(model *base, model_step *s, const model_batch *b)
     elbo_bnn *m = (elbo_bnn *)base;
     ELBO_ASSERT(b->ds); /* labels come with the rows */
     m->n_train = b->ds->n;
-    bnn_update_sigma(m);
+    double kl = bnn_update_sigma(m);
     if (m->eps_fixed)
         memcpy(m->eps_step, m->eps_fixed, sizeof(float) * (size_t)b->n * m->eps_width);
     else
         elbo_rng_normal_fill(s->rng, m->eps_step, (long)b->n * m->eps_width);
     double share = (double)b->n / (double)b->ds->n;
-    m->kl_step = bnn_kl(m) * share;
+    m->kl_step = kl * share;
     m->kl_scale = s->kl_weight * share;
     s->two_phase = 0;
 }

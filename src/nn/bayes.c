@@ -68,6 +68,21 @@ void kl_gauss_prior_backward(float *dmu, float *drho, const float *mu, const flo
     }
 }
 
+double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, const float *rho,
+                         long n, double prior_var)
+{
+    double s = 0.0, half_log_pv = 0.5 * log(prior_var);
+    for (long i = 0; i < n; i++) {
+        double r = rho[i], e = exp(-fabs(r)); /* softplus and sigmoid from one exp */
+        double sd = (r > 0 ? r : 0.0) + log1p(e), g = r >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+        var[i] = (float)(sd * sd);
+        dvar[i] = (float)(2.0 * sd * g);
+        dkl[i] = (float)((sd / prior_var - 1.0 / sd) * g);
+        s += half_log_pv - log(sd) + (sd * sd + (double)mu[i] * mu[i]) / (2.0 * prior_var) - 0.5;
+    }
+    return s;
+}
+
 double softmax_xent_forward(float *probs, const float *logits, const int32_t *y, int B, int C)
 {
     double nll = 0.0;

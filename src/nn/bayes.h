@@ -37,6 +37,13 @@ double kl_gauss_prior_forward(const float *mu, const float *rho, long n, double 
 void kl_gauss_prior_backward(float *dmu, float *drho, const float *mu, const float *rho, long n,
                              double prior_var, float scale);
 
+/* The per-step statistics of n weights in one pass, what the forward pass
+ * and the gradient need: var = sigma^2, dvar = d sigma^2 / d rho and
+ * dkl = d KL / d rho (as kl_gauss_prior_backward with scale 1), each [n];
+ * returns the KL summed (kl_gauss_prior_forward). */
+double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, const float *rho,
+                         long n, double prior_var);
+
 /* Softmax cross-entropy over B rows of C logits with integer targets y[B]:
  * returns sum_b -log softmax(logits_b)[y_b] (stable), and writes probs[B,C]
  * (kept for backward). */
