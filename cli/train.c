@@ -56,6 +56,8 @@ static void train_help(void)
            "  --prior-sigma X      bnn: the prior N(0, X^2) on every weight (default 0.1)\n"
            "  --rho-init X         bnn: sigma starts at softplus(X) (default -6)\n"
            "  --pred-samples S     bnn: posterior draws per prediction (default 10)\n"
+           "  --kl-weighting W     bnn: uniform (B/N of the KL per batch, default) or\n"
+           "                       blundell (2^(M-i)/(2^M-1) for batch i of M)\n"
            "  --exclude-digit D    leave out the training images labelled D (anomaly\n"
            "                       detection with a held-out class)\n"
            "  --seed N             PRNG seed (default 1); same seed + threads => same run\n"

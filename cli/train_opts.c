@@ -18,6 +18,7 @@ static const char *const BINS[] = {"none", "static", "dynamic", NULL};
 static const char *const ACTS[] = {"relu", "tanh", "softplus", NULL};
 static const char *const OBJS[] = {"elbo", "iwae", NULL};
 static const char *const KINDS[] = {"vae", "bnn", NULL};
+static const char *const KLWS[] = {"uniform", "blundell", NULL};
 
 /* Which kinds of model an option is for (a bit per TRAIN_* kind). */
 enum { K_VAE = 1 << TRAIN_VAE, K_BNN = 1 << TRAIN_BNN, K_ALL = K_VAE | K_BNN };
@@ -57,6 +58,7 @@ static const opt_def OPTS[] = {
     {"prior-sigma", "prior_sigma", T_DBL, OFF(bcfg.prior_sigma), 0, 1e6, 1, NULL, K_BNN},
     {"rho-init", "rho_init", T_DBL, OFF(bcfg.rho_init), -30, 30, 0, NULL, K_BNN},
     {"pred-samples", "pred_samples", T_INT, OFF(bcfg.samples), 1, 100000, 0, NULL, K_BNN},
+    {"kl-weighting", "kl_weighting", T_ENUM, OFF(bcfg.kl_weighting), 0, 0, 0, KLWS, K_BNN},
     {"exclude-digit", "exclude_digit", T_LONG, OFF(exclude), 0, 255, 0, NULL, K_ALL},
     {"seed", "seed", T_U64, OFF(seed), 0, 0, 0, NULL, K_ALL},
     {"threads", "threads", T_LONG, OFF(threads), 1, 64, 0, NULL, K_ALL},

@@ -548,6 +548,14 @@ ELBO_API elbo_model *elbo_vae_model(elbo_vae *m);
  *  objective, samples and free bits do not. */
 typedef struct elbo_bnn elbo_bnn;
 
+/** How the KL is shared among the M minibatches of an epoch (the weights
+ *  sum to 1 over an epoch). */
+typedef enum {
+    ELBO_KL_UNIFORM = 0, /* B / N for a batch of B of N rows (1/M for equal batches) */
+    ELBO_KL_BLUNDELL = 1 /* 2^(M-i) / (2^M - 1) for batch i = 1..M (Blundell et al. 2015,
+                            eq. 9): the first batches carry most of it */
+} elbo_kl_weighting;
+
 typedef struct {
     int input_dim;                /* values per row (784) */
     int n_classes;                /* 10 */
@@ -555,6 +563,7 @@ typedef struct {
     int hidden[ELBO_MAX_HIDDEN];  /* their widths (400, 400) */
     double prior_sigma;           /* the prior N(0, prior_sigma^2) on every weight (0.1) */
     double rho_init;              /* every rho starts here: sigma = softplus(rho_init) (-6) */
+    elbo_kl_weighting kl_weighting; /* how minibatches share the KL (uniform) */
     int samples;                  /* posterior draws averaged by predictions and the
                                      per-epoch test metrics (10) */
     int max_batch;                /* rows the activations are sized for (128) */

@@ -269,6 +269,45 @@ static void check_near_deterministic(void)
     elbo_bnn_free(m);
 }
 
+/* The KL's share of a batch: B/N (uniform) or Blundell's 2^(M-i)/(2^M-1). */
+static void check_kl_weighting(void)
+{
+    elbo_bnn *m = small_bnn(1, 1, -2.0, 9);
+    if (!m) return;
+    float x[12 * 6];
+    int32_t y[12] = {0};
+    fill_normal(x, 12 * 6, 1);
+    elbo_dataset ds;
+    elbo_error err;
+    CHECK(elbo_dataset_from_float(12, 6, x, y, &ds, &err) == ELBO_OK, "%s", err.msg);
+    elbo_train_config tc;
+    elbo_train_config_default(&tc);
+    elbo_rng r;
+    elbo_rng_seed(&r, 1);
+    model_step s = {&tc, 1.0, &r, 0};
+    double kl = bnn_kl(m);
+    model_batch b = {&ds, NULL, NULL, 0, 4, 0, 1, 0, 3}; /* batch 1 of 3, 4 of 12 rows */
+    bnn_ops.step_begin(bnn_base(m), &s, &b);
+    CHECK(fabs(m->kl_step - kl / 3) < 1e-9 * kl, "uniform share %g, expected %g", m->kl_step, kl / 3);
+    m->cfg.kl_weighting = ELBO_KL_BLUNDELL;
+    double sum = 0.0;
+    for (int i = 0; i < 3; i++) {
+        b.index = i;
+        bnn_ops.step_begin(bnn_base(m), &s, &b);
+        double want = kl * pow(2.0, 3 - (i + 1)) / (pow(2.0, 3) - 1);
+        CHECK(fabs(m->kl_step - want) < 1e-9 * kl, "Blundell share of batch %d: %g, expected %g", i + 1,
+              m->kl_step, want);
+        sum += m->kl_step;
+    }
+    CHECK(fabs(sum - kl) < 1e-9 * kl, "Blundell shares sum to the KL: %g vs %g", sum, kl);
+    b.count = 2000; /* 2^2000 overflows a double: the weights must not */
+    b.index = 0;
+    bnn_ops.step_begin(bnn_base(m), &s, &b);
+    CHECK(fabs(m->kl_step - kl / 2) < 1e-9 * kl, "Blundell share with 2000 batches %g", m->kl_step);
+    elbo_dataset_free(&ds);
+    elbo_bnn_free(m);
+}
+
 /* ------------------------------------------------- training, checkpoints */
 
 static elbo_bnn *mnist_bnn(int threads)
@@ -366,6 +405,7 @@ int main(void)
     check_model_grad(2);
     check_kl_mc();
     check_near_deterministic();
+    check_kl_weighting();
     char dir[] = "/tmp/elbo-test-bnn-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     check_training(dir);

@@ -96,7 +96,7 @@ static void run_case(const char *path, int threads)
     bnn_set_step_noise(m, eps);
     float step_loss[3];
     for (int s = 0; s < 3; s++) {
-        model_batch b = {&ds, NULL, NULL, 0, B, 0, 5};
+        model_batch b = {&ds, NULL, NULL, 0, B, 0, 5, 0, 1};
         double sums[MODEL_MAX_TERMS];
         CHECK(trainer_step(bnn_trainer(m), bnn_base(m), &tc, &b, sums, &err) == ELBO_OK, "step: %s", err.msg);
         step_loss[s] = (float)sums[0];

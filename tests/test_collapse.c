@@ -90,7 +90,7 @@ static int model_grad(elbo_vae *m, const float *x, const float *eps, double w, d
     vae_set_step_noise(m, eps);
     elbo_rng r;
     elbo_rng_seed(&r, 1);
-    model_batch bt = {NULL, NULL, x, 0, 3, 0, 1};
+    model_batch bt = {NULL, NULL, x, 0, 3, 0, 1, 0, 1};
     model_step s = {&tc, w, &r, 0};
     b->ops->step_begin(b, &s, &bt);
     b->ops->forward(b, &s, 0, &bt, 0, 3, !s.two_phase);

@@ -46,6 +46,8 @@ elbo_status elbo_bnn_config_check(const elbo_bnn_config *c, elbo_error *err)
         return elbo_fail(err, ELBO_ERR_ARG, "prior_sigma must be finite and > 0 (got %g)", c->prior_sigma);
     if (!(c->rho_init > -30.0 && c->rho_init < 30.0))
         return elbo_fail(err, ELBO_ERR_ARG, "rho_init %g out of range (-30, 30)", c->rho_init);
+    if (c->kl_weighting != ELBO_KL_UNIFORM && c->kl_weighting != ELBO_KL_BLUNDELL)
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown KL weighting %d", (int)c->kl_weighting);
     if (c->samples < 1 || c->samples > 100000)
         return elbo_fail(err, ELBO_ERR_ARG, "samples %d out of range 1..100000", c->samples);
     if (c->max_batch < 1 || c->max_batch > MAX_WIDTH)

@@ -14,6 +14,7 @@
 
 static const char *const TERMS[] = {"loss", "nll", "kl"};
 static const char *const LABELS[] = {"loss", "negative log-likelihood", "KL"};
+static const char *const KL_WEIGHTINGS[] = {"uniform", "blundell"};
 
 elbo_status elbo_bnn_check_dataset(const elbo_bnn *m, const elbo_dataset *ds, elbo_error *err)
 {
@@ -61,7 +62,10 @@ static void bnn_step_begin(model *base, model_step *s, const model_batch *b)
         memcpy(m->eps_step, m->eps_fixed, sizeof(float) * (size_t)b->n * m->eps_width);
     else
         elbo_rng_normal_fill(s->rng, m->eps_step, (long)b->n * m->eps_width);
-    double share = (double)b->n / (double)b->ds->n;
+    /* Blundell's 2^(M-i) / (2^M - 1) = 2^-i / (1 - 2^-M), i = index + 1 */
+    double share = m->cfg.kl_weighting == ELBO_KL_BLUNDELL
+                       ? exp2(-(double)(b->index + 1)) / (1.0 - exp2(-(double)b->count))
+                       : (double)b->n / (double)b->ds->n;
     m->kl_step = kl * share;
     m->kl_scale = s->kl_weight * share;
     s->two_phase = 0;
@@ -285,6 +289,7 @@ static int bnn_config_to_meta(const model *base, elbo_kv *out)
     n = model_meta_put(out, n, "prior_sigma", "%.17g", c->prior_sigma);
     n = model_meta_put(out, n, "rho_init", "%.17g", c->rho_init);
     n = model_meta_put(out, n, "pred_samples", "%d", c->samples);
+    n = model_meta_put(out, n, "kl_weighting", "%s", KL_WEIGHTINGS[c->kl_weighting]);
     return n;
 }
 
@@ -332,6 +337,10 @@ static elbo_status config_from_file(const st_file *f, elbo_bnn_config *c, elbo_e
         model_meta_double(st_meta_get(f, "rho_init"), "rho_init", f->path, &c->rho_init, err) ||
         model_meta_pos_int(st_meta_get(f, "pred_samples"), "pred_samples", f->path, &c->samples, err))
         return ELBO_ERR_FORMAT;
+    const char *kw = st_meta_get(f, "kl_weighting");
+    int k = model_meta_lookup(kw, KL_WEIGHTINGS, 2, ELBO_KL_UNIFORM);
+    if (k < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown kl_weighting '%s'", f->path, kw);
+    c->kl_weighting = (elbo_kl_weighting)k;
     return elbo_bnn_config_check(c, err);
 }
 

@@ -77,6 +77,8 @@ typedef struct {
     int start, n;
     int epoch;     /* completed epochs of the run (keys per-use randomness) */
     uint64_t seed; /* the run's seed (keys per-example randomness) */
+    int index, count; /* this is batch index (0-based) of count in its epoch
+                         (0 of 1 for a lone step): per-minibatch KL weights */
 } model_batch;
 
 /* What the trainer tells a model about the step it runs. */

@@ -342,7 +342,7 @@ elbo_status elbo_vae_train_step(elbo_vae *m, const elbo_train_config *tc, const 
     if ((long)B * tc->samples > m->cfg.max_batch)
         return elbo_fail(err, ELBO_ERR_ARG, "batch of %d rows x %d samples exceeds max_batch %d", B,
                          tc->samples, m->cfg.max_batch);
-    model_batch b = {NULL, NULL, x, 0, B, m->tr.epoch, m->tr.seed};
+    model_batch b = {NULL, NULL, x, 0, B, m->tr.epoch, m->tr.seed, 0, 1};
     double sums[MODEL_MAX_TERMS];
     if ((st = trainer_step(&m->tr, &m->base, tc, &b, sums, err))) return st;
     if (out) {

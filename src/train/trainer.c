@@ -270,7 +270,7 @@ elbo_status trainer_epoch(trainer *t, model *m, const elbo_train_config *tc,
     int s = (int)(t->epoch_seen / bs), stopped = 0;
     while (t->epoch_seen < ds->n && !stopped) {
         int start = (int)t->epoch_seen, B = ds->n - start < bs ? ds->n - start : bs;
-        model_batch b = {ds, t->perm, NULL, start, B, t->epoch, t->seed};
+        model_batch b = {ds, t->perm, NULL, start, B, t->epoch, t->seed, s, n_steps};
         double sums[MODEL_MAX_TERMS];
         if ((st = trainer_step(t, m, tc, &b, sums, err))) return st;
         for (int k = 0; k < nt; k++) t->epoch_sums[k] += sums[k];
