@@ -20,16 +20,26 @@ static void info_help(void)
            "  --json       one JSON object instead of text\n");
 }
 
+/* s as a JSON string, quoted and escaped (checkpoint strings are the
+ * file's, not ours). */
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (const char *p = s; *p; p++)
+        if (*p == '"' || *p == '\\') printf("\\%c", *p);
+        else if ((unsigned char)*p < 0x20) printf("\\u%04x", *p);
+        else putchar(*p);
+    putchar('"');
+}
+
 static void print_json_pairs(const char *name, const elbo_run_record *r)
 {
     printf(",\"%s\":{", name);
     for (int i = 0; i < r->n; i++) {
-        printf("%s\"%s\":\"", i ? "," : "", r->e[i].key);
-        for (const char *p = r->e[i].value; *p; p++)
-            if (*p == '"' || *p == '\\') printf("\\%c", *p);
-            else if ((unsigned char)*p < 0x20) printf("\\u%04x", *p);
-            else putchar(*p);
-        printf("\"");
+        printf("%s", i ? "," : "");
+        json_string(r->e[i].key);
+        putchar(':');
+        json_string(r->e[i].value);
     }
     printf("}");
 }
@@ -49,10 +59,16 @@ int cmd_info(int argc, char **argv)
         return 1;
     }
     if (o.json) {
-        printf("{\"kind\":\"%s\",\"format\":\"%s\",\"elbo_version\":\"%s\",\"parameters\":%zu,"
-               "\"tensors\":%d,\"step\":%ld,\"epoch\":%d,\"epoch_examples\":%ld,\"optimizer_state\":%s",
-               in->kind, in->format, in->version, in->n_params, in->n_tensors, in->step, in->epoch,
-               in->epoch_examples, in->has_optim ? "true" : "false");
+        printf("{\"kind\":");
+        json_string(in->kind);
+        printf(",\"format\":");
+        json_string(in->format);
+        printf(",\"elbo_version\":");
+        json_string(in->version);
+        printf(",\"parameters\":%zu,\"tensors\":%d,\"step\":%ld,\"epoch\":%d,\"epoch_examples\":%ld,"
+               "\"optimizer_state\":%s",
+               in->n_params, in->n_tensors, in->step, in->epoch, in->epoch_examples,
+               in->has_optim ? "true" : "false");
         print_json_pairs("config", &in->config);
         print_json_pairs("run", &in->run);
         printf("}\n");

@@ -123,7 +123,7 @@ static void get_opt(const train_opts *o, const opt_def *d, char *buf, size_t cap
     case T_LONG: snprintf(buf, cap, "%ld", *(const long *)p); break;
     case T_INT: snprintf(buf, cap, "%d", *(const int *)p); break;
     case T_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)p); break;
-    case T_DBL: snprintf(buf, cap, "%.17g", *(const double *)p); break;
+    case T_DBL: elbo_format_double(buf, cap, *(const double *)p); break;
     case T_FLAG: snprintf(buf, cap, "%d", *(const int *)p); break;
     case T_ENUM: snprintf(buf, cap, "%s", d->names[*(const int *)p]); break;
     case T_HIDDEN: {
@@ -255,6 +255,7 @@ int train_opts_resume(train_opts *o, const elbo_run_record *r, int *threads_chan
         char now[480];
         get_opt(o, d, now, sizeof now);
         if (!strcmp(now, rec)) continue; /* as recorded (defaults may lie outside a flag's range) */
+        if (d->type == T_DBL && strtod(rec, NULL) == *(const double *)cfield(o, d)) continue; /* other spelling */
         if (!o->given[i]) {
             if (set_opt(o, d, rec)) {
                 fprintf(stderr, "elbo train: the run record in %s holds a bad '%s'\n", o->out, d->key);

@@ -453,11 +453,15 @@ typedef struct {
  *  key or value is too long or the record is full. */
 ELBO_API elbo_status elbo_run_record_set(elbo_run_record *r, const char *key, const char *value,
                                          elbo_error *err);
+/** The canonical spelling of a number in run records and metadata: the
+ *  shortest %g form (15 to 17 digits) that reads back as exactly v ("0.1",
+ *  not "0.10000000000000001"). Returns buf. */
+ELBO_API const char *elbo_format_double(char *buf, size_t cap, double v);
 /** The value of key, or NULL. */
 ELBO_API const char *elbo_run_record_get(const elbo_run_record *r, const char *key);
 /** Records the training options of tc (lr, batch, adam_eps, clip_grad,
  *  beta, kl_warmup, kl_cycle, free_bits, objective, samples) in r, in
- *  canonical spellings (numbers as %.17g). */
+ *  canonical spellings (numbers by elbo_format_double). */
 ELBO_API elbo_status elbo_run_record_train_config(elbo_run_record *r, const elbo_train_config *tc,
                                                   elbo_error *err);
 /** The inverse: reads the options of tc that r holds (others untouched).

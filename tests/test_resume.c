@@ -159,9 +159,38 @@ static void test_clip_and_faults(void)
     elbo_vae_free(a);
 }
 
+/* The run record: canonical numbers that read back exactly, train config
+ * round trip, set/get and its limits. */
+static void test_run_record(void)
+{
+    char buf[64];
+    const double vals[] = {0.1, 1e-3, 0.3, 1.0 / 3.0, 123456789.123, -6, 5e-324, 1e300};
+    for (int i = 0; i < 8; i++) {
+        elbo_format_double(buf, sizeof buf, vals[i]);
+        CHECK(strtod(buf, NULL) == vals[i], "%s does not read back as %.17g", buf, vals[i]);
+    }
+    CHECK(!strcmp(elbo_format_double(buf, sizeof buf, 0.1), "0.1"), "0.1 spelled %s", buf);
+    CHECK(!strcmp(elbo_format_double(buf, sizeof buf, 0.001), "0.001"), "0.001 spelled %s", buf);
+    elbo_train_config tc, back;
+    elbo_train_config_default(&tc);
+    tc.lr = 0.1 + 0.2; /* 0.30000000000000004: needs 17 digits */
+    tc.beta = 0.25;
+    tc.kl_warmup_epochs = 7;
+    elbo_run_record r = {0};
+    elbo_error err;
+    CHECK(elbo_run_record_train_config(&r, &tc, &err) == ELBO_OK, "%s", err.msg);
+    elbo_train_config_default(&back);
+    CHECK(elbo_train_config_from_record(&r, &back, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(back.lr == tc.lr && back.beta == 0.25 && back.kl_warmup_epochs == 7, "train config round trip");
+    CHECK(elbo_run_record_set(&r, "lr", "x", &err) == ELBO_OK &&
+              elbo_train_config_from_record(&r, &back, &err) == ELBO_ERR_FORMAT && strstr(err.msg, "lr"),
+          "a bad value is named: %s", err.msg);
+}
+
 int main(void)
 {
     elbo_error err;
+    test_run_record();
     if (elbo_dataset_load_mnist("data/mnist", ELBO_SPLIT_TRAIN, &train, &err) != ELBO_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;

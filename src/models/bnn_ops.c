@@ -286,8 +286,9 @@ static int bnn_config_to_meta(const model *base, elbo_kv *out)
     n = model_meta_put(out, n, "input_dim", "%d", c->input_dim);
     n = model_meta_put(out, n, "n_classes", "%d", c->n_classes);
     n = model_meta_put_widths(out, n, "hidden", c->hidden, c->n_hidden);
-    n = model_meta_put(out, n, "prior_sigma", "%.17g", c->prior_sigma);
-    n = model_meta_put(out, n, "rho_init", "%.17g", c->rho_init);
+    char num[32];
+    n = model_meta_put(out, n, "prior_sigma", "%s", elbo_format_double(num, sizeof num, c->prior_sigma));
+    n = model_meta_put(out, n, "rho_init", "%s", elbo_format_double(num, sizeof num, c->rho_init));
     n = model_meta_put(out, n, "pred_samples", "%d", c->samples);
     n = model_meta_put(out, n, "kl_weighting", "%s", KL_WEIGHTINGS[c->kl_weighting]);
     return n;

@@ -31,10 +31,19 @@ const char *elbo_run_record_get(const elbo_run_record *r, const char *key)
     return NULL;
 }
 
+const char *elbo_format_double(char *buf, size_t cap, double v)
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, cap, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v || !isfinite(v)) break;
+    }
+    return buf;
+}
+
 static elbo_status set_num(elbo_run_record *r, const char *key, double v, elbo_error *err)
 {
     char buf[64];
-    snprintf(buf, sizeof buf, "%.17g", v);
+    elbo_format_double(buf, sizeof buf, v);
     return elbo_run_record_set(r, key, buf, err);
 }
 
