@@ -331,8 +331,9 @@ int cmd_train(int argc, char **argv)
     elbo_dataset train = {0}, test = {0};
     train_model tm = {0};
     rc = 1;
-    if (load_data(&o, &train, &test) == 0 &&
-        (o.kind == TRAIN_BNN ? build_bnn(&o, &train, &tm) : build_vae(&o, &train, &tm)) == 0 &&
+    /* each kind's builder, indexed by TRAIN_* */
+    static int (*const build[])(train_opts *, const elbo_dataset *, train_model *) = {build_vae, build_bnn};
+    if (load_data(&o, &train, &test) == 0 && build[o.kind](&o, &train, &tm) == 0 &&
         finish_build(&o, &tm, train.n) == 0) {
         fflush(stdout);
         rc = run(&o, &tm, &train, &test);

@@ -571,7 +571,8 @@ typedef struct {
     int samples;                  /* posterior draws averaged by predictions and the
                                      per-epoch test metrics (10) */
     int max_batch;                /* rows the activations are sized for (128) */
-    int threads;                  /* worker threads (0: all cores) */
+    int threads;                  /* worker threads at creation (0: all cores); the
+                                     count in use is elbo_model_threads */
 } elbo_bnn_config;
 
 /** Prediction quality on a labelled data set, from the predictive

@@ -202,15 +202,6 @@ static int worker_alloc(elbo_bnn *m, bnn_worker *w)
 static int alloc_cb(model *base, void *w) { return worker_alloc((elbo_bnn *)base, w); }
 static void free_cb(void *w) { worker_free(w); }
 
-elbo_status bnn_set_workers(model *base, int n, elbo_error *err)
-{
-    elbo_bnn *m = (elbo_bnn *)base;
-    elbo_status st = model_set_workers(base, n, BNN_MAX_WORKERS, m->w, sizeof m->w[0], alloc_cb,
-                                       free_cb, err);
-    if (!st) m->cfg.threads = base->n_workers;
-    return st;
-}
-
 /* ------------------------------------------------------- create and free */
 
 /* mu as nn.Linear: U(-1/sqrt(in), 1/sqrt(in)) for weights and biases, in
@@ -232,7 +223,7 @@ static void init_params(elbo_bnn *m, elbo_rng *rng)
 void elbo_bnn_free(elbo_bnn *m)
 {
     if (!m) return;
-    for (int i = 0; i < m->base.n_workers; i++) worker_free(&m->w[i]);
+    model_free_workers(&m->base);
     trainer_free(&m->tr);
     elbo_free_aligned(m->base.params);
     model_chunks_free(&m->base);
@@ -262,6 +253,11 @@ elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *e
     build_layout(m);
     build_tensors(m);
     m->base.max_rows = c->max_batch;
+    m->base.workers = m->w;
+    m->base.worker_size = sizeof m->w[0];
+    m->base.max_workers = BNN_MAX_WORKERS;
+    m->base.worker_alloc = alloc_cb;
+    m->base.worker_free = free_cb;
     m->s2 = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->gv = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->gk = elbo_calloc_aligned(m->base.n_params, sizeof(float));
@@ -278,6 +274,7 @@ elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *e
         return NULL;
     }
     bnn_update_sigma(m);
+    m->cfg.threads = m->base.n_workers;
     m->handle.c = (run_client){&m->tr, &m->base, &m->record};
     return m;
 }

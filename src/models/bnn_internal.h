@@ -22,7 +22,7 @@
  *
  * Ownership: the model owns params, the per-step sigma^2 and noise, the
  * chunk list and the workers' scratch (all allocated at creation or by
- * bnn_set_workers); the trainer owns the optimizer state. */
+ * model_set_workers); the trainer owns the optimizer state. */
 #ifndef ELBO_BNN_INTERNAL_H
 #define ELBO_BNN_INTERNAL_H
 
@@ -82,7 +82,6 @@ struct elbo_bnn {
 
 extern const model_ops bnn_ops;
 
-elbo_status bnn_set_workers(model *base, int n, elbo_error *err);
 
 /* Worker w's forward pass over its w->rows rows (w->a[0], w->y and w->eps
  * filled), using m->s2; returns the summed NLL. backward accumulates the

@@ -309,7 +309,6 @@ const model_ops bnn_ops = {
     .terms_of = bnn_terms_of,
     .chunk_grad = bnn_ops_chunk_grad,
     .drop_grads = bnn_drop_grads,
-    .set_workers = bnn_set_workers,
     .eval = bnn_eval,
     .diagnose = bnn_diagnose,
     .config_to_meta = bnn_config_to_meta,

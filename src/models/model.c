@@ -165,21 +165,26 @@ void model_chunks_free(model *m)
     m->n_chunks = 0;
 }
 
-elbo_status model_set_workers(model *m, int n, int max, void *workers, size_t stride,
-                              int (*alloc)(model *m, void *w), void (*release)(void *w),
-                              elbo_error *err)
+elbo_status model_set_workers(model *m, int n, elbo_error *err)
 {
-    char *w = workers;
+    char *w = m->workers;
+    size_t sz = m->worker_size;
     if (n <= 0) n = omp_get_num_procs();
-    if (n > max) n = max;
-    for (int i = n; i < m->n_workers; i++) release(w + (size_t)i * stride);
+    if (n > m->max_workers) n = m->max_workers;
+    for (int i = n; i < m->n_workers; i++) m->worker_free(w + (size_t)i * sz);
     for (int i = m->n_workers; i < n; i++)
-        if (alloc(m, w + (size_t)i * stride) != 0) {
-            for (int k = m->n_workers; k < i; k++) release(w + (size_t)k * stride);
+        if (m->worker_alloc(m, w + (size_t)i * sz) != 0) {
+            for (int k = m->n_workers; k < i; k++) m->worker_free(w + (size_t)k * sz);
             return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d worker threads", n);
         }
     m->n_workers = n;
     return ELBO_OK;
+}
+
+void model_free_workers(model *m)
+{
+    for (int i = 0; i < m->n_workers; i++) m->worker_free((char *)m->workers + (size_t)i * m->worker_size);
+    m->n_workers = 0;
 }
 
 elbo_status model_setup(model *m, trainer *t, int (*list)(const void *owner, model_chunk *out),
@@ -189,7 +194,7 @@ elbo_status model_setup(model *m, trainer *t, int (*list)(const void *owner, mod
     m->params = elbo_calloc_aligned(m->n_params, sizeof(float));
     if (!m->params || model_chunks_build(m, list, owner) != 0)
         return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory allocating %zu parameters", m->n_params);
-    elbo_status st = m->ops->set_workers(m, threads, err);
+    elbo_status st = model_set_workers(m, threads, err);
     if (st) return st;
     elbo_rng rng;
     elbo_rng_seed(&rng, seed);

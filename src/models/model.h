@@ -26,7 +26,8 @@
  * stay in cache between chunk_grad and the optimizer (the VAE's speed).
  *
  * Ownership: the model allocates and frees its parameters, tensors, chunks
- * and per-worker scratch (ops->set_workers); nothing is allocated during a
+ * and per-worker scratch (model_set_workers, with the model's worker_alloc
+ * and worker_free); nothing is allocated during a
  * step. See docs/architecture.md, "Adding a model". */
 #ifndef ELBO_MODEL_H
 #define ELBO_MODEL_H
@@ -120,8 +121,6 @@ typedef struct {
     void (*chunk_grad)(model *m, int nw, int c, float *dst);
     /* Drops what workers accumulated for a step that was refused. */
     void (*drop_grads)(model *m, int nw);
-    /* (Re)allocates per-worker scratch for n workers. */
-    elbo_status (*set_workers)(model *m, int n, elbo_error *err);
     /* The mean of every term over ds with noise from seed, into terms. */
     elbo_status (*eval)(model *m, const elbo_dataset *ds, uint64_t seed, double *terms,
                         elbo_error *err);
@@ -144,7 +143,15 @@ struct model {
     int n_chunks;
     model_chunk *chunks;    /* in the order the trainer hands them out */
     size_t chunk_max;       /* floats in the largest chunk */
-    int n_workers;          /* workers with scratch (set_workers) */
+    int n_workers;          /* workers with scratch (model_set_workers) */
+    /* the per-worker scratch: worker i at (char *)workers + i * worker_size,
+     * at most max_workers, made by worker_alloc (0 on success), released by
+     * worker_free */
+    void *workers;
+    size_t worker_size;
+    int max_workers;
+    int (*worker_alloc)(model *m, void *w);
+    void (*worker_free)(void *w);
     int max_rows;           /* rows a worker's scratch holds (batch x samples) */
 };
 
@@ -157,15 +164,15 @@ int model_chunks_build(model *m, int (*list)(const void *owner, model_chunk *out
 void model_chunks_free(model *m);
 
 /* Grows or shrinks the per-worker scratch to n workers (0: all cores;
- * capped at max): worker i is at (char *)workers + i * stride, made by
- * alloc (0 on success) and released by release. Sets m->n_workers. */
-elbo_status model_set_workers(model *m, int n, int max, void *workers, size_t stride,
-                              int (*alloc)(model *m, void *w), void (*release)(void *w),
-                              elbo_error *err);
+ * capped at max_workers) with the model's worker_alloc and worker_free.
+ * Sets m->n_workers. */
+elbo_status model_set_workers(model *m, int n, elbo_error *err);
+/* Frees every worker's scratch. */
+void model_free_workers(model *m);
 
 /* The last part of creating a model whose ops, layout (n_params), tensor
- * table and max_rows are set: the parameter buffer (zeroed), the chunks
- * from list, the workers (ops->set_workers with threads), then init(m,
+ * table, max_rows and worker descriptor are set: the parameter buffer
+ * (zeroed), the chunks from list, the workers (threads), then init(m,
  * rng) with the PRNG seeded from seed, and trainer_init(t, ...) continuing
  * that PRNG. On failure the caller frees the model. */
 struct trainer_s;

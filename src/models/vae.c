@@ -214,20 +214,11 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
 static int alloc_cb(model *base, void *w) { return worker_alloc((const elbo_vae *)base, w); }
 static void free_cb(void *w) { worker_free(w); }
 
-/* Model side of the thread count: worker buffers for n workers. */
-elbo_status vae_set_workers(model *base, int n, elbo_error *err)
-{
-    elbo_vae *m = (elbo_vae *)base;
-    elbo_status st = model_set_workers(base, n, VAE_MAX_WORKERS, m->w, sizeof m->w[0], alloc_cb,
-                                       free_cb, err);
-    if (!st) m->cfg.threads = base->n_workers;
-    return st;
-}
-
 elbo_status elbo_vae_set_threads(elbo_vae *m, int n, elbo_error *err)
 {
-    elbo_status st = vae_set_workers(&m->base, n, err);
-    return st ? st : trainer_fit_workers(&m->tr, &m->base, err);
+    elbo_status st = elbo_model_set_threads(&m->handle, n, err);
+    if (!st) m->cfg.threads = m->base.n_workers; /* the config reports the count in use */
+    return st;
 }
 
 int elbo_vae_get_threads(const elbo_vae *m) { return m->base.n_workers; }
@@ -297,6 +288,11 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
     build_layout(m);
     build_tensors(m);
     m->base.max_rows = c->max_batch;
+    m->base.workers = m->w;
+    m->base.worker_size = sizeof m->w[0];
+    m->base.max_workers = VAE_MAX_WORKERS;
+    m->base.worker_alloc = alloc_cb;
+    m->base.worker_free = free_cb;
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * c->latent_dim, sizeof(float));
     m->kl_scale = elbo_calloc_aligned((size_t)c->latent_dim, sizeof(float));
     elbo_status st = !m->eps_step || !m->kl_scale
@@ -307,6 +303,7 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
         return NULL;
     }
     for (int j = 0; j < c->latent_dim; j++) m->kl_scale[j] = 1.0f;
+    m->cfg.threads = m->base.n_workers;
     m->handle.c = (run_client){&m->tr, &m->base, &m->record};
     return m;
 }
@@ -314,7 +311,7 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
 void elbo_vae_free(elbo_vae *m)
 {
     if (!m) return;
-    for (int i = 0; i < m->base.n_workers; i++) worker_free(&m->w[i]);
+    model_free_workers(&m->base);
     elbo_free_aligned(m->base.params);
     model_chunks_free(&m->base);
     elbo_free_aligned(m->eps_step);

@@ -173,7 +173,6 @@ void vae_set_step_noise(elbo_vae *m, const float *eps);
 /* The VAE's side of the engine (vae_ops.c): its model_ops table, and the
  * checks of a data set against the model. */
 extern const model_ops vae_ops;
-elbo_status vae_set_workers(model *base, int n, elbo_error *err);
 elbo_status vae_check_dataset(const elbo_vae *m, const elbo_dataset *ds, elbo_error *err);
 /* A config from checkpoint metadata (NULL get: every key absent). get
  * returns the value of a key or NULL; file names the source in messages. */

@@ -314,7 +314,6 @@ const model_ops vae_ops = {
     .terms_of = vae_terms_of,
     .chunk_grad = vae_ops_chunk_grad,
     .drop_grads = vae_drop_grads,
-    .set_workers = vae_set_workers,
     .eval = vae_eval,
     .diagnose = vae_diagnose,
     .config_to_meta = vae_config_to_meta,

@@ -37,7 +37,7 @@ elbo_status elbo_model_save(const elbo_model *h, const char *dir, elbo_error *er
 
 elbo_status elbo_model_set_threads(elbo_model *h, int n, elbo_error *err)
 {
-    elbo_status st = h->c.m->ops->set_workers(h->c.m, n, err);
+    elbo_status st = model_set_workers(h->c.m, n, err);
     return st ? st : trainer_fit_workers(h->c.t, h->c.m, err);
 }
 
