@@ -253,11 +253,7 @@ elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *e
     build_layout(m);
     build_tensors(m);
     m->base.max_rows = c->max_batch;
-    m->base.workers = m->w;
-    m->base.worker_size = sizeof m->w[0];
-    m->base.max_workers = BNN_MAX_WORKERS;
-    m->base.worker_alloc = alloc_cb;
-    m->base.worker_free = free_cb;
+    m->base.wk = (model_workers){m->w, sizeof m->w[0], BNN_MAX_WORKERS, alloc_cb, free_cb};
     m->s2 = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->gv = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->gk = elbo_calloc_aligned(m->base.n_params, sizeof(float));

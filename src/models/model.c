@@ -167,14 +167,14 @@ void model_chunks_free(model *m)
 
 elbo_status model_set_workers(model *m, int n, elbo_error *err)
 {
-    char *w = m->workers;
-    size_t sz = m->worker_size;
+    char *w = m->wk.at;
+    size_t sz = m->wk.size;
     if (n <= 0) n = omp_get_num_procs();
-    if (n > m->max_workers) n = m->max_workers;
-    for (int i = n; i < m->n_workers; i++) m->worker_free(w + (size_t)i * sz);
+    if (n > m->wk.max) n = m->wk.max;
+    for (int i = n; i < m->n_workers; i++) m->wk.release(w + (size_t)i * sz);
     for (int i = m->n_workers; i < n; i++)
-        if (m->worker_alloc(m, w + (size_t)i * sz) != 0) {
-            for (int k = m->n_workers; k < i; k++) m->worker_free(w + (size_t)k * sz);
+        if (m->wk.alloc(m, w + (size_t)i * sz) != 0) {
+            for (int k = m->n_workers; k < i; k++) m->wk.release(w + (size_t)k * sz);
             return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d worker threads", n);
         }
     m->n_workers = n;
@@ -183,7 +183,7 @@ elbo_status model_set_workers(model *m, int n, elbo_error *err)
 
 void model_free_workers(model *m)
 {
-    for (int i = 0; i < m->n_workers; i++) m->worker_free((char *)m->workers + (size_t)i * m->worker_size);
+    for (int i = 0; i < m->n_workers; i++) m->wk.release((char *)m->wk.at + (size_t)i * m->wk.size);
     m->n_workers = 0;
 }
 

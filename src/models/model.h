@@ -26,8 +26,7 @@
  * stay in cache between chunk_grad and the optimizer (the VAE's speed).
  *
  * Ownership: the model allocates and frees its parameters, tensors, chunks
- * and per-worker scratch (model_set_workers, with the model's worker_alloc
- * and worker_free); nothing is allocated during a
+ * and per-worker scratch (model_set_workers over its model_workers); nothing is allocated during a
  * step. See docs/architecture.md, "Adding a model". */
 #ifndef ELBO_MODEL_H
 #define ELBO_MODEL_H
@@ -92,6 +91,16 @@ typedef struct {
 
 typedef struct model model;
 
+/* A model's per-worker scratch: worker i at (char *)at + i * size, at most
+ * max of them, made by alloc (0 on success) and released by release. */
+typedef struct {
+    void *at;
+    size_t size;
+    int max;
+    int (*alloc)(model *m, void *w);
+    void (*release)(void *w);
+} model_workers;
+
 typedef struct {
     const char *kind;   /* "vae": checkpoint metadata "model" */
     const char *format; /* model.safetensors "format", e.g. "elbo-vae-1" */
@@ -144,14 +153,7 @@ struct model {
     model_chunk *chunks;    /* in the order the trainer hands them out */
     size_t chunk_max;       /* floats in the largest chunk */
     int n_workers;          /* workers with scratch (model_set_workers) */
-    /* the per-worker scratch: worker i at (char *)workers + i * worker_size,
-     * at most max_workers, made by worker_alloc (0 on success), released by
-     * worker_free */
-    void *workers;
-    size_t worker_size;
-    int max_workers;
-    int (*worker_alloc)(model *m, void *w);
-    void (*worker_free)(void *w);
+    model_workers wk;       /* how the per-worker scratch is made */
     int max_rows;           /* rows a worker's scratch holds (batch x samples) */
 };
 
@@ -164,7 +166,7 @@ int model_chunks_build(model *m, int (*list)(const void *owner, model_chunk *out
 void model_chunks_free(model *m);
 
 /* Grows or shrinks the per-worker scratch to n workers (0: all cores;
- * capped at max_workers) with the model's worker_alloc and worker_free.
+ * capped at wk.max) with the model's wk.alloc and wk.release.
  * Sets m->n_workers. */
 elbo_status model_set_workers(model *m, int n, elbo_error *err);
 /* Frees every worker's scratch. */

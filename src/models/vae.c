@@ -288,11 +288,7 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
     build_layout(m);
     build_tensors(m);
     m->base.max_rows = c->max_batch;
-    m->base.workers = m->w;
-    m->base.worker_size = sizeof m->w[0];
-    m->base.max_workers = VAE_MAX_WORKERS;
-    m->base.worker_alloc = alloc_cb;
-    m->base.worker_free = free_cb;
+    m->base.wk = (model_workers){m->w, sizeof m->w[0], VAE_MAX_WORKERS, alloc_cb, free_cb};
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * c->latent_dim, sizeof(float));
     m->kl_scale = elbo_calloc_aligned((size_t)c->latent_dim, sizeof(float));
     elbo_status st = !m->eps_step || !m->kl_scale
