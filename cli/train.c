@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -33,7 +34,19 @@ static void train_help(void)
            "\n"
            "options:\n"
            "  --kind K             vae (default) or bnn\n"
-           "  --data DIR           MNIST-layout folder (default %s)\n"
+           "  --data PATH          an MNIST-layout folder (default %s), or your file:\n"
+           "                       .npy (float32/float64/uint8; [N,D], [N,H,W], [N,H,W,C]),\n"
+           "                       .csv or .csv.gz (numbers; a header line is detected),\n"
+           "                       or an idx file; see docs/data.md\n"
+           "  --test PATH          a test set file (with a file --data; default: none)\n"
+           "  --labels PATH        labels beside .npy data (a 1-D integer .npy)\n"
+           "  --test-labels PATH   the same for --test\n"
+           "  --label-column C     CSV: the label column, by header name or index (-1: last)\n"
+           "  --format F           npy, csv, idx or mnist, when the name does not say\n",
+           ELBO_DEFAULT_DATA);
+    printf("%s",
+           "  --image-shape HxW[xC] the image shape of flat rows, for grids (e.g. 8x8)\n"
+           "  --scale X            multiply float data by X (e.g. 0.0625 for 0..16 pixels)\n"
            "  --out DIR            output folder, created if needed (default runs/vae)\n"
            "  --epochs N           epochs to train in total (default 20)\n"
            "  --batch N            batch size (default 128)\n"
@@ -77,8 +90,13 @@ static void train_help(void)
            "\n"
            "Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves a checkpoint and\n"
            "exits; --resume then continues bit-identically (same --threads). While it runs,\n"
-           "the output folder is locked: a second 'elbo train' on it fails at once.\n",
-           ELBO_DEFAULT_DATA);
+           "the output folder is locked: a second 'elbo train' on it fails at once.\n");
+}
+
+static int is_dir(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 static volatile sig_atomic_t g_signal;
@@ -155,15 +173,56 @@ static int resolve_resume(train_opts *o)
     return rc;
 }
 
-/* The data sets of the run (test absent with --no-test). */
-static int load_data(const train_opts *o, elbo_dataset *train, elbo_dataset *test)
+/* "HxW" or "HxWxC" into o's image shape; -1 (printed) when malformed. */
+static int parse_shape(const char *s, elbo_load_opts *lo)
 {
+    int h = 0, w = 0, c = 1, n = sscanf(s, "%dx%dx%d", &h, &w, &c);
+    if (n < 2 || h < 1 || w < 1 || c < 1) {
+        fprintf(stderr, "elbo train: --image-shape: '%s' is not HxW or HxWxC\n", s);
+        return -1;
+    }
+    lo->height = h;
+    lo->width = w;
+    lo->channels = c;
+    return 0;
+}
+
+/* One data set: an MNIST-layout folder's split, or the user's file. */
+static int load_one(const train_opts *o, const char *path, const char *labels, elbo_split split,
+                    elbo_dataset *ds)
+{
+    elbo_load_opts lo;
+    elbo_load_opts_default(&lo);
+    lo.format = o->format;
+    lo.labels = labels;
+    lo.label_column = o->label_column;
+    lo.scale = o->scale;
+    lo.split = split;
+    if (o->shape && parse_shape(o->shape, &lo)) return -1;
     elbo_error err;
-    if (elbo_dataset_load_mnist(o->data, ELBO_SPLIT_TRAIN, train, &err) != ELBO_OK ||
-        (!o->no_test && elbo_dataset_load_mnist(o->data, ELBO_SPLIT_TEST, test, &err) != ELBO_OK)) {
+    if (elbo_dataset_load(path, &lo, ds, &err) != ELBO_OK) {
         fprintf(stderr, "elbo train: %s\n", err.msg);
         return -1;
     }
+    return 0;
+}
+
+/* The data sets of the run: an MNIST-layout folder gives both splits (test
+ * absent with --no-test); a file gives the training set, and --test PATH
+ * the test set. */
+static int load_data(train_opts *o, elbo_dataset *train, elbo_dataset *test)
+{
+    int folder = is_dir(o->data);
+    if (load_one(o, o->data, o->labels, ELBO_SPLIT_TRAIN, train)) return -1;
+    if (!folder && !o->test && !o->no_test) {
+        if (!o->quiet)
+            fprintf(stderr, "elbo train: note: no --test file beside --data %s: training without a test "
+                            "set\n", o->data);
+        o->no_test = 1;
+    }
+    if (!o->no_test &&
+        load_one(o, o->test ? o->test : o->data, o->test ? o->test_labels : NULL, ELBO_SPLIT_TEST, test))
+        return -1;
     if (o->exclude >= 0) elbo_dataset_drop_label(train, (int)o->exclude);
     if (o->train_limit > 0) elbo_dataset_truncate(train, (int)o->train_limit);
     if (o->test_limit > 0) elbo_dataset_truncate(test, (int)o->test_limit);

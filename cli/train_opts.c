@@ -38,6 +38,13 @@ typedef struct {
 static const opt_def OPTS[] = {
     {"kind", "kind", T_ENUM, OFF(kind), 0, 0, 0, KINDS, K_ALL},
     {"data", "data", T_STR, OFF(data), 0, 0, 0, NULL, K_ALL},
+    {"test", "test", T_STR, OFF(test), 0, 0, 0, NULL, K_ALL},
+    {"labels", "labels", T_STR, OFF(labels), 0, 0, 0, NULL, K_ALL},
+    {"test-labels", "test_labels", T_STR, OFF(test_labels), 0, 0, 0, NULL, K_ALL},
+    {"label-column", "label_column", T_STR, OFF(label_column), 0, 0, 0, NULL, K_ALL},
+    {"format", "format", T_STR, OFF(format), 0, 0, 0, NULL, K_ALL},
+    {"image-shape", "image_shape", T_STR, OFF(shape), 0, 0, 0, NULL, K_ALL},
+    {"scale", "scale", T_DBL, OFF(scale), -1e30, 1e30, 0, NULL, K_ALL},
     {"out", NULL, T_STR, OFF(out), 0, 0, 0, NULL, K_ALL},
     {"epochs", "epochs", T_LONG, OFF(epochs), 1, 1000000, 0, NULL, K_ALL},
     {"batch", "batch", T_INT, OFF(tc.batch_size), 1, 65536, 0, NULL, K_ALL},
@@ -119,7 +126,7 @@ static void get_opt(const train_opts *o, const opt_def *d, char *buf, size_t cap
 {
     const void *p = cfield(o, d);
     switch (d->type) {
-    case T_STR: snprintf(buf, cap, "%s", *(const char *const *)p); break;
+    case T_STR: snprintf(buf, cap, "%s", *(const char *const *)p ? *(const char *const *)p : ""); break;
     case T_LONG: snprintf(buf, cap, "%ld", *(const long *)p); break;
     case T_INT: snprintf(buf, cap, "%d", *(const int *)p); break;
     case T_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)p); break;
@@ -203,6 +210,9 @@ static int check_combinations(const train_opts *o)
         return usage_error("train", "--objective iwae cannot be combined with --beta, --kl-* or "
                                     "--free-bits");
     if (o->resume && o->force) return usage_error("train", "--resume and --force exclude each other");
+    int h, w, c = 1;
+    if (o->shape && (sscanf(o->shape, "%dx%dx%d", &h, &w, &c) < 2 || h < 1 || w < 1 || c < 1))
+        return usage_error("train", "--image-shape must be HxW or HxWxC, e.g. 8x8 or 32x32x3");
     return -1;
 }
 
@@ -239,6 +249,7 @@ int train_opts_record(const train_opts *o, elbo_run_record *r)
     char buf[480];
     for (int i = 0; i < N_OPTS; i++) {
         if (!OPTS[i].key || !(OPTS[i].kinds & (1 << o->kind))) continue;
+        if (OPTS[i].type == T_STR && !*(const char *const *)cfield(o, &OPTS[i])) continue; /* not given */
         get_opt(o, &OPTS[i], buf, sizeof buf);
         if (elbo_run_record_set(r, OPTS[i].key, buf, NULL) != ELBO_OK) return -1;
     }

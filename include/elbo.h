@@ -94,6 +94,8 @@ typedef struct {
     uint8_t *labelled;     /* [n] 1 where labels[i] is known; NULL: every row
                               with a label is labelled */
     int n_classes;         /* 1 + the largest label; 0 without labels */
+    void *map_base;        /* internal: a mapped file the values live in, or NULL */
+    size_t map_len;
 } elbo_dataset;
 typedef enum { ELBO_SPLIT_TRAIN = 0, ELBO_SPLIT_TEST = 1 } elbo_split;
 
@@ -107,6 +109,30 @@ ELBO_API elbo_status elbo_dataset_load_mnist(const char *dir, elbo_split split,
 /** Reads one idx file pair given by explicit paths (labels_path may be NULL). */
 ELBO_API elbo_status elbo_dataset_load_idx(const char *images_path, const char *labels_path,
                                            elbo_dataset *out, elbo_error *err);
+/** How elbo_dataset_load reads a path. */
+typedef struct {
+    const char *format;       /* "npy", "csv", "idx" or "mnist" (a folder); NULL: from the path */
+    const char *labels;       /* npy/idx data: a labels file (.npy or idx); NULL: none */
+    const char *label_column; /* csv: the label column, by header name or 0-based index
+                                 (negative from the end: "-1" is the last); NULL: none */
+    int header;               /* csv: 1 a header line, 0 none, -1 detect (default) */
+    int height, width, channels; /* the image shape of flat rows (all 0: none); their
+                                    product must be the row length */
+    elbo_split split;         /* mnist folders: which split (default train) */
+    double scale;             /* float data: every value multiplied by this (0: 1);
+                                 e.g. 1/16 for scikit-learn's 0..16 digits */
+} elbo_load_opts;
+
+/** Defaults: format from the path, no labels, detect a CSV header, no shape. */
+ELBO_API void elbo_load_opts_default(elbo_load_opts *o);
+/** Reads a data set from path: an MNIST-layout folder, an idx file, a .npy
+ *  (float32, float64 or uint8; [N, D], [N, H, W] or [N, H, W, C]; C or
+ *  Fortran order; float32 and uint8 in C order are memory-mapped, not
+ *  copied) or a numeric .csv (raw or .gz). uint8 values are scaled to
+ *  [0, 1] when used. Errors name the file and the line, column, element or
+ *  byte offset. On success *out owns its buffers (elbo_dataset_free). */
+ELBO_API elbo_status elbo_dataset_load(const char *path, const elbo_load_opts *o, elbo_dataset *out,
+                                       elbo_error *err);
 /** A data set of n rows of dim float values copied from x [n, dim], with
  *  labels copied from labels [n] when not NULL (each >= 0). */
 ELBO_API elbo_status elbo_dataset_from_float(int n, int dim, const float *x, const int32_t *labels,

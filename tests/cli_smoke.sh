@@ -33,7 +33,7 @@ expect_rc 2 "stray argument" "$ELBO" eval --model x extra
 
 # bad data, bad output folder: clear errors before any training
 expect_rc 1 "missing data dir" "$ELBO" train --data "$T/nope" --out "$T/o0"
-check "missing data names the file" err_has "$T/nope/train-images-idx3-ubyte"
+check "missing data names the path" err_has "$T/nope: cannot open"
 mkdir "$T/baddata" && printf 'not an idx file at all' > "$T/baddata/train-images-idx3-ubyte"
 cp data/mnist/train-labels-idx1-ubyte.gz "$T/baddata/"
 expect_rc 1 "corrupt data" "$ELBO" train --data "$T/baddata" --out "$T/o1"

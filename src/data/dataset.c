@@ -2,8 +2,10 @@
  * optional labels and labelled flags. Readers fill it (mnist.c for idx);
  * this file holds what every data set shares: construction from floats,
  * row access, label bookkeeping, subsetting and freeing. */
+#define _DEFAULT_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "../util/common.h"
 #include "binarize.h"
@@ -140,8 +142,12 @@ void elbo_dataset_truncate(elbo_dataset *ds, int n)
 void elbo_dataset_free(elbo_dataset *ds)
 {
     if (!ds) return;
-    free(ds->u8);
-    free(ds->f32);
+    if (ds->map_base)
+        munmap(ds->map_base, ds->map_len); /* the values were the file's pages */
+    else {
+        free(ds->u8);
+        free(ds->f32);
+    }
     free(ds->labels);
     free(ds->labelled);
     memset(ds, 0, sizeof *ds);

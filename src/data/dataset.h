@@ -14,6 +14,17 @@ void elbo_dataset_count_classes(elbo_dataset *ds);
 void elbo_dataset_row_input(const elbo_dataset *ds, long i, float *dst, elbo_binarize mode,
                             uint64_t key);
 
+/* Readers (npy_read.c): an .npy data set ([N, D], [N, H, W], [N, H, W, C];
+ * float32 and uint8 in C order mapped as they are), and n integer labels
+ * from a 1-D .npy into a fresh array. */
+elbo_status elbo_npy_load(const char *path, elbo_dataset *out, elbo_error *err);
+elbo_status elbo_npy_load_labels(const char *path, int n, int32_t **labels, elbo_error *err);
+
+/* A numeric CSV file (csv.c): label_column by name or index (NULL: none),
+ * header 1, 0 or -1 (detect). */
+elbo_status elbo_csv_load(const char *path, const char *label_column, int header, elbo_dataset *out,
+                          elbo_error *err);
+
 /* Starts fetching row i into the cache. */
 void elbo_dataset_prefetch(const elbo_dataset *ds, long i);
 

@@ -1,0 +1,99 @@
+/* load.c — elbo_dataset_load: the reader for a path (a folder, or a file's
+ * format from --format or its name), optional labels beside it, and the
+ * image shape given for flat rows. */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../util/common.h"
+#include "dataset.h"
+
+void elbo_load_opts_default(elbo_load_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->header = -1;
+    o->split = ELBO_SPLIT_TRAIN;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* The format of path: from o->format, else from the name. NULL if unknown. */
+static const char *format_of(const char *path, const elbo_load_opts *o)
+{
+    struct stat sb;
+    if (o->format) return o->format;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return "mnist";
+    if (ends_with(path, ".npy")) return "npy";
+    if (ends_with(path, ".csv") || ends_with(path, ".csv.gz")) return "csv";
+    if (strstr(path, "idx") || ends_with(path, "-ubyte") || ends_with(path, "-ubyte.gz")) return "idx";
+    return NULL;
+}
+
+/* Labels from a file beside the data: .npy or idx. */
+static elbo_status load_labels(const char *path, elbo_dataset *ds, elbo_error *err)
+{
+    if (ends_with(path, ".npy")) {
+        elbo_status st = elbo_npy_load_labels(path, ds->n, &ds->labels, err);
+        if (!st) elbo_dataset_count_classes(ds);
+        return st;
+    }
+    return elbo_fail(err, ELBO_ERR_ARG, "%s: labels must be an .npy file (idx labels go with "
+                                        "elbo_dataset_load_idx)", path);
+}
+
+/* The image shape for flat rows. */
+static elbo_status apply_shape(const char *path, const elbo_load_opts *o, elbo_dataset *ds, elbo_error *err)
+{
+    if (!o->height && !o->width && !o->channels) return ELBO_OK;
+    int c = o->channels ? o->channels : 1;
+    if (o->height < 1 || o->width < 1 || c < 1 || (long)o->height * o->width * c != ds->dim)
+        return elbo_fail(err, ELBO_ERR_ARG, "%s: an image shape %dx%dx%d does not fit rows of %d values", path,
+                         o->height, o->width, c, ds->dim);
+    ds->height = o->height;
+    ds->width = o->width;
+    ds->channels = c;
+    return ELBO_OK;
+}
+
+elbo_status elbo_dataset_load(const char *path, const elbo_load_opts *opts, elbo_dataset *out,
+                              elbo_error *err)
+{
+    elbo_load_opts dflt;
+    elbo_load_opts_default(&dflt);
+    const elbo_load_opts *o = opts ? opts : &dflt;
+    memset(out, 0, sizeof *out);
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return elbo_fail(err, ELBO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    const char *fmt = format_of(path, o);
+    elbo_status st;
+    if (!fmt)
+        return elbo_fail(err, ELBO_ERR_ARG, "%s: cannot tell the format from the name (.npy, .csv, .csv.gz, "
+                                            "idx or an MNIST folder); give it (--format)", path);
+    if (!strcmp(fmt, "mnist"))
+        st = elbo_dataset_load_mnist(path, o->split, out, err);
+    else if (!strcmp(fmt, "idx"))
+        st = elbo_dataset_load_idx(path, NULL, out, err);
+    else if (!strcmp(fmt, "npy"))
+        st = elbo_npy_load(path, out, err);
+    else if (!strcmp(fmt, "csv"))
+        st = elbo_csv_load(path, o->label_column, o->header, out, err);
+    else
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown format '%s' (npy, csv, idx or mnist)", fmt);
+    if (!st && o->labels && !out->labels) st = load_labels(o->labels, out, err);
+    if (!st && o->scale != 0.0 && o->scale != 1.0) {
+        if (out->dtype != ELBO_DTYPE_F32 || !isfinite(o->scale))
+            st = elbo_fail(err, ELBO_ERR_ARG, "%s: a scale applies to finite float data (uint8 is scaled "
+                                              "to [0, 1] already)", path);
+        /* (a mapped .npy is private: its scaled pages become copies, never the file) */
+        for (size_t i = 0; !st && i < (size_t)out->n * out->dim; i++) out->f32[i] *= (float)o->scale;
+    }
+    if (!st) st = apply_shape(path, o, out, err);
+    if (st) elbo_dataset_free(out);
+    return st;
+}

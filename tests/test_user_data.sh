@@ -1,0 +1,90 @@
+#!/bin/sh
+# test_user_data.sh — training on the user's own files through `elbo train
+# --data PATH`: scikit-learn's 8x8 digits from its CSV (grids drawn 8x8),
+# MNIST pixels as a numpy-written uint8 .npy train to the same tensors as
+# from idx, labels beside an .npy, a --test file, and bad files refused with
+# the file and the place named. Parts needing python3-sklearn or
+# python3-numpy are skipped, and said so, without them.
+. tests/lib.sh
+ELBO=${ELBO:-build/elbo}
+PY=/usr/bin/python3
+T=$(mktemp -d /tmp/elbo-user-data-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+skipped=0
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{print $3*256+$4 "x" $7*256+$8}'; }
+
+DIGITS=/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz
+if [ -f "$DIGITS" ]; then
+    expect_rc 0 "train on digits.csv.gz" "$ELBO" train --data "$DIGITS" --label-column -1 --scale 0.0625 \
+        --image-shape 8x8 --latent 8 --hidden 128 --epochs 40 --batch 64 --quiet --out "$T/digits"
+    check "samples.png" is_png "$T/digits/samples.png"
+    check "reconstructions.png" is_png "$T/digits/reconstructions.png"
+    # a grid of 8 columns of 8-pixel images with 2-pixel borders: 8 * 10 + 2 = 82 wide
+    check "grid of 8x8 images ($(png_size "$T/digits/samples.png"))" test "$(png_size "$T/digits/samples.png")" = "82x82"
+    first=$(head -n 1 "$T/digits/metrics.jsonl" | sed 's/.*"train_loss":\([0-9.]*\).*/\1/')
+    last=$(tail -n 1 "$T/digits/metrics.jsonl" | sed 's/.*"train_loss":\([0-9.]*\).*/\1/')
+    check "digits loss falls ($first -> $last)" awk "BEGIN{exit !($last < 0.8 * $first)}"
+    expect_rc 0 "info shows the data options" "$ELBO" info --model "$T/digits"
+    check "run record keeps the label column and scale" grep -q "label_column *-1" "$T/out.txt"
+    expect_rc 0 "resume on the user's file" "$ELBO" train --resume --out "$T/digits" --epochs 41 --quiet
+else
+    echo "test_user_data: python3-sklearn not installed: digits part skipped"
+    skipped=$((skipped + 1))
+fi
+
+if $PY -c 'import numpy' 2>/dev/null; then
+    # the first 600 MNIST training images and labels, as numpy writes them
+    $PY - "$T" <<'PY'
+import gzip, sys, numpy as np
+t = sys.argv[1]
+with gzip.open("data/mnist/train-images-idx3-ubyte.gz") as f:
+    x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)[:600]
+with gzip.open("data/mnist/train-labels-idx1-ubyte.gz") as f:
+    y = np.frombuffer(f.read(), np.uint8, offset=8)[:600]
+np.save(f"{t}/x.npy", x)
+np.save(f"{t}/y.npy", y.astype(np.int64))
+np.save(f"{t}/xf.npy", np.asfortranarray((x.reshape(600, 784) / 255.0).astype(np.float64)))
+PY
+    COMMON="--epochs 1 --no-test --threads 2 --seed 3 --quiet"
+    expect_rc 0 "train on idx (600 rows)" "$ELBO" train --data data/mnist --train-limit 600 $COMMON --out "$T/idx"
+    expect_rc 0 "train on the uint8 .npy" "$ELBO" train --data "$T/x.npy" --labels "$T/y.npy" $COMMON --out "$T/npy"
+    $PY dev/tensor_checksums.py "$T/idx/model.safetensors" > "$T/idx.sum"
+    $PY dev/tensor_checksums.py "$T/npy/model.safetensors" > "$T/npy.sum"
+    check "idx and npy train to bit-identical tensors" cmp -s "$T/idx.sum" "$T/npy.sum"
+    expect_rc 0 "train on a float64 Fortran-order .npy" "$ELBO" train --data "$T/xf.npy" --image-shape 28x28 $COMMON --out "$T/f64"
+    check "its grids are drawn" is_png "$T/f64/samples.png"
+    expect_rc 0 "a test file beside the data" "$ELBO" train --data "$T/x.npy" --test "$T/x.npy" --test-limit 100 \
+        --epochs 1 --threads 2 --quiet --out "$T/with_test"
+    check "the test loss is in the metrics" grep -q '"test_loss"' "$T/with_test/metrics.jsonl"
+    expect_rc 0 "bnn on the .npy with labels" "$ELBO" train --kind bnn --data "$T/x.npy" --labels "$T/y.npy" \
+        --test "$T/x.npy" --test-labels "$T/y.npy" --hidden 32 --epochs 1 --quiet --out "$T/bnn"
+    expect_rc 1 "bnn without labels" "$ELBO" train --kind bnn --data "$T/x.npy" --hidden 32 --epochs 1 --quiet --out "$T/bnn2"
+    check "says labels are needed" err_has "needs labels"
+else
+    echo "test_user_data: python3-numpy not installed: npy part skipped"
+    skipped=$((skipped + 1))
+fi
+
+printf '1,2,3\n4,5\n' > "$T/rag.csv"
+expect_rc 1 "ragged CSV" "$ELBO" train --data "$T/rag.csv" --out "$T/bad1" --quiet
+check "names the file and the line" err_has "rag.csv: line 2 has 2 cells"
+printf '0,2\n1.5,x\n' > "$T/word.csv"
+expect_rc 1 "non-numeric cell" "$ELBO" train --data "$T/word.csv" --out "$T/bad2" --quiet
+check "names line and column" err_has "line 2, column 2"
+printf '0.5,2\n' > "$T/range.csv"
+expect_rc 1 "Bernoulli on values above 1" "$ELBO" train --data "$T/range.csv" --out "$T/bad3" --quiet
+check "suggests a Gaussian likelihood" err_has "likelihood gaussian"
+expect_rc 0 "the same with a Gaussian likelihood" "$ELBO" train --data "$T/range.csv" --likelihood gaussian \
+    --hidden 4 --latent 1 --epochs 2 --quiet --out "$T/gauss"
+: > "$T/empty.npy"
+expect_rc 1 "empty .npy" "$ELBO" train --data "$T/empty.npy" --out "$T/bad4" --quiet
+check "says empty" err_has "empty"
+expect_rc 1 "unknown extension" "$ELBO" train --data "$T/rag.dat" --out "$T/bad5" --quiet
+expect_rc 2 "bad image shape" "$ELBO" train --data "$T/range.csv" --image-shape 3 --out "$T/bad6" --quiet
+check "no run folder files left by refusals" test ! -e "$T/bad1/model.safetensors"
+if [ "$skipped" -gt 0 ]; then
+    echo "test_user_data: $PASS passed, $FAIL failed, $skipped skipped"
+    [ "$FAIL" = 0 ]
+else
+    finish test_user_data
+fi
