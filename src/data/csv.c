@@ -213,18 +213,21 @@ static char delimiter_of(const char *s)
     return ' ';
 }
 
-/* A copy of the line at s, split (cells point into *copy); -1 as split_line. */
-static int split_copy(const char *s, char delim, char **copy, char **cells, char **next)
+/* A copy of the line at s, split: *cells (allocated, as many as the line
+ * can hold) point into *copy. Returns the count, -1 as split_line, -2 when
+ * out of memory. */
+static int split_copy(const char *s, char delim, char **copy, char ***cells, char **next)
 {
     const char *eol = strchr(s, '\n');
-    size_t l = eol ? (size_t)(eol - s) : strlen(s);
+    size_t l = eol ? (size_t)(eol - s) : strlen(s), max = l + 1 < CSV_MAX_COLS ? l + 1 : CSV_MAX_COLS;
     *copy = malloc(l + 1);
-    if (!*copy) return -2;
+    *cells = malloc(sizeof(char *) * (max + 1));
+    if (!*copy || !*cells) return -2;
     memcpy(*copy, s, l);
     (*copy)[l] = 0;
     char *dummy;
     *next = (char *)s + l + (eol ? 1 : 0);
-    return split_line(*copy, delim, cells, CSV_MAX_COLS, &dummy);
+    return split_line(*copy, delim, *cells, (int)max, &dummy);
 }
 
 static int all_numeric(char **cells, int n)
@@ -249,10 +252,8 @@ elbo_status elbo_csv_load(const char *path, const char *label_column, int header
         free(text);
         return elbo_fail(err, ELBO_ERR_FORMAT, "%s: the file is empty", path);
     }
-    cells = malloc(sizeof(char *) * (CSV_MAX_COLS + 1));
-    hcells = malloc(sizeof(char *) * (CSV_MAX_COLS + 1));
-    char delim = delimiter_of(p);
-    int hn = cells && hcells ? split_copy(p, delim, &hcopy, hcells, &next) : -2;
+    char delim = delimiter_of(p), **dcells = NULL;
+    int hn = split_copy(p, delim, &hcopy, &hcells, &next);
     int has_header = hn > 0 && (header == 1 || (header < 0 && !all_numeric(hcells, hn)));
     int ncol = hn, lcol = -1;
     if (hn == -2) st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
@@ -261,17 +262,20 @@ elbo_status elbo_csv_load(const char *path, const char *label_column, int header
         p = next;
         line++;
         while (*p == '\n' || *p == '\r') line += *p++ == '\n';
-        ncol = *p ? split_copy(p, delim, &dcopy, cells, &next) : 0;
+        ncol = *p ? split_copy(p, delim, &dcopy, &dcells, &next) : 0;
         if (ncol < 1) st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: a header but no data rows", path);
     }
     if (!st)
         st = label_index(path, label_column, hcells, ncol, has_header && hn == ncol, &lcol, err);
     if (!st && ncol - (lcol >= 0) < 1) st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: no value columns", path);
+    if (!st && !(cells = malloc(sizeof(char *) * ((size_t)ncol + 2))))
+        st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
     if (!st) st = parse_rows(path, p, delim, line, ncol, lcol, cells, out, err);
     free(hcopy);
     free(dcopy);
     free(cells);
     free(hcells);
+    free(dcells);
     free(text);
     return st;
 }

@@ -42,3 +42,30 @@ done
 printf '{"a":[1,-2.5e3,true,false,null],"b":{"c":"\\u00e9\\ud83d\\ude00\\n"}}' > $C/fuzz_json/mixed
 printf '[[[[[]]]]]' > $C/fuzz_json/nested
 echo "seeds written to $C"
+
+# .npy and CSV seeds (need python3-numpy); first byte = role / options (see
+# fuzz_npy.c, fuzz_csv.c)
+mkdir -p $C/fuzz_npy $C/fuzz_csv
+/usr/bin/python3 - "$C" <<'PY'
+import gzip, io, sys
+import numpy as np
+C = sys.argv[1]
+def npy(name, role, arr, version=None):
+    b = io.BytesIO()
+    np.lib.format.write_array(b, arr, version=version)
+    open(f"{C}/fuzz_npy/{name}", "wb").write(bytes([role]) + b.getvalue())
+npy("f32", 0, np.arange(12, dtype=np.float32).reshape(3, 4))
+npy("u8img", 0, np.arange(24, dtype=np.uint8).reshape(2, 3, 4))
+npy("f64rgb", 0, np.linspace(0, 1, 24).reshape(2, 2, 2, 3))
+npy("fortran", 0, np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4)))
+npy("labels_i64", 1, np.array([0, 1], dtype=np.int64))
+npy("labels_u8", 1, np.array([3, 1], dtype=np.uint8))
+npy("v2", 0, np.arange(6, dtype=np.float32).reshape(2, 3), version=(2, 0))
+def csv(name, role, text):
+    open(f"{C}/fuzz_csv/{name}", "wb").write(bytes([role]) + text)
+csv("plain", 3, b"1,2,3\n4,5,6\n")
+csv("header_label", 3 | (3 << 2), b"a,b,y\n0.5,1e-3,2\n-1,2.25,0\n")
+csv("last_label", 2 | (2 << 2), b"1 2 3\n4 5 6\r\n\n")
+csv("semicolon", 1, b"x;y\n1;2\n")
+csv("gz", 3 | (1 << 2), gzip.compress(b"1,2\n3,4\n", mtime=0))
+PY
