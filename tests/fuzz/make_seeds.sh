@@ -41,7 +41,6 @@ for f in model optim; do
 done
 printf '{"a":[1,-2.5e3,true,false,null],"b":{"c":"\\u00e9\\ud83d\\ude00\\n"}}' > $C/fuzz_json/mixed
 printf '[[[[[]]]]]' > $C/fuzz_json/nested
-echo "seeds written to $C"
 
 # .npy and CSV seeds (need python3-numpy); first byte = role / options (see
 # fuzz_npy.c, fuzz_csv.c)
@@ -69,3 +68,4 @@ csv("last_label", 2 | (2 << 2), b"1 2 3\n4 5 6\r\n\n")
 csv("semicolon", 1, b"x;y\n1;2\n")
 csv("gz", 3 | (1 << 2), gzip.compress(b"1,2\n3,4\n", mtime=0))
 PY
+echo "seeds written to $C"
