@@ -47,6 +47,12 @@ static void train_help(void)
     printf("%s",
            "  --image-shape HxW[xC] the image shape of flat rows, for grids (e.g. 8x8)\n"
            "  --scale X            multiply float data by X (e.g. 0.0625 for 0..16 pixels)\n"
+           "  --val PATH           a validation set: its loss each epoch, the best epoch's\n"
+           "                       weights in best.safetensors (--val-labels PATH beside)\n"
+           "  --val-fraction F     hold out a seeded fraction F of the training rows instead\n"
+           "  --early-stop N       stop after N epochs without a lower validation loss\n"
+           "  --standardize        float data: every column to mean 0 and sd 1 by the\n"
+           "                       training rows' moments (validation and test alike)\n"
            "  --out DIR            output folder, created if needed (default runs/vae)\n"
            "  --epochs N           epochs to train in total (default 20)\n"
            "  --batch N            batch size (default 128)\n"
@@ -136,6 +142,7 @@ static void on_epoch(void *user, const elbo_epoch_report *r)
         printf("epoch %3d  train %8.4f  (", r->epoch, r->train[0]);
         for (int k = 1; k < r->n_terms; k++) printf("%s%s %8.4f", k > 1 ? "  " : "", r->terms[k], r->train[k]);
         printf(")");
+        if (r->has_val) printf("  val %8.4f%s", r->val[0], r->best_epoch == r->epoch ? " *" : "  ");
         if (r->has_test) printf("  test %8.4f  %s", r->test[0], r->summary);
         printf("  %.2f s\n", r->seconds);
         fflush(stdout);
@@ -207,10 +214,33 @@ static int load_one(const train_opts *o, const char *path, const char *labels, e
     return 0;
 }
 
+/* --standardize: every set by the training set's column moments. */
+static int standardize(elbo_dataset *train, elbo_dataset *test, elbo_dataset *val)
+{
+    double *mean = malloc(sizeof(double) * (size_t)train->dim), *sd = malloc(sizeof(double) * (size_t)train->dim);
+    elbo_error err;
+    int rc = 0;
+    if (!mean || !sd) {
+        fprintf(stderr, "elbo train: out of memory\n");
+        rc = -1;
+    } else {
+        elbo_dataset_moments(train, mean, sd);
+        elbo_dataset *sets[3] = {train, test, val};
+        for (int i = 0; i < 3 && !rc; i++)
+            if (sets[i]->n > 0 && elbo_dataset_standardize(sets[i], mean, sd, &err) != ELBO_OK) {
+                fprintf(stderr, "elbo train: --standardize: %s\n", err.msg);
+                rc = -1;
+            }
+    }
+    free(mean);
+    free(sd);
+    return rc;
+}
+
 /* The data sets of the run: an MNIST-layout folder gives both splits (test
  * absent with --no-test); a file gives the training set, and --test PATH
  * the test set. */
-static int load_data(train_opts *o, elbo_dataset *train, elbo_dataset *test)
+static int load_data(train_opts *o, elbo_dataset *train, elbo_dataset *test, elbo_dataset *val)
 {
     int folder = is_dir(o->data);
     if (load_one(o, o->data, o->labels, ELBO_SPLIT_TRAIN, train)) return -1;
@@ -226,7 +256,13 @@ static int load_data(train_opts *o, elbo_dataset *train, elbo_dataset *test)
     if (o->exclude >= 0) elbo_dataset_drop_label(train, (int)o->exclude);
     if (o->train_limit > 0) elbo_dataset_truncate(train, (int)o->train_limit);
     if (o->test_limit > 0) elbo_dataset_truncate(test, (int)o->test_limit);
-    return 0;
+    if (o->val && load_one(o, o->val, o->val_labels, ELBO_SPLIT_TRAIN, val)) return -1;
+    elbo_error err;
+    if (o->val_fraction > 0 && elbo_dataset_split(train, o->val_fraction, o->seed, val, &err) != ELBO_OK) {
+        fprintf(stderr, "elbo train: --val-fraction: %s\n", err.msg);
+        return -1;
+    }
+    return o->standardize ? standardize(train, test, val) : 0;
 }
 
 static void vae_free(void *m) { elbo_vae_free(m); }
@@ -294,7 +330,10 @@ static int vae_finish(const train_opts *o, void *mv, const elbo_dataset *shown)
     char path[4200];
     elbo_error err;
     int gh, gw;
-    if (!grid_shape(shown, &gh, &gw)) return 0; /* not greyscale images: no grids */
+    if (!grid_shape(shown, &gh, &gw)) { /* not greyscale images: no grids */
+        if (!o->quiet) printf("wrote %s/{model,optim}.safetensors, metrics.jsonl\n", o->out);
+        return 0;
+    }
     float *samples = malloc(sizeof(float) * 64 * (size_t)c->input_dim);
     if (!samples) {
         fprintf(stderr, "elbo train: out of memory\n");
@@ -319,7 +358,7 @@ static int vae_finish(const train_opts *o, void *mv, const elbo_dataset *shown)
 /* Training proper, for any kind: the run, then the stop message or the
  * model's outputs of a finished run. */
 static int run(train_opts *o, const train_model *tm, const elbo_dataset *train,
-               const elbo_dataset *test)
+               const elbo_dataset *test, const elbo_dataset *val)
 {
     elbo_run_config rc;
     elbo_run_config_default(&rc);
@@ -330,6 +369,8 @@ static int run(train_opts *o, const train_model *tm, const elbo_dataset *train,
     rc.ckpt_steps = o->ckpt[n - 1] == 'e' ? 0 : every;
     rc.ckpt_epochs = o->ckpt[n - 1] == 'e' ? (int)every : 0;
     rc.eval_every = o->no_test ? 0 : 1;
+    rc.val = val->n > 0 ? val : NULL;
+    rc.early_stop = (int)o->early_stop;
     if (o->resume && !o->quiet) {
         printf("resuming after epoch %d, step %ld (%ld examples into epoch %d)\n", elbo_model_epochs(tm->h),
                elbo_model_steps(tm->h), elbo_model_epoch_examples(tm->h), elbo_model_epochs(tm->h) + 1);
@@ -347,7 +388,7 @@ static int run(train_opts *o, const train_model *tm, const elbo_dataset *train,
             fprintf(stderr, "elbo train: stopped; the last checkpoint in %s is intact\n", o->out);
         return 1;
     }
-    if (stopped) {
+    if (stopped == 1) {
         long part = elbo_model_epoch_examples(tm->h);
         const char *q = strpbrk(o->out, " \t\"$\\") ? "'" : "";
         fprintf(stderr,
@@ -357,6 +398,9 @@ static int run(train_opts *o, const train_model *tm, const elbo_dataset *train,
                 elbo_model_epochs(tm->h) + (part > 0), part > 0 ? ", unfinished" : "", o->out, q, o->out, q);
         return 128 + g_signal;
     }
+    if (stopped == 2 && !o->quiet)
+        printf("stopped early after epoch %d: no lower validation loss for %ld epochs\n",
+               elbo_model_epochs(tm->h), o->early_stop);
     return tm->finish(o, tm->m, o->no_test ? train : test) ? 1 : 0;
 }
 
@@ -387,19 +431,20 @@ int cmd_train(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    elbo_dataset train = {0}, test = {0};
+    elbo_dataset train = {0}, test = {0}, val = {0};
     train_model tm = {0};
     rc = 1;
     /* each kind's builder, indexed by TRAIN_* */
     static int (*const build[])(train_opts *, const elbo_dataset *, train_model *) = {build_vae, build_bnn};
-    if (load_data(&o, &train, &test) == 0 && build[o.kind](&o, &train, &tm) == 0 &&
+    if (load_data(&o, &train, &test, &val) == 0 && build[o.kind](&o, &train, &tm) == 0 &&
         finish_build(&o, &tm, train.n) == 0) {
         fflush(stdout);
-        rc = run(&o, &tm, &train, &test);
+        rc = run(&o, &tm, &train, &test, &val);
     }
     if (tm.m) tm.free(tm.m);
     elbo_dataset_free(&train);
     elbo_dataset_free(&test);
+    elbo_dataset_free(&val);
     elbo_rundir_close(dir);
     return rc;
 }

@@ -45,6 +45,11 @@ static const opt_def OPTS[] = {
     {"format", "format", T_STR, OFF(format), 0, 0, 0, NULL, K_ALL},
     {"image-shape", "image_shape", T_STR, OFF(shape), 0, 0, 0, NULL, K_ALL},
     {"scale", "scale", T_DBL, OFF(scale), -1e30, 1e30, 0, NULL, K_ALL},
+    {"val", "val", T_STR, OFF(val), 0, 0, 0, NULL, K_ALL},
+    {"val-labels", "val_labels", T_STR, OFF(val_labels), 0, 0, 0, NULL, K_ALL},
+    {"val-fraction", "val_fraction", T_DBL, OFF(val_fraction), 0, 1, 1, NULL, K_ALL},
+    {"early-stop", "early_stop", T_LONG, OFF(early_stop), 1, 1000000, 0, NULL, K_ALL},
+    {"standardize", "standardize", T_FLAG, OFF(standardize), 0, 0, 0, NULL, K_ALL},
     {"out", NULL, T_STR, OFF(out), 0, 0, 0, NULL, K_ALL},
     {"epochs", "epochs", T_LONG, OFF(epochs), 1, 1000000, 0, NULL, K_ALL},
     {"batch", "batch", T_INT, OFF(tc.batch_size), 1, 65536, 0, NULL, K_ALL},
@@ -210,6 +215,10 @@ static int check_combinations(const train_opts *o)
         return usage_error("train", "--objective iwae cannot be combined with --beta, --kl-* or "
                                     "--free-bits");
     if (o->resume && o->force) return usage_error("train", "--resume and --force exclude each other");
+    if (o->val && o->val_fraction > 0) return usage_error("train", "--val and --val-fraction exclude each other");
+    if (o->val_fraction >= 1) return usage_error("train", "--val-fraction must be below 1");
+    if (o->early_stop && !o->val && !(o->val_fraction > 0))
+        return usage_error("train", "--early-stop needs a validation set (--val PATH or --val-fraction F)");
     int h, w, c = 1;
     if (o->shape && (sscanf(o->shape, "%dx%dx%d", &h, &w, &c) < 2 || h < 1 || w < 1 || c < 1))
         return usage_error("train", "--image-shape must be HxW or HxWxC, e.g. 8x8 or 32x32x3");

@@ -15,8 +15,10 @@ typedef struct train_opts_s {
     const char *data, *out;
     /* the user's files (elbo_dataset_load): a test set, labels beside npy
      * data, the CSV label column, the format, an image shape, a scale */
-    const char *test, *labels, *test_labels, *label_column, *format, *shape;
-    double scale;
+    const char *test, *labels, *test_labels, *label_column, *format, *shape, *val, *val_labels;
+    double scale, val_fraction;
+    long early_stop;
+    int standardize;
     long epochs, threads, train_limit, test_limit, exclude;
     int no_test, resume, force, quiet;
     uint64_t seed;

@@ -151,6 +151,18 @@ ELBO_API int elbo_dataset_keep_labels(elbo_dataset *ds, int keep);
  *  reallocation); returns how many were removed (0 without labels). For
  *  held-out-class anomaly detection. */
 ELBO_API int elbo_dataset_drop_label(elbo_dataset *ds, int label);
+/** Moves a seeded random fraction (0 < fraction < 1; at least one row, and
+ *  one left) of ds's rows into *val (fresh buffers, labels and flags
+ *  along); ds keeps the others in their order. The same seed gives the
+ *  same split. */
+ELBO_API elbo_status elbo_dataset_split(elbo_dataset *ds, double fraction, uint64_t seed,
+                                        elbo_dataset *val, elbo_error *err);
+/** Per-column mean and standard deviation of ds's values (as a model reads
+ *  them) into mean [dim] and sd [dim] (a constant column gets sd 1). */
+ELBO_API void elbo_dataset_moments(const elbo_dataset *ds, double *mean, double *sd);
+/** x <- (x - mean) / sd per column, for float32 data (ELBO_ERR_ARG for uint8). */
+ELBO_API elbo_status elbo_dataset_standardize(elbo_dataset *ds, const double *mean, const double *sd,
+                                              elbo_error *err);
 /** Keeps only the first n examples (no reallocation). */
 ELBO_API void elbo_dataset_truncate(elbo_dataset *ds, int n);
 /** Frees the buffers of ds and zeroes it. Safe on a zeroed struct. */
@@ -399,6 +411,10 @@ typedef struct {
     double train[ELBO_MAX_TERMS];
     int has_test;
     double test[ELBO_MAX_TERMS];
+    int has_val;               /* a validation set was evaluated */
+    double val[ELBO_MAX_TERMS];
+    int best_epoch;            /* with a validation set: the epoch of the lowest
+                                  validation loss so far (best.safetensors) */
     const char *extra_json;    /* the model's extra metrics fields, ",\"key\":value..." */
     const char *summary;       /* the model's short summary ("active 20/20"), may be "" */
     const char *warning;       /* a diagnosis worth telling the user, or "" */
@@ -411,9 +427,15 @@ typedef struct {
     long ckpt_steps;     /* save every this many steps (0: by epochs) */
     int ckpt_epochs;     /* save every this many epochs (0: only at the end) */
     int eval_every;      /* test-set evaluation every this many epochs (0: never) */
+    const elbo_dataset *val; /* a validation set (NULL: none): evaluated every
+                                epoch; the weights of the epoch with the lowest
+                                validation loss are kept in out_dir/best.safetensors */
+    int early_stop;      /* with val: stop after this many epochs without a lower
+                            validation loss (0: never) */
 } elbo_run_config;
 
-/** Sets the defaults: 20 epochs, a checkpoint and an evaluation each epoch. */
+/** Sets the defaults: 20 epochs, a checkpoint and an evaluation each epoch,
+ *  no validation set. */
 ELBO_API void elbo_run_config_default(elbo_run_config *rc);
 
 /** Callbacks of a run; any may be NULL. progress is called after each step
@@ -433,9 +455,12 @@ typedef struct {
  *  and due), a line appended to out_dir/metrics.jsonl (fsync'd before the
  *  checkpoint, so a crash leaves a line that resume trims, never a missing
  *  one) and checkpoints by the cadence, always one at the end. On entry
- *  metrics.jsonl is trimmed to the epochs the model has completed. A stop
- *  request saves and returns ELBO_OK with *stopped = 1 (stopped may be
- *  NULL). */
+ *  metrics.jsonl is trimmed to the epochs the model has completed. With
+ *  rc->val, the validation terms join each metrics line (val_*, best_epoch)
+ *  and best.safetensors holds the weights of the best epoch. A stop request
+ *  saves and returns ELBO_OK with *stopped = 1; early stopping (rc->early_stop
+ *  epochs without a better validation loss) with *stopped = 2 (stopped may
+ *  be NULL). */
 ELBO_API elbo_status elbo_vae_run(elbo_vae *m, const elbo_train_config *tc, const elbo_run_config *rc,
                                   const elbo_dataset *train, const elbo_dataset *test,
                                   const elbo_run_callbacks *cb, int *stopped, elbo_error *err);

@@ -27,8 +27,27 @@ if [ -f "$DIGITS" ]; then
     expect_rc 0 "info shows the data options" "$ELBO" info --model "$T/digits"
     check "run record keeps the label column and scale" grep -q "label_column *-1" "$T/out.txt"
     expect_rc 0 "resume on the user's file" "$ELBO" train --resume --out "$T/digits" --epochs 41 --quiet
+    # real-valued vectors: standardized wine, a Gaussian VAE, a validation split, early stopping
+    WINE=$(dirname "$DIGITS")/wine_data.csv
+    W="--data $WINE --label-column -1 --standardize --likelihood gaussian --val-fraction 0.2 --latent 2 --hidden 32 --batch 16 --threads 2"
+    expect_rc 0 "wine with early stopping" "$ELBO" train $W --early-stop 15 --epochs 1000 --out "$T/wine"
+    check "early stopping fired" grep -q "stopped early after epoch" "$T/out.txt"
+    stop=$(sed -n 's/stopped early after epoch \([0-9]*\).*/\1/p' "$T/out.txt")
+    best=$(tail -n 1 "$T/wine/metrics.jsonl" | sed 's/.*"best_epoch":\([0-9]*\).*/\1/')
+    check "the best epoch ($best) is 15 before the stop ($stop)" test "$((stop - best))" = 15
+    v1=$(sed -n '1s/.*"val_loss":\([0-9.]*\).*/\1/p' "$T/wine/metrics.jsonl")
+    vb=$(sed -n "${best}s/.*\"val_loss\":\([0-9.]*\).*/\1/p" "$T/wine/metrics.jsonl")
+    check "the validation loss fell ($v1 -> $vb)" awk "BEGIN{exit !($vb < $v1)}"
+    expect_rc 0 "the same run to the best epoch" "$ELBO" train $W --epochs "$best" --quiet --out "$T/wine_best"
+    if $PY -c 'import json' 2>/dev/null; then
+        $PY dev/tensor_checksums.py "$T/wine/best.safetensors" > "$T/best.sum"
+        $PY dev/tensor_checksums.py "$T/wine_best/model.safetensors" > "$T/rerun.sum"
+        check "best.safetensors = the checkpoint of the best epoch" cmp -s "$T/best.sum" "$T/rerun.sum"
+    fi
+    expect_rc 0 "resume an early-stopped run" "$ELBO" train --resume --out "$T/wine" --quiet
+    check "it stays stopped" test "$(wc -l < "$T/wine/metrics.jsonl")" = "$stop"
 else
-    echo "test_user_data: python3-sklearn not installed: digits part skipped"
+    echo "test_user_data: python3-sklearn not installed: digits and wine parts skipped"
     skipped=$((skipped + 1))
 fi
 

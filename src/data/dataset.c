@@ -3,11 +3,13 @@
  * this file holds what every data set shares: construction from floats,
  * row access, label bookkeeping, subsetting and freeing. */
 #define _DEFAULT_SOURCE
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "../util/common.h"
+#include "../util/rng.h"
 #include "binarize.h"
 #include "dataset.h"
 
@@ -151,4 +153,97 @@ void elbo_dataset_free(elbo_dataset *ds)
     free(ds->labels);
     free(ds->labelled);
     memset(ds, 0, sizeof *ds);
+}
+
+elbo_status elbo_dataset_split(elbo_dataset *ds, double fraction, uint64_t seed, elbo_dataset *val,
+                               elbo_error *err)
+{
+    memset(val, 0, sizeof *val);
+    if (!(fraction > 0.0 && fraction < 1.0))
+        return elbo_fail(err, ELBO_ERR_ARG, "a validation fraction must lie in (0, 1), not %g", fraction);
+    int nv = (int)(fraction * ds->n + 0.5);
+    nv = nv < 1 ? 1 : nv;
+    if (ds->n < 2 || nv >= ds->n)
+        return elbo_fail(err, ELBO_ERR_ARG, "%d rows cannot give %g of them to validation and keep some",
+                         ds->n, fraction);
+    int *perm = malloc(sizeof(int) * (size_t)ds->n);
+    uint8_t *to_val = calloc((size_t)ds->n, 1);
+    size_t es = ds->dtype == ELBO_DTYPE_U8 ? 1 : sizeof(float), row = (size_t)ds->dim * es;
+    char *vx = malloc(row * (size_t)nv);
+    val->labels = ds->labels ? malloc(sizeof(int32_t) * (size_t)nv) : NULL;
+    val->labelled = ds->labelled ? malloc((size_t)nv) : NULL;
+    if (!perm || !to_val || !vx || (ds->labels && !val->labels) || (ds->labelled && !val->labelled)) {
+        free(perm);
+        free(to_val);
+        free(vx);
+        elbo_dataset_free(val);
+        return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory splitting %d rows", ds->n);
+    }
+    elbo_rng r;
+    elbo_rng_seed(&r, seed ^ 0x7a11da7aULL);
+    for (int i = 0; i < ds->n; i++) perm[i] = i;
+    elbo_rng_shuffle(&r, perm, ds->n);
+    for (int i = 0; i < nv; i++) to_val[perm[i]] = 1;
+    char *base = ds->dtype == ELBO_DTYPE_U8 ? (char *)ds->u8 : (char *)ds->f32;
+    int k = 0, v = 0;
+    for (int i = 0; i < ds->n; i++) { /* both sides keep the file's order */
+        if (to_val[i]) {
+            memcpy(vx + (size_t)v * row, base + (size_t)i * row, row);
+            if (val->labels) val->labels[v] = ds->labels[i];
+            if (val->labelled) val->labelled[v] = ds->labelled[i];
+            v++;
+            continue;
+        }
+        if (k != i) {
+            memmove(base + (size_t)k * row, base + (size_t)i * row, row);
+            if (ds->labels) ds->labels[k] = ds->labels[i];
+            if (ds->labelled) ds->labelled[k] = ds->labelled[i];
+        }
+        k++;
+    }
+    free(perm);
+    free(to_val);
+    val->n = nv;
+    val->dim = ds->dim;
+    val->height = ds->height;
+    val->width = ds->width;
+    val->channels = ds->channels;
+    val->dtype = ds->dtype;
+    if (ds->dtype == ELBO_DTYPE_U8) val->u8 = (uint8_t *)vx;
+    else val->f32 = (float *)vx;
+    val->n_classes = ds->n_classes;
+    ds->n = k;
+    return ELBO_OK;
+}
+
+void elbo_dataset_moments(const elbo_dataset *ds, double *mean, double *sd)
+{
+    int D = ds->dim;
+    float *row = malloc(sizeof(float) * (size_t)D);
+    for (int k = 0; k < D; k++) mean[k] = sd[k] = 0.0;
+    for (int i = 0; row && i < ds->n; i++) { /* Welford, column by column */
+        elbo_dataset_row(ds, i, row);
+        for (int k = 0; k < D; k++) {
+            double d = row[k] - mean[k];
+            mean[k] += d / (i + 1);
+            sd[k] += d * (row[k] - mean[k]);
+        }
+    }
+    for (int k = 0; k < D; k++) {
+        double v = ds->n > 1 ? sd[k] / (ds->n - 1) : 0.0;
+        sd[k] = v > 1e-24 ? sqrt(v) : 1.0;
+    }
+    free(row);
+}
+
+elbo_status elbo_dataset_standardize(elbo_dataset *ds, const double *mean, const double *sd,
+                                     elbo_error *err)
+{
+    if (ds->dtype != ELBO_DTYPE_F32)
+        return elbo_fail(err, ELBO_ERR_ARG, "standardizing needs float data (these are uint8 pixels)");
+    for (size_t i = 0; i < (size_t)ds->n * ds->dim; i++) {
+        size_t k = i % (size_t)ds->dim;
+        ds->f32[i] = (float)((ds->f32[i] - mean[k]) / sd[k]);
+    }
+    return ELBO_OK;
 }

@@ -143,6 +143,10 @@ static int trainer_meta(const model *m, const trainer *t, st_meta *meta, elbo_kv
     rng_str(r, sizeof r, &t->epoch_rng);
     PUT("epoch_rng", "%s", r);
     PUT("epoch_seen", "%ld", t->epoch_seen);
+    if (t->best_epoch > 0) {
+        PUT("best_epoch", "%d", t->best_epoch);
+        PUT("best_loss", "%a", t->best_loss);
+    }
     PUT("epoch_n", "%d", t->epoch_n);
     for (int k = 0; k < m->ops->n_terms; k++) {
         char key[48];
@@ -303,7 +307,12 @@ static elbo_status read_trainer(const st_file *f, long mstep, trainer *t, const 
         snprintf(key, sizeof key, "epoch_%s", m->ops->terms[k]);
         bad |= meta_hexf(f, key, k == 0 ? NAN : 0.0, &sums[k]) != 0;
     }
-    if (bad) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad seed or epoch metadata", f->path);
+    long best_epoch = 0;
+    double best_loss = 0.0;
+    if (st_meta_get(f, "best_epoch"))
+        bad |= meta_long(f, "best_epoch", 1, 1L << 30, &best_epoch, NULL) != ELBO_OK ||
+               meta_hexf(f, "best_loss", NAN, &best_loss) != 0 || !isfinite(best_loss);
+    if (bad) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad seed, epoch or best metadata", f->path);
     if (isnan(sums[0])) { /* absent in older files: the sum of the others */
         sums[0] = 0.0;
         for (int k = 1; k < m->ops->n_terms; k++) sums[0] += sums[k];
@@ -321,6 +330,8 @@ static elbo_status read_trainer(const st_file *f, long mstep, trainer *t, const 
     t->epoch_seen = seen;
     t->epoch_n = (int)en;
     memcpy(t->epoch_sums, sums, sizeof sums);
+    t->best_epoch = (int)best_epoch;
+    t->best_loss = best_loss;
     t->perm_valid = 0;
     return ELBO_OK;
 }

@@ -16,6 +16,9 @@ elbo_status metrics_append(const char *path, const elbo_epoch_report *r, elbo_er
     for (int k = 0; k < r->n_terms; k++) fprintf(f, ",\"train_%s\":%.6f", r->terms[k], r->train[k]);
     for (int k = 0; k < r->n_terms && r->has_test; k++)
         fprintf(f, ",\"test_%s\":%.6f", r->terms[k], r->test[k]);
+    for (int k = 0; k < r->n_terms && r->has_val; k++)
+        fprintf(f, ",\"val_%s\":%.6f", r->terms[k], r->val[k]);
+    if (r->has_val) fprintf(f, ",\"best_epoch\":%d", r->best_epoch);
     if (r->extra_json) fputs(r->extra_json, f);
     fprintf(f, ",\"seconds\":%.4f}\n", r->seconds);
     int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;

@@ -13,6 +13,8 @@ void elbo_run_config_default(elbo_run_config *rc)
     rc->epochs = 20;
     rc->ckpt_epochs = 1;
     rc->eval_every = 1;
+    rc->val = NULL;
+    rc->early_stop = 0;
 }
 
 static double seconds_now(void)
@@ -48,6 +50,42 @@ static elbo_status save(run_state *s, elbo_error *err)
     return st;
 }
 
+/* The validation set's terms of finished epoch r->epoch, and a new best:
+ * its weights into best.safetensors (written before the checkpoint that
+ * records it, so a crash between the two only redoes the epoch). */
+static elbo_status validate(run_state *s, elbo_epoch_report *r, elbo_error *err)
+{
+    model *m = s->c->m;
+    trainer *t = s->c->t;
+    int e = r->epoch;
+    r->has_val = 0;
+    if (!s->rc->val) return ELBO_OK;
+    elbo_status st = m->ops->eval(m, s->rc->val, t->seed * 1000003u + (uint64_t)e + 0x5a17u, r->val, err);
+    if (st) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err ? err->msg : "");
+        return elbo_fail(err, st, "epoch %d: validation set: %s", e, why);
+    }
+    r->has_val = 1;
+    if (t->best_epoch == 0 || r->val[0] < t->best_loss) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/best.safetensors", s->rc->out_dir);
+        if ((st = ckpt_save_weights(path, m, t, s->c->record, err))) return st;
+        t->best_epoch = e;
+        t->best_loss = r->val[0];
+    }
+    r->best_epoch = t->best_epoch;
+    return ELBO_OK;
+}
+
+/* Early stopping: rc->early_stop epochs without a lower validation loss. */
+static int early_stop_due(const run_state *s)
+{
+    const trainer *t = s->c->t;
+    return s->rc->val && s->rc->early_stop > 0 && t->best_epoch > 0 &&
+           t->epoch - t->best_epoch >= s->rc->early_stop;
+}
+
 /* Evaluation, diagnostics and the metrics line of finished epoch e. */
 static elbo_status finish_epoch(run_state *s, const elbo_train_config *tc, const elbo_dataset *test,
                                 elbo_epoch_report *r, char *extra, size_t extra_cap, char *summary,
@@ -70,6 +108,8 @@ static elbo_status finish_epoch(run_state *s, const elbo_train_config *tc, const
             m->ops->diagnose(m, test, r->test, trainer_kl_weight(t, tc), extra, extra_cap, summary,
                              128, warning, 256);
     }
+    elbo_status st = validate(s, r, err);
+    if (st) return st;
     r->step = t->step;
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", s->rc->out_dir);
@@ -81,11 +121,13 @@ static elbo_status finish_epoch(run_state *s, const elbo_train_config *tc, const
 /* The checks every training call makes before it changes anything, and
  * the run record. */
 static elbo_status prepare(const run_client *c, const elbo_train_config *tc,
-                           const elbo_dataset *train, const elbo_dataset *test, elbo_error *err)
+                           const elbo_dataset *train, const elbo_dataset *test,
+                           const elbo_dataset *rc_val, elbo_error *err)
 {
     const model_ops *ops = c->m->ops;
     elbo_status st = ops->check_data(c->m, train, err);
     if (!st && test) st = ops->check_data(c->m, test, err);
+    if (!st && rc_val) st = ops->check_data(c->m, rc_val, err);
     if (!st) st = trainer_check(c->t, c->m, tc, err);
     if (!st) st = trainer_record(c->t, tc, train->n, c->record, err);
     return st;
@@ -95,7 +137,7 @@ elbo_status run_epoch(const run_client *c, const elbo_train_config *tc, const el
                       elbo_progress_fn progress, void *user, double *means, long *n_seen,
                       elbo_error *err)
 {
-    elbo_status st = prepare(c, tc, ds, NULL, err);
+    elbo_status st = prepare(c, tc, ds, NULL, NULL, err);
     return st ? st : trainer_epoch(c->t, c->m, tc, ds, progress, user, means, n_seen, err);
 }
 
@@ -107,10 +149,11 @@ elbo_status run_train(const run_client *c, const elbo_train_config *tc, const el
     run_state s = {c, rc, cb, c->t->step, 0};
     char path[4200], extra[64 + 40 * 256], summary[128], warning[256];
     snprintf(path, sizeof path, "%s/metrics.jsonl", rc->out_dir);
-    elbo_status st = prepare(c, tc, train, test, err);
+    elbo_status st = prepare(c, tc, train, test, rc->val, err);
     if (!st) st = metrics_trim(path, c->t->epoch, err);
     double secs = 0.0;
     if (stopped) *stopped = 0;
+    if (early_stop_due(&s)) s.stop = 2; /* a resumed run that had stopped early */
     while (!st && c->t->epoch < rc->epochs && !s.stop) {
         int e = c->t->epoch + 1;
         elbo_epoch_report r = {.epoch = e, .n_terms = c->m->ops->n_terms, .terms = c->m->ops->terms,
@@ -127,10 +170,11 @@ elbo_status run_train(const run_client *c, const elbo_train_config *tc, const el
         r.seconds = secs;
         secs = 0.0;
         st = finish_epoch(&s, tc, test, &r, extra, sizeof extra, summary, warning, err);
+        if (!st && early_stop_due(&s)) s.stop = 2;
         if (!st && ((rc->ckpt_epochs > 0 && e % rc->ckpt_epochs == 0) || e == rc->epochs || s.stop))
             st = save(&s, err);
         if (!st && cb && cb->epoch_done) cb->epoch_done(cb->user, &r);
-        if (!st && cb && cb->should_stop && cb->should_stop(cb->user)) s.stop = 1;
+        if (!st && !s.stop && cb && cb->should_stop && cb->should_stop(cb->user)) s.stop = 1;
     }
     if (!st && s.stop && c->t->step != s.last_saved) st = save(&s, err);
     if (stopped) *stopped = s.stop;

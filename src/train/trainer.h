@@ -40,6 +40,10 @@ typedef struct trainer_s {
     int *perm;
     int perm_cap;
 
+    /* model selection on a validation set (run.c), kept in checkpoints */
+    int best_epoch;      /* epoch of the lowest validation loss (0: none yet) */
+    double best_loss;    /* that loss */
+
     float *grad;         /* [n_params] the summed gradient when a step needs it
                             whole (clipping, the reduce hook) */
     float *scratch[64];  /* per worker [chunk_max]: a chunk on its way to the
