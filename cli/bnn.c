@@ -103,6 +103,7 @@ static elbo_bnn *load_bnn(const char *path, long threads)
         m = NULL;
     }
     if (!m) fprintf(stderr, "elbo bnn: %s\n", err.msg);
+    if (m) use_run_record(elbo_model_get_run_record(elbo_bnn_model(m)));
     return m;
 }
 

@@ -35,7 +35,8 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         {"inliers", required_argument, 0, O_INLIERS}, {"outliers", required_argument, 0, O_OUTLIERS},
         {"steps", required_argument, 0, O_STEPS},     {"metrics", required_argument, 0, O_METRICS},
         {"prefix", required_argument, 0, O_PREFIX},   {"train-data", required_argument, 0, O_TRAIN_DATA},
-        {"samples", required_argument, 0, O_SAMPLES}, {"help", no_argument, 0, 'h'},
+        {"samples", required_argument, 0, O_SAMPLES}, {"input", required_argument, 0, O_DATA},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     opterr = 0;
     optind = 1;
@@ -102,13 +103,34 @@ elbo_vae *load_model(const char *S, const char *path, long threads)
         m = NULL;
     }
     if (!m) fprintf(stderr, "elbo %s: %s\n", S, err.msg);
+    if (m) use_run_record(elbo_vae_get_run_record(m));
     return m;
 }
+
+/* How the loaded model's training data were read (its run record): files
+ * given to the commands are read the same way. */
+static elbo_run_record g_rec;
+
+void use_run_record(const elbo_run_record *r) { g_rec = *r; }
 
 int load_split(const char *S, const char *dir, elbo_split split, long limit, elbo_dataset *ds)
 {
     elbo_error err;
-    if (elbo_dataset_load_mnist(dir, split, ds, &err) != ELBO_OK) {
+    elbo_load_opts lo;
+    elbo_load_opts_default(&lo);
+    lo.split = split;
+    lo.format = elbo_run_record_get(&g_rec, "format");
+    lo.label_column = elbo_run_record_get(&g_rec, "label_column");
+    const char *scale = elbo_run_record_get(&g_rec, "scale"), *shape = elbo_run_record_get(&g_rec, "image_shape");
+    lo.scale = scale ? atof(scale) : 0.0;
+    if (shape && sscanf(shape, "%dx%dx%d", &lo.height, &lo.width, &lo.channels) < 2)
+        lo.height = lo.width = lo.channels = 0;
+    if (lo.height > 0 && lo.channels == 0) lo.channels = 1;
+    const char *std = elbo_run_record_get(&g_rec, "standardize");
+    if (std && !strcmp(std, "1"))
+        fprintf(stderr, "elbo %s: note: the model was trained on standardized data; %s is read as it is\n",
+                S, dir);
+    if (elbo_dataset_load(dir, &lo, ds, &err) != ELBO_OK) {
         fprintf(stderr, "elbo %s: %s\n", S, err.msg);
         return -1;
     }

@@ -35,7 +35,11 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
 /* Loads the checkpoint and sets its threads; prints errors (NULL then). */
 elbo_vae *load_model(const char *S, const char *path, long threads);
 
-/* Loads a split of dir with --limit applied; prints errors; 0 on success. */
+/* The run record of the loaded model: load_split reads files as its
+ * training data were read (format, label column, scale, image shape). */
+void use_run_record(const elbo_run_record *r);
+/* Loads a split of an MNIST-layout folder, or a file (elbo_dataset_load),
+ * with --limit applied; prints errors; 0 on success. */
 int load_split(const char *S, const char *dir, elbo_split split, long limit, elbo_dataset *ds);
 
 /* 1 if ds's images have the model's input size, else prints why and 0. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "args.h"
 #include "cmds.h"
@@ -20,16 +21,19 @@ static void encode_help(void)
            "\n"
            "Writes the posterior means and log-variances of a split as NumPy files\n"
            "P_mu.npy and P_logvar.npy ([n, latent] float32) and the labels as P_labels.npy\n"
-           "([n] uint8); numpy.load reads them.\n"
+           "([n] int32); numpy.load reads them.\n"
            "  -m, --model PATH   checkpoint folder or model.safetensors\n"
-           "  --data DIR         MNIST-layout folder (default %s)\n"
+           "  --data PATH        MNIST-layout folder (default %s), or a file (--input PATH\n"
+           "                     is the same), read as the model's training data were\n"
            "  --split S          test (default) or train\n"
            "  --limit N          only the first N examples\n"
            "  --prefix P         output prefix (default latents)\n"
            "  --scatter FILE     a PNG scatter of the means coloured by label (first two\n"
            "                     dimensions, or the top two principal components)\n"
            "  --probe            linear-probe accuracy: logistic regression on the means of\n"
-           "                     the train split, scored on the test split\n"
+           "                     the train split, scored on the test split (for a file,\n"
+           "                     --train-data PATH gives the rows it is fitted on)\n"
+           "  --train-data PATH  see --probe\n"
            "  --threads N        worker threads (default: all cores)\n",
            ELBO_DEFAULT_DATA);
 }
@@ -54,11 +58,12 @@ static float *encode_means(elbo_vae *m, const elbo_dataset *ds, float **logvar)
 
 int cmd_encode(int argc, char **argv)
 {
-    static const int allowed[] = {O_MODEL, O_DATA, O_SPLIT, O_LIMIT, O_PREFIX, O_SCATTER, O_PROBE, O_THREADS};
+    static const int allowed[] = {O_MODEL, O_DATA, O_SPLIT, O_LIMIT, O_PREFIX, O_SCATTER, O_PROBE, O_THREADS,
+                                  O_TRAIN_DATA};
     infer_opts o;
     infer_defaults(&o);
     o.prefix = "latents";
-    int rc = parse_infer("encode", argc, argv, allowed, 8, encode_help, 1, &o);
+    int rc = parse_infer("encode", argc, argv, allowed, 9, encode_help, 1, &o);
     if (rc >= 0) return rc;
     elbo_vae *m = load_model("encode", o.model, o.threads);
     if (!m) return 1;
@@ -100,11 +105,26 @@ int cmd_encode(int argc, char **argv)
             goto out;
         }
         elbo_split other = o.split == ELBO_SPLIT_TEST ? ELBO_SPLIT_TRAIN : ELBO_SPLIT_TEST;
-        if (load_split("encode", o.data, other, 0, &tr) || !(mtr = encode_means(m, &tr, NULL))) goto out;
+        struct stat sb;
+        if (!o.train_data && !(stat(o.data, &sb) == 0 && S_ISDIR(sb.st_mode))) {
+            fprintf(stderr, "elbo encode: --probe on a file needs --train-data PATH, the rows the probe "
+                            "is fitted on (%s gives the rows it is scored on)\n", o.data);
+            goto out;
+        }
+        if (o.train_data) other = ELBO_SPLIT_TRAIN;
+        if (load_split("encode", o.train_data ? o.train_data : o.data, other, 0, &tr) ||
+            !(mtr = encode_means(m, &tr, NULL)))
+            goto out;
+        if (!tr.labels) {
+            fprintf(stderr, "elbo encode: --probe: %s has no labels\n", o.train_data ? o.train_data : o.data);
+            goto out;
+        }
         double acc;
         const elbo_dataset *a = other == ELBO_SPLIT_TRAIN ? &tr : &ds, *b = other == ELBO_SPLIT_TRAIN ? &ds : &tr;
         const float *fa = other == ELBO_SPLIT_TRAIN ? mtr : mu, *fb = other == ELBO_SPLIT_TRAIN ? mu : mtr;
-        if (elbo_linear_probe(fa, a->labels, a->n, fb, b->labels, b->n, Z, 10, &acc, &err)) goto fail;
+        int classes = a->n_classes > b->n_classes ? a->n_classes : b->n_classes;
+        if (elbo_linear_probe(fa, a->labels, a->n, fb, b->labels, b->n, Z, classes < 2 ? 2 : classes, &acc, &err))
+            goto fail;
         printf("linear probe: %.2f%% test accuracy (logistic regression on the %d latent means, "
                "fitted on %d training examples, scored on %d test examples)\n",
                100 * acc, Z, a->n, b->n);
@@ -138,7 +158,7 @@ static void score_help(void)
            "AUROC and AUPRC, outliers counting as positives. With --outlier-digit D (one\n"
            "folder), the images labelled D are the outliers.\n"
            "  -m, --model PATH   checkpoint folder or model.safetensors\n"
-           "  --data DIR         folder to score (default %s)\n"
+           "  --data PATH        folder or file to score (default %s; --input PATH)\n"
            "  --limit N          only the first N examples of each set\n"
            "  -o FILE            write the scores: .csv (index,label,outlier,score) or .npy\n"
            "  --seed S           PRNG seed (default 1)\n"

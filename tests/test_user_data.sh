@@ -27,6 +27,22 @@ if [ -f "$DIGITS" ]; then
     expect_rc 0 "info shows the data options" "$ELBO" info --model "$T/digits"
     check "run record keeps the label column and scale" grep -q "label_column *-1" "$T/out.txt"
     expect_rc 0 "resume on the user's file" "$ELBO" train --resume --out "$T/digits" --epochs 41 --quiet
+    # the other commands read the file as training did (label column, scale, shape from the run record)
+    expect_rc 0 "eval --input" "$ELBO" eval --model "$T/digits" --input "$DIGITS" --json
+    check "eval on all 1797 digits" grep -q '"n":1797' "$T/out.txt"
+    expect_rc 0 "reconstruct --input" "$ELBO" reconstruct --model "$T/digits" --input "$DIGITS" -o "$T/rec.png"
+    check "reconstructions drawn 8x8 ($(png_size "$T/rec.png"))" test "$(png_size "$T/rec.png")" = "82x82"
+    expect_rc 0 "encode --input" "$ELBO" encode --model "$T/digits" --input "$DIGITS" --prefix "$T/lat"
+    if $PY -c 'import numpy' 2>/dev/null; then
+        check "numpy reads the latents and labels" $PY -c "
+import numpy as np
+mu = np.load('$T/lat_mu.npy'); y = np.load('$T/lat_labels.npy')
+assert mu.shape == (1797, 8) and y.shape == (1797,) and y.dtype == np.int32 and set(y) == set(range(10))"
+    fi
+    expect_rc 1 "encode --probe on a file alone" "$ELBO" encode --model "$T/digits" --input "$DIGITS" --probe --prefix "$T/lat"
+    check "asks for --train-data" err_has "needs --train-data"
+    expect_rc 0 "encode --probe --train-data" "$ELBO" encode --model "$T/digits" --input "$DIGITS" --probe \
+        --train-data "$DIGITS" --prefix "$T/lat"
     # real-valued vectors: standardized wine, a Gaussian VAE, a validation split, early stopping
     WINE=$(dirname "$DIGITS")/wine_data.csv
     W="--data $WINE --label-column -1 --standardize --likelihood gaussian --val-fraction 0.2 --latent 2 --hidden 32 --batch 16 --threads 2"
