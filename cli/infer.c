@@ -12,15 +12,49 @@
 
 static void sample_help(void)
 {
-    printf("usage: elbo sample --model PATH [-n N] [-o out.png] [--seed S] [--cols C]\n"
+    printf("usage: elbo sample --model PATH [-n N] [-o out.png|out.npy] [--seed S] [--cols C]\n"
            "\n"
-           "Draws N latents from the prior N(0, I), decodes them and writes a PNG grid.\n"
+           "Draws N latents from the prior N(0, I), decodes them and writes a PNG grid (at\n"
+           "the training images' shape), or with -o F.npy the decoded means as float32\n"
+           "[N, H, W] (or [N, D] when the rows are not images).\n"
            "  -m, --model PATH   checkpoint folder or model.safetensors\n"
            "  -n, --n N          number of samples (default 64)\n"
-           "  -o, --out FILE     output PNG (default samples.png)\n"
+           "  -o, --out FILE     output .png or .npy (default samples.png)\n"
            "  --seed S           PRNG seed (default 1)\n"
            "  --cols C           grid columns (default 8)\n"
            "  --threads N        worker threads (default: all cores)\n");
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* n decoded rows of D values to out: .npy (float32, [n, H, W] when the
+ * model's images have a shape) or a PNG grid. Prints errors; 0 on success. */
+static int write_rows(const char *S, const char *out, const float *x, int n, int D, int cols)
+{
+    int h, w;
+    int image = model_image_shape(D, &h, &w);
+    elbo_error err;
+    elbo_status st;
+    if (ends_with(out, ".npy")) {
+        int64_t shape[3] = {n, image ? h : D, w};
+        st = elbo_write_npy(out, x, ELBO_NPY_F32, image ? 3 : 2, shape, &err);
+    } else if (!image) {
+        fprintf(stderr, "elbo %s: rows of %d values are not images of a known shape: write an .npy "
+                        "(-o FILE.npy)\n", S, D);
+        return 1;
+    } else {
+        st = elbo_write_png_grid(out, x, n, h, w, cols, &err);
+    }
+    if (st != ELBO_OK) {
+        fprintf(stderr, "elbo %s: %s\n", S, err.msg);
+        return 1;
+    }
+    printf("wrote %s (%d rows)\n", out, n);
+    return 0;
 }
 
 int cmd_sample(int argc, char **argv)
@@ -34,25 +68,65 @@ int cmd_sample(int argc, char **argv)
     if (rc >= 0) return rc;
     elbo_vae *m = load_model("sample", o.model, o.threads);
     if (!m) return 1;
-    int D = elbo_vae_get_config(m)->input_dim, side = image_side(D);
-    if (!side) {
-        fprintf(stderr, "elbo sample: input size %d is not a square image\n", D);
-        elbo_vae_free(m);
-        return 1;
-    }
+    int D = elbo_vae_get_config(m)->input_dim;
     float *img = malloc(sizeof(float) * (size_t)o.n * D);
     rc = 1;
     if (img) {
-        elbo_error err;
         elbo_vae_sample(m, (int)o.n, o.seed, img);
-        if (elbo_write_png_grid(o.out, img, (int)o.n, side, side, (int)o.cols, &err) == ELBO_OK)
-            rc = 0;
-        else
-            fprintf(stderr, "elbo sample: %s\n", err.msg);
+        rc = write_rows("sample", o.out, img, (int)o.n, D, (int)o.cols);
     } else {
         fprintf(stderr, "elbo sample: out of memory\n");
     }
     free(img);
+    elbo_vae_free(m);
+    return rc;
+}
+
+static void decode_help(void)
+{
+    printf("usage: elbo decode --model PATH --z Z.npy [-o out.png|out.npy] [--cols C]\n"
+           "\n"
+           "Decodes latents you choose: Z.npy holds float32 or float64 [N, latent]; writes\n"
+           "the decoded means as a PNG grid or as float32 .npy (as elbo sample does).\n"
+           "  -m, --model PATH   checkpoint folder or model.safetensors\n"
+           "  --z FILE           the latents (.npy)\n"
+           "  -o, --out FILE     output .png or .npy (default decoded.png)\n"
+           "  --cols C           grid columns (default 8)\n"
+           "  --threads N        worker threads (default: all cores)\n");
+}
+
+int cmd_decode(int argc, char **argv)
+{
+    static const int allowed[] = {O_MODEL, O_OUT, O_COLS, O_THREADS, O_Z};
+    infer_opts o;
+    infer_defaults(&o);
+    o.out = "decoded.png";
+    int rc = parse_infer("decode", argc, argv, allowed, 5, decode_help, 1, &o);
+    if (rc >= 0) return rc;
+    if (!o.z) return usage_error("decode", "--z Z.npy is required");
+    elbo_vae *m = load_model("decode", o.model, o.threads);
+    if (!m) return 1;
+    const elbo_vae_config *c = elbo_vae_get_config(m);
+    elbo_dataset z = {0};
+    elbo_load_opts lo;
+    elbo_load_opts_default(&lo);
+    lo.format = "npy";
+    elbo_error err;
+    rc = 1;
+    if (elbo_dataset_load(o.z, &lo, &z, &err) != ELBO_OK) {
+        fprintf(stderr, "elbo decode: %s\n", err.msg);
+    } else if (z.dtype != ELBO_DTYPE_F32 || elbo_dataset_check(&z, c->latent_dim, &err) != ELBO_OK) {
+        fprintf(stderr, "elbo decode: %s: %s\n", o.z,
+                z.dtype != ELBO_DTYPE_F32 ? "latents must be float32 or float64" : err.msg);
+    } else {
+        float *out = malloc(sizeof(float) * (size_t)z.n * c->input_dim);
+        if (out) {
+            elbo_vae_decode(m, z.f32, z.n, out);
+            rc = write_rows("decode", o.out, out, z.n, c->input_dim, (int)o.cols);
+        }
+        free(out);
+    }
+    elbo_dataset_free(&z);
     elbo_vae_free(m);
     return rc;
 }

@@ -16,7 +16,8 @@ static void usage(FILE *f)
             "  train        train a VAE (or --kind bnn: a Bayesian classifier) on MNIST-layout\n"
             "               data; writes checkpoint, metrics, images\n"
             "  eval         test-set -ELBO (reconstruction + KL) of a checkpoint\n"
-            "  sample       decode samples from the prior into a PNG grid\n"
+            "  sample       decode samples from the prior into a PNG grid or .npy\n"
+            "  decode       decode latents you choose (.npy) into a PNG grid or .npy\n"
             "  reconstruct  test images beside their reconstructions, as PNG\n"
             "  encode       latent means/log-variances as .npy, a scatter PNG, a linear probe\n"
             "  score        anomaly scores (-ELBO, IW -log p(x), reconstruction), AUROC/AUPRC\n"
@@ -34,7 +35,7 @@ static void usage(FILE *f)
 static const struct {
     const char *name;
     int (*fn)(int, char **);
-} CMDS[] = {{"train", cmd_train},   {"eval", cmd_eval},         {"sample", cmd_sample},
+} CMDS[] = {{"train", cmd_train},   {"eval", cmd_eval},         {"sample", cmd_sample},      {"decode", cmd_decode},
             {"reconstruct", cmd_reconstruct}, {"encode", cmd_encode}, {"score", cmd_score},
             {"interpolate", cmd_interpolate}, {"manifold", cmd_manifold}, {"plot", cmd_plot},
             {"info", cmd_info},               {"bnn", cmd_bnn}};

@@ -36,6 +36,7 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         {"steps", required_argument, 0, O_STEPS},     {"metrics", required_argument, 0, O_METRICS},
         {"prefix", required_argument, 0, O_PREFIX},   {"train-data", required_argument, 0, O_TRAIN_DATA},
         {"samples", required_argument, 0, O_SAMPLES}, {"input", required_argument, 0, O_DATA},
+        {"z", required_argument, 0, O_Z},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     opterr = 0;
@@ -64,6 +65,7 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         case O_METRICS: o->metrics = optarg; break;
         case O_PREFIX: o->prefix = optarg; break;
         case O_TRAIN_DATA: o->train_data = optarg; break;
+        case O_Z: o->z = optarg; break;
         case O_N: if (arg_int(S, "-n", optarg, 1, 1000000, &o->n)) return 2; break;
         case O_COLS: if (arg_int(S, "--cols", optarg, 1, 1000, &o->cols)) return 2; break;
         case O_STEPS: if (arg_int(S, "--steps", optarg, 2, 1000, &o->steps)) return 2; break;
@@ -112,6 +114,16 @@ elbo_vae *load_model(const char *S, const char *path, long threads)
 static elbo_run_record g_rec;
 
 void use_run_record(const elbo_run_record *r) { g_rec = *r; }
+
+int model_image_shape(int D, int *h, int *w)
+{
+    const char *shape = elbo_run_record_get(&g_rec, "image_shape");
+    int c = 1;
+    if (shape && sscanf(shape, "%dx%dx%d", h, w, &c) >= 2 && c == 1 && (long)*h * *w == D) return 1;
+    if (shape) return 0; /* a shape the grids cannot draw (colour) */
+    *h = *w = image_side(D);
+    return *h > 0;
+}
 
 int load_split(const char *S, const char *dir, elbo_split split, long limit, elbo_dataset *ds)
 {

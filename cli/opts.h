@@ -11,11 +11,11 @@
 enum {
     O_MODEL = 256, O_N, O_OUT, O_SEED, O_COLS, O_DATA, O_SPLIT, O_LIMIT, O_THREADS, O_JSON, O_IW,
     O_PROBE, O_SCATTER, O_SCORE, O_INLIERS, O_OUTLIERS, O_STEPS, O_METRICS, O_PREFIX, O_TRAIN_DATA,
-    O_SAMPLES
+    O_SAMPLES, O_Z
 };
 
 typedef struct {
-    const char *model, *out, *data, *scatter, *inliers, *outliers, *metrics, *prefix, *train_data;
+    const char *model, *out, *data, *scatter, *inliers, *outliers, *metrics, *prefix, *train_data, *z;
     long n, cols, limit, threads, iw, steps, samples;
     uint64_t seed;
     elbo_split split;
@@ -45,6 +45,9 @@ int load_split(const char *S, const char *dir, elbo_split split, long limit, elb
 /* 1 if ds's images have the model's input size, else prints why and 0. */
 int fits(const char *S, const elbo_vae *m, const elbo_dataset *ds, const char *dir);
 
+/* The image shape of the loaded model's rows of D values: its run record's
+ * image shape (one channel), else a square side; 0 when neither fits. */
+int model_image_shape(int D, int *h, int *w);
 /* Side of a square image of D values, or 0 when D is not a square. */
 int image_side(int D);
 /* The first n rows of ds as floats (uint8 scaled to [0,1]); caller frees. */

@@ -394,11 +394,11 @@ int cmd_manifold(int argc, char **argv)
     elbo_vae *m = load_model("manifold", o.model, o.threads);
     if (!m) return 1;
     const elbo_vae_config *c = elbo_vae_get_config(m);
-    int S = (int)o.steps, D = c->input_dim, side = image_side(D);
+    int S = (int)o.steps, D = c->input_dim, gh = 0, gw = 0, image = model_image_shape(D, &gh, &gw);
     rc = 1;
-    if (c->latent_dim != 2 || !side) {
-        fprintf(stderr, "elbo manifold: needs a model with a 2-D latent space and square images "
-                        "(this one has %d latent dimensions)\n", c->latent_dim);
+    if (c->latent_dim != 2 || !image) {
+        fprintf(stderr, "elbo manifold: needs a model with a 2-D latent space and greyscale images "
+                        "of a known shape (this one has %d latent dimensions)\n", c->latent_dim);
         elbo_vae_free(m);
         return 1;
     }
@@ -411,7 +411,7 @@ int cmd_manifold(int argc, char **argv)
                 z[2 * ((size_t)i * S + j) + 1] = (float)normal_quantile(0.95 - 0.9 * i / (S - 1));
             }
         elbo_vae_decode(m, z, S * S, img);
-        if (elbo_write_png_grid(o.out, img, S * S, side, side, S, &err) == ELBO_OK) {
+        if (elbo_write_png_grid(o.out, img, S * S, gh, gw, S, &err) == ELBO_OK) {
             printf("wrote %s (%d x %d)\n", o.out, S, S);
             rc = 0;
         } else {

@@ -39,6 +39,28 @@ import numpy as np
 mu = np.load('$T/lat_mu.npy'); y = np.load('$T/lat_labels.npy')
 assert mu.shape == (1797, 8) and y.shape == (1797,) and y.dtype == np.int32 and set(y) == set(range(10))"
     fi
+    expect_rc 0 "sample -o .npy" "$ELBO" sample --model "$T/digits" -n 16 -o "$T/s.npy"
+    expect_rc 0 "sample -o .png at 8x8" "$ELBO" sample --model "$T/digits" -o "$T/s.png"
+    check "sample grid 8x8 ($(png_size "$T/s.png"))" test "$(png_size "$T/s.png")" = "82x82"
+    if $PY -c 'import numpy' 2>/dev/null; then
+        $PY -c "import numpy as np; np.save('$T/z.npy', np.random.RandomState(0).randn(5, 8))"
+        expect_rc 0 "decode latents from numpy" "$ELBO" decode --model "$T/digits" --z "$T/z.npy" -o "$T/d.npy"
+        expect_rc 0 "decode the posterior means" "$ELBO" decode --model "$T/digits" --z "$T/lat_mu.npy" -o "$T/dm.npy"
+        expect_rc 0 "decode to PNG" "$ELBO" decode --model "$T/digits" --z "$T/z.npy" -o "$T/d.png"
+        check "decode's PNG" is_png "$T/d.png"
+        check "numpy reads sample and decode outputs" $PY -c "
+import numpy as np
+s = np.load('$T/s.npy'); d = np.load('$T/d.npy'); dm = np.load('$T/dm.npy')
+assert s.shape == (16, 8, 8) and d.shape == (5, 8, 8) and dm.shape == (1797, 8, 8), (s.shape, d.shape, dm.shape)
+assert s.dtype == np.float32 and 0 <= d.min() and d.max() <= 1
+"
+        printf 'x' > "$T/bad_z.npy"
+        expect_rc 1 "decode a bad latents file" "$ELBO" decode --model "$T/digits" --z "$T/bad_z.npy"
+        check "names the file" err_has "bad_z.npy"
+        $PY -c "import numpy as np; np.save('$T/z3.npy', np.zeros((2, 3)))"
+        expect_rc 1 "latents of the wrong width" "$ELBO" decode --model "$T/digits" --z "$T/z3.npy"
+        check "says the width" err_has "3 values but the model expects 8"
+    fi
     expect_rc 1 "encode --probe on a file alone" "$ELBO" encode --model "$T/digits" --input "$DIGITS" --probe --prefix "$T/lat"
     check "asks for --train-data" err_has "needs --train-data"
     expect_rc 0 "encode --probe --train-data" "$ELBO" encode --model "$T/digits" --input "$DIGITS" --probe \
