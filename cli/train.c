@@ -99,10 +99,15 @@ static void train_help(void)
            "the output folder is locked: a second 'elbo train' on it fails at once.\n");
 }
 
-static int is_dir(const char *p)
+/* A folder of MNIST-layout idx files (which brings its test split). */
+static int is_mnist_dir(const char *p)
 {
+    char f[4200];
     struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+    snprintf(f, sizeof f, "%s/train-images-idx3-ubyte.gz", p);
+    if (stat(f, &sb) == 0) return 1;
+    snprintf(f, sizeof f, "%s/train-images-idx3-ubyte", p);
+    return stat(f, &sb) == 0;
 }
 
 static volatile sig_atomic_t g_signal;
@@ -242,7 +247,7 @@ static int standardize(elbo_dataset *train, elbo_dataset *test, elbo_dataset *va
  * the test set. */
 static int load_data(train_opts *o, elbo_dataset *train, elbo_dataset *test, elbo_dataset *val)
 {
-    int folder = is_dir(o->data);
+    int folder = is_mnist_dir(o->data);
     if (load_one(o, o->data, o->labels, ELBO_SPLIT_TRAIN, train)) return -1;
     if (!folder && !o->test && !o->no_test) {
         if (!o->quiet)

@@ -111,7 +111,8 @@ ELBO_API elbo_status elbo_dataset_load_idx(const char *images_path, const char *
                                            elbo_dataset *out, elbo_error *err);
 /** How elbo_dataset_load reads a path. */
 typedef struct {
-    const char *format;       /* "npy", "csv", "idx" or "mnist" (a folder); NULL: from the path */
+    const char *format;       /* "npy", "csv", "idx", "mnist" (a folder of idx files) or
+                                 "png" (a folder of images); NULL: from the path */
     const char *labels;       /* npy/idx data: a labels file (.npy or idx); NULL: none */
     const char *label_column; /* csv: the label column, by header name or 0-based index
                                  (negative from the end: "-1" is the last); NULL: none */
@@ -125,7 +126,9 @@ typedef struct {
 
 /** Defaults: format from the path, no labels, detect a CSV header, no shape. */
 ELBO_API void elbo_load_opts_default(elbo_load_opts *o);
-/** Reads a data set from path: an MNIST-layout folder, an idx file, a .npy
+/** Reads a data set from path: an MNIST-layout folder, a folder of PNG
+ *  images (grey or RGB, one size; labels from sub-folder names, sorted),
+ *  an idx file, a .npy
  *  (float32, float64 or uint8; [N, D], [N, H, W] or [N, H, W, C]; C or
  *  Fortran order; float32 and uint8 in C order are memory-mapped, not
  *  copied) or a numeric .csv (raw or .gz). uint8 values are scaled to

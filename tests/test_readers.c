@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <png.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "check.h"
@@ -232,12 +234,68 @@ static void test_csv(void)
     expect_fail("missing file", path_of("none.csv"), NULL, "cannot open");
 }
 
+/* A w x h PNG with c channels (1 grey, 3 RGB) of pixels px. */
+static void write_png(const char *name, int w, int h, int c, const uint8_t *px)
+{
+    FILE *f = fopen(path_of(name), "wb");
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, c == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int r = 0; r < h; r++) png_write_row(png, (png_bytep)(px + (size_t)r * w * c));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    fclose(f);
+}
+
+static void test_png_folder(void)
+{
+    elbo_error err;
+    elbo_dataset ds;
+    uint8_t px[4 * 3 * 3];
+    for (int i = 0; i < 36; i++) px[i] = (uint8_t)(7 * i);
+    mkdir(path_of("pngs"), 0755);
+    mkdir(path_of("pngs/cat"), 0755);
+    mkdir(path_of("pngs/ant"), 0755);
+    write_png("pngs/cat/b.png", 4, 3, 1, px);
+    write_png("pngs/cat/a.png", 4, 3, 1, px + 12);
+    write_png("pngs/ant/z.png", 4, 3, 1, px + 24);
+    CHECK(elbo_dataset_load(path_of("pngs"), NULL, &ds, &err) == ELBO_OK, "labelled folder: %s", err.msg);
+    CHECK(ds.n == 3 && ds.dim == 12 && ds.height == 3 && ds.width == 4 && ds.channels == 1 && ds.dtype == ELBO_DTYPE_U8,
+          "3 grey 4x3 images");
+    CHECK(ds.labels && ds.labels[0] == 0 && ds.labels[1] == 1 && ds.labels[2] == 1 && ds.n_classes == 2,
+          "labels by sorted folder name (ant 0, cat 1)");
+    CHECK(ds.u8 && ds.u8[0] == px[24] && ds.u8[12] == px[12] && ds.u8[24] == px[0], "files in name order");
+    elbo_dataset_free(&ds);
+    mkdir(path_of("rgb"), 0755);
+    write_png("rgb/1.png", 3, 4, 3, px);
+    write_png("rgb/2.png", 3, 4, 3, px);
+    CHECK(elbo_dataset_load(path_of("rgb"), NULL, &ds, &err) == ELBO_OK && ds.channels == 3 && ds.dim == 36 &&
+              !ds.labels && ds.u8[35] == px[35],
+          "a flat RGB folder, no labels: %s", err.msg);
+    elbo_dataset_free(&ds);
+    write_png("rgb/3.png", 4, 3, 3, px);
+    expect_fail("mixed sizes", path_of("rgb"), NULL, "the images must agree");
+    write_png("pngs/stray.png", 4, 3, 1, px);
+    expect_fail("files beside class folders", path_of("pngs"), NULL, "both PNG files and sub-folders");
+    mkdir(path_of("broken"), 0755);
+    write_bytes("broken/x.png", "\x89PNG\r\n\x1a\nxxxxxxxxxxxxxxxxxxxx", 28);
+    expect_fail("corrupt PNG", path_of("broken"), NULL, "x.png: corrupt PNG");
+    write_bytes("broken/x.png", "not a png at all", 16);
+    expect_fail("not a PNG", path_of("broken"), NULL, "bad signature");
+    mkdir(path_of("none"), 0755);
+    expect_fail("no images", path_of("none"), NULL, "no PNG images");
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/elbo-test-readers-XXXXXX");
     if (!mkdtemp(dir)) return 1;
     test_npy();
     test_csv();
+    test_png_folder();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -122,6 +122,42 @@ else
     skipped=$((skipped + 1))
 fi
 
+# the same pixels give the same model: Fashion-MNIST from idx, a PNG folder and an .npy
+FASHION=/usr/share/datasets/fashion-mnist
+if [ -f "$FASHION/train-images-idx3-ubyte.gz" ] && $PY -c 'import numpy, PIL' 2>/dev/null; then
+    $PY - "$T" "$FASHION" <<'PY'
+import gzip, os, sys, numpy as np
+from PIL import Image
+t, d = sys.argv[1], sys.argv[2]
+with gzip.open(f"{d}/train-images-idx3-ubyte.gz") as f:
+    x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)[:500]
+with gzip.open(f"{d}/train-labels-idx1-ubyte.gz") as f:
+    y = np.frombuffer(f.read(), np.uint8, offset=8)[:500]
+os.makedirs(f"{t}/fpng")
+for i, im in enumerate(x):  # flat, in idx order: the same rows in the same order
+    Image.fromarray(im, mode="L").save(f"{t}/fpng/{i:05d}.png")
+for c in range(10):
+    os.makedirs(f"{t}/fcls/class{c}")
+for i, im in enumerate(x[:100]):  # by class, for labels from folder names
+    Image.fromarray(im, mode="L").save(f"{t}/fcls/class{y[i]}/{i:05d}.png")
+np.save(f"{t}/f.npy", x)
+PY
+    F="--epochs 1 --no-test --threads 2 --seed 5 --quiet"
+    expect_rc 0 "fashion from idx" "$ELBO" train --data "$FASHION" --train-limit 500 $F --out "$T/f_idx"
+    expect_rc 0 "fashion from a PNG folder" "$ELBO" train --data "$T/fpng" $F --out "$T/f_png"
+    expect_rc 0 "fashion from an .npy" "$ELBO" train --data "$T/f.npy" $F --out "$T/f_npy"
+    for k in idx png npy; do $PY dev/tensor_checksums.py "$T/f_$k/model.safetensors" > "$T/f_$k.sum"; done
+    check "PNG folder = idx, bit for bit" cmp -s "$T/f_idx.sum" "$T/f_png.sum"
+    check "npy = idx, bit for bit" cmp -s "$T/f_idx.sum" "$T/f_npy.sum"
+    expect_rc 0 "labels from class folders (bnn)" "$ELBO" train --kind bnn --data "$T/fcls" --hidden 16 --epochs 1 \
+        --quiet --out "$T/f_bnn"
+    expect_rc 0 "info of that run" "$ELBO" info --model "$T/f_bnn"
+    check "ten classes from ten folders" grep -q "n_classes *10" "$T/out.txt"
+else
+    echo "test_user_data: dataset-fashion-mnist or python3-pil missing: PNG folder part skipped"
+    skipped=$((skipped + 1))
+fi
+
 printf '1,2,3\n4,5\n' > "$T/rag.csv"
 expect_rc 1 "ragged CSV" "$ELBO" train --data "$T/rag.csv" --out "$T/bad1" --quiet
 check "names the file and the line" err_has "rag.csv: line 2 has 2 cells"

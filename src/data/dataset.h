@@ -25,6 +25,10 @@ elbo_status elbo_npy_load_labels(const char *path, int n, int32_t **labels, elbo
 elbo_status elbo_csv_load(const char *path, const char *label_column, int header, elbo_dataset *out,
                           elbo_error *err);
 
+/* A folder of PNG images (pngdir.c): its *.png files, or its sub-folders
+ * files (labels by the folders' sorted names). */
+elbo_status elbo_pngdir_load(const char *dir, elbo_dataset *out, elbo_error *err);
+
 /* Starts fetching row i into the cache. */
 void elbo_dataset_prefetch(const elbo_dataset *ds, long i);
 

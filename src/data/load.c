@@ -27,7 +27,14 @@ static const char *format_of(const char *path, const elbo_load_opts *o)
 {
     struct stat sb;
     if (o->format) return o->format;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return "mnist";
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) { /* MNIST's idx files, or images */
+        char p[4200];
+        snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", path);
+        int idx = stat(p, &sb) == 0;
+        snprintf(p, sizeof p, "%s/train-images-idx3-ubyte", path);
+        idx |= stat(p, &sb) == 0;
+        return idx ? "mnist" : "png";
+    }
     if (ends_with(path, ".npy")) return "npy";
     if (ends_with(path, ".csv") || ends_with(path, ".csv.gz")) return "csv";
     if (strstr(path, "idx") || ends_with(path, "-ubyte") || ends_with(path, "-ubyte.gz")) return "idx";
@@ -74,7 +81,7 @@ elbo_status elbo_dataset_load(const char *path, const elbo_load_opts *opts, elbo
     elbo_status st;
     if (!fmt)
         return elbo_fail(err, ELBO_ERR_ARG, "%s: cannot tell the format from the name (.npy, .csv, .csv.gz, "
-                                            "idx or an MNIST folder); give it (--format)", path);
+                                            "idx, an MNIST or a PNG folder); give it (--format)", path);
     if (!strcmp(fmt, "mnist"))
         st = elbo_dataset_load_mnist(path, o->split, out, err);
     else if (!strcmp(fmt, "idx"))
@@ -83,8 +90,10 @@ elbo_status elbo_dataset_load(const char *path, const elbo_load_opts *opts, elbo
         st = elbo_npy_load(path, out, err);
     else if (!strcmp(fmt, "csv"))
         st = elbo_csv_load(path, o->label_column, o->header, out, err);
+    else if (!strcmp(fmt, "png"))
+        st = elbo_pngdir_load(path, out, err);
     else
-        return elbo_fail(err, ELBO_ERR_ARG, "unknown format '%s' (npy, csv, idx or mnist)", fmt);
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown format '%s' (npy, csv, idx, mnist or png)", fmt);
     if (!st && o->labels && !out->labels) st = load_labels(o->labels, out, err);
     if (!st && o->scale != 0.0 && o->scale != 1.0) {
         if (out->dtype != ELBO_DTYPE_F32 || !isfinite(o->scale))
