@@ -26,9 +26,21 @@ int main(int argc, char **argv)
         return 1;
     }
     const elbo_vae_config *c = elbo_vae_get_config(m);
+    /* the image shape: the run record's (elbo train --image-shape HxW), else a square */
+    int h = 0, w = 0;
+    const char *shape = elbo_run_record_get(elbo_vae_get_run_record(m), "image_shape");
+    if (!shape || sscanf(shape, "%dx%d", &h, &w) != 2 || h * w != c->input_dim) {
+        for (h = 1; (h + 1) * (h + 1) <= c->input_dim; h++) continue;
+        w = h;
+    }
+    if (h * w != c->input_dim) {
+        fprintf(stderr, "%d values per row are not an image of a known shape\n", c->input_dim);
+        elbo_vae_free(m);
+        return 1;
+    }
     float *img = malloc(sizeof(float) * (size_t)n * c->input_dim); /* caller owns outputs */
     elbo_vae_sample(m, n, seed, img);
-    int rc = elbo_write_png_grid(out, img, n, 28, c->input_dim / 28, 8, &err) == ELBO_OK ? 0 : 1;
+    int rc = elbo_write_png_grid(out, img, n, h, w, 8, &err) == ELBO_OK ? 0 : 1;
     if (rc)
         fprintf(stderr, "%s\n", err.msg);
     else

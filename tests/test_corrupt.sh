@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_corrupt.sh — every file type elbo reads, corrupted in many ways
 # (truncation at every header boundary and inside the data, flipped bytes,
-# huge declared sizes, wrong magic or version), fed to the CLI. Each run must
+# huge declared sizes, wrong magic or version) — idx, gzip, safetensors, and
+# the user's .npy, CSV (raw and gzip) and PNG folders — fed to the CLI. Each run must
 # end with exit 0 (the damage happened to leave a valid file) or 1 with an
 # "elbo ...:" message naming the file — never a signal, a sanitizer report or
 # another exit code.
@@ -127,6 +128,69 @@ corrupt_st() { # name
 }
 corrupt_st model.safetensors
 corrupt_st optim.safetensors
+
+# --- the user's files: .npy, CSV and a PNG folder, read by `elbo train --data`
+# a uint8 .npy [200, 28, 28] written here byte by byte (no numpy needed)
+npy_dict="{'descr': '|u1', 'fortran_order': False, 'shape': (200, 28, 28), }"
+pad=$(( 64 - (10 + ${#npy_dict} + 1) % 64 ))
+[ "$pad" = 64 ] && pad=0
+hl=$(( ${#npy_dict} + pad + 1 ))
+{ printf '\223NUMPY\001\000'; printf "$(printf '\\%03o\\%03o' $((hl & 255)) $((hl >> 8)))"
+  printf '%s' "$npy_dict"; printf "%${pad}s\n" ""; tail -c +17 "$T/data/t10k-images-idx3-ubyte"; } > "$T/ok.npy"
+expect_rc 0 "train on the valid .npy" "$ELBO" train --data "$T/ok.npy" --epochs 1 --hidden 8 --latent 2 --quiet --out "$T/un"
+read_user() { # what file: train one epoch on it
+    judge "$1" "$ELBO" train --data "$2" --epochs 1 --hidden 4 --latent 1 --quiet --force --out "$T/un"
+}
+size=$(wc -c < "$T/ok.npy")
+for cut in 0 5 6 8 9 10 40 $((10 + hl - 1)) $((10 + hl)) $((10 + hl + 1)) $((size / 2)) $((size - 1)); do
+    head -c "$cut" "$T/ok.npy" > "$T/x.npy"; read_user "npy truncated at $cut" "$T/x.npy"
+done
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
+    cp "$T/ok.npy" "$T/x.npy"; next_rand; flip "$T/x.npy" $(( rnd % (10 + hl) )); read_user "npy header byte flipped ($i)" "$T/x.npy"
+done
+for edit in "s/(200, 28, 28)/(900, 28, 28)/" "s/(200, 28, 28)/(200, 28)    /" "s/|u1/<f4/" "s/|u1/<c8/" \
+    "s/|u1/>f8/" "s/False/Maybe/" "s/'shape'/'shapx'/" "s/(200, 28, 28)/(-1, 28, 28) /" \
+    "s/(200, 28, 28)/(99999999999999999999, 1)/"; do
+    LC_ALL=C sed "1$edit" "$T/ok.npy" > "$T/x.npy"
+    read_user "npy header edit $edit" "$T/x.npy"
+done
+# a CSV of 20 rows of 6 values in [0, 1], raw and gzip
+awk 'BEGIN { srand(7); for (r = 0; r < 20; r++) { for (c = 0; c < 6; c++) printf "%s%.3f", c ? "," : "", rand(); print "" } }' > "$T/ok.csv"
+expect_rc 0 "train on the valid CSV" "$ELBO" train --data "$T/ok.csv" --epochs 1 --hidden 4 --latent 1 --quiet --force --out "$T/un"
+size=$(wc -c < "$T/ok.csv")
+for cut in 0 1 5 $((size / 3)) $((size / 2)) $((size - 2)); do
+    head -c "$cut" "$T/ok.csv" > "$T/x.csv"; read_user "csv truncated at $cut" "$T/x.csv"
+done
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    cp "$T/ok.csv" "$T/x.csv"; next_rand; flip "$T/x.csv" $(( rnd % size )); read_user "csv byte flipped ($i)" "$T/x.csv"
+done
+for line in "" "1,2,3" "a,b,c,d,e,f" "nan,0,0,0,0,0" "1e999,0,0,0,0,0" ",,,,," "0,0,0,0,0,0,0"; do
+    { head -n 10 "$T/ok.csv"; echo "$line"; tail -n 10 "$T/ok.csv"; } > "$T/x.csv"; read_user "csv line '$line' inserted" "$T/x.csv"
+done
+printf '1,2\0003,4\n' > "$T/x.csv"; read_user "csv with a NUL byte" "$T/x.csv"
+gzip -c "$T/ok.csv" > "$T/ok.csv.gz"
+size=$(wc -c < "$T/ok.csv.gz")
+for cut in 10 20 $((size / 2)) $((size - 4)); do
+    head -c "$cut" "$T/ok.csv.gz" > "$T/x.csv.gz"; read_user "csv.gz truncated at $cut" "$T/x.csv.gz"
+done
+for i in 1 2 3 4 5 6; do
+    cp "$T/ok.csv.gz" "$T/x.csv.gz"; next_rand; flip "$T/x.csv.gz" $(( rnd % size )); read_user "csv.gz byte flipped ($i)" "$T/x.csv.gz"
+done
+# a folder of three PNG images (sample grids of one size), one of them damaged
+mkdir -p "$T/pngs"
+for k in 1 2 3; do "$ELBO" sample --model "$T/model" -n 4 --seed $k -o "$T/pngs/$k.png" > /dev/null; done
+expect_rc 0 "train on the valid PNG folder" "$ELBO" train --data "$T/pngs" --epochs 1 --hidden 4 --latent 1 --quiet --force --out "$T/un"
+cp "$T/pngs/2.png" "$T/ok.png"
+size=$(wc -c < "$T/ok.png")
+for cut in 0 4 8 16 33 $((size / 2)) $((size - 12)) $((size - 1)); do
+    head -c "$cut" "$T/ok.png" > "$T/pngs/2.png"; read_user "png truncated at $cut" "$T/pngs"
+done
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    cp "$T/ok.png" "$T/pngs/2.png"; next_rand; flip "$T/pngs/2.png" $(( rnd % size )); read_user "png byte flipped ($i)" "$T/pngs"
+done
+cp "$T/ok.png" "$T/pngs/2.png"
+"$ELBO" sample --model "$T/model" -n 9 -o "$T/pngs/4.png" > /dev/null
+read_user "png of another size" "$T/pngs"
 
 echo "test_corrupt: $cases corrupted inputs, $rejected rejected with a message, the rest still valid"
 check "at least 250 corrupted inputs ($cases)" [ "$cases" -ge 250 ]
