@@ -35,19 +35,19 @@ static int ends_with(const char *s, const char *suffix)
  * model's images have a shape) or a PNG grid. Prints errors; 0 on success. */
 static int write_rows(const char *S, const char *out, const float *x, int n, int D, int cols)
 {
-    int h, w;
-    int image = model_image_shape(D, &h, &w);
+    int h, w, c;
+    int image = model_image_shape(D, &h, &w, &c);
     elbo_error err;
     elbo_status st;
     if (ends_with(out, ".npy")) {
-        int64_t shape[3] = {n, image ? h : D, w};
-        st = elbo_write_npy(out, x, ELBO_NPY_F32, image ? 3 : 2, shape, &err);
+        int64_t shape[4] = {n, image ? h : D, w, c};
+        st = elbo_write_npy(out, x, ELBO_NPY_F32, image ? (c > 1 ? 4 : 3) : 2, shape, &err);
     } else if (!image) {
         fprintf(stderr, "elbo %s: rows of %d values are not images of a known shape: write an .npy "
                         "(-o FILE.npy)\n", S, D);
         return 1;
     } else {
-        st = elbo_write_png_grid(out, x, n, h, w, cols, &err);
+        st = elbo_write_png_grid_c(out, x, n, h, w, c, cols, &err);
     }
     if (st != ELBO_OK) {
         fprintf(stderr, "elbo %s: %s\n", S, err.msg);

@@ -115,12 +115,11 @@ static elbo_run_record g_rec;
 
 void use_run_record(const elbo_run_record *r) { g_rec = *r; }
 
-int model_image_shape(int D, int *h, int *w)
+int model_image_shape(int D, int *h, int *w, int *c)
 {
     const char *shape = elbo_run_record_get(&g_rec, "image_shape");
-    int c = 1;
-    if (shape && sscanf(shape, "%dx%dx%d", h, w, &c) >= 2 && c == 1 && (long)*h * *w == D) return 1;
-    if (shape) return 0; /* a shape the grids cannot draw (colour) */
+    *c = 1;
+    if (shape) return sscanf(shape, "%dx%dx%d", h, w, c) >= 2 && (*c == 1 || *c == 3) && (long)*h * *w * *c == D;
     *h = *w = image_side(D);
     return *h > 0;
 }
@@ -166,11 +165,12 @@ float *dataset_floats(const elbo_dataset *ds, int n)
     return x;
 }
 
-int grid_shape(const elbo_dataset *ds, int *h, int *w)
+int grid_shape(const elbo_dataset *ds, int *h, int *w, int *c)
 {
-    if (ds->height < 1 || ds->channels != 1) return 0;
+    if (ds->height < 1 || (ds->channels != 1 && ds->channels != 3)) return 0;
     *h = ds->height;
     *w = ds->width;
+    *c = ds->channels;
     return 1;
 }
 

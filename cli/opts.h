@@ -46,13 +46,13 @@ int load_split(const char *S, const char *dir, elbo_split split, long limit, elb
 int fits(const char *S, const elbo_vae *m, const elbo_dataset *ds, const char *dir);
 
 /* The image shape of the loaded model's rows of D values: its run record's
- * image shape (one channel), else a square side; 0 when neither fits. */
-int model_image_shape(int D, int *h, int *w);
+ * image shape (1 or 3 channels), else a grey square; 0 when neither fits. */
+int model_image_shape(int D, int *h, int *w, int *c);
 /* Side of a square image of D values, or 0 when D is not a square. */
 int image_side(int D);
 /* The first n rows of ds as floats (uint8 scaled to [0,1]); caller frees. */
 float *dataset_floats(const elbo_dataset *ds, int n);
-/* 1 with *h, *w set when ds's rows are greyscale images (grids can be drawn). */
-int grid_shape(const elbo_dataset *ds, int *h, int *w);
+/* 1 with *h, *w, *c set when ds's rows are images (grids can be drawn). */
+int grid_shape(const elbo_dataset *ds, int *h, int *w, int *c);
 
 #endif

@@ -17,7 +17,8 @@ int write_reconstructions(elbo_vae *m, const elbo_dataset *ds, int n, const char
     int D = c->input_dim;
     if (n > ds->n) n = ds->n;
     int gh, gw;
-    if (!grid_shape(ds, &gh, &gw)) return 0; /* not greyscale images: no grid */
+    int gc;
+    if (!grid_shape(ds, &gh, &gw, &gc)) return 0; /* not images: no grid */
     float *x = dataset_floats(ds, n), *rec = malloc(sizeof(float) * (size_t)n * D),
           *grid = malloc(sizeof(float) * 2 * ((size_t)n + 8) * D);
     int rc = 1;
@@ -38,7 +39,7 @@ int write_reconstructions(elbo_vae *m, const elbo_dataset *ds, int n, const char
             }
         }
         elbo_error err;
-        if (elbo_write_png_grid(path, grid, k, gh, gw, cols, &err) == ELBO_OK)
+        if (elbo_write_png_grid_c(path, grid, k, gh, gw, gc, cols, &err) == ELBO_OK)
             rc = 0;
         else
             fprintf(stderr, "elbo: %s\n", err.msg);

@@ -328,7 +328,8 @@ int cmd_interpolate(int argc, char **argv)
             memcpy(img + ((size_t)r * cols + 1) * D, dec + (size_t)r * S * D, sizeof(float) * (size_t)S * D);
             memcpy(img + ((size_t)r * cols + cols - 1) * D, x + (size_t)(2 * r + 1) * D, sizeof(float) * D);
         }
-        if (elbo_write_png_grid(o.out, img, rows * cols, ds.height, ds.width, cols, &err) == ELBO_OK) {
+        if (elbo_write_png_grid_c(o.out, img, rows * cols, ds.height, ds.width, ds.channels ? ds.channels : 1, cols,
+                                  &err) == ELBO_OK) {
             printf("wrote %s (%d rows of %d)\n", o.out, rows, cols);
             rc = 0;
         } else {
@@ -394,7 +395,7 @@ int cmd_manifold(int argc, char **argv)
     elbo_vae *m = load_model("manifold", o.model, o.threads);
     if (!m) return 1;
     const elbo_vae_config *c = elbo_vae_get_config(m);
-    int S = (int)o.steps, D = c->input_dim, gh = 0, gw = 0, image = model_image_shape(D, &gh, &gw);
+    int S = (int)o.steps, D = c->input_dim, gh = 0, gw = 0, gc = 1, image = model_image_shape(D, &gh, &gw, &gc);
     rc = 1;
     if (c->latent_dim != 2 || !image) {
         fprintf(stderr, "elbo manifold: needs a model with a 2-D latent space and greyscale images "
@@ -411,7 +412,7 @@ int cmd_manifold(int argc, char **argv)
                 z[2 * ((size_t)i * S + j) + 1] = (float)normal_quantile(0.95 - 0.9 * i / (S - 1));
             }
         elbo_vae_decode(m, z, S * S, img);
-        if (elbo_write_png_grid(o.out, img, S * S, gh, gw, S, &err) == ELBO_OK) {
+        if (elbo_write_png_grid_c(o.out, img, S * S, gh, gw, gc, S, &err) == ELBO_OK) {
             printf("wrote %s (%d x %d)\n", o.out, S, S);
             rc = 0;
         } else {

@@ -249,6 +249,11 @@ static int load_data(train_opts *o, elbo_dataset *train, elbo_dataset *test, elb
 {
     int folder = is_mnist_dir(o->data);
     if (load_one(o, o->data, o->labels, ELBO_SPLIT_TRAIN, train)) return -1;
+    if (!o->shape && train->height > 0) { /* recorded, so that later commands draw it */
+        static char shape[48];
+        snprintf(shape, sizeof shape, "%dx%dx%d", train->height, train->width, train->channels);
+        o->shape = shape;
+    }
     if (!folder && !o->test && !o->no_test) {
         if (!o->quiet)
             fprintf(stderr, "elbo train: note: no --test file beside --data %s: training without a test "
@@ -334,8 +339,8 @@ static int vae_finish(const train_opts *o, void *mv, const elbo_dataset *shown)
     const elbo_vae_config *c = elbo_vae_get_config(m);
     char path[4200];
     elbo_error err;
-    int gh, gw;
-    if (!grid_shape(shown, &gh, &gw)) { /* not greyscale images: no grids */
+    int gh, gw, gc;
+    if (!grid_shape(shown, &gh, &gw, &gc)) { /* not images: no grids */
         if (!o->quiet) printf("wrote %s/{model,optim}.safetensors, metrics.jsonl\n", o->out);
         return 0;
     }
@@ -346,7 +351,7 @@ static int vae_finish(const train_opts *o, void *mv, const elbo_dataset *shown)
     }
     elbo_vae_sample(m, 64, elbo_vae_seed(m), samples);
     snprintf(path, sizeof path, "%s/samples.png", o->out);
-    elbo_status st = elbo_write_png_grid(path, samples, 64, gh, gw, 8, &err);
+    elbo_status st = elbo_write_png_grid_c(path, samples, 64, gh, gw, gc, 8, &err);
     free(samples);
     if (st != ELBO_OK) {
         fprintf(stderr, "elbo train: %s\n", err.msg);

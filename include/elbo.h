@@ -674,6 +674,9 @@ ELBO_API elbo_model *elbo_bnn_model(elbo_bnn *m);
  *  with ncol columns and a 2-pixel border, 8-bit greyscale PNG. */
 ELBO_API elbo_status elbo_write_png_grid(const char *path, const float *images, int n,
                                          int rows, int cols, int ncol, elbo_error *err);
+/** The same for images of 1 (grey) or 3 (RGB, channels last) channels. */
+ELBO_API elbo_status elbo_write_png_grid_c(const char *path, const float *images, int n, int rows,
+                                           int cols, int channels, int ncol, elbo_error *err);
 
 /* ------------------------------------------------------------- evaluation */
 

@@ -151,6 +151,20 @@ PY
     check "npy = idx, bit for bit" cmp -s "$T/f_idx.sum" "$T/f_npy.sum"
     expect_rc 0 "labels from class folders (bnn)" "$ELBO" train --kind bnn --data "$T/fcls" --hidden 16 --epochs 1 \
         --quiet --out "$T/f_bnn"
+    # RGB: a folder of 8x8 colour images; grids in colour, .npy [N, 8, 8, 3]
+    $PY - "$T" <<'PY'
+import os, sys, numpy as np
+from PIL import Image
+t = sys.argv[1]
+for i in range(40):
+    x = np.zeros((8, 8, 3), np.uint8); x[:, :, i % 3] = 200; x[i % 8, :, :] = 255
+    os.makedirs(f"{t}/rgb/{'ab'[i % 2]}", exist_ok=True)
+    Image.fromarray(x, "RGB").save(f"{t}/rgb/{'ab'[i % 2]}/{i:03d}.png")
+PY
+    expect_rc 0 "train on RGB images" "$ELBO" train --data "$T/rgb" --epochs 3 --hidden 16 --latent 2 --quiet --out "$T/rgbrun"
+    check "samples.png is an RGB PNG" test "$(od -An -tu1 -j25 -N1 "$T/rgbrun/samples.png" | tr -d ' ')" = 2
+    expect_rc 0 "sample the RGB model to .npy" "$ELBO" sample --model "$T/rgbrun" -n 4 -o "$T/rgb.npy"
+    check "numpy sees [4, 8, 8, 3]" $PY -c "import numpy as np; assert np.load('$T/rgb.npy').shape == (4, 8, 8, 3)"
     expect_rc 0 "info of that run" "$ELBO" info --model "$T/f_bnn"
     check "ten classes from ten folders" grep -q "n_classes *10" "$T/out.txt"
 else

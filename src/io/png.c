@@ -65,40 +65,48 @@ elbo_status elbo_png_write_rgb(const char *path, const uint8_t *rgb, int w, int 
     return st;
 }
 
-elbo_status elbo_write_png_grid(const char *path, const float *images, int n, int rows, int cols,
-                                int ncol, elbo_error *err)
+elbo_status elbo_write_png_grid_c(const char *path, const float *images, int n, int rows, int cols,
+                                  int channels, int ncol, elbo_error *err)
 {
-    if (n < 1 || rows < 1 || cols < 1 || ncol < 1 || rows > 4096 || cols > 4096)
-        return elbo_fail(err, ELBO_ERR_ARG, "%s: bad image grid (%d images of %dx%d, %d columns)",
-                         path, n, rows, cols, ncol);
-    const int pad = 2;
+    if (n < 1 || rows < 1 || cols < 1 || ncol < 1 || rows > 4096 || cols > 4096 ||
+        (channels != 1 && channels != 3))
+        return elbo_fail(err, ELBO_ERR_ARG, "%s: bad image grid (%d images of %dx%dx%d, %d columns)",
+                         path, n, rows, cols, channels, ncol);
+    const int pad = 2, C = channels;
     if (ncol > n) ncol = n;
     int nrow = (n + ncol - 1) / ncol;
     size_t W = (size_t)ncol * (cols + pad) + pad, H = (size_t)nrow * (rows + pad) + pad;
     if (W > 65535 || H > 65535)
         return elbo_fail(err, ELBO_ERR_ARG, "%s: image grid %zux%zu is too large", path, W, H);
-    uint8_t *pix = calloc(W * H, 1);
+    uint8_t *pix = calloc(W * H * C, 1);
     png_bytep *rowp = malloc(H * sizeof *rowp);
     if (!pix || !rowp) {
         free(pix);
         free(rowp);
         return elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
     }
-    memset(pix, 64, W * H); /* dark grey border */
+    memset(pix, 64, W * H * C); /* dark grey border */
     for (int k = 0; k < n; k++) {
         size_t oy = (size_t)(k / ncol) * (rows + pad) + pad, ox = (size_t)(k % ncol) * (cols + pad) + pad;
+        const float *img = images + (size_t)k * rows * cols * C; /* channels last */
         for (int y = 0; y < rows; y++)
-            for (int x = 0; x < cols; x++) {
-                float v = images[(size_t)k * rows * cols + (size_t)y * cols + x];
+            for (size_t x = 0; x < (size_t)cols * C; x++) {
+                float v = img[(size_t)y * cols * C + x];
                 if (!(v > 0.0f)) v = 0.0f; /* NaN too */
                 if (v > 1.0f) v = 1.0f;
-                pix[(oy + y) * W + ox + x] = (uint8_t)lrintf(v * 255.0f);
+                pix[((oy + y) * W + ox) * C + x] = (uint8_t)lrintf(v * 255.0f);
             }
     }
-    for (size_t y = 0; y < H; y++) rowp[y] = pix + y * W;
-
-    elbo_status st = write_png_rows(path, rowp, (int)W, (int)H, PNG_COLOR_TYPE_GRAY, err);
+    for (size_t y = 0; y < H; y++) rowp[y] = pix + y * W * C;
+    elbo_status st = write_png_rows(path, rowp, (int)W, (int)H, C == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
+                                    err);
     free(pix);
     free(rowp);
     return st;
+}
+
+elbo_status elbo_write_png_grid(const char *path, const float *images, int n, int rows, int cols,
+                                int ncol, elbo_error *err)
+{
+    return elbo_write_png_grid_c(path, images, n, rows, cols, 1, ncol, err);
 }
