@@ -22,6 +22,8 @@ static void sample_help(void)
            "  -o, --out FILE     output .png or .npy (default samples.png)\n"
            "  --seed S           PRNG seed (default 1)\n"
            "  --cols C           grid columns (default 8)\n"
+           "  --latents FILE     also write the drawn latents as float32 .npy [N, latent]\n"
+           "                     (elbo decode --z FILE gives these samples back exactly)\n"
            "  --threads N        worker threads (default: all cores)\n");
 }
 
@@ -57,14 +59,37 @@ static int write_rows(const char *S, const char *out, const float *x, int n, int
     return 0;
 }
 
+/* The latents a sample decoded, as float32 .npy [n, latent]. */
+static int write_latents(const elbo_vae *m, int n, uint64_t seed, const char *path)
+{
+    int Z = elbo_vae_get_config(m)->latent_dim;
+    float *z = malloc(sizeof(float) * (size_t)n * Z);
+    elbo_error err;
+    int64_t shape[2] = {n, Z};
+    int rc = 1;
+    if (!z)
+        fprintf(stderr, "elbo sample: out of memory\n");
+    else {
+        elbo_vae_sample_latents(m, n, seed, z);
+        if (elbo_write_npy(path, z, ELBO_NPY_F32, 2, shape, &err) == ELBO_OK) {
+            printf("wrote %s (%d x %d latents)\n", path, n, Z);
+            rc = 0;
+        } else {
+            fprintf(stderr, "elbo sample: %s\n", err.msg);
+        }
+    }
+    free(z);
+    return rc;
+}
+
 int cmd_sample(int argc, char **argv)
 {
-    static const int allowed[] = {O_MODEL, O_N, O_OUT, O_SEED, O_COLS, O_THREADS};
+    static const int allowed[] = {O_MODEL, O_N, O_OUT, O_SEED, O_COLS, O_THREADS, O_LATENTS};
     infer_opts o;
     infer_defaults(&o);
     o.out = "samples.png";
     o.n = 64;
-    int rc = parse_infer("sample", argc, argv, allowed, 6, sample_help, 1, &o);
+    int rc = parse_infer("sample", argc, argv, allowed, 7, sample_help, 1, &o);
     if (rc >= 0) return rc;
     elbo_vae *m = load_model("sample", o.model, o.threads);
     if (!m) return 1;
@@ -74,6 +99,7 @@ int cmd_sample(int argc, char **argv)
     if (img) {
         elbo_vae_sample(m, (int)o.n, o.seed, img);
         rc = write_rows("sample", o.out, img, (int)o.n, D, (int)o.cols);
+        if (!rc && o.latents) rc = write_latents(m, (int)o.n, o.seed, o.latents);
     } else {
         fprintf(stderr, "elbo sample: out of memory\n");
     }

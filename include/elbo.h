@@ -371,6 +371,9 @@ ELBO_API void elbo_vae_decode(elbo_vae *m, const float *z, int B, float *out);
 /** Draws n latents from N(0, I) with a PRNG seeded with seed and decodes
  *  them into out [n, input_dim]. */
 ELBO_API void elbo_vae_sample(elbo_vae *m, int n, uint64_t seed, float *out);
+/** The latents elbo_vae_sample(m, n, seed, ...) decodes, into z [n, latent_dim]:
+ *  elbo_vae_decode of them gives its output exactly. */
+ELBO_API void elbo_vae_sample_latents(const elbo_vae *m, int n, uint64_t seed, float *z);
 
 /** Encodes x, takes z = mu (the posterior mean) and decodes it into out. */
 ELBO_API void elbo_vae_reconstruct(elbo_vae *m, const float *x, int B, float *out);

@@ -54,6 +54,12 @@ s = np.load('$T/s.npy'); d = np.load('$T/d.npy'); dm = np.load('$T/dm.npy')
 assert s.shape == (16, 8, 8) and d.shape == (5, 8, 8) and dm.shape == (1797, 8, 8), (s.shape, d.shape, dm.shape)
 assert s.dtype == np.float32 and 0 <= d.min() and d.max() <= 1
 "
+        expect_rc 0 "sample with its latents" "$ELBO" sample --model "$T/digits" -n 200 --seed 9 -o "$T/s2.npy" \
+            --latents "$T/z2.npy"
+        expect_rc 0 "decode those latents" "$ELBO" decode --model "$T/digits" --z "$T/z2.npy" -o "$T/d2.npy"
+        check "decode gives sample's images exactly" $PY -c "
+import numpy as np
+assert np.array_equal(np.load('$T/s2.npy'), np.load('$T/d2.npy'))"
         printf 'x' > "$T/bad_z.npy"
         expect_rc 1 "decode a bad latents file" "$ELBO" decode --model "$T/digits" --z "$T/bad_z.npy"
         check "names the file" err_has "bad_z.npy"

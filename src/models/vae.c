@@ -585,6 +585,16 @@ static void sample_chunk(elbo_vae *m, vae_worker *w, int row0, int n, void *arg)
     decode_loaded(m, w, n, a->out + (size_t)row0 * m->cfg.input_dim);
 }
 
+void elbo_vae_sample_latents(const elbo_vae *m, int n, uint64_t seed, float *z)
+{
+    int mb = m->cfg.max_batch, Z = m->cfg.latent_dim;
+    for (int row0 = 0; row0 < n; row0 += mb) { /* the streams of sample_chunk */
+        elbo_rng rng;
+        elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(row0 / mb));
+        elbo_rng_normal_fill(&rng, z + (size_t)row0 * Z, (long)(n - row0 < mb ? n - row0 : mb) * Z);
+    }
+}
+
 void elbo_vae_sample(elbo_vae *m, int n, uint64_t seed, float *out)
 {
     batch_arg a = {NULL, NULL, out, NULL, NULL, seed};
