@@ -154,14 +154,9 @@ static elbo_status parse_header(const char *path, const uint8_t *buf, size_t n, 
 /* The whole file mapped (private, writable pages are copies). */
 static elbo_status map_file(const char *path, void **base, size_t *len, elbo_error *err)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return elbo_fail(err, ELBO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return elbo_fail(err, ELBO_ERR_IO, "%s: not a regular file", path);
-    }
-    *len = (size_t)sb.st_size;
+    int fd;
+    elbo_status st = elbo_open_regular(path, &fd, len, err);
+    if (st) return st;
     if (*len == 0) {
         close(fd);
         return elbo_fail(err, ELBO_ERR_FORMAT, "%s: the file is empty", path);
@@ -210,16 +205,25 @@ static double element(const npy_header *h, const uint8_t *data, size_t i)
     return (double)(int64_t)((u ^ sign) - sign);
 }
 
+/* The file mapped and its header read; unmapped again on failure. */
+static elbo_status open_npy(const char *path, void **base, size_t *len, npy_header *h, elbo_error *err)
+{
+    elbo_status st = map_file(path, base, len, err);
+    if (st) return st;
+    st = parse_header(path, *base, *len, *len, h, err);
+    if (st) munmap(*base, *len);
+    return st;
+}
+
 elbo_status elbo_npy_load(const char *path, elbo_dataset *out, elbo_error *err)
 {
     memset(out, 0, sizeof *out);
     void *base;
     size_t len;
-    elbo_status st = map_file(path, &base, &len, err);
-    if (st) return st;
     npy_header h;
-    st = parse_header(path, base, len, len, &h, err);
-    if (!st && (h.ndim < 2 || h.ndim > 4))
+    elbo_status st = open_npy(path, &base, &len, &h, err);
+    if (st) return st;
+    if (h.ndim < 2 || h.ndim > 4)
         st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: shape has %d dimensions; elbo reads [N, D], [N, H, W] "
                                              "or [N, H, W, C]", path, h.ndim);
     if (!st && (h.kind == 'i' || (h.kind == 'u' && h.size != 1)))
@@ -283,11 +287,10 @@ elbo_status elbo_npy_load_labels(const char *path, int n, int32_t **labels, elbo
     *labels = NULL;
     void *base;
     size_t len;
-    elbo_status st = map_file(path, &base, &len, err);
-    if (st) return st;
     npy_header h;
-    st = parse_header(path, base, len, len, &h, err);
-    if (!st && (h.ndim != 1 || h.shape[0] != n))
+    elbo_status st = open_npy(path, &base, &len, &h, err);
+    if (st) return st;
+    if (h.ndim != 1 || h.shape[0] != n)
         st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: labels must be a 1-D array of %d values (one per row)%s",
                        path, n, h.ndim == 1 ? ", it holds a different number" : "");
     int32_t *y = st ? NULL : malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));

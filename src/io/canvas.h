@@ -31,6 +31,12 @@ elbo_status canvas_write_png(const canvas *c, const char *path, elbo_error *err)
 /* The ten colours of matplotlib's "tab10" palette. */
 rgb_t canvas_palette(int i);
 
+/* Reads the PNG at path as 8-bit grey (c = 1) or RGB (c = 3) into *pix
+ * (malloc'd, h * w * c bytes, row-major, channels last): palettes and low
+ * bit depths expanded, 16-bit samples stripped to 8, alpha dropped; sides
+ * up to 8192. Errors name the file (png.c). */
+elbo_status elbo_png_read(const char *path, uint8_t **pix, int *w, int *h, int *c, elbo_error *err);
+
 /* Writes w x h RGB pixels (3 bytes each, row-major) as PNG (png.c). */
 elbo_status elbo_png_write_rgb(const char *path, const uint8_t *rgb, int w, int h, elbo_error *err);
 

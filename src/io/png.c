@@ -3,6 +3,7 @@
 #include <math.h>
 #include <png.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../util/common.h"
@@ -109,4 +110,73 @@ elbo_status elbo_write_png_grid(const char *path, const float *images, int n, in
                                 int ncol, elbo_error *err)
 {
     return elbo_write_png_grid_c(path, images, n, rows, cols, 1, ncol, err);
+}
+
+#define PNG_MAX_SIDE 8192
+
+elbo_status elbo_png_read(const char *path, uint8_t **pix, int *w, int *h, int *c, elbo_error *err)
+{
+    *pix = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return elbo_fail(err, ELBO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t sig[8];
+    if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8)) {
+        fclose(f);
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: not a PNG file (bad signature)", path);
+    }
+    /* the error context lives on the heap: what the handler writes before
+     * longjmp stays defined (an automatic variable would not) */
+    png_ctx *ctx = malloc(sizeof *ctx);
+    if (!ctx) {
+        fclose(f);
+        return elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
+    }
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, on_error, on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    uint8_t *volatile buf = NULL;
+    png_bytep *volatile rows = NULL;
+    elbo_status st = ELBO_OK;
+    if (!png || !info) {
+        st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
+    } else if (setjmp(ctx->jb)) {
+        st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: corrupt PNG: %s", path, ctx->msg);
+    } else {
+        png_init_io(png, f);
+        png_set_sig_bytes(png, 8);
+        png_set_user_limits(png, PNG_MAX_SIDE, PNG_MAX_SIDE);
+        png_read_info(png, info);
+        png_set_strip_16(png);
+        png_set_strip_alpha(png);
+        png_set_palette_to_rgb(png);
+        png_set_expand_gray_1_2_4_to_8(png);
+        png_read_update_info(png, info);
+        int ct = png_get_color_type(png, info);
+        *w = (int)png_get_image_width(png, info);
+        *h = (int)png_get_image_height(png, info);
+        *c = ct == PNG_COLOR_TYPE_GRAY ? 1 : 3;
+        if ((ct != PNG_COLOR_TYPE_GRAY && ct != PNG_COLOR_TYPE_RGB) || png_get_bit_depth(png, info) != 8 ||
+            png_get_rowbytes(png, info) != (size_t)*w * *c) {
+            st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: unsupported PNG (colour type %d)", path, ct);
+        } else {
+            buf = malloc((size_t)*w * *h * *c);
+            rows = malloc(sizeof(png_bytep) * (size_t)*h);
+            if (!buf || !rows) {
+                st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
+            } else {
+                for (int r = 0; r < *h; r++) rows[r] = buf + (size_t)r * *w * *c;
+                png_read_image(png, rows);
+                png_read_end(png, NULL);
+            }
+        }
+    }
+    png_destroy_read_struct(png ? &png : NULL, info ? &info : NULL, NULL);
+    fclose(f);
+    free(rows);
+    free(ctx);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    *pix = buf;
+    return ELBO_OK;
 }

@@ -195,14 +195,9 @@ elbo_status st_open(const char *path, st_file *f, elbo_error *err)
 {
     memset(f, 0, sizeof *f);
     f->path = path;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return elbo_fail(err, ELBO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return elbo_fail(err, ELBO_ERR_IO, "%s: not a regular file", path);
-    }
-    f->size = (size_t)sb.st_size;
+    int fd;
+    elbo_status ost = elbo_open_regular(path, &fd, &f->size, err);
+    if (ost) return ost;
     if (f->size < 8) {
         close(fd);
         return elbo_fail(err, ELBO_ERR_FORMAT,

@@ -1,8 +1,12 @@
 /* common.c — error messages, aligned allocation, version, threads. */
 #include "common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 elbo_status elbo_fail(elbo_error *err, elbo_status code, const char *fmt, ...)
 {
@@ -49,4 +53,18 @@ const char *elbo_status_str(elbo_status s)
     case ELBO_ERR_MISMATCH: return "checkpoint does not match";
     }
     return "unknown status";
+}
+
+elbo_status elbo_open_regular(const char *path, int *fd, size_t *size, elbo_error *err)
+{
+    *fd = open(path, O_RDONLY);
+    if (*fd < 0) return elbo_fail(err, ELBO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(*fd);
+        *fd = -1;
+        return elbo_fail(err, ELBO_ERR_IO, "%s: not a regular file", path);
+    }
+    *size = (size_t)sb.st_size;
+    return ELBO_OK;
 }

@@ -41,6 +41,9 @@ static inline int elbo_mul_ok(size_t a, size_t b, size_t *out)
 /* 64-byte aligned, zeroed allocation; NULL on failure or overflow. Free with
  * elbo_free_aligned. */
 void *elbo_calloc_aligned(size_t n, size_t size);
+/* Opens path for reading (*fd) when it is a regular file, with its size;
+ * ELBO_ERR_IO naming the file otherwise. */
+elbo_status elbo_open_regular(const char *path, int *fd, size_t *size, elbo_error *err);
 /* The same, not zeroed: the pages cost no memory until first written. */
 void *elbo_alloc_aligned(size_t n, size_t size);
 void elbo_free_aligned(void *p);
