@@ -430,6 +430,7 @@ int cmd_train(int argc, char **argv)
     if (replaced[0]) fprintf(stderr, "elbo train: --force: replacing %s in %s\n", replaced, o.out);
     if (o.resume && (rc = resolve_resume(&o)) != -1) {
         elbo_rundir_close(dir);
+        train_opts_free(&o);
         return rc;
     }
 
@@ -456,5 +457,6 @@ int cmd_train(int argc, char **argv)
     elbo_dataset_free(&test);
     elbo_dataset_free(&val);
     elbo_rundir_close(dir);
+    train_opts_free(&o);
     return rc;
 }

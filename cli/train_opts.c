@@ -281,8 +281,15 @@ int train_opts_resume(train_opts *o, const elbo_run_record *r, int *threads_chan
                 fprintf(stderr, "elbo train: the run record in %s holds a bad '%s'\n", o->out, d->key);
                 return 2;
             }
-            if (d->type == T_STR) /* record strings die with the record: keep a copy */
-                *(const char **)field(o, d) = strdup(rec);
+            if (d->type == T_STR) { /* record strings die with the record: keep a copy */
+                char *copy = o->n_owned < 16 ? strdup(rec) : NULL;
+                if (!copy) {
+                    fprintf(stderr, "elbo train: out of memory reading the run record\n");
+                    return 1;
+                }
+                o->owned[o->n_owned++] = copy;
+                *(const char **)field(o, d) = copy;
+            }
             continue;
         }
         if (!strcmp(d->flag, "epochs")) continue; /* extends (or shortens) the run */
@@ -298,4 +305,10 @@ int train_opts_resume(train_opts *o, const elbo_run_record *r, int *threads_chan
     }
     int rc = check_kind(o);
     return rc != -1 ? rc : check_combinations(o);
+}
+
+void train_opts_free(train_opts *o)
+{
+    for (int i = 0; i < o->n_owned; i++) free(o->owned[i]);
+    o->n_owned = 0;
 }

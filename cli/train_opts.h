@@ -28,6 +28,8 @@ typedef struct train_opts_s {
     elbo_bnn_config bcfg; /* the Bayesian network's options (prior, rho, samples) */
     elbo_train_config tc; /* optimizer and objective */
     unsigned char given[64]; /* given[i]: option i was on the command line */
+    char *owned[16];         /* strings taken from a run record (train_opts_free) */
+    int n_owned;
 } train_opts;
 
 /* Defaults (the reference), then argv. Returns -1 to go on, else the exit
@@ -35,6 +37,8 @@ typedef struct train_opts_s {
 int train_opts_parse(train_opts *o, int argc, char **argv, void (*help)(void));
 /* The hidden widths of o into c (for the kinds other than the VAE). */
 void train_opts_bnn_config(const train_opts *o, elbo_bnn_config *c);
+/* Frees the strings o took from a run record. */
+void train_opts_free(train_opts *o);
 /* Every recorded option of o's kind into r (canonical spellings). */
 int train_opts_record(const train_opts *o, elbo_run_record *r);
 /* --resume: takes the options not given from the record r of the run in
