@@ -19,6 +19,7 @@ static const char *const ACTS[] = {"relu", "tanh", "softplus", NULL};
 static const char *const OBJS[] = {"elbo", "iwae", NULL};
 static const char *const KINDS[] = {"vae", "bnn", NULL};
 static const char *const KLWS[] = {"uniform", "blundell", NULL};
+static const char *const PRIORS[] = {"gaussian", "mixture", NULL};
 
 /* Which kinds of model an option is for (a bit per TRAIN_* kind). */
 enum { K_VAE = 1 << TRAIN_VAE, K_BNN = 1 << TRAIN_BNN, K_ALL = K_VAE | K_BNN };
@@ -71,6 +72,10 @@ static const opt_def OPTS[] = {
     {"rho-init", "rho_init", T_DBL, OFF(bcfg.rho_init), -30, 30, 0, NULL, K_BNN},
     {"pred-samples", "pred_samples", T_INT, OFF(bcfg.samples), 1, 100000, 0, NULL, K_BNN},
     {"kl-weighting", "kl_weighting", T_ENUM, OFF(bcfg.kl_weighting), 0, 0, 0, KLWS, K_BNN},
+    {"prior", "prior", T_ENUM, OFF(bcfg.prior), 0, 0, 0, PRIORS, K_BNN},
+    {"prior-pi", "prior_pi", T_DBL, OFF(bcfg.prior_pi), 0, 1, 0, NULL, K_BNN},
+    {"prior-sigma1", "prior_sigma1", T_DBL, OFF(bcfg.prior_sigma1), 0, 1e6, 1, NULL, K_BNN},
+    {"prior-sigma2", "prior_sigma2", T_DBL, OFF(bcfg.prior_sigma2), 0, 1e6, 1, NULL, K_BNN},
     {"exclude-digit", "exclude_digit", T_LONG, OFF(exclude), 0, 255, 0, NULL, K_ALL},
     {"seed", "seed", T_U64, OFF(seed), 0, 0, 0, NULL, K_ALL},
     {"threads", "threads", T_LONG, OFF(threads), 1, 64, 0, NULL, K_ALL},

@@ -609,6 +609,11 @@ ELBO_API elbo_model *elbo_vae_model(elbo_vae *m);
  *  objective, samples and free bits do not. */
 typedef struct elbo_bnn elbo_bnn;
 
+/** The prior on every weight: a Gaussian (the KL in closed form), or
+ *  Blundell's scale mixture (the KL by a one-draw Monte Carlo estimate per
+ *  step, reparameterised). */
+typedef enum { ELBO_PRIOR_GAUSSIAN = 0, ELBO_PRIOR_MIXTURE = 1 } elbo_bnn_prior;
+
 /** How the KL is shared among the M minibatches of an epoch (the weights
  *  sum to 1 over an epoch). */
 typedef enum {
@@ -622,7 +627,10 @@ typedef struct {
     int n_classes;                /* 10 */
     int n_hidden;                 /* ReLU hidden layers (2) */
     int hidden[ELBO_MAX_HIDDEN];  /* their widths (400, 400) */
-    double prior_sigma;           /* the prior N(0, prior_sigma^2) on every weight (0.1) */
+    elbo_bnn_prior prior;         /* ELBO_PRIOR_GAUSSIAN (default) or ELBO_PRIOR_MIXTURE */
+    double prior_sigma;           /* Gaussian: the prior N(0, prior_sigma^2) on every weight (0.1) */
+    double prior_pi, prior_sigma1, prior_sigma2; /* mixture: pi N(0, s1^2) + (1 - pi) N(0, s2^2)
+                                     (0.5, 1, e^-6: one of Blundell's settings) */
     double rho_init;              /* every rho starts here: sigma = softplus(rho_init) (-6) */
     elbo_kl_weighting kl_weighting; /* how minibatches share the KL (uniform) */
     int samples;                  /* posterior draws averaged by predictions and the

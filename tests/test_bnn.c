@@ -11,6 +11,7 @@
  *  - bad data and the wrong kind of checkpoint are refused with messages. */
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -64,6 +65,37 @@ static double L_klp(void *c)
 {
     (void)c;
     return kl_gauss_prior_forward(a1, a2, N, 0.09);
+}
+
+static double L_mix(void *c)
+{
+    float d1[N], d2[N];
+    (void)c;
+    return kl_mixture_mc(d1, d2, a1, a2, a3, N, 0.3, 1.0, 0.05);
+}
+
+/* The mixture's Monte Carlo KL: its gradient against finite differences at
+ * fixed noise, and its mean against the closed form where the mixture is
+ * one Gaussian (pi = 1). */
+static void check_mixture(void)
+{
+    float gm[N], gr[N];
+    fill_normal(a1, N, 0.3);
+    fill_normal(a2, N, 1);
+    fill_normal(a3, N, 1);
+    kl_mixture_mc(gm, gr, a1, a2, a3, N, 0.3, 1.0, 0.05);
+    fd_check_h("kl_mixture.mu", a1, gm, N, L_mix, NULL, 1e-3, SMOOTH);
+    fd_check_h("kl_mixture.rho", a2, gr, N, L_mix, NULL, 1e-3, SMOOTH);
+    double exact = kl_gauss_prior_forward(a1, a2, N, 0.25), s = 0, s2 = 0;
+    enum { DRAWS = 20000 };
+    for (int d = 0; d < DRAWS; d++) {
+        fill_normal(a3, N, 1);
+        double v = kl_mixture_mc(gm, gr, a1, a2, a3, N, 1.0, 0.5, 0.01);
+        s += v;
+        s2 += v * v;
+    }
+    double mean = s / DRAWS, se = sqrt((s2 / DRAWS - mean * mean) / DRAWS);
+    CHECK(fabs(mean - exact) < 4 * se, "Monte Carlo KL %.4f +- %.4f, closed form %.4f", mean, se, exact);
 }
 
 static double L_xent(void *c)
@@ -330,6 +362,42 @@ static int same_params(elbo_bnn *a, elbo_bnn *b)
            memcmp(bnn_base(a)->params, bnn_base(b)->params, sizeof(float) * bnn_base(a)->n_params) == 0;
 }
 
+/* The mixture prior trains through the engine and resumes exactly. */
+static void check_mixture_training(const elbo_dataset *tr, const elbo_dataset *te, const char *dir)
+{
+    elbo_bnn_config c;
+    elbo_bnn_config_default(&c);
+    c.n_hidden = 1;
+    c.hidden[0] = 64;
+    c.threads = 2;
+    c.samples = 4;
+    c.prior = ELBO_PRIOR_MIXTURE;
+    elbo_error err;
+    elbo_bnn *a = elbo_bnn_create(&c, 8, &err), *b = elbo_bnn_create(&c, 8, &err);
+    elbo_train_config tc;
+    elbo_train_config_default(&tc);
+    tc.batch_size = 100;
+    double t[3];
+    for (int e = 0; e < 3; e++) elbo_model_train_epoch(elbo_bnn_model(a), &tc, tr, NULL, NULL, t, &err);
+    elbo_bnn_metrics r;
+    CHECK(elbo_bnn_evaluate(a, te, 4, 1, &r, &err) == ELBO_OK && r.accuracy > 0.85,
+          "mixture prior: accuracy after 3 epochs %.3f", r.accuracy);
+    CHECK(isfinite(t[2]) && t[2] > 0, "mixture KL per example %g", t[2]);
+    for (int e = 0; e < 2; e++) elbo_model_train_epoch(elbo_bnn_model(b), &tc, tr, NULL, NULL, t, &err);
+    char sub[512];
+    snprintf(sub, sizeof sub, "%s/mix", dir);
+    mkdir(sub, 0755);
+    CHECK(elbo_model_save(elbo_bnn_model(b), sub, &err) == ELBO_OK, "%s", err.msg);
+    elbo_bnn *l = elbo_bnn_load(sub, 0, &err);
+    CHECK(l && elbo_bnn_get_config(l)->prior == ELBO_PRIOR_MIXTURE &&
+              elbo_bnn_get_config(l)->prior_sigma2 == c.prior_sigma2, "the prior reloads: %s", l ? "" : err.msg);
+    if (l) elbo_model_train_epoch(elbo_bnn_model(l), &tc, tr, NULL, NULL, t, &err);
+    CHECK(l && same_params(a, l), "mixture run resumed bit for bit");
+    elbo_bnn_free(a);
+    elbo_bnn_free(b);
+    elbo_bnn_free(l);
+}
+
 static void check_training(const char *dir)
 {
     elbo_dataset tr = {0}, te = {0};
@@ -362,6 +430,7 @@ static void check_training(const char *dir)
     CHECK(same_params(b, c) && elbo_model_epochs(elbo_bnn_model(c)) == 2 && elbo_model_steps(elbo_bnn_model(c)) == 200, "reloaded state");
     CHECK(elbo_model_train_epoch(elbo_bnn_model(c), &tc, &tr, NULL, NULL, t2, &err) == ELBO_OK, "%s", err.msg);
     CHECK(same_params(a, c) && t2[0] == t1[0], "resumed run matches the straight one bit for bit");
+    check_mixture_training(&tr, &te, dir);
     /* the shared handle: kind, terms, threads, parameters */
     const char *const *names;
     elbo_model *hc = elbo_bnn_model(c);
@@ -406,6 +475,7 @@ int main(void)
     check_kl_mc();
     check_near_deterministic();
     check_kl_weighting();
+    check_mixture();
     char dir[] = "/tmp/elbo-test-bnn-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     check_training(dir);

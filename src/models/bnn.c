@@ -22,6 +22,9 @@ void elbo_bnn_config_default(elbo_bnn_config *c)
     c->n_hidden = 2;
     c->hidden[0] = c->hidden[1] = 400;
     c->prior_sigma = 0.1;
+    c->prior_pi = 0.5;
+    c->prior_sigma1 = 1.0;
+    c->prior_sigma2 = exp(-6.0);
     c->rho_init = -6.0;
     c->samples = 10;
     c->max_batch = 128;
@@ -44,6 +47,12 @@ elbo_status elbo_bnn_config_check(const elbo_bnn_config *c, elbo_error *err)
                              i + 1, c->hidden[i], MAX_WIDTH);
     if (!(c->prior_sigma > 0.0) || !isfinite(c->prior_sigma))
         return elbo_fail(err, ELBO_ERR_ARG, "prior_sigma must be finite and > 0 (got %g)", c->prior_sigma);
+    if (c->prior != ELBO_PRIOR_GAUSSIAN && c->prior != ELBO_PRIOR_MIXTURE)
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown prior %d", (int)c->prior);
+    if (!(c->prior_pi >= 0.0 && c->prior_pi <= 1.0) || !(c->prior_sigma1 > 0.0) || !(c->prior_sigma2 > 0.0) ||
+        !isfinite(c->prior_sigma1) || !isfinite(c->prior_sigma2))
+        return elbo_fail(err, ELBO_ERR_ARG, "the mixture prior needs 0 <= pi <= 1 and finite sigmas > 0 "
+                                            "(got %g, %g, %g)", c->prior_pi, c->prior_sigma1, c->prior_sigma2);
     if (!(c->rho_init > -30.0 && c->rho_init < 30.0))
         return elbo_fail(err, ELBO_ERR_ARG, "rho_init %g out of range (-30, 30)", c->rho_init);
     if (c->kl_weighting != ELBO_KL_UNIFORM && c->kl_weighting != ELBO_KL_BLUNDELL)
@@ -230,6 +239,8 @@ void elbo_bnn_free(elbo_bnn *m)
     elbo_free_aligned(m->s2);
     elbo_free_aligned(m->gv);
     elbo_free_aligned(m->gk);
+    elbo_free_aligned(m->gkm);
+    elbo_free_aligned(m->eps_w);
     free(m->blocks);
     free(m->block_kl);
     elbo_free_aligned(m->eps_step);
@@ -257,12 +268,14 @@ elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *e
     m->s2 = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->gv = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->gk = elbo_calloc_aligned(m->base.n_params, sizeof(float));
+    m->gkm = elbo_calloc_aligned(m->base.n_params, sizeof(float));
+    m->eps_w = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * m->eps_width, sizeof(float));
     m->n_blocks = list_blocks(m, NULL);
     m->blocks = malloc(sizeof *m->blocks * (size_t)m->n_blocks);
     m->block_kl = malloc(sizeof(double) * (size_t)m->n_blocks);
     if (m->blocks) list_blocks(m, m->blocks);
-    elbo_status st = !m->s2 || !m->gv || !m->gk || !m->eps_step || !m->blocks || !m->block_kl
+    elbo_status st = !m->s2 || !m->gv || !m->gk || !m->gkm || !m->eps_w || !m->eps_step || !m->blocks || !m->block_kl
                          ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %zu variances", m->base.n_params)
                          : model_setup(&m->base, &m->tr, list_chunks, m, c->threads, seed, init_cb, err);
     if (st) {
@@ -295,8 +308,47 @@ double bnn_update_sigma(elbo_bnn *m)
     return kl;
 }
 
+double bnn_mixture_pass(elbo_bnn *m, uint64_t seed)
+{
+    const float *p = m->base.params;
+    const elbo_bnn_config *c = &m->cfg;
+    int nt = m->base.n_workers < m->n_blocks ? m->base.n_workers : m->n_blocks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int k = 0; k < m->n_blocks; k++) {
+        size_t mu = m->blocks[k][0], rho = m->blocks[k][1], n = m->blocks[k][2];
+        elbo_rng r;
+        elbo_rng_seed(&r, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)k);
+        elbo_rng_normal_fill(&r, m->eps_w + rho, (long)n);
+        m->block_kl[k] = kl_mixture_mc(m->gkm + mu, m->gk + rho, p + mu, p + rho, m->eps_w + rho, (long)n,
+                                       c->prior_pi, c->prior_sigma1, c->prior_sigma2);
+    }
+    double kl = 0.0;
+    for (int k = 0; k < m->n_blocks; k++) kl += m->block_kl[k];
+    return kl;
+}
+
+/* The mixture's KL with fixed noise (seed 0), without touching the step's
+ * buffers. */
+static double mixture_kl_fixed(const elbo_bnn *m)
+{
+    const float *p = m->base.params;
+    float *e = malloc(sizeof(float) * 3 * BLOCK);
+    double kl = 0.0;
+    for (int k = 0; e && k < m->n_blocks; k++) {
+        size_t mu = m->blocks[k][0], rho = m->blocks[k][1], n = m->blocks[k][2];
+        elbo_rng r;
+        elbo_rng_seed(&r, 0x9e3779b97f4a7c15ULL * (uint64_t)k);
+        elbo_rng_normal_fill(&r, e, (long)n);
+        kl += kl_mixture_mc(e + BLOCK, e + 2 * BLOCK, p + mu, p + rho, e, (long)n, m->cfg.prior_pi,
+                            m->cfg.prior_sigma1, m->cfg.prior_sigma2);
+    }
+    free(e);
+    return e ? kl : NAN;
+}
+
 double bnn_kl(const elbo_bnn *m)
 {
+    if (m->cfg.prior == ELBO_PRIOR_MIXTURE) return mixture_kl_fixed(m);
     const float *p = m->base.params;
     double pv = m->cfg.prior_sigma * m->cfg.prior_sigma, kl = 0.0;
     for (int l = 0; l < m->n_layers; l++) {
@@ -381,6 +433,11 @@ void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst)
             bias_backward(dst, d, w->rows, L->out, ch->r0, ch->r1);
     }
     float scale = (float)m->kl_scale;
+    if (!rho && m->cfg.prior == ELBO_PRIOR_MIXTURE) { /* the step's Monte Carlo gradient */
+        const float *gm = m->gkm + ch->off;
+        for (size_t i = 0; i < ch->n; i++) dst[i] += scale * gm[i];
+        return;
+    }
     if (!rho) {
         double pv = m->cfg.prior_sigma * m->cfg.prior_sigma;
         kl_gauss_prior_backward(dst, NULL, p + ch->off, NULL, (long)ch->n, pv, scale);

@@ -65,6 +65,8 @@ struct elbo_bnn {
     model_tensor tensors[4 * BNN_MAX_LAYERS];
     float *s2;        /* [n_params] at the rho offsets, set per step: sigma^2, */
     float *gv, *gk;   /* d sigma^2 / d rho and d KL / d rho */
+    float *gkm;       /* [n_params] at the mu offsets, the mixture prior's d KL / d mu */
+    float *eps_w;     /* [n_params] at the rho offsets, the mixture's weight draws */
     int n_blocks;     /* pieces of (mu, rho) for the per-step pass, in order */
     size_t (*blocks)[3];  /* [n_blocks] {mu offset, rho offset, count} */
     double *block_kl; /* [n_blocks] their KL */
@@ -92,8 +94,12 @@ void bnn_backward(elbo_bnn *m, bnn_worker *w);
  * blocks; returns the KL of the whole posterior to the prior (summed in
  * block order). Before any forward pass and gradient. */
 double bnn_update_sigma(elbo_bnn *m);
-/* The same KL computed directly (serially), in nats. */
+/* The same KL computed directly (serially), in nats; for the mixture prior
+ * a one-draw Monte Carlo estimate with fixed noise (seed 0). */
 double bnn_kl(const elbo_bnn *m);
+/* The mixture prior's step: weight draws from seed (one stream per block),
+ * the Monte Carlo KL returned and its gradient factors in gkm and gk. */
+double bnn_mixture_pass(elbo_bnn *m, uint64_t seed);
 /* The summed gradient of chunk c over workers 0 .. nw-1 into dst. */
 void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst);
 

@@ -15,6 +15,7 @@
 static const char *const TERMS[] = {"loss", "nll", "kl"};
 static const char *const LABELS[] = {"loss", "negative log-likelihood", "KL"};
 static const char *const KL_WEIGHTINGS[] = {"uniform", "blundell"};
+static const char *const PRIORS[] = {"gaussian", "mixture"};
 
 elbo_status elbo_bnn_check_dataset(const elbo_bnn *m, const elbo_dataset *ds, elbo_error *err)
 {
@@ -58,6 +59,7 @@ static void bnn_step_begin(model *base, model_step *s, const model_batch *b)
     ELBO_ASSERT(b->ds); /* labels come with the rows */
     m->n_train = b->ds->n;
     double kl = bnn_update_sigma(m);
+    if (m->cfg.prior == ELBO_PRIOR_MIXTURE) kl = bnn_mixture_pass(m, elbo_rng_next(s->rng));
     if (m->eps_fixed)
         memcpy(m->eps_step, m->eps_fixed, sizeof(float) * (size_t)b->n * m->eps_width);
     else
@@ -291,6 +293,10 @@ static int bnn_config_to_meta(const model *base, elbo_kv *out)
     n = model_meta_put(out, n, "rho_init", "%s", elbo_format_double(num, sizeof num, c->rho_init));
     n = model_meta_put(out, n, "pred_samples", "%d", c->samples);
     n = model_meta_put(out, n, "kl_weighting", "%s", KL_WEIGHTINGS[c->kl_weighting]);
+    n = model_meta_put(out, n, "prior", "%s", PRIORS[c->prior]);
+    n = model_meta_put(out, n, "prior_pi", "%s", elbo_format_double(num, sizeof num, c->prior_pi));
+    n = model_meta_put(out, n, "prior_sigma1", "%s", elbo_format_double(num, sizeof num, c->prior_sigma1));
+    n = model_meta_put(out, n, "prior_sigma2", "%s", elbo_format_double(num, sizeof num, c->prior_sigma2));
     return n;
 }
 
@@ -341,6 +347,14 @@ static elbo_status config_from_file(const st_file *f, elbo_bnn_config *c, elbo_e
     int k = model_meta_lookup(kw, KL_WEIGHTINGS, 2, ELBO_KL_UNIFORM);
     if (k < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown kl_weighting '%s'", f->path, kw);
     c->kl_weighting = (elbo_kl_weighting)k;
+    const char *pr = st_meta_get(f, "prior");
+    int q = model_meta_lookup(pr, PRIORS, 2, ELBO_PRIOR_GAUSSIAN);
+    if (q < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown prior '%s'", f->path, pr);
+    c->prior = (elbo_bnn_prior)q;
+    if (model_meta_double(st_meta_get(f, "prior_pi"), "prior_pi", f->path, &c->prior_pi, err) ||
+        model_meta_double(st_meta_get(f, "prior_sigma1"), "prior_sigma1", f->path, &c->prior_sigma1, err) ||
+        model_meta_double(st_meta_get(f, "prior_sigma2"), "prior_sigma2", f->path, &c->prior_sigma2, err))
+        return ELBO_ERR_FORMAT;
     return elbo_bnn_config_check(c, err);
 }
 

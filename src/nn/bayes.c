@@ -83,6 +83,29 @@ double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, c
     return s;
 }
 
+double kl_mixture_mc(float *dmu, float *drho, const float *mu, const float *rho, const float *eps,
+                     long n, double pi, double s1, double s2)
+{
+    /* log N(w; 0, s^2) = -w^2 / 2s^2 - log s - log(2 pi) / 2; the mixture by
+     * log-sum-exp, its derivative through the responsibilities */
+    const double half_log_2pi = 0.91893853320467274178, la = log(pi), lb = log1p(-pi);
+    double kl = 0.0;
+    for (long i = 0; i < n; i++) {
+        double r = rho[i], e = exp(-fabs(r));
+        double sd = (r > 0 ? r : 0.0) + log1p(e), g = r >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+        double w = mu[i] + sd * eps[i], w2 = w * w;
+        double a = la - w2 / (2 * s1 * s1) - log(s1), b = lb - w2 / (2 * s2 * s2) - log(s2);
+        double mx = a > b ? a : b, za = exp(a - mx), zb = exp(b - mx);
+        double logp = mx + log(za + zb) - half_log_2pi;
+        double ra = za / (za + zb), dlogp = -w * (ra / (s1 * s1) + (1 - ra) / (s2 * s2));
+        double logq = -log(sd) - 0.5 * (double)eps[i] * eps[i] - half_log_2pi;
+        kl += logq - logp;
+        dmu[i] = (float)-dlogp;
+        drho[i] = (float)((-1.0 / sd - eps[i] * dlogp) * g);
+    }
+    return kl;
+}
+
 double softmax_xent_forward(float *probs, const float *logits, const int32_t *y, int B, int C)
 {
     double nll = 0.0;

@@ -44,6 +44,16 @@ void kl_gauss_prior_backward(float *dmu, float *drho, const float *mu, const flo
 double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, const float *rho,
                          long n, double prior_var);
 
+/* The scale-mixture prior p(w) = pi N(0, s1^2) + (1 - pi) N(0, s2^2)
+ * (Blundell et al. 2015): a one-draw Monte Carlo estimate of
+ * KL(q || p) = E_q[log q(w) - log p(w)] at w = mu + sigma eps (eps [n]
+ * given), summed over n weights, and its reparameterised gradient:
+ *   dmu[n]  = d/dmu  = -dlogp/dw (the log q terms cancel),
+ *   drho[n] = d/drho = (-1/sigma - eps dlogp/dw) sigmoid(rho),
+ * written (=, not +=: a per-step pass, like gauss_prior_stats). */
+double kl_mixture_mc(float *dmu, float *drho, const float *mu, const float *rho, const float *eps,
+                     long n, double pi, double s1, double s2);
+
 /* Softmax cross-entropy over B rows of C logits with integer targets y[B]:
  * returns sum_b -log softmax(logits_b)[y_b] (stable), and writes probs[B,C]
  * (kept for backward). */
