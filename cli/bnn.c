@@ -18,10 +18,13 @@ static void bnn_header(const train_opts *o, void *m, int n_train)
     const elbo_bnn_config *c = elbo_bnn_get_config(m);
     printf("elbo %s: training a Bayesian %d", elbo_version(), c->input_dim);
     for (int i = 0; i < c->n_hidden; i++) printf("-%d", c->hidden[i]);
-    printf("-%d classifier (%zu parameters: mu and rho), prior N(0, %g^2), on %d rows from %s, "
-           "batch %d, lr %g",
-           c->n_classes, elbo_model_num_params(elbo_bnn_model(m)), c->prior_sigma, n_train, o->data,
-           o->tc.batch_size, o->tc.lr);
+    printf("-%d classifier (%zu parameters: mu and rho), prior ", c->n_classes,
+           elbo_model_num_params(elbo_bnn_model(m)));
+    if (c->prior == ELBO_PRIOR_MIXTURE)
+        printf("%g N(0, %g^2) + %g N(0, %g^2)", c->prior_pi, c->prior_sigma1, 1 - c->prior_pi, c->prior_sigma2);
+    else
+        printf("N(0, %g^2)", c->prior_sigma);
+    printf(", on %d rows from %s, batch %d, lr %g", n_train, o->data, o->tc.batch_size, o->tc.lr);
 }
 
 /* A finished run: the predictive metrics on the shown split. */
@@ -90,6 +93,11 @@ static void bnn_help(void)
            "  --seed N         seed of the draws (default 1)\n"
            "  --threads N      worker threads (default: all cores)\n"
            "  --json           eval: one JSON object\n"
+           "  --ood PATH       eval: the AUROC of telling these rows (out of distribution:\n"
+           "                   e.g. Fashion-MNIST) from the split, by predictive entropy\n"
+           "                   and by mutual information\n"
+           "  --reliability F  eval: a reliability diagram as PNG (accuracy against\n"
+           "                   confidence in 15 bins)\n"
            "  --out FILE.csv   predict: where to write\n",
            ELBO_DEFAULT_DATA);
 }
@@ -107,23 +115,109 @@ static elbo_bnn *load_bnn(const char *path, long threads)
     return m;
 }
 
+/* Predictive entropy and mutual information of every row of ds, in nats,
+ * into h [n] and mi [n]. 0 on success (errors printed). */
+static int uncertainty(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds, double *h, double *mi)
+{
+    int C = elbo_bnn_get_config(m)->n_classes;
+    float *x = dataset_floats(ds, ds->n), *p = malloc(sizeof(float) * (size_t)ds->n * C),
+          *ent = malloc(sizeof(float) * (size_t)ds->n);
+    elbo_error err;
+    int rc = 1;
+    if (!x || !p || !ent)
+        fprintf(stderr, "elbo bnn eval: out of memory\n");
+    else if (elbo_bnn_predict(m, x, ds->n, (int)o->samples, o->seed, p, ent, &err) != ELBO_OK)
+        fprintf(stderr, "elbo bnn eval: %s\n", err.msg);
+    else {
+        for (int i = 0; i < ds->n; i++) {
+            double e = 0.0;
+            for (int k = 0; k < C; k++) {
+                double q = p[(size_t)i * C + k];
+                e -= q > 0 ? q * log(q) : 0.0;
+            }
+            h[i] = e;
+            mi[i] = e - ent[i] > 0 ? e - ent[i] : 0.0;
+        }
+        rc = 0;
+    }
+    free(x);
+    free(p);
+    free(ent);
+    return rc;
+}
+
+/* --ood: AUROC of telling ds from the rows of o->ood, by entropy and by
+ * mutual information (the out-of-distribution rows as positives). */
+static int ood_auroc(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds, double *by_h, double *by_mi)
+{
+    elbo_dataset od = {0};
+    if (load_split("bnn eval", o->ood, o->split, o->limit, &od)) return 1;
+    long n = (long)ds->n + od.n;
+    double *h = malloc(sizeof(double) * (size_t)n), *mi = malloc(sizeof(double) * (size_t)n);
+    uint8_t *pos = calloc((size_t)n, 1);
+    int rc = !h || !mi || !pos || od.dim != ds->dim;
+    if (od.dim != ds->dim) fprintf(stderr, "elbo bnn eval: --ood %s: rows of %d values, not %d\n", o->ood, od.dim, ds->dim);
+    if (!rc) rc = uncertainty(o, m, ds, h, mi) || uncertainty(o, m, &od, h + ds->n, mi + ds->n);
+    if (!rc) {
+        for (long i = ds->n; i < n; i++) pos[i] = 1;
+        *by_h = elbo_auroc(h, pos, n);
+        *by_mi = elbo_auroc(mi, pos, n);
+    }
+    free(h);
+    free(mi);
+    free(pos);
+    elbo_dataset_free(&od);
+    return rc;
+}
+
+/* --reliability: accuracy against confidence per bin, beside the diagonal. */
+static int write_reliability(const char *path, const elbo_bnn_metrics *r)
+{
+    double x[15], acc[15], conf[15], ideal[15];
+    for (int b = 0; b < 15; b++) {
+        x[b] = (b + 0.5) / 15.0;
+        ideal[b] = x[b];
+        acc[b] = r->bin_acc[b];
+        conf[b] = r->bin_conf[b];
+    }
+    elbo_series s[3] = {{"accuracy", acc}, {"confidence", conf}, {"ideal", ideal}};
+    char title[64];
+    snprintf(title, sizeof title, "ECE %.4f", r->ece);
+    elbo_panel p = {title, 3, s};
+    elbo_error err;
+    if (elbo_write_plot_png(path, x, 15, "confidence (top class probability)", 1, &p, &err) != ELBO_OK) {
+        fprintf(stderr, "elbo bnn eval: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
 static int bnn_eval_cmd(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds)
 {
     elbo_bnn_metrics r;
     elbo_error err;
-    double t0 = now_seconds();
+    double t0 = now_seconds(), au_h = NAN, au_mi = NAN;
     if (elbo_bnn_evaluate(m, ds, (int)o->samples, o->seed, &r, &err) != ELBO_OK) {
         fprintf(stderr, "elbo bnn eval: %s\n", err.msg);
         return 1;
     }
+    if (o->ood && ood_auroc(o, m, ds, &au_h, &au_mi)) return 1;
+    if (o->reliability && write_reliability(o->reliability, &r)) return 1;
     double s = now_seconds() - t0;
-    if (o->json)
+    if (o->json) {
         printf("{\"n\":%ld,\"samples\":%ld,\"accuracy\":%.6f,\"error\":%.6f,\"nll\":%.6f,\"ece\":%.6f,"
-               "\"brier\":%.6f,\"seconds\":%.4f}\n",
-               r.n, o->samples, r.accuracy, 1.0 - r.accuracy, r.nll, r.ece, r.brier, s);
-    else
-        printf("n %ld  draws %ld  error %.2f%%  NLL %.4f  ECE %.4f  Brier %.4f  (%.2f s)\n", r.n,
-               o->samples, 100.0 * (1.0 - r.accuracy), r.nll, r.ece, r.brier, s);
+               "\"brier\":%.6f",
+               r.n, o->samples, r.accuracy, 1.0 - r.accuracy, r.nll, r.ece, r.brier);
+        if (o->ood) printf(",\"ood_auroc_entropy\":%.6f,\"ood_auroc_mi\":%.6f", au_h, au_mi);
+        printf(",\"seconds\":%.4f}\n", s);
+    } else {
+        printf("n %ld  draws %ld  error %.2f%%  NLL %.4f  ECE %.4f  Brier %.4f  (%.2f s)\n", r.n, o->samples,
+               100.0 * (1.0 - r.accuracy), r.nll, r.ece, r.brier, s);
+        if (o->ood)
+            printf("OOD against %s: AUROC %.4f by predictive entropy, %.4f by mutual information\n", o->ood,
+                   au_h, au_mi);
+        if (o->reliability) printf("wrote %s\n", o->reliability);
+    }
     return 0;
 }
 
@@ -192,11 +286,12 @@ int cmd_bnn(int argc, char **argv)
         fprintf(stderr, "elbo bnn: unknown subcommand '%s' (eval or predict)\n", argv[1]);
         return 2;
     }
-    /* the shared options, then eval's --json or predict's --out */
-    int allowed[] = {O_MODEL, O_DATA, O_SPLIT, O_LIMIT, O_SEED, O_THREADS, O_SAMPLES, eval ? O_JSON : O_OUT};
+    /* the shared options, then eval's --json, --ood, --reliability or predict's --out */
+    int allowed[] = {O_MODEL, O_DATA, O_SPLIT, O_LIMIT, O_SEED, O_THREADS, O_SAMPLES,
+                     eval ? O_JSON : O_OUT, eval ? O_OOD : O_OUT, eval ? O_RELIABILITY : O_OUT};
     infer_opts o;
     infer_defaults(&o);
-    int rc = parse_infer(eval ? "bnn eval" : "bnn predict", argc - 1, argv + 1, allowed, 8, bnn_help, 1, &o);
+    int rc = parse_infer(eval ? "bnn eval" : "bnn predict", argc - 1, argv + 1, allowed, 10, bnn_help, 1, &o);
     if (rc >= 0) return rc;
     if (!eval && !o.out) return usage_error("bnn predict", "--out FILE.csv is required");
     elbo_bnn *m = load_bnn(o.model, o.threads);

@@ -648,6 +648,10 @@ typedef struct {
     double ece;      /* expected calibration error: 15 equal-width confidence bins */
     double brier;    /* sum over classes of (p - onehot)^2, mean over rows */
     long n;
+    /* the reliability diagram: per confidence bin [b/15, (b+1)/15), the rows
+     * whose top probability falls in it, their accuracy and mean confidence */
+    long bin_n[15];
+    double bin_acc[15], bin_conf[15];
 } elbo_bnn_metrics;
 
 ELBO_API void elbo_bnn_config_default(elbo_bnn_config *c);

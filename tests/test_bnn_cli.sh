@@ -43,6 +43,17 @@ expect_rc 0 "info" "$ELBO" info --model "$T/a"
 check "info names the kind" grep -q "kind .*bnn" "$T/out.txt"
 expect_rc 0 "bnn eval --json" "$ELBO" bnn eval --model "$T/a" --limit 500 --samples 4 --json
 check "eval JSON has accuracy, nll, ece, brier" grep -q '"accuracy":0\.[5-9].*"nll".*"ece".*"brier"' "$T/out.txt"
+OOD=/usr/share/datasets/fashion-mnist
+[ -f "$OOD/t10k-images-idx3-ubyte.gz" ] || OOD=data/mnist   # without Fashion-MNIST: exercise the path only
+expect_rc 0 "bnn eval --ood --reliability" "$ELBO" bnn eval --model "$T/a" --limit 500 --samples 4 --json \
+    --ood "$OOD" --reliability "$T/rel.png"
+check "OOD AUROCs in [0, 1]" grep -q '"ood_auroc_entropy":[01]\.[0-9]*,"ood_auroc_mi":[01]\.' "$T/out.txt"
+check "reliability diagram" is_png "$T/rel.png"
+if [ "$OOD" != data/mnist ]; then
+    au=$(sed 's/.*"ood_auroc_mi":\([0-9.]*\).*/\1/' "$T/out.txt")
+    check "Fashion-MNIST told from MNIST better than chance (MI AUROC $au)" awk "BEGIN{exit !($au > 0.6)}"
+fi
+expect_rc 2 "--ood is eval's" "$ELBO" bnn predict --model "$T/a" --ood "$OOD" --out "$T/x.csv"
 expect_rc 0 "bnn predict" "$ELBO" bnn predict --model "$T/a" --limit 50 --out "$T/p.csv"
 check "CSV header" grep -q "^row,label,p0,.*,p9,predicted,entropy,expected_entropy,mutual_information$" "$T/p.csv"
 check "CSV has 50 rows" test "$(wc -l < "$T/p.csv")" = 51

@@ -215,7 +215,13 @@ static void metrics_of(const float *probs, const int32_t *y, int n, int C, elbo_
     }
     double ece = 0;
     for (int b = 0; b < BINS; b++) ece += fabs(hit[b] - conf[b]) / n;
-    *out = (elbo_bnn_metrics){(double)correct / n, nll / n, ece, brier / n, n};
+    memset(out, 0, sizeof *out);
+    *out = (elbo_bnn_metrics){.accuracy = (double)correct / n, .nll = nll / n, .ece = ece, .brier = brier / n, .n = n};
+    for (int b = 0; b < BINS; b++) {
+        out->bin_n[b] = (long)cnt[b];
+        out->bin_acc[b] = cnt[b] > 0 ? hit[b] / cnt[b] : NAN;
+        out->bin_conf[b] = cnt[b] > 0 ? conf[b] / cnt[b] : NAN;
+    }
 }
 
 elbo_status elbo_bnn_evaluate(elbo_bnn *m, const elbo_dataset *ds, int S, uint64_t seed,
