@@ -597,12 +597,12 @@ ELBO_API elbo_model *elbo_vae_model(elbo_vae *m);
 
 /** A Bayesian MLP classifier trained by Bayes by Backprop (Blundell et al.
  *  2015): every weight and bias has a mean-field Gaussian posterior
- *  N(mu, softplus(rho)^2) and the prior N(0, prior_sigma^2). Training
- *  maximises the ELBO by the local reparameterisation trick (Kingma,
- *  Salimans and Welling 2015: pre-activations are sampled from their
- *  Gaussian, one draw per example) with the KL in closed form. It trains
- *  through elbo_model (elbo_bnn_model). Its loss terms, in nats per example: "nll" (softmax cross-entropy of one
- *  posterior draw), "kl" (KL(q || p) / N over a data set of N rows: each
+ *  N(mu, softplus(rho)^2) and a Gaussian or scale-mixture prior (below).
+ *  Training maximises the ELBO by the local reparameterisation trick
+ *  (Kingma, Salimans and Welling 2015: pre-activations are sampled from
+ *  their Gaussian, one draw per example). It trains through elbo_model
+ *  (elbo_bnn_model). Its loss terms, in nats per example: "nll" (softmax
+ *  cross-entropy of one posterior draw), "kl" (KL(q || p) / N over a data set of N rows: each
  *  minibatch of B rows carries B/N of it, Blundell's 1/M weighting) and
  *  "loss" = nll + kl. The shared engine trains it: elbo_train_config's lr,
  *  batch_size, clip_grad, beta and kl_warmup_epochs apply; the VAE's
