@@ -173,13 +173,17 @@ static void predict_chunk(model *base, int t, int c, int start, int B, elbo_rng 
     }
 }
 
+/* Rows per evaluation chunk (each its own PRNG stream): 128 whatever the
+ * model was sized for, so that figures do not depend on max_batch. */
+static int eval_rows(const elbo_bnn *m) { return m->cfg.max_batch < 128 ? m->cfg.max_batch : 128; }
+
 /* probs [n, C] for ds (or x) with S draws; ent and nll1 as in predict_chunk. */
 static void predict_all(elbo_bnn *m, const elbo_dataset *ds, const float *x, int n, int S,
                         uint64_t seed, float *probs, float *ent, double *nll1)
 {
     bnn_update_sigma(m);
     predict_arg a = {ds, x, S, probs, ent, nll1};
-    model_for_row_chunks(&m->base, n, m->cfg.max_batch, seed, predict_chunk, &a);
+    model_for_row_chunks(&m->base, n, eval_rows(m), seed, predict_chunk, &a);
 }
 
 elbo_status elbo_bnn_predict(elbo_bnn *m, const float *x, int n, int S, uint64_t seed, float *probs,
@@ -248,7 +252,7 @@ static elbo_status bnn_eval(model *base, const elbo_dataset *ds, uint64_t seed, 
     elbo_bnn *m = (elbo_bnn *)base;
     elbo_status st = elbo_bnn_check_dataset(m, ds, err);
     if (st) return st;
-    int mb = m->cfg.max_batch, n_chunks = (ds->n + mb - 1) / mb;
+    int mb = eval_rows(m), n_chunks = (ds->n + mb - 1) / mb;
     double *nll1 = malloc(sizeof(double) * (size_t)n_chunks);
     float *probs = malloc(sizeof(float) * (size_t)ds->n * m->cfg.n_classes);
     if (!nll1 || !probs) {

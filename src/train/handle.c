@@ -37,8 +37,11 @@ elbo_status elbo_model_save(const elbo_model *h, const char *dir, elbo_error *er
 
 elbo_status elbo_model_set_threads(elbo_model *h, int n, elbo_error *err)
 {
+    int before = h->c.m->n_workers;
     elbo_status st = model_set_workers(h->c.m, n, err);
-    return st ? st : trainer_fit_workers(h->c.t, h->c.m, err);
+    if (!st && (st = trainer_fit_workers(h->c.t, h->c.m, err)) != ELBO_OK)
+        model_set_workers(h->c.m, before, NULL); /* back to what the trainer fits */
+    return st;
 }
 
 int elbo_model_threads(const elbo_model *h) { return h->c.m->n_workers; }

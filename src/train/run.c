@@ -51,8 +51,10 @@ static elbo_status save(run_state *s, elbo_error *err)
 }
 
 /* The validation set's terms of finished epoch r->epoch, and a new best:
- * its weights into best.safetensors (written before the checkpoint that
- * records it, so a crash between the two only redoes the epoch). */
+ * its weights into best.safetensors, written just before the checkpoint
+ * that records it (run_train saves at every new best): a crash between the
+ * two leaves the previous checkpoint, whose rerun of the epoch writes the
+ * same best again. */
 static elbo_status validate(run_state *s, elbo_epoch_report *r, elbo_error *err)
 {
     model *m = s->c->m;
@@ -171,7 +173,10 @@ elbo_status run_train(const run_client *c, const elbo_train_config *tc, const el
         secs = 0.0;
         st = finish_epoch(&s, tc, test, &r, extra, sizeof extra, summary, warning, err);
         if (!st && early_stop_due(&s)) s.stop = 2;
-        if (!st && ((rc->ckpt_epochs > 0 && e % rc->ckpt_epochs == 0) || e == rc->epochs || s.stop))
+        /* a new best is checkpointed at once, so that best.safetensors and the
+         * best epoch the trainer records never disagree after a crash */
+        int new_best = r.has_val && r.best_epoch == e;
+        if (!st && ((rc->ckpt_epochs > 0 && e % rc->ckpt_epochs == 0) || e == rc->epochs || s.stop || new_best))
             st = save(&s, err);
         if (!st && cb && cb->epoch_done) cb->epoch_done(cb->user, &r);
         if (!st && !s.stop && cb && cb->should_stop && cb->should_stop(cb->user)) s.stop = 1;
