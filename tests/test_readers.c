@@ -207,6 +207,25 @@ static void test_csv(void)
           "gzip and a scale: %s", err.msg);
     elbo_dataset_free(&ds);
 
+    /* a gzip stream cut short is an error, not fewer rows */
+    gz = gzopen(path_of("long.csv.gz"), "wb");
+    for (int i = 0; i < 20000; i++) gzprintf(gz, "%d,%d,%d\n", i, i + 1, i + 2);
+    gzclose(gz);
+    FILE *g = fopen(path_of("long.csv.gz"), "rb");
+    char half[4096];
+    size_t got = fread(half, 1, sizeof half, g);
+    fclose(g);
+    write_bytes("cut.csv.gz", half, got / 2);
+    expect_fail("truncated gzip CSV", path_of("cut.csv.gz"), NULL, "truncated");
+    write_text("huge.csv", "1,2\n1e39,4\n");
+    expect_fail("a value too large for float32", path_of("huge.csv"), NULL, "line 2, column 1");
+    write_text("biglab.csv", "1,70000\n");
+    o.label_column = "-1";
+    expect_fail("a label too large", path_of("biglab.csv"), &o, "0..65535");
+    elbo_load_opts_default(&o);
+    o.scale = 1e38;
+    write_text("big.csv", "3e38,1\n");
+    expect_fail("a scale that overflows", path_of("big.csv"), &o, "not finite once scaled");
     elbo_load_opts_default(&o);
     write_text("rag.csv", "1,2,3\n4,5\n");
     expect_fail("ragged row", path_of("rag.csv"), NULL, "line 2 has 2 cells");

@@ -8,6 +8,7 @@
  * are stored as float32 (the text is read whole first: CSV is for data
  * sets that fit in memory twice). */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,8 @@ static elbo_status slurp(const char *path, char **text, size_t *len, elbo_error 
             buf = nb;
             cap *= 2;
         }
-        int r = gzread(f, buf + n, (unsigned)(cap - n - 1));
+        size_t want = cap - n - 1 < (1u << 30) ? cap - n - 1 : (1u << 30); /* gzread takes an int */
+        int r = gzread(f, buf + n, (unsigned)want);
         if (r < 0) {
             int zerr;
             st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: corrupt data near byte %zu: %s", path, n, gzerror(f, &zerr));
@@ -45,7 +47,10 @@ static elbo_status slurp(const char *path, char **text, size_t *len, elbo_error 
         if (r <= 0) break;
         n += (size_t)r;
     }
-    gzclose(f);
+    int zc = gzclose(f); /* a gzip stream cut short ends "normally" here: its error comes at close */
+    if (!st && zc != Z_OK)
+        st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: %s after %zu bytes", path,
+                       zc == Z_BUF_ERROR ? "the gzip stream is truncated" : "the gzip stream is corrupt", n);
     if (st) {
         free(buf);
         return st;
@@ -92,7 +97,7 @@ static int split_line(char *s, char delim, char **cells, int max, char **next)
     return n;
 }
 
-/* A finite number in cell c (spaces around allowed). */
+/* A number in cell c (spaces around allowed) that is finite as a float32. */
 static int parse_num(const char *c, double *v)
 {
     char *end;
@@ -100,7 +105,7 @@ static int parse_num(const char *c, double *v)
     *v = strtod(c, &end);
     if (end == c || errno == ERANGE) return 0;
     while (*end == ' ' || *end == '\t') end++;
-    return *end == 0 && isfinite(*v);
+    return *end == 0 && fabs(*v) <= FLT_MAX;
 }
 
 /* 1 when nothing but white space remains. */
@@ -176,9 +181,9 @@ static elbo_status parse_rows(const char *path, char *p, char delim, int line0, 
             if (!parse_num(cells[c], &v))
                 st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: line %d, column %d: '%.40s' is not a finite number",
                                path, line, c + 1, cells[c]);
-            else if (c == lcol && (v < 0 || v != floor(v) || v >= 2147483648.0))
-                st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: line %d, column %d: label %g is not a whole number >= 0",
-                               path, line, c + 1, v);
+            else if (c == lcol && (v < 0 || v != floor(v) || v >= ELBO_MAX_LABEL))
+                st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: line %d, column %d: label %g is not a whole number in "
+                               "0..%d", path, line, c + 1, v, ELBO_MAX_LABEL - 1);
             else if (c == lcol)
                 y[n] = (int32_t)v;
             else

@@ -29,8 +29,9 @@ elbo_status elbo_dataset_from_float(int n, int dim, const float *x, const int32_
         return elbo_fail(err, ELBO_ERR_ARG, "a data set needs at least one row and one column (got %d x %d)",
                          n, dim);
     for (int i = 0; labels && i < n; i++)
-        if (labels[i] < 0)
-            return elbo_fail(err, ELBO_ERR_ARG, "label %d of row %d is negative", (int)labels[i], i);
+        if (labels[i] < 0 || labels[i] >= ELBO_MAX_LABEL)
+            return elbo_fail(err, ELBO_ERR_ARG, "label %d of row %d is outside 0..%d", (int)labels[i], i,
+                             ELBO_MAX_LABEL - 1);
     out->f32 = malloc(sizeof(float) * (size_t)n * dim);
     out->labels = labels ? malloc(sizeof(int32_t) * (size_t)n) : NULL;
     if (!out->f32 || (labels && !out->labels)) {
@@ -106,6 +107,10 @@ int elbo_dataset_keep_labels(elbo_dataset *ds, int keep)
     if (!seen) return -1;
     for (int i = 0; i < ds->n; i++) {
         int y = ds->labels[i];
+        if (y < 0 || y >= ds->n_classes) { /* labels changed behind n_classes' back */
+            free(seen);
+            return -1;
+        }
         ds->labelled[i] = ds->labelled[i] && seen[y] < keep;
         if (ds->labelled[i]) {
             seen[y]++;

@@ -5,6 +5,9 @@
 
 #include "elbo.h"
 
+/* Labels lie in [0, ELBO_MAX_LABEL): readers refuse others. */
+#define ELBO_MAX_LABEL 65536
+
 /* Sets ds->n_classes from ds->labels (0 without labels). */
 void elbo_dataset_count_classes(elbo_dataset *ds);
 

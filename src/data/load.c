@@ -100,7 +100,12 @@ elbo_status elbo_dataset_load(const char *path, const elbo_load_opts *opts, elbo
             st = elbo_fail(err, ELBO_ERR_ARG, "%s: a scale applies to finite float data (uint8 is scaled "
                                               "to [0, 1] already)", path);
         /* (a mapped .npy is private: its scaled pages become copies, never the file) */
-        for (size_t i = 0; !st && i < (size_t)out->n * out->dim; i++) out->f32[i] *= (float)o->scale;
+        for (size_t i = 0; !st && i < (size_t)out->n * out->dim; i++) {
+            out->f32[i] *= (float)o->scale;
+            if (!isfinite(out->f32[i]))
+                st = elbo_fail(err, ELBO_ERR_ARG, "%s: row %zu, column %zu is not finite once scaled by %g", path,
+                               i / out->dim, i % out->dim, o->scale);
+        }
     }
     if (!st) st = apply_shape(path, o, out, err);
     if (st) elbo_dataset_free(out);

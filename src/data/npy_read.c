@@ -298,8 +298,9 @@ elbo_status elbo_npy_load_labels(const char *path, int n, int32_t **labels, elbo
     const uint8_t *data = (const uint8_t *)base + (st ? 0 : h.data_off);
     for (int i = 0; !st && i < n; i++) {
         double v = element(&h, data, (size_t)i);
-        if (!(v >= 0 && v < 2147483648.0) || v != floor(v))
-            st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: label %d is %g; labels are integers >= 0", path, i, v);
+        if (!(v >= 0 && v < ELBO_MAX_LABEL) || v != floor(v))
+            st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: label %d is %g; labels are integers in 0..%d", path, i, v,
+                           ELBO_MAX_LABEL - 1);
         else
             y[i] = (int32_t)v;
     }

@@ -50,7 +50,8 @@ static char **list(const char *dir, int dirs, int *n, elbo_error *err)
             names = nn;
             cap *= 2;
         }
-        names[(*n)++] = strdup(e->d_name);
+        if (!(names[*n] = strdup(e->d_name))) break;
+        (*n)++;
     }
     closedir(d);
     if (!names) elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", dir);
@@ -65,7 +66,7 @@ static void free_list(char **names, int n)
 }
 
 typedef struct {
-    size_t cap;
+    size_t cap, total; /* rows allocated; images the folder holds */
     int w, h, c;
     char first[4200];
 } png_acc;
@@ -87,7 +88,7 @@ static elbo_status add_image(const char *path, int y, png_acc *a, elbo_dataset *
     }
     size_t D = (size_t)w * h * c;
     if ((size_t)out->n == a->cap) {
-        size_t nc = a->cap ? a->cap * 2 : 256;
+        size_t nc = a->cap ? a->cap * 2 : (a->total > 0 ? a->total : 16); /* once, when the count is known */
         uint8_t *nu = realloc(out->u8, nc * D);
         int32_t *nl = y >= 0 ? realloc(out->labels, nc * sizeof(int32_t)) : out->labels;
         if (nu) out->u8 = nu;
@@ -128,6 +129,14 @@ elbo_status elbo_pngdir_load(const char *dir, elbo_dataset *out, elbo_error *err
     char **files = list(dir, 0, &nf, err), **subs = files ? list(dir, 1, &nd, err) : NULL;
     elbo_status st = files && subs ? ELBO_OK : ELBO_ERR_IO;
     png_acc a = {0};
+    a.total = (size_t)nf;
+    for (int k = 0; !st && nf == 0 && k < nd; k++) { /* the images of the class folders */
+        char p[4200];
+        int c = 0;
+        snprintf(p, sizeof p, "%s/%s", dir, subs[k]);
+        free_list(list(p, 0, &c, NULL), c);
+        a.total += (size_t)c;
+    }
     if (!st && nf > 0 && nd > 0)
         st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: holds both PNG files and sub-folders: put every image in a "
                                              "class sub-folder, or none", dir);
