@@ -134,7 +134,8 @@ elbo_status elbo_pngdir_load(const char *dir, elbo_dataset *out, elbo_error *err
         char p[4200];
         int c = 0;
         snprintf(p, sizeof p, "%s/%s", dir, subs[k]);
-        free_list(list(p, 0, &c, NULL), c);
+        char **names = list(p, 0, &c, NULL); /* (c is set by list: not in one expression) */
+        free_list(names, c);
         a.total += (size_t)c;
     }
     if (!st && nf > 0 && nd > 0)
