@@ -115,35 +115,64 @@ static elbo_bnn *load_bnn(const char *path, long threads)
     return m;
 }
 
-/* Predictive entropy and mutual information of every row of ds, in nats,
- * into h [n] and mi [n]. 0 on success (errors printed). */
-static int uncertainty(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds, double *h, double *mi)
+/* Every row's predictive distribution: the mean probabilities of S draws,
+ * the predictive entropy h and the expected entropy ent of the draws (nats;
+ * h - ent is the mutual information). */
+typedef struct {
+    float *probs, *ent; /* [n, C], [n] */
+    double *h;          /* [n] */
+} predictions;
+
+static void predictions_free(predictions *pr)
+{
+    free(pr->probs);
+    free(pr->ent);
+    free(pr->h);
+}
+
+/* pr for the rows of ds; 0 on success, else 1 with the error printed for
+ * command S (pr then holds nothing to free). */
+static int predict_rows(const char *S, const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds, predictions *pr)
 {
     int C = elbo_bnn_get_config(m)->n_classes;
-    float *x = dataset_floats(ds, ds->n), *p = malloc(sizeof(float) * (size_t)ds->n * C),
-          *ent = malloc(sizeof(float) * (size_t)ds->n);
+    float *x = dataset_floats(ds, ds->n);
+    pr->probs = malloc(sizeof(float) * (size_t)ds->n * C);
+    pr->ent = malloc(sizeof(float) * (size_t)ds->n);
+    pr->h = malloc(sizeof(double) * (size_t)ds->n);
     elbo_error err;
     int rc = 1;
-    if (!x || !p || !ent)
-        fprintf(stderr, "elbo bnn eval: out of memory\n");
-    else if (elbo_bnn_predict(m, x, ds->n, (int)o->samples, o->seed, p, ent, &err) != ELBO_OK)
-        fprintf(stderr, "elbo bnn eval: %s\n", err.msg);
+    if (!x || !pr->probs || !pr->ent || !pr->h)
+        fprintf(stderr, "elbo %s: out of memory\n", S);
+    else if (elbo_bnn_predict(m, x, ds->n, (int)o->samples, o->seed, pr->probs, pr->ent, &err) != ELBO_OK)
+        fprintf(stderr, "elbo %s: %s\n", S, err.msg);
     else {
         for (int i = 0; i < ds->n; i++) {
             double e = 0.0;
             for (int k = 0; k < C; k++) {
-                double q = p[(size_t)i * C + k];
+                double q = pr->probs[(size_t)i * C + k];
                 e -= q > 0 ? q * log(q) : 0.0;
             }
-            h[i] = e;
-            mi[i] = e - ent[i] > 0 ? e - ent[i] : 0.0;
+            pr->h[i] = e;
         }
         rc = 0;
     }
     free(x);
-    free(p);
-    free(ent);
+    if (rc) predictions_free(pr);
     return rc;
+}
+
+/* Predictive entropy and mutual information of every row of ds, in nats,
+ * into h [n] and mi [n]. 0 on success (errors printed). */
+static int uncertainty(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds, double *h, double *mi)
+{
+    predictions pr;
+    if (predict_rows("bnn eval", o, m, ds, &pr)) return 1;
+    for (int i = 0; i < ds->n; i++) {
+        h[i] = pr.h[i];
+        mi[i] = pr.h[i] - pr.ent[i] > 0 ? pr.h[i] - pr.ent[i] : 0.0;
+    }
+    predictions_free(&pr);
+    return 0;
 }
 
 /* --ood: AUROC of telling ds from the rows of o->ood, by entropy and by
@@ -222,8 +251,7 @@ static int bnn_eval_cmd(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds
 }
 
 /* One CSV line per row of probs [n, C] with its uncertainty split. */
-static int write_predictions(const char *path, const elbo_dataset *ds, const float *probs,
-                             const float *ent, int C)
+static int write_predictions(const char *path, const elbo_dataset *ds, const predictions *pr, int C)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -236,16 +264,14 @@ static int write_predictions(const char *path, const elbo_dataset *ds, const flo
     for (int k = 0; k < C; k++) fprintf(f, ",p%d", k);
     fprintf(f, ",predicted,entropy,expected_entropy,mutual_information\n");
     for (int i = 0; i < ds->n; i++) {
-        const float *p = probs + (size_t)i * C;
+        const float *p = pr->probs + (size_t)i * C;
         int best = 0;
-        double h = 0.0;
         fprintf(f, "%d,%d", i, ds->labels ? (int)ds->labels[i] : -1);
         for (int k = 0; k < C; k++) {
             fprintf(f, ",%.6g", p[k]);
             best = p[k] > p[best] ? k : best;
-            h -= p[k] > 0 ? p[k] * log(p[k]) : 0.0;
         }
-        fprintf(f, ",%d,%.6g,%.6g,%.6g\n", best, h, ent[i], fmax(h - ent[i], 0.0));
+        fprintf(f, ",%d,%.6g,%.6g,%.6g\n", best, pr->h[i], pr->ent[i], fmax(pr->h[i] - pr->ent[i], 0.0));
     }
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         fprintf(stderr, "elbo bnn predict: %s: write failed\n", path);
@@ -258,20 +284,10 @@ static int write_predictions(const char *path, const elbo_dataset *ds, const flo
 
 static int bnn_predict_cmd(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds)
 {
-    int C = elbo_bnn_get_config(m)->n_classes;
-    float *x = dataset_floats(ds, ds->n), *probs = malloc(sizeof(float) * (size_t)ds->n * C),
-          *ent = malloc(sizeof(float) * (size_t)ds->n);
-    elbo_error err;
-    int rc = 1;
-    if (!x || !probs || !ent)
-        fprintf(stderr, "elbo bnn predict: out of memory\n");
-    else if (elbo_bnn_predict(m, x, ds->n, (int)o->samples, o->seed, probs, ent, &err) != ELBO_OK)
-        fprintf(stderr, "elbo bnn predict: %s\n", err.msg);
-    else
-        rc = write_predictions(o->out, ds, probs, ent, C);
-    free(x);
-    free(probs);
-    free(ent);
+    predictions pr;
+    if (predict_rows("bnn predict", o, m, ds, &pr)) return 1;
+    int rc = write_predictions(o->out, ds, &pr, elbo_bnn_get_config(m)->n_classes);
+    predictions_free(&pr);
     return rc;
 }
 
