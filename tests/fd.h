@@ -18,6 +18,22 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "util/rng.h"
+
+/* The tests' inputs and losses: n draws of N(0, scale^2) from r into p, and
+ * the weighted sum of an op's outputs as a scalar loss (in double). */
+static inline void fd_fill_normal(elbo_rng *r, float *p, long n, double scale)
+{
+    for (long i = 0; i < n; i++) p[i] = (float)(scale * elbo_rng_normal(r));
+}
+
+static inline double fd_dot(const float *a, const float *w, long n)
+{
+    double s = 0;
+    for (long i = 0; i < n; i++) s += (double)a[i] * w[i];
+    return s;
+}
+
 /* One op under test: evaluate L for the current inputs. */
 typedef double (*loss_fn)(void *ctx);
 

@@ -22,18 +22,6 @@
 
 static elbo_rng rng;
 
-static void fill_normal(float *p, long n, double scale)
-{
-    for (long i = 0; i < n; i++) p[i] = (float)(scale * elbo_rng_normal(&rng));
-}
-
-static double dot(const float *a, const float *w, long n)
-{
-    double s = 0;
-    for (long i = 0; i < n; i++) s += (double)a[i] * w[i];
-    return s;
-}
-
 /* ------------------------------------------------------------------ ops */
 
 enum { N = 24, B = 4, C = 5 };
@@ -44,21 +32,21 @@ static double L_square(void *c)
 {
     (void)c;
     square_forward(out, a1, N);
-    return dot(out, w_n, N);
+    return fd_dot(out, w_n, N);
 }
 
 static double L_lrt(void *c)
 {
     (void)c;
     gauss_lrt_forward(out, a1, a2, a3, N);
-    return dot(out, w_n, N);
+    return fd_dot(out, w_n, N);
 }
 
 static double L_sp2(void *c)
 {
     (void)c;
     softplus_sq_forward(out, a1, N);
-    return dot(out, w_n, N);
+    return fd_dot(out, w_n, N);
 }
 
 static double L_klp(void *c)
@@ -80,16 +68,16 @@ static double L_mix(void *c)
 static void check_mixture(void)
 {
     float gm[N], gr[N];
-    fill_normal(a1, N, 0.3);
-    fill_normal(a2, N, 1);
-    fill_normal(a3, N, 1);
+    fd_fill_normal(&rng, a1, N, 0.3);
+    fd_fill_normal(&rng, a2, N, 1);
+    fd_fill_normal(&rng, a3, N, 1);
     kl_mixture_mc(gm, gr, a1, a2, a3, N, 0.3, 1.0, 0.05);
     fd_check_h("kl_mixture.mu", a1, gm, N, L_mix, NULL, 1e-3, SMOOTH);
     fd_check_h("kl_mixture.rho", a2, gr, N, L_mix, NULL, 1e-3, SMOOTH);
     double exact = kl_gauss_prior_forward(a1, a2, N, 0.25), s = 0, s2 = 0;
     enum { DRAWS = 20000 };
     for (int d = 0; d < DRAWS; d++) {
-        fill_normal(a3, N, 1);
+        fd_fill_normal(&rng, a3, N, 1);
         double v = kl_mixture_mc(gm, gr, a1, a2, a3, N, 1.0, 0.5, 0.01);
         s += v;
         s2 += v * v;
@@ -107,28 +95,28 @@ static double L_xent(void *c)
 static void check_ops(void)
 {
     float g1[N], g2[N];
-    fill_normal(a1, N, 1);
-    fill_normal(w_n, N, 1);
+    fd_fill_normal(&rng, a1, N, 1);
+    fd_fill_normal(&rng, w_n, N, 1);
     memset(g1, 0, sizeof g1);
     square_backward(g1, w_n, a1, N);
     fd_check_h("square", a1, g1, N, L_square, NULL, 1e-2, SMOOTH);
 
-    fill_normal(a1, N, 1);
+    fd_fill_normal(&rng, a1, N, 1);
     for (int i = 0; i < N; i++) a2[i] = 0.5f + (float)elbo_rng_uniform(&rng); /* var > 0 */
-    fill_normal(a3, N, 1);
+    fd_fill_normal(&rng, a3, N, 1);
     memset(g1, 0, sizeof g1);
     memset(g2, 0, sizeof g2);
     gauss_lrt_backward(g1, g2, w_n, a2, a3, N);
     fd_check_h("gauss_lrt.mean", a1, g1, N, L_lrt, NULL, 1e-2, SMOOTH);
     fd_check_h("gauss_lrt.var", a2, g2, N, L_lrt, NULL, 1e-3, SMOOTH);
 
-    fill_normal(a1, N, 2);
+    fd_fill_normal(&rng, a1, N, 2);
     memset(g1, 0, sizeof g1);
     softplus_sq_backward(g1, w_n, a1, N);
     fd_check_h("softplus_sq", a1, g1, N, L_sp2, NULL, 1e-2, SMOOTH);
 
-    fill_normal(a1, N, 0.3);
-    fill_normal(a2, N, 1);
+    fd_fill_normal(&rng, a1, N, 0.3);
+    fd_fill_normal(&rng, a2, N, 1);
     memset(g1, 0, sizeof g1);
     memset(g2, 0, sizeof g2);
     kl_gauss_prior_backward(g1, g2, a1, a2, N, 0.09, 1.0f);
@@ -154,7 +142,7 @@ static void check_ops(void)
         worst = fmax(worst, fmax(fabs(v[i] - v_ref[i]), fmax(fabs(dv[i] - dv_ref[i]), fabs(dk[i] - dk_ref[i]))));
     CHECK(worst < 1e-5, "gauss_prior_stats differs from the separate ops by %g", worst);
 
-    fill_normal(a1, B * C, 2);
+    fd_fill_normal(&rng, a1, B * C, 2);
     memset(g1, 0, sizeof g1);
     softmax_xent_forward(out, a1, ys, B, C);
     softmax_xent_backward(g1, out, ys, B, C, 1.0f);
@@ -224,8 +212,8 @@ static void check_model_grad(int n_hidden)
     enum { R = 5 };
     float x[R * 6], eps[R * 20];
     int32_t y[R] = {0, 2, 1, 1, 0};
-    fill_normal(x, R * 6, 1);
-    fill_normal(eps, R * 20, 1);
+    fd_fill_normal(&rng, x, R * 6, 1);
+    fd_fill_normal(&rng, eps, R * 20, 1);
     model *mb = bnn_base(m);
     for (size_t i = 0; i < mb->n_params; i++) /* mu away from 0, rho spread */
         mb->params[i] += (float)(0.3 * elbo_rng_normal(&rng));
@@ -285,7 +273,7 @@ static void check_near_deterministic(void)
     elbo_bnn *m = small_bnn(2, 1, -20.0, 3);
     if (!m) return;
     float x[7 * 6], p1[7 * 3], p10[7 * 3];
-    fill_normal(x, 7 * 6, 1);
+    fd_fill_normal(&rng, x, 7 * 6, 1);
     elbo_error err;
     CHECK(elbo_bnn_predict(m, x, 7, 1, 1, p1, NULL, &err) == ELBO_OK, "%s", err.msg);
     CHECK(elbo_bnn_predict(m, x, 7, 10, 2, p10, NULL, &err) == ELBO_OK, "%s", err.msg);
@@ -308,7 +296,7 @@ static void check_kl_weighting(void)
     if (!m) return;
     float x[12 * 6];
     int32_t y[12] = {0};
-    fill_normal(x, 12 * 6, 1);
+    fd_fill_normal(&rng, x, 12 * 6, 1);
     elbo_dataset ds;
     elbo_error err;
     CHECK(elbo_dataset_from_float(12, 6, x, y, &ds, &err) == ELBO_OK, "%s", err.msg);

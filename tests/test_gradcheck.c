@@ -26,11 +26,6 @@
 
 static elbo_rng rng;
 
-static void fill_normal(float *p, long n, double scale)
-{
-    for (long i = 0; i < n; i++) p[i] = (float)(scale * elbo_rng_normal(&rng));
-}
-
 static void fd_check(const char *what, float *x, const float *g, long n, loss_fn L, void *ctx)
 {
     fd_check_h(what, x, g, n, L, ctx, 1e-2, SMOOTH);
@@ -42,26 +37,19 @@ enum { B = 3, I = 5, O = 4, N = 24 };
 static float in[B * I], W[O * I], b[O], out[B * O], w_out[B * O];
 static float a1[N], a2[N], a3[N], tmp[N], w_n[N];
 
-static double dot(const float *a, const float *w, long n)
-{
-    double s = 0;
-    for (long i = 0; i < n; i++) s += (double)a[i] * w[i];
-    return s;
-}
-
 static double L_linear(void *c)
 {
     (void)c;
     linear_forward(out, in, W, b, B, I, O);
-    return dot(out, w_out, B * O);
+    return fd_dot(out, w_out, B * O);
 }
 
 static void check_linear(void)
 {
-    fill_normal(in, B * I, 1);
-    fill_normal(W, O * I, 1);
-    fill_normal(b, O, 1);
-    fill_normal(w_out, B * O, 1);
+    fd_fill_normal(&rng, in, B * I, 1);
+    fd_fill_normal(&rng, W, O * I, 1);
+    fd_fill_normal(&rng, b, O, 1);
+    fd_fill_normal(&rng, w_out, B * O, 1);
     float din[B * I] = {0}, dW[O * I] = {0}, db[O] = {0};
     linear_backward(din, dW, db, w_out, in, W, B, I, O);
     fd_check("linear.in", in, din, B * I, L_linear, NULL);
@@ -92,14 +80,14 @@ static double L_relu(void *c)
 {
     (void)c;
     relu_forward(tmp, a1, N);
-    return dot(tmp, w_n, N);
+    return fd_dot(tmp, w_n, N);
 }
 
 static void check_relu(void)
 {
-    fill_normal(a1, N, 1);
+    fd_fill_normal(&rng, a1, N, 1);
     a1[0] = 0.004f; /* within H of the kink: must be detected and skipped */
-    fill_normal(w_n, N, 1);
+    fd_fill_normal(&rng, w_n, N, 1);
     float d[N] = {0};
     relu_forward(tmp, a1, N);
     relu_backward(d, w_n, tmp, N);
@@ -110,22 +98,22 @@ static double L_tanh(void *c)
 {
     (void)c;
     tanh_forward(tmp, a1, N);
-    return dot(tmp, w_n, N);
+    return fd_dot(tmp, w_n, N);
 }
 
 static double L_softplus(void *c)
 {
     (void)c;
     softplus_forward(tmp, a1, N);
-    return dot(tmp, w_n, N);
+    return fd_dot(tmp, w_n, N);
 }
 
 static void check_smooth_activations(void)
 {
-    fill_normal(a1, N, 2);
+    fd_fill_normal(&rng, a1, N, 2);
     a1[1] = 30.0f; /* saturated: softplus(30) = 30, tanh(30) = 1 */
     a1[2] = -30.0f;
-    fill_normal(w_n, N, 1);
+    fd_fill_normal(&rng, w_n, N, 1);
     float d[N] = {0};
     tanh_forward(tmp, a1, N);
     tanh_backward(d, w_n, tmp, N);
@@ -148,7 +136,7 @@ static double L_bce(void *c)
 
 static void check_bce(void)
 {
-    fill_normal(a1, N, 3);
+    fd_fill_normal(&rng, a1, N, 3);
     for (int i = 0; i < N; i++) a2[i] = (float)elbo_rng_uniform(&rng);
     float d[N] = {0};
     bce_logits_forward(tmp, a1, a2, N);
@@ -177,8 +165,8 @@ static double L_gauss(void *c)
 
 static void check_gauss(void)
 {
-    fill_normal(a1, N, 1);
-    fill_normal(a2, N, 1);
+    fd_fill_normal(&rng, a1, N, 1);
+    fd_fill_normal(&rng, a2, N, 1);
     float d[N] = {0};
     gaussian_nll_backward(d, a1, a2, N, 1.0f);
     fd_check("gaussian_nll", a1, d, N, L_gauss, NULL);
@@ -196,9 +184,9 @@ static double L_gauss_lv(void *c)
 
 static void check_gauss_learned(void)
 {
-    fill_normal(a1, 24, 1);
-    fill_normal(a2, 24, 1);
-    fill_normal(lv_d, 8, 0.5);
+    fd_fill_normal(&rng, a1, 24, 1);
+    fd_fill_normal(&rng, a2, 24, 1);
+    fd_fill_normal(&rng, lv_d, 8, 0.5);
     float dm[24] = {0}, dlv[8] = {0};
     gaussian_lv_nll_backward(dm, dlv, a1, lv_d, a2, 3, 8, 1.0f);
     fd_check("gaussian_lv.mean", a1, dm, 24, L_gauss_lv, NULL);
@@ -212,15 +200,15 @@ static double L_reparam(void *c)
 {
     (void)c;
     reparam_forward(tmp, a1, a2, a3, N);
-    return dot(tmp, w_n, N);
+    return fd_dot(tmp, w_n, N);
 }
 
 static void check_reparam(void)
 {
-    fill_normal(a1, N, 1);
-    fill_normal(a2, N, 1);
-    fill_normal(a3, N, 1);
-    fill_normal(w_n, N, 1);
+    fd_fill_normal(&rng, a1, N, 1);
+    fd_fill_normal(&rng, a2, N, 1);
+    fd_fill_normal(&rng, a3, N, 1);
+    fd_fill_normal(&rng, w_n, N, 1);
     float dmu[N] = {0}, dlv[N] = {0};
     reparam_backward(dmu, dlv, w_n, a2, a3, N);
     fd_check("reparam.mu", a1, dmu, N, L_reparam, NULL);
@@ -235,8 +223,8 @@ static double L_kl(void *c)
 
 static void check_kl(void)
 {
-    fill_normal(a1, N, 1);
-    fill_normal(a2, N, 1);
+    fd_fill_normal(&rng, a1, N, 1);
+    fd_fill_normal(&rng, a2, N, 1);
     float dmu[N] = {0}, dlv[N] = {0};
     kl_normal_backward(dmu, dlv, a1, a2, N, 1.0f);
     fd_check("kl.mu", a1, dmu, N, L_kl, NULL);
@@ -252,15 +240,15 @@ static double L_linear_t(void *c)
 {
     (void)c;
     linear_t_forward(out, in, W, b, B, I, O); /* W read as WT [I,O] */
-    return dot(out, w_out, B * O);
+    return fd_dot(out, w_out, B * O);
 }
 
 static void check_linear_t(void)
 {
-    fill_normal(in, B * I, 1);
-    fill_normal(W, O * I, 1);
-    fill_normal(b, O, 1);
-    fill_normal(w_out, B * O, 1);
+    fd_fill_normal(&rng, in, B * I, 1);
+    fd_fill_normal(&rng, W, O * I, 1);
+    fd_fill_normal(&rng, b, O, 1);
+    fd_fill_normal(&rng, w_out, B * O, 1);
     float dWT[I * O] = {0}, db[O] = {0};
     linear_t_backward(dWT, db, w_out, in, B, I, O);
     fd_check("linear_t.WT", W, dWT, O * I, L_linear_t, NULL);
@@ -289,7 +277,7 @@ static double L_sparse(void *c)
 {
     (void)c;
     linear_sparse_forward(s_out, &s_xs, s_WT, s_b, SO);
-    return dot(s_out, s_w, SB * SO);
+    return fd_dot(s_out, s_w, SB * SO);
 }
 
 static void check_sparse_width(int width, int fd)
@@ -299,13 +287,13 @@ static void check_sparse_width(int width, int fd)
     float rv[SB * SI], cv[SB * SI];
     sparse_batch xs = {0, 0, 0, 0, rp, rc, rv, cp, cr, cv};
     s_xs = xs;
-    fill_normal(s_x, SB * SI, 1);
+    fd_fill_normal(&rng, s_x, SB * SI, 1);
     for (int i = 0; i < SB * SI; i++)
         if (elbo_rng_uniform(&rng) < 0.7) s_x[i] = 0.0f;
     for (int k = 0; k < SI; k++) s_x[2 * SI + k] = 0.0f; /* an all-zero row */
-    fill_normal(s_WT, SI * SO, 1);
-    fill_normal(s_b, SO, 1);
-    fill_normal(s_w, SB * SO, 1);
+    fd_fill_normal(&rng, s_WT, SI * SO, 1);
+    fd_fill_normal(&rng, s_b, SO, 1);
+    fd_fill_normal(&rng, s_w, SB * SO, 1);
     sparse_batch_build(&s_xs, s_x, SB, SI);
     CHECK(!s_xs.has_csc, "CSC built only on demand");
     sparse_batch_build_csc(&s_xs);
@@ -324,8 +312,8 @@ static void check_sparse_width(int width, int fd)
     for (int i = 0; i < SB * SO; i++) worst = fmax(worst, fabs(dense[i] - s_out[i]));
     CHECK(worst < 1e-5, "O=%d: sparse forward differs from dense by %g", width, worst);
     /* backward accumulates: start both from the same non-zero gradient */
-    fill_normal(dWs, SI * SO, 1);
-    fill_normal(dbs, SO, 1);
+    fd_fill_normal(&rng, dWs, SI * SO, 1);
+    fd_fill_normal(&rng, dbs, SO, 1);
     memcpy(dWd, dWs, sizeof(float) * SI * SO);
     memcpy(dbd, dbs, sizeof(float) * SO);
     linear_sparse_backward(dWs, dbs, s_w, &s_xs, SO);
@@ -467,7 +455,7 @@ static void check_vae(elbo_likelihood lik, int n_hidden, int sparse_x, elbo_acti
     for (int i = 0; i < 4 * 12; i++) x[i] = (float)elbo_rng_uniform(&rng);
     if (sparse_x) /* 3 of 4 inputs zero: the first layer takes the sparse path */
         for (int i = 0; i < 4 * 12; i++) x[i] = i % 4 ? 0.0f : x[i];
-    fill_normal(eps, 4 * 3, 1);
+    fd_fill_normal(&rng, eps, 4 * 3, 1);
     vae_ctx v = {m, x, eps, 4};
     model *mb = vae_base(m);
     int lvt = model_tensor_find(mb, "fc4.logvar"); /* the learned log-variance, away from 0 */
