@@ -18,13 +18,14 @@ parameters, the logits, the loss terms, every gradient, and the parameters
 after 3 Adam steps (lr 1e-3) on the same batch and eps.
 Files: tests/fixtures/bnn_<case>.safetensors (float32, config in __metadata__).
 """
-import gzip, json, math, os, struct
+import gzip, math, os, sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_fixture import ROOT, mnist_images, save_safetensors  # noqa: E402
 CASES = [
     # name, hidden, batch, prior_sigma, kl_scale, seed
     ("one", [16], 6, 0.1, 1.0, 0),
@@ -33,13 +34,11 @@ CASES = [
 
 
 def mnist(n):
-    with gzip.open(os.path.join(ROOT, "data", "mnist", "train-images-idx3-ubyte.gz"), "rb") as f:
-        buf = f.read(16 + n * 784)
+    """The first n training images (as make_fixture.py reads them) and labels."""
     with gzip.open(os.path.join(ROOT, "data", "mnist", "train-labels-idx1-ubyte.gz"), "rb") as f:
         lab = f.read(8 + n)
-    x = torch.frombuffer(bytearray(buf[16:]), dtype=torch.uint8).reshape(n, 784)
     y = torch.frombuffer(bytearray(lab[8:]), dtype=torch.uint8).to(torch.int64)
-    return x.to(torch.float32).div(255), y
+    return mnist_images(n), y
 
 
 class BayesLinear(nn.Module):
@@ -85,19 +84,6 @@ class BNN(nn.Module):
 
 
 PARTS = ("weight_mu", "weight_rho", "bias_mu", "bias_rho")
-
-
-def save_safetensors(path, tensors, meta):
-    header, blobs, off = {"__metadata__": meta}, [], 0
-    for name, t in tensors.items():
-        b = t.detach().contiguous().to(torch.float32).numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def snapshot(out, model, prefix, grad=False):
