@@ -84,4 +84,16 @@ static void cmp_params(const model *mb, st_file *f, const char *prefix, const fl
     }
 }
 
+/* The fixture's "hidden" metadata ("32" or "24,16") into w; returns the count. */
+static int fixture_hidden(const st_file *f, int *w)
+{
+    int n = 0;
+    for (const char *p = st_meta_get(f, "hidden"); p && *p && n < ELBO_MAX_HIDDEN;) {
+        char *end;
+        w[n++] = (int)strtol(p, &end, 10);
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
 #endif

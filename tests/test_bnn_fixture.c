@@ -29,12 +29,7 @@ static void run_case(const char *path, int threads)
     int B = atoi(st_meta_get(&f, "batch"));
     double kl_scale = atof(st_meta_get(&f, "kl_scale"));
     c.prior_sigma = atof(st_meta_get(&f, "prior_sigma"));
-    c.n_hidden = 0;
-    for (const char *p = st_meta_get(&f, "hidden"); *p;) {
-        char *end;
-        c.hidden[c.n_hidden++] = (int)strtol(p, &end, 10);
-        p = *end ? end + 1 : end;
-    }
+    c.n_hidden = fixture_hidden(&f, c.hidden);
     c.max_batch = B;
     c.threads = threads;
     elbo_bnn *m = elbo_bnn_create(&c, 5, &err);

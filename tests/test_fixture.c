@@ -32,13 +32,7 @@ static void run_case(const char *path, int threads)
     elbo_vae_config_default(&c);
     c.latent_dim = atoi(st_meta_get(&f, "latent_dim"));
     int B = atoi(st_meta_get(&f, "batch"));
-    const char *hid = st_meta_get(&f, "hidden");
-    c.n_hidden = 0;
-    for (const char *p = hid; *p;) {
-        char *end;
-        c.hidden[c.n_hidden++] = (int)strtol(p, &end, 10);
-        p = *end ? end + 1 : end;
-    }
+    c.n_hidden = fixture_hidden(&f, c.hidden);
     c.likelihood = strcmp(st_meta_get(&f, "likelihood"), "gaussian") == 0 ? ELBO_LIK_GAUSSIAN
                                                                              : ELBO_LIK_BERNOULLI;
     c.max_batch = B;
