@@ -59,7 +59,7 @@ static double L_mix(void *c)
 {
     float d1[N], d2[N];
     (void)c;
-    return kl_mixture_mc(d1, d2, a1, a2, a3, N, 0.3, 1.0, 0.05);
+    return kl_mixture_mc(d1, d2, NULL, NULL, a1, a2, a3, N, 0.3, 1.0, 0.05);
 }
 
 /* The mixture's Monte Carlo KL: its gradient against finite differences at
@@ -71,16 +71,23 @@ static void check_mixture(void)
     fd_fill_normal(&rng, a1, N, 0.3);
     fd_fill_normal(&rng, a2, N, 1);
     fd_fill_normal(&rng, a3, N, 1);
-    kl_mixture_mc(gm, gr, a1, a2, a3, N, 0.3, 1.0, 0.05);
+    float v[N], dv[N], v_ref[N], dv_ref[N], ones[N];
+    kl_mixture_mc(gm, gr, v, dv, a1, a2, a3, N, 0.3, 1.0, 0.05);
+    for (int i = 0; i < N; i++) ones[i] = 1.0f, dv_ref[i] = 0.0f;
+    softplus_sq_forward(v_ref, a2, N);
+    softplus_sq_backward(dv_ref, ones, a2, N);
+    double worst = 0;
+    for (int i = 0; i < N; i++) worst = fmax(worst, fmax(fabs(v[i] - v_ref[i]), fabs(dv[i] - dv_ref[i])));
+    CHECK(worst < 1e-5, "the mixture pass's sigma^2 and its derivative differ by %g", worst);
     fd_check_h("kl_mixture.mu", a1, gm, N, L_mix, NULL, 1e-3, SMOOTH);
     fd_check_h("kl_mixture.rho", a2, gr, N, L_mix, NULL, 1e-3, SMOOTH);
     double exact = kl_gauss_prior_forward(a1, a2, N, 0.25), s = 0, s2 = 0;
     enum { DRAWS = 20000 };
     for (int d = 0; d < DRAWS; d++) {
         fd_fill_normal(&rng, a3, N, 1);
-        double v = kl_mixture_mc(gm, gr, a1, a2, a3, N, 1.0, 0.5, 0.01);
-        s += v;
-        s2 += v * v;
+        double kv = kl_mixture_mc(gm, gr, NULL, NULL, a1, a2, a3, N, 1.0, 0.5, 0.01);
+        s += kv;
+        s2 += kv * kv;
     }
     double mean = s / DRAWS, se = sqrt((s2 / DRAWS - mean * mean) / DRAWS);
     CHECK(fabs(mean - exact) < 4 * se, "Monte Carlo KL %.4f +- %.4f, closed form %.4f", mean, se, exact);

@@ -319,8 +319,8 @@ double bnn_mixture_pass(elbo_bnn *m, uint64_t seed)
         elbo_rng r;
         elbo_rng_seed(&r, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)k);
         elbo_rng_normal_fill(&r, m->eps_w + rho, (long)n);
-        m->block_kl[k] = kl_mixture_mc(m->gkm + mu, m->gk + rho, p + mu, p + rho, m->eps_w + rho, (long)n,
-                                       c->prior_pi, c->prior_sigma1, c->prior_sigma2);
+        m->block_kl[k] = kl_mixture_mc(m->gkm + mu, m->gk + rho, m->s2 + rho, m->gv + rho, p + mu, p + rho,
+                                       m->eps_w + rho, (long)n, c->prior_pi, c->prior_sigma1, c->prior_sigma2);
     }
     double kl = 0.0;
     for (int k = 0; k < m->n_blocks; k++) kl += m->block_kl[k];
@@ -340,7 +340,7 @@ static double mixture_kl_fixed(const elbo_bnn *m)
         elbo_rng r;
         elbo_rng_seed(&r, 0x9e3779b97f4a7c15ULL * (uint64_t)k);
         elbo_rng_normal_fill(&r, e, (long)n);
-        kl += kl_mixture_mc(e + BLOCK, e + 2 * BLOCK, p + mu, p + rho, e, (long)n, m->cfg.prior_pi,
+        kl += kl_mixture_mc(e + BLOCK, e + 2 * BLOCK, NULL, NULL, p + mu, p + rho, e, (long)n, m->cfg.prior_pi,
                             m->cfg.prior_sigma1, m->cfg.prior_sigma2);
     }
     free(e);

@@ -97,8 +97,9 @@ double bnn_update_sigma(elbo_bnn *m);
 /* The same KL computed directly (serially), in nats; for the mixture prior
  * a one-draw Monte Carlo estimate with fixed noise (seed 0). */
 double bnn_kl(const elbo_bnn *m);
-/* The mixture prior's step: weight draws from seed (one stream per block),
- * the Monte Carlo KL returned and its gradient factors in gkm and gk. */
+/* The mixture prior's step, in place of bnn_update_sigma: weight draws from
+ * seed (one stream per block), s2 and gv, the Monte Carlo KL returned and
+ * its gradient factors in gkm and gk. */
 double bnn_mixture_pass(elbo_bnn *m, uint64_t seed);
 /* The summed gradient of chunk c over workers 0 .. nw-1 into dst. */
 void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst);

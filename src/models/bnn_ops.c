@@ -58,8 +58,8 @@ static void bnn_step_begin(model *base, model_step *s, const model_batch *b)
     elbo_bnn *m = (elbo_bnn *)base;
     ELBO_ASSERT(b->ds); /* labels come with the rows */
     m->n_train = b->ds->n;
-    double kl = bnn_update_sigma(m);
-    if (m->cfg.prior == ELBO_PRIOR_MIXTURE) kl = bnn_mixture_pass(m, elbo_rng_next(s->rng));
+    double kl = m->cfg.prior == ELBO_PRIOR_MIXTURE ? bnn_mixture_pass(m, elbo_rng_next(s->rng))
+                                                   : bnn_update_sigma(m);
     if (m->eps_fixed)
         memcpy(m->eps_step, m->eps_fixed, sizeof(float) * (size_t)b->n * m->eps_width);
     else

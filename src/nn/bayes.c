@@ -83,8 +83,8 @@ double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, c
     return s;
 }
 
-double kl_mixture_mc(float *dmu, float *drho, const float *mu, const float *rho, const float *eps,
-                     long n, double pi, double s1, double s2)
+double kl_mixture_mc(float *dmu, float *drho, float *var, float *dvar, const float *mu,
+                     const float *rho, const float *eps, long n, double pi, double s1, double s2)
 {
     /* log N(w; 0, s^2) = -w^2 / 2s^2 - log s - log(2 pi) / 2; the mixture by
      * log-sum-exp, its derivative through the responsibilities */
@@ -102,6 +102,10 @@ double kl_mixture_mc(float *dmu, float *drho, const float *mu, const float *rho,
         kl += logq - logp;
         dmu[i] = (float)-dlogp;
         drho[i] = (float)((-1.0 / sd - eps[i] * dlogp) * g);
+        if (var) {
+            var[i] = (float)(sd * sd);
+            dvar[i] = (float)(2.0 * sd * g);
+        }
     }
     return kl;
 }

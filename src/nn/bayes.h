@@ -50,9 +50,11 @@ double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, c
  * given), summed over n weights, and its reparameterised gradient:
  *   dmu[n]  = d/dmu  = -dlogp/dw (the log q terms cancel),
  *   drho[n] = d/drho = (-1/sigma - eps dlogp/dw) sigmoid(rho),
- * written (=, not +=: a per-step pass, like gauss_prior_stats). */
-double kl_mixture_mc(float *dmu, float *drho, const float *mu, const float *rho, const float *eps,
-                     long n, double pi, double s1, double s2);
+ * written (=, not +=: a per-step pass, like gauss_prior_stats). var and
+ * dvar (both or neither may be NULL) get sigma^2 and d sigma^2 / d rho as
+ * gauss_prior_stats gives them, so a step needs only this one pass. */
+double kl_mixture_mc(float *dmu, float *drho, float *var, float *dvar, const float *mu,
+                     const float *rho, const float *eps, long n, double pi, double s1, double s2);
 
 /* Softmax cross-entropy over B rows of C logits with integer targets y[B]:
  * returns sum_b -log softmax(logits_b)[y_b] (stable), and writes probs[B,C]
