@@ -94,6 +94,7 @@ typedef struct {
     uint8_t *labelled;     /* [n] 1 where labels[i] is known; NULL: every row
                               with a label is labelled */
     int n_classes;         /* 1 + the largest label; 0 without labels */
+    float *targets;        /* [n] real-valued targets (regression), or NULL */
     void *map_base;        /* internal: a mapped file the values live in, or NULL */
     size_t map_len;
 } elbo_dataset;
@@ -122,6 +123,8 @@ typedef struct {
     elbo_split split;         /* mnist folders: which split (default train) */
     double scale;             /* float data: every value multiplied by this (0: 1);
                                  e.g. 1/16 for scikit-learn's 0..16 digits */
+    const char *targets;      /* real-valued targets, one per row: a 1-D (or [N, 1])
+                                 .npy or a one-column .csv(.gz); NULL: none */
 } elbo_load_opts;
 
 /** Defaults: format from the path, no labels, detect a CSV header, no shape. */
@@ -168,6 +171,8 @@ ELBO_API elbo_status elbo_dataset_standardize(elbo_dataset *ds, const double *me
                                               elbo_error *err);
 /** Keeps only the first n examples (no reallocation). */
 ELBO_API void elbo_dataset_truncate(elbo_dataset *ds, int n);
+/** Copies targets [ds->n] into ds (replacing any), each finite. */
+ELBO_API elbo_status elbo_dataset_set_targets(elbo_dataset *ds, const float *targets, elbo_error *err);
 /** Frees the buffers of ds and zeroes it. Safe on a zeroed struct. */
 ELBO_API void elbo_dataset_free(elbo_dataset *ds);
 
@@ -595,18 +600,22 @@ ELBO_API elbo_model *elbo_vae_model(elbo_vae *m);
 
 /* ------------------------------------------------- Bayesian neural networks */
 
-/** A Bayesian MLP classifier trained by Bayes by Backprop (Blundell et al.
- *  2015): every weight and bias has a mean-field Gaussian posterior
- *  N(mu, softplus(rho)^2) and a Gaussian or scale-mixture prior (below).
- *  Training maximises the ELBO by the local reparameterisation trick
- *  (Kingma, Salimans and Welling 2015: pre-activations are sampled from
- *  their Gaussian, one draw per example). It trains through elbo_model
- *  (elbo_bnn_model). Its loss terms, in nats per example: "nll" (softmax
- *  cross-entropy of one posterior draw), "kl" (KL(q || p) / N over a data set of N rows: each
- *  minibatch of B rows carries B/N of it, Blundell's 1/M weighting) and
- *  "loss" = nll + kl. The shared engine trains it: elbo_train_config's lr,
- *  batch_size, clip_grad, beta and kl_warmup_epochs apply; the VAE's
- *  objective, samples and free bits do not. */
+/** A Bayesian MLP, a classifier or a regressor, trained by Bayes by
+ *  Backprop (Blundell et al. 2015): every weight and bias has a mean-field
+ *  Gaussian posterior N(mu, softplus(rho)^2) and a Gaussian or
+ *  scale-mixture prior (below). Training maximises the ELBO by the local
+ *  reparameterisation trick (Kingma, Salimans and Welling 2015:
+ *  pre-activations are sampled from their Gaussian, one draw per example).
+ *  It trains through elbo_model (elbo_bnn_model). Its loss terms, in nats
+ *  per example: "nll" (softmax cross-entropy, or the Gaussian negative
+ *  log-likelihood, of one posterior draw), "kl" (KL(q || p) / N over a data
+ *  set of N rows: each minibatch of B rows carries B/N of it, Blundell's
+ *  1/M weighting) and "loss" = nll + kl. With point weights
+ *  (ELBO_WEIGHTS_POINT) the same network is the deterministic baseline
+ *  (optionally with dropout): kl is 0 and loss is the plain NLL. The shared
+ *  engine trains it: elbo_train_config's lr, batch_size, clip_grad, beta
+ *  and kl_warmup_epochs apply; the VAE's objective, samples and free bits
+ *  do not. */
 typedef struct elbo_bnn elbo_bnn;
 
 /** The prior on every weight: a Gaussian (the KL in closed form), or
@@ -622,9 +631,29 @@ typedef enum {
                             eq. 9): the first batches carry most of it */
 } elbo_kl_weighting;
 
+/** What the network predicts. */
+typedef enum {
+    ELBO_BNN_CLASSIFIER = 0, /* a class: softmax likelihood over n_classes */
+    ELBO_BNN_REGRESSOR = 1   /* a real target: N(y; f(x), s^2) with the noise variance s^2
+                                learned (tensor noise.logvar, a point estimate) */
+} elbo_bnn_task;
+
+/** The weights: a mean-field Gaussian posterior, or point values (the
+ *  deterministic network, trained by maximum likelihood: no prior, no KL). */
+typedef enum { ELBO_WEIGHTS_GAUSSIAN = 0, ELBO_WEIGHTS_POINT = 1 } elbo_bnn_weights;
+
 typedef struct {
     int input_dim;                /* values per row (784) */
-    int n_classes;                /* 10 */
+    int n_classes;                /* classifier: 10 (a regressor has one output) */
+    elbo_bnn_task task;           /* ELBO_BNN_CLASSIFIER (default) or ELBO_BNN_REGRESSOR */
+    elbo_bnn_weights weights;     /* ELBO_WEIGHTS_GAUSSIAN (default) or ELBO_WEIGHTS_POINT */
+    double dropout;               /* probability in [0, 1) of dropping each hidden unit in
+                                     training (0); predictions then average `samples`
+                                     dropout masks (MC dropout, Gal and Ghahramani 2016) */
+    int standardize;              /* 1: the model standardizes its inputs (and a regressor
+                                     its targets) itself, with the moments given by
+                                     elbo_bnn_set_standardization, kept in the checkpoint
+                                     (tensors input.mean, input.sd, target.mean, target.sd) */
     int n_hidden;                 /* ReLU hidden layers (2) */
     int hidden[ELBO_MAX_HIDDEN];  /* their widths (400, 400) */
     elbo_bnn_prior prior;         /* ELBO_PRIOR_GAUSSIAN (default) or ELBO_PRIOR_MIXTURE */
@@ -674,6 +703,40 @@ ELBO_API elbo_status elbo_bnn_predict(elbo_bnn *m, const float *x, int n, int S,
 /** Metrics of the predictive distribution (S draws) over a labelled ds. */
 ELBO_API elbo_status elbo_bnn_evaluate(elbo_bnn *m, const elbo_dataset *ds, int S, uint64_t seed,
                                        elbo_bnn_metrics *out, elbo_error *err);
+/** A regressor's predictive distribution, in the targets' units. For each
+ *  of n rows x [n, input_dim]: mean [n], the mean over S posterior draws
+ *  of the network's output; model_sd [n] (may be NULL), their standard
+ *  deviation (epistemic); noise_sd [n] (may be NULL), the learned noise
+ *  (aleatoric). The predictive variance is model_sd^2 + noise_sd^2. */
+ELBO_API elbo_status elbo_bnn_predict_regression(elbo_bnn *m, const float *x, int n, int S, uint64_t seed,
+                                                 float *mean, float *model_sd, float *noise_sd,
+                                                 elbo_error *err);
+
+/** A regressor's quality on a data set with targets, in the targets' units. */
+typedef struct {
+    double rmse;        /* root mean squared error of the predictive mean */
+    double nll;         /* -log p(y | x) of the predictive mixture of the S draws' Gaussians,
+                           nats per row */
+    double coverage[3]; /* fraction of rows inside the central 50%, 90% and 95% intervals
+                           of N(mean, model_sd^2 + noise_sd^2) */
+    double mean_sd;     /* mean predictive standard deviation */
+    double noise_sd;    /* the learned noise standard deviation */
+    long n;
+} elbo_bnn_regression_metrics;
+
+ELBO_API elbo_status elbo_bnn_evaluate_regression(elbo_bnn *m, const elbo_dataset *ds, int S, uint64_t seed,
+                                                  elbo_bnn_regression_metrics *out, elbo_error *err);
+/** Sets the moments a model with cfg.standardize uses: x_mean and x_sd
+ *  [input_dim] (each sd > 0), and for a regressor y_mean, y_sd (> 0). Before
+ *  training; they are saved with the model. ELBO_ERR_ARG without
+ *  cfg.standardize or for a non-positive or non-finite value. */
+ELBO_API elbo_status elbo_bnn_set_standardization(elbo_bnn *m, const double *x_mean, const double *x_sd,
+                                                  double y_mean, double y_sd, elbo_error *err);
+/** Per-column mean and sd (a constant column gets sd 1) and the targets'
+ *  moments (0 and 1 without targets) of ds, as elbo_bnn_set_standardization
+ *  takes them. */
+ELBO_API void elbo_bnn_moments_of(const elbo_dataset *ds, double *x_mean, double *x_sd, double *y_mean,
+                                  double *y_sd);
 /** Loads a checkpoint written by elbo_model_save (a folder, with the
  *  optimizer state for resuming, or a model.safetensors): tensors
  *  fcK.weight_mu, fcK.weight_rho, fcK.bias_mu, fcK.bias_rho in PyTorch's

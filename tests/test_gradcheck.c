@@ -94,6 +94,27 @@ static void check_relu(void)
     fd_check_h("relu", a1, d, N, L_relu, NULL, 1e-2, RELU_KINK);
 }
 
+static double L_mask(void *c)
+{
+    mask_forward(tmp, a1, c, N);
+    return fd_dot(tmp, w_n, N);
+}
+
+/* dropout by a fixed mask: linear in the input, zero through dropped units */
+static void check_mask(void)
+{
+    float mask[N], d[N] = {0};
+    fd_fill_normal(&rng, a1, N, 1);
+    fd_fill_normal(&rng, w_n, N, 1);
+    for (int i = 0; i < N; i++) mask[i] = i % 3 == 0 ? 0.0f : 1.5f;
+    mask_backward(d, w_n, mask, N);
+    fd_check("mask", a1, d, N, L_mask, mask);
+    CHECK(d[0] == 0.0f && d[3] == 0.0f, "a dropped unit passes no gradient");
+    memcpy(tmp, a1, sizeof tmp);
+    mask_forward(tmp, tmp, mask, N); /* in place */
+    CHECK(tmp[1] == a1[1] * 1.5f && tmp[0] == 0.0f, "mask_forward in place");
+}
+
 static double L_tanh(void *c)
 {
     (void)c;
@@ -482,6 +503,7 @@ int main(void)
     elbo_rng_seed(&rng, 2024);
     check_linear();
     check_relu();
+    check_mask();
     check_bce();
     check_gauss();
     check_reparam();

@@ -133,12 +133,25 @@ int elbo_dataset_drop_label(elbo_dataset *ds, int label)
             memmove(base + (size_t)k * D * es, base + (size_t)i * D * es, D * es);
             ds->labels[k] = ds->labels[i];
             if (ds->labelled) ds->labelled[k] = ds->labelled[i];
+            if (ds->targets) ds->targets[k] = ds->targets[i];
         }
         k++;
     }
     int dropped = ds->n - k;
     ds->n = k;
     return dropped;
+}
+
+elbo_status elbo_dataset_set_targets(elbo_dataset *ds, const float *targets, elbo_error *err)
+{
+    for (int i = 0; i < ds->n; i++)
+        if (!isfinite(targets[i])) return elbo_fail(err, ELBO_ERR_ARG, "target %d is not finite", i);
+    float *t = malloc(sizeof(float) * (size_t)(ds->n > 0 ? ds->n : 1));
+    if (!t) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d targets", ds->n);
+    memcpy(t, targets, sizeof(float) * (size_t)ds->n);
+    free(ds->targets);
+    ds->targets = t;
+    return ELBO_OK;
 }
 
 void elbo_dataset_truncate(elbo_dataset *ds, int n)
@@ -157,6 +170,7 @@ void elbo_dataset_free(elbo_dataset *ds)
     }
     free(ds->labels);
     free(ds->labelled);
+    free(ds->targets);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -177,7 +191,9 @@ elbo_status elbo_dataset_split(elbo_dataset *ds, double fraction, uint64_t seed,
     char *vx = malloc(row * (size_t)nv);
     val->labels = ds->labels ? malloc(sizeof(int32_t) * (size_t)nv) : NULL;
     val->labelled = ds->labelled ? malloc((size_t)nv) : NULL;
-    if (!perm || !to_val || !vx || (ds->labels && !val->labels) || (ds->labelled && !val->labelled)) {
+    val->targets = ds->targets ? malloc(sizeof(float) * (size_t)nv) : NULL;
+    if (!perm || !to_val || !vx || (ds->labels && !val->labels) || (ds->labelled && !val->labelled) ||
+        (ds->targets && !val->targets)) {
         free(perm);
         free(to_val);
         free(vx);
@@ -196,6 +212,7 @@ elbo_status elbo_dataset_split(elbo_dataset *ds, double fraction, uint64_t seed,
             memcpy(vx + (size_t)v * row, base + (size_t)i * row, row);
             if (val->labels) val->labels[v] = ds->labels[i];
             if (val->labelled) val->labelled[v] = ds->labelled[i];
+            if (val->targets) val->targets[v] = ds->targets[i];
             v++;
             continue;
         }
@@ -203,6 +220,7 @@ elbo_status elbo_dataset_split(elbo_dataset *ds, double fraction, uint64_t seed,
             memmove(base + (size_t)k * row, base + (size_t)i * row, row);
             if (ds->labels) ds->labels[k] = ds->labels[i];
             if (ds->labelled) ds->labelled[k] = ds->labelled[i];
+            if (ds->targets) ds->targets[k] = ds->targets[i];
         }
         k++;
     }

@@ -53,6 +53,30 @@ static elbo_status load_labels(const char *path, elbo_dataset *ds, elbo_error *e
                                         "elbo_dataset_load_idx)", path);
 }
 
+/* Real-valued targets from a file of one value per row (a data set of one
+ * column: .npy or .csv), as many as ds has rows. */
+static elbo_status load_targets(const char *path, elbo_dataset *ds, elbo_error *err)
+{
+    elbo_dataset t;
+    elbo_load_opts o;
+    elbo_load_opts_default(&o);
+    elbo_status st = elbo_dataset_load(path, &o, &t, err);
+    if (st) return st;
+    if (t.dim != 1 || t.n != ds->n)
+        st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: targets must be one value per row: %d rows of %d, for %d data "
+                                             "rows", path, t.n, t.dim, ds->n);
+    float *v = st ? NULL : malloc(sizeof(float) * (size_t)t.n);
+    if (!st && !v) st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", path);
+    for (int i = 0; !st && i < t.n; i++) {
+        elbo_dataset_row(&t, i, v + i);
+        if (!isfinite(v[i])) st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: target %d is not finite", path, i);
+    }
+    if (!st) st = elbo_dataset_set_targets(ds, v, err);
+    free(v);
+    elbo_dataset_free(&t);
+    return st;
+}
+
 /* The image shape for flat rows. */
 static elbo_status apply_shape(const char *path, const elbo_load_opts *o, elbo_dataset *ds, elbo_error *err)
 {
@@ -95,6 +119,7 @@ elbo_status elbo_dataset_load(const char *path, const elbo_load_opts *opts, elbo
     else
         return elbo_fail(err, ELBO_ERR_ARG, "unknown format '%s' (npy, csv, idx, mnist or png)", fmt);
     if (!st && o->labels && !out->labels) st = load_labels(o->labels, out, err);
+    if (!st && o->targets) st = load_targets(o->targets, out, err);
     if (!st && o->scale != 0.0 && o->scale != 1.0) {
         if (out->dtype != ELBO_DTYPE_F32 || !isfinite(o->scale))
             st = elbo_fail(err, ELBO_ERR_ARG, "%s: a scale applies to finite float data (uint8 is scaled "

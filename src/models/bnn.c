@@ -36,8 +36,16 @@ elbo_status elbo_bnn_config_check(const elbo_bnn_config *c, elbo_error *err)
 {
     if (c->input_dim < 1 || c->input_dim > MAX_WIDTH)
         return elbo_fail(err, ELBO_ERR_ARG, "input_dim %d out of range 1..%d", c->input_dim, MAX_WIDTH);
-    if (c->n_classes < 2 || c->n_classes > 65536)
+    if (c->task != ELBO_BNN_CLASSIFIER && c->task != ELBO_BNN_REGRESSOR)
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown task %d", (int)c->task);
+    if (c->task == ELBO_BNN_CLASSIFIER && (c->n_classes < 2 || c->n_classes > 65536))
         return elbo_fail(err, ELBO_ERR_ARG, "n_classes %d out of range 2..65536", c->n_classes);
+    if (c->weights != ELBO_WEIGHTS_GAUSSIAN && c->weights != ELBO_WEIGHTS_POINT)
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown weights %d", (int)c->weights);
+    if (!(c->dropout >= 0.0 && c->dropout < 1.0))
+        return elbo_fail(err, ELBO_ERR_ARG, "dropout %g out of range [0, 1)", c->dropout);
+    if (c->standardize != 0 && c->standardize != 1)
+        return elbo_fail(err, ELBO_ERR_ARG, "standardize is 0 or 1 (got %d)", c->standardize);
     if (c->n_hidden < 0 || c->n_hidden > ELBO_MAX_HIDDEN)
         return elbo_fail(err, ELBO_ERR_ARG, "number of hidden layers %d out of range 0..%d",
                          c->n_hidden, ELBO_MAX_HIDDEN);
@@ -72,26 +80,39 @@ static void build_layout(elbo_bnn *m)
 {
     const elbo_bnn_config *c = &m->cfg;
     m->n_layers = c->n_hidden + 1;
+    m->point = c->weights == ELBO_WEIGHTS_POINT;
+    m->regress = c->task == ELBO_BNN_REGRESSOR;
     size_t off = 0;
     m->eps_width = 0;
     for (int l = 0; l < m->n_layers; l++) {
         bnn_layer *L = &m->layers[l];
         L->in = l ? c->hidden[l - 1] : c->input_dim;
-        L->out = l < c->n_hidden ? c->hidden[l] : c->n_classes;
-        size_t wn = (size_t)L->in * L->out;
+        L->out = l < c->n_hidden ? c->hidden[l] : m->regress ? 1 : c->n_classes;
+        size_t wn = (size_t)L->in * L->out, O = (size_t)L->out;
         L->wmu = off;
-        L->wrho = off + wn;
-        L->bmu = off + 2 * wn;
-        L->brho = L->bmu + (size_t)L->out;
-        off = L->brho + (size_t)L->out;
+        L->wrho = m->point ? BNN_NONE : off + wn;
+        L->bmu = off + (m->point ? 1 : 2) * wn;
+        L->brho = m->point ? BNN_NONE : L->bmu + O;
+        off = L->bmu + (m->point ? 1 : 2) * O;
         m->eps_width += L->out;
     }
+    m->logvar = m->regress ? off++ : BNN_NONE;
+    m->norm = c->standardize ? off : BNN_NONE;
+    if (c->standardize) off += 2 * (size_t)c->input_dim + (m->regress ? 2 : 0);
     m->base.n_params = off;
+}
+
+static model_tensor vec(const char *name, size_t off, int n)
+{
+    model_tensor t = {.ndim = 1, .shape = {n}, .off = off, .n = (size_t)n};
+    snprintf(t.name, sizeof t.name, "%s", name);
+    return t;
 }
 
 static void build_tensors(elbo_bnn *m)
 {
     static const char *const part[] = {"weight_mu", "weight_rho", "bias_mu", "bias_rho"};
+    static const char *const point[] = {"weight", "", "bias", ""};
     model *b = &m->base;
     b->tensors = m->tensors;
     b->n_tensors = 0;
@@ -99,14 +120,25 @@ static void build_tensors(elbo_bnn *m)
         const bnn_layer *L = &m->layers[l];
         size_t offs[4] = {L->wmu, L->wrho, L->bmu, L->brho};
         for (int k = 0; k < 4; k++) {
+            if (offs[k] == BNN_NONE) continue;
             model_tensor *t = &m->tensors[b->n_tensors++];
             if (k < 2)
                 *t = (model_tensor){.ndim = 2, .shape = {L->out, L->in}, .off = offs[k],
                                     .n = (size_t)L->in * L->out};
             else
                 *t = (model_tensor){.ndim = 1, .shape = {L->out}, .off = offs[k], .n = (size_t)L->out};
-            snprintf(t->name, sizeof t->name, "fc%d.%s", l + 1, part[k]);
+            snprintf(t->name, sizeof t->name, "fc%d.%s", l + 1, m->point ? point[k] : part[k]);
         }
+    }
+    int D = m->cfg.input_dim;
+    if (m->regress) m->tensors[b->n_tensors++] = vec("noise.logvar", m->logvar, 1);
+    if (m->norm != BNN_NONE) {
+        m->tensors[b->n_tensors++] = vec("input.mean", m->norm, D);
+        m->tensors[b->n_tensors++] = vec("input.sd", m->norm + (size_t)D, D);
+    }
+    if (m->norm != BNN_NONE && m->regress) {
+        m->tensors[b->n_tensors++] = vec("target.mean", m->norm + 2 * (size_t)D, 1);
+        m->tensors[b->n_tensors++] = vec("target.sd", m->norm + 2 * (size_t)D + 1, 1);
     }
 }
 
@@ -122,6 +154,7 @@ static int list_chunks(const void *owner, model_chunk *ch)
         const bnn_layer *L = &m->layers[l];
         int step = CHUNK / L->in > 0 ? CHUNK / L->in : 1;
         for (int kind = BNN_WMU; kind <= BNN_BRHO; kind++) {
+            if (m->point && (kind == BNN_WRHO || kind == BNN_BRHO)) continue;
             int bias = kind >= BNN_BMU, s = bias ? L->out : step;
             size_t base = kind == BNN_WMU ? L->wmu : kind == BNN_WRHO ? L->wrho : kind == BNN_BMU ? L->bmu : L->brho;
             for (int r0 = 0; r0 < L->out; r0 += s) {
@@ -134,6 +167,10 @@ static int list_chunks(const void *owner, model_chunk *ch)
             }
         }
     }
+    if (m->regress) {
+        if (ch) ch[nc] = (model_chunk){.off = m->logvar, .n = 1, .layer = m->n_layers - 1, .kind = BNN_LOGVAR};
+        nc++;
+    }
     return nc;
 }
 
@@ -143,7 +180,7 @@ enum { BLOCK = 16384 }; /* weights per block of the per-step pass */
 static int list_blocks(const elbo_bnn *m, size_t (*b)[3])
 {
     int nb = 0;
-    for (int l = 0; l < m->n_layers; l++) {
+    for (int l = 0; !m->point && l < m->n_layers; l++) {
         const bnn_layer *L = &m->layers[l];
         size_t mus[2] = {L->wmu, L->bmu}, rhos[2] = {L->wrho, L->brho};
         size_t ns[2] = {(size_t)L->in * L->out, (size_t)L->out};
@@ -182,8 +219,12 @@ static size_t carve(const elbo_bnn *m, bnn_worker *w, float *p)
         TAKE(w->dout[l], R * O);
         TAKE(w->dmean[l], R * O);
         TAKE(w->dvar[l], R * O);
+        TAKE(w->mask[l], R * O);
+        TAKE(w->dact[l], R * I);
     }
-    TAKE(w->probs, R * (size_t)m->cfg.n_classes);
+    TAKE(w->probs, R * (size_t)m->layers[m->n_layers - 1].out);
+    TAKE(w->t, R);
+    TAKE(w->dlv, 1);
 #undef TAKE
     return used;
 }
@@ -214,7 +255,7 @@ static void free_cb(void *w) { worker_free(w); }
 /* ------------------------------------------------------- create and free */
 
 /* mu as nn.Linear: U(-1/sqrt(in), 1/sqrt(in)) for weights and biases, in
- * parameter order; rho = rho_init. */
+ * parameter order; rho = rho_init; noise.logvar 0; the moments 0 and 1. */
 static void init_params(elbo_bnn *m, elbo_rng *rng)
 {
     float *p = m->base.params;
@@ -224,9 +265,16 @@ static void init_params(elbo_bnn *m, elbo_rng *rng)
         size_t wn = (size_t)L->in * L->out;
         for (size_t i = 0; i < wn; i++) p[L->wmu + i] = (float)(bound * (2.0 * elbo_rng_uniform(rng) - 1.0));
         for (int o = 0; o < L->out; o++) p[L->bmu + o] = (float)(bound * (2.0 * elbo_rng_uniform(rng) - 1.0));
+        if (m->point) continue;
         for (size_t i = 0; i < wn; i++) p[L->wrho + i] = (float)m->cfg.rho_init;
         for (int o = 0; o < L->out; o++) p[L->brho + o] = (float)m->cfg.rho_init;
     }
+    if (m->regress) p[m->logvar] = 0.0f;
+    if (m->norm == BNN_NONE) return;
+    size_t D = (size_t)m->cfg.input_dim, nm = D + (m->regress ? 1 : 0);
+    float *mean = p + m->norm, *sd = mean + D;
+    for (size_t k = 0; k < D; k++) mean[k] = 0.0f, sd[k] = 1.0f;
+    if (nm > D) mean[2 * D] = 0.0f, mean[2 * D + 1] = 1.0f;
 }
 
 void elbo_bnn_free(elbo_bnn *m)
@@ -244,6 +292,7 @@ void elbo_bnn_free(elbo_bnn *m)
     free(m->blocks);
     free(m->block_kl);
     elbo_free_aligned(m->eps_step);
+    elbo_free_aligned(m->mask_step);
     free(m);
 }
 
@@ -271,11 +320,13 @@ elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *e
     m->gkm = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->eps_w = elbo_calloc_aligned(m->base.n_params, sizeof(float));
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * m->eps_width, sizeof(float));
+    if (c->dropout > 0) m->mask_step = elbo_calloc_aligned((size_t)c->max_batch * m->eps_width, sizeof(float));
     m->n_blocks = list_blocks(m, NULL);
-    m->blocks = malloc(sizeof *m->blocks * (size_t)m->n_blocks);
-    m->block_kl = malloc(sizeof(double) * (size_t)m->n_blocks);
+    m->blocks = malloc(sizeof *m->blocks * (size_t)(m->n_blocks + 1));
+    m->block_kl = malloc(sizeof(double) * (size_t)(m->n_blocks + 1));
     if (m->blocks) list_blocks(m, m->blocks);
-    elbo_status st = !m->s2 || !m->gv || !m->gk || !m->gkm || !m->eps_w || !m->eps_step || !m->blocks || !m->block_kl
+    elbo_status st = !m->s2 || !m->gv || !m->gk || !m->gkm || !m->eps_w || !m->eps_step || !m->blocks ||
+                             !m->block_kl || (c->dropout > 0 && !m->mask_step)
                          ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %zu variances", m->base.n_params)
                          : model_setup(&m->base, &m->tr, list_chunks, m, c->threads, seed, init_cb, err);
     if (st) {
@@ -349,6 +400,7 @@ static double mixture_kl_fixed(const elbo_bnn *m)
 
 double bnn_kl(const elbo_bnn *m)
 {
+    if (m->point) return 0.0;
     if (m->cfg.prior == ELBO_PRIOR_MIXTURE) return mixture_kl_fixed(m);
     const float *p = m->base.params;
     double pv = m->cfg.prior_sigma * m->cfg.prior_sigma, kl = 0.0;
@@ -360,15 +412,26 @@ double bnn_kl(const elbo_bnn *m)
     return kl;
 }
 
+void bnn_fill_masks(float *mask, long n, double p, elbo_rng *rng)
+{
+    float keep = (float)(1.0 / (1.0 - p));
+    for (long i = 0; i < n; i++) mask[i] = elbo_rng_uniform(rng) < p ? 0.0f : keep;
+}
+
 void bnn_load_rows(const elbo_bnn *m, bnn_worker *w, const elbo_dataset *ds, const int *idx,
                    int start, int n)
 {
     int D = m->cfg.input_dim;
+    const float *mean = m->norm != BNN_NONE ? m->base.params + m->norm : NULL, *sd = mean ? mean + D : NULL;
+    float ym = mean && m->regress ? mean[2 * D] : 0.0f, ys = mean && m->regress ? mean[2 * D + 1] : 1.0f;
     for (int r = 0; r < n; r++) {
         long src = idx ? idx[start + r] : start + r;
+        float *x = w->a[0] + (size_t)r * D;
         if (r + 1 < n) elbo_dataset_prefetch(ds, idx ? idx[start + r + 1] : start + r + 1);
-        elbo_dataset_row_input(ds, src, w->a[0] + (size_t)r * D, ELBO_BINARIZE_NONE, 0);
+        elbo_dataset_row_input(ds, src, x, ELBO_BINARIZE_NONE, 0);
+        for (int k = 0; mean && k < D; k++) x[k] = (x[k] - mean[k]) / sd[k];
         w->y[r] = ds->labels ? ds->labels[src] : 0;
+        w->t[r] = ds->targets ? (ds->targets[src] - ym) / ys : 0.0f;
     }
     w->rows = n;
 }
@@ -380,13 +443,21 @@ double bnn_forward(elbo_bnn *m, bnn_worker *w)
     for (int l = 0; l < m->n_layers; l++) {
         const bnn_layer *L = &m->layers[l];
         long nin = (long)B * L->in, nout = (long)B * L->out;
-        linear_forward(w->mean[l], w->a[l], p + L->wmu, p + L->bmu, B, L->in, L->out);
-        square_forward(w->a2[l], w->a[l], nin);
-        linear_forward(w->var[l], w->a2[l], m->s2 + L->wrho, m->s2 + L->brho, B, L->in, L->out);
-        gauss_lrt_forward(w->out[l], w->mean[l], w->var[l], w->eps[l], nout);
-        if (l + 1 < m->n_layers) relu_forward(w->a[l + 1], w->out[l], nout);
+        if (m->point) {
+            linear_forward(w->out[l], w->a[l], p + L->wmu, p + L->bmu, B, L->in, L->out);
+        } else {
+            linear_forward(w->mean[l], w->a[l], p + L->wmu, p + L->bmu, B, L->in, L->out);
+            square_forward(w->a2[l], w->a[l], nin);
+            linear_forward(w->var[l], w->a2[l], m->s2 + L->wrho, m->s2 + L->brho, B, L->in, L->out);
+            gauss_lrt_forward(w->out[l], w->mean[l], w->var[l], w->eps[l], nout);
+        }
+        if (l + 1 == m->n_layers) break;
+        relu_forward(w->a[l + 1], w->out[l], nout);
+        if (m->cfg.dropout > 0) mask_forward(w->a[l + 1], w->a[l + 1], w->mask[l], nout);
     }
-    w->nll = softmax_xent_forward(w->probs, w->out[m->n_layers - 1], w->y, B, m->cfg.n_classes);
+    const float *f = w->out[m->n_layers - 1];
+    w->nll = m->regress ? gaussian_lv_nll_forward(f, p + m->logvar, w->t, B, 1)
+                        : softmax_xent_forward(w->probs, f, w->y, B, m->cfg.n_classes);
     return w->nll;
 }
 
@@ -401,17 +472,29 @@ void bnn_backward(elbo_bnn *m, bnn_worker *w)
         memset(w->dvar[l], 0, sizeof(float) * nout);
         memset(w->da[l], 0, sizeof(float) * nin);
         memset(w->da2[l], 0, sizeof(float) * nin);
+        memset(w->dact[l], 0, sizeof(float) * nin);
     }
-    softmax_xent_backward(w->dout[last], w->probs, w->y, B, m->cfg.n_classes, 1.0f);
+    w->dlv[0] = 0.0f;
+    if (m->regress)
+        gaussian_lv_nll_backward(w->dout[last], w->dlv, w->out[last], p + m->logvar, w->t, B, 1, 1.0f);
+    else
+        softmax_xent_backward(w->dout[last], w->probs, w->y, B, m->cfg.n_classes, 1.0f);
     for (int l = last; l >= 0; l--) {
         const bnn_layer *L = &m->layers[l];
         long nin = (long)B * L->in, nout = (long)B * L->out;
-        gauss_lrt_backward(w->dmean[l], w->dvar[l], w->dout[l], w->var[l], w->eps[l], nout);
+        if (!m->point) gauss_lrt_backward(w->dmean[l], w->dvar[l], w->dout[l], w->var[l], w->eps[l], nout);
         if (l == 0) break; /* no gradient into the data */
-        linear_backward_data(w->da[l], w->dmean[l], p + L->wmu, B, L->in, L->out);
-        linear_backward_data(w->da2[l], w->dvar[l], m->s2 + L->wrho, B, L->in, L->out);
-        square_backward(w->da[l], w->da2[l], w->a[l], nin);
-        relu_backward(w->dout[l - 1], w->da[l], w->a[l], nin);
+        linear_backward_data(w->da[l], bnn_dmean(w, m, l), p + L->wmu, B, L->in, L->out);
+        if (!m->point) {
+            linear_backward_data(w->da2[l], w->dvar[l], m->s2 + L->wrho, B, L->in, L->out);
+            square_backward(w->da[l], w->da2[l], w->a[l], nin);
+        }
+        const float *dr = w->da[l]; /* at relu's output: through the dropout mask first */
+        if (m->cfg.dropout > 0) {
+            mask_backward(w->dact[l], w->da[l], w->mask[l - 1], nin);
+            dr = w->dact[l];
+        }
+        relu_backward(w->dout[l - 1], dr, w->a[l], nin);
     }
 }
 
@@ -425,15 +508,20 @@ void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst)
     const float *p = m->base.params;
     int l = ch->layer, rho = ch->kind == BNN_WRHO || ch->kind == BNN_BRHO;
     memset(dst, 0, sizeof(float) * ch->n);
+    if (ch->kind == BNN_LOGVAR) { /* a point estimate: the data term only */
+        for (int t = 0; t < nw; t++) dst[0] += m->w[t].dlv[0];
+        return;
+    }
     for (int t = 0; t < nw; t++) { /* the data term, workers in order */
         const bnn_worker *w = &m->w[t];
-        const float *d = rho ? w->dvar[l] : w->dmean[l], *in = rho ? w->a2[l] : w->a[l];
+        const float *d = rho ? w->dvar[l] : bnn_dmean(w, m, l), *in = rho ? w->a2[l] : w->a[l];
         if (ch->kind == BNN_WMU || ch->kind == BNN_WRHO)
             linear_weight_rows(dst, d, in, w->rows, L->in, L->out, ch->r0, ch->r1);
         else
             bias_backward(dst, d, w->rows, L->out, ch->r0, ch->r1);
     }
     float scale = (float)m->kl_scale;
+    if (m->point) return; /* no prior, no KL */
     if (!rho && m->cfg.prior == ELBO_PRIOR_MIXTURE) { /* the step's Monte Carlo gradient */
         const float *gm = m->gkm + ch->off;
         for (size_t i = 0; i < ch->n; i++) dst[i] += scale * gm[i];

@@ -16,11 +16,25 @@ static const char *const TERMS[] = {"loss", "nll", "kl"};
 static const char *const LABELS[] = {"loss", "negative log-likelihood", "KL"};
 static const char *const KL_WEIGHTINGS[] = {"uniform", "blundell"};
 static const char *const PRIORS[] = {"gaussian", "mixture"};
+static const char *const TASKS[] = {"classifier", "regressor"};
+static const char *const WEIGHTS[] = {"gaussian", "point"};
+
+/* log of the targets' sd: a regressor's NLL per row in the targets' units
+ * is the standardized one plus this (0 without standardization). */
+static double log_target_sd(const elbo_bnn *m)
+{
+    if (!m->regress || m->norm == BNN_NONE) return 0.0;
+    return log(m->base.params[m->norm + 2 * (size_t)m->cfg.input_dim + 1]);
+}
 
 elbo_status elbo_bnn_check_dataset(const elbo_bnn *m, const elbo_dataset *ds, elbo_error *err)
 {
     elbo_status st = elbo_dataset_check(ds, m->cfg.input_dim, err);
     if (st) return st;
+    if (m->regress)
+        return ds->targets ? ELBO_OK
+                           : elbo_fail(err, ELBO_ERR_ARG, "a regressor needs targets (--targets FILE), and the "
+                                                          "data set has none");
     if (!ds->labels) return elbo_fail(err, ELBO_ERR_ARG, "a classifier needs labels, and the data set has none");
     for (int i = 0; i < ds->n; i++) {
         if (!elbo_dataset_is_labelled(ds, i))
@@ -58,12 +72,15 @@ static void bnn_step_begin(model *base, model_step *s, const model_batch *b)
     elbo_bnn *m = (elbo_bnn *)base;
     ELBO_ASSERT(b->ds); /* labels come with the rows */
     m->n_train = b->ds->n;
-    double kl = m->cfg.prior == ELBO_PRIOR_MIXTURE ? bnn_mixture_pass(m, elbo_rng_next(s->rng))
-                                                   : bnn_update_sigma(m);
+    double kl = m->point ? 0.0
+                : m->cfg.prior == ELBO_PRIOR_MIXTURE ? bnn_mixture_pass(m, elbo_rng_next(s->rng))
+                                                     : bnn_update_sigma(m);
+    long nn = (long)b->n * m->eps_width;
     if (m->eps_fixed)
-        memcpy(m->eps_step, m->eps_fixed, sizeof(float) * (size_t)b->n * m->eps_width);
-    else
-        elbo_rng_normal_fill(s->rng, m->eps_step, (long)b->n * m->eps_width);
+        memcpy(m->eps_step, m->eps_fixed, sizeof(float) * (size_t)nn);
+    else if (!m->point)
+        elbo_rng_normal_fill(s->rng, m->eps_step, nn);
+    if (m->mask_step) bnn_fill_masks(m->mask_step, nn, m->cfg.dropout, s->rng);
     /* Blundell's 2^(M-i) / (2^M - 1) = 2^-i / (1 - 2^-M), i = index + 1 */
     double share = m->cfg.kl_weighting == ELBO_KL_BLUNDELL
                        ? exp2(-(double)(b->index + 1)) / (1.0 - exp2(-(double)b->count))
@@ -73,13 +90,14 @@ static void bnn_step_begin(model *base, model_step *s, const model_batch *b)
     s->two_phase = 0;
 }
 
-/* Rows [r0, r0 + n) of the step's noise into worker w, layer by layer. */
-static void copy_noise(elbo_bnn *m, bnn_worker *w, int r0, int n)
+/* Rows [r0, r0 + n) of a step buffer [rows, eps_width] (noise or masks)
+ * into the worker's per-layer arrays dst[l]. */
+static void copy_rows(const elbo_bnn *m, float *const *dst, const float *step, int r0, int n)
 {
-    const float *src = m->eps_step + (size_t)r0 * m->eps_width;
+    const float *src = step + (size_t)r0 * m->eps_width;
     for (int r = 0; r < n; r++)
         for (int l = 0, k = 0; l < m->n_layers; k += m->layers[l].out, l++)
-            memcpy(w->eps[l] + (size_t)r * m->layers[l].out, src + (size_t)r * m->eps_width + k,
+            memcpy(dst[l] + (size_t)r * m->layers[l].out, src + (size_t)r * m->eps_width + k,
                    sizeof(float) * (size_t)m->layers[l].out);
 }
 
@@ -90,7 +108,8 @@ static void bnn_ops_forward(model *base, const model_step *s, int t, const model
     elbo_bnn *m = (elbo_bnn *)base;
     bnn_worker *w = &m->w[t];
     bnn_load_rows(m, w, b->ds, b->idx, b->start + r0, n);
-    copy_noise(m, w, r0, n);
+    if (!m->point) copy_rows(m, w->eps, m->eps_step, r0, n);
+    if (m->mask_step) copy_rows(m, w->mask, m->mask_step, r0, n);
     double nll = bnn_forward(m, w);
     if (fused && isfinite(nll)) bnn_backward(m, w);
 }
@@ -107,7 +126,7 @@ static void bnn_terms_of(const model *base, int t, double *sums)
 {
     const elbo_bnn *m = (const elbo_bnn *)base;
     double kl = t == 0 ? m->kl_step : 0.0;
-    sums[1] = m->w[t].nll;
+    sums[1] = m->w[t].nll + m->w[t].rows * log_target_sd(m);
     sums[2] = kl;
     sums[0] = sums[1] + kl;
 }
@@ -123,127 +142,6 @@ static void bnn_drop_grads(model *base, int nw)
     (void)nw;
 }
 
-/* ------------------------------------------------- prediction, evaluation */
-
-/* Chunks of max_batch rows, each with its own PRNG stream from seed, so
- * the result does not depend on the thread count. For every chunk: S
- * draws, the probabilities averaged into probs [rows, C] (ds rows from
- * start, or float rows x), and the single-draw NLL of the first draw into
- * nll1 [n_chunks] when labels are known. */
-typedef struct {
-    const elbo_dataset *ds;
-    const float *x;
-    int S;
-    float *probs, *ent;
-    double *nll1;
-} predict_arg;
-
-static void predict_chunk(model *base, int t, int c, int start, int B, elbo_rng *rng, void *arg)
-{
-    elbo_bnn *m = (elbo_bnn *)base;
-    bnn_worker *w = &m->w[t];
-    const predict_arg *a = arg;
-    const elbo_dataset *ds = a->ds;
-    int C = m->cfg.n_classes, D = m->cfg.input_dim, S = a->S;
-    float *probs = a->probs + (size_t)start * C, *ent = a->ent ? a->ent + start : NULL;
-    double *nll1 = a->nll1;
-    if (ds)
-        bnn_load_rows(m, w, ds, NULL, start, B);
-    else {
-        memcpy(w->a[0], a->x + (size_t)start * D, sizeof(float) * (size_t)B * D);
-        memset(w->y, 0, sizeof(int32_t) * (size_t)B);
-        w->rows = B;
-    }
-    memset(probs, 0, sizeof(float) * (size_t)B * C);
-    if (ent) memset(ent, 0, sizeof(float) * (size_t)B);
-    for (int s = 0; s < S; s++) {
-        for (int l = 0; l < m->n_layers; l++)
-            elbo_rng_normal_fill(rng, w->eps[l], (long)B * m->layers[l].out);
-        double nll = bnn_forward(m, w);
-        if (s == 0 && nll1) nll1[c] = nll;
-        for (long i = 0; i < (long)B * C; i++) probs[i] += w->probs[i] / (float)S;
-        for (int r = 0; ent && r < B; r++) {
-            double h = 0.0;
-            for (int k = 0; k < C; k++) {
-                double p = w->probs[(size_t)r * C + k];
-                h -= p > 0 ? p * log(p) : 0.0;
-            }
-            ent[r] += (float)(h / S);
-        }
-    }
-}
-
-/* Rows per evaluation chunk (each its own PRNG stream): 128 whatever the
- * model was sized for, so that figures do not depend on max_batch. */
-static int eval_rows(const elbo_bnn *m) { return m->cfg.max_batch < 128 ? m->cfg.max_batch : 128; }
-
-/* probs [n, C] for ds (or x) with S draws; ent and nll1 as in predict_chunk. */
-static void predict_all(elbo_bnn *m, const elbo_dataset *ds, const float *x, int n, int S,
-                        uint64_t seed, float *probs, float *ent, double *nll1)
-{
-    bnn_update_sigma(m);
-    predict_arg a = {ds, x, S, probs, ent, nll1};
-    model_for_row_chunks(&m->base, n, eval_rows(m), seed, predict_chunk, &a);
-}
-
-elbo_status elbo_bnn_predict(elbo_bnn *m, const float *x, int n, int S, uint64_t seed, float *probs,
-                             float *exp_entropy, elbo_error *err)
-{
-    ELBO_ASSERT(m && x && probs);
-    if (n < 1 || S < 1) return elbo_fail(err, ELBO_ERR_ARG, "need n >= 1 rows and S >= 1 draws");
-    predict_all(m, NULL, x, n, S, seed, probs, exp_entropy, NULL);
-    for (long i = 0; i < (long)n * m->cfg.n_classes; i++)
-        if (!isfinite(probs[i])) return elbo_fail(err, ELBO_ERR_NUMERIC, "row %ld: prediction is not finite", i / m->cfg.n_classes);
-    return ELBO_OK;
-}
-
-/* Accuracy, NLL, ECE (15 bins) and Brier score of probs against labels. */
-static void metrics_of(const float *probs, const int32_t *y, int n, int C, elbo_bnn_metrics *out)
-{
-    enum { BINS = 15 };
-    double conf[BINS] = {0}, hit[BINS] = {0}, cnt[BINS] = {0}, nll = 0, brier = 0;
-    long correct = 0;
-    for (int i = 0; i < n; i++) {
-        const float *p = probs + (size_t)i * C;
-        int best = 0;
-        for (int c = 1; c < C; c++) best = p[c] > p[best] ? c : best;
-        correct += best == y[i];
-        double py = p[y[i]];
-        nll -= log(py > 1e-30 ? py : 1e-30);
-        for (int c = 0; c < C; c++) brier += (p[c] - (c == y[i])) * (p[c] - (c == y[i]));
-        int b = (int)(p[best] * BINS);
-        b = b < 0 ? 0 : b >= BINS ? BINS - 1 : b;
-        conf[b] += p[best];
-        hit[b] += best == y[i];
-        cnt[b]++;
-    }
-    double ece = 0;
-    for (int b = 0; b < BINS; b++) ece += fabs(hit[b] - conf[b]) / n;
-    memset(out, 0, sizeof *out);
-    *out = (elbo_bnn_metrics){.accuracy = (double)correct / n, .nll = nll / n, .ece = ece, .brier = brier / n, .n = n};
-    for (int b = 0; b < BINS; b++) {
-        out->bin_n[b] = (long)cnt[b];
-        out->bin_acc[b] = cnt[b] > 0 ? hit[b] / cnt[b] : NAN;
-        out->bin_conf[b] = cnt[b] > 0 ? conf[b] / cnt[b] : NAN;
-    }
-}
-
-elbo_status elbo_bnn_evaluate(elbo_bnn *m, const elbo_dataset *ds, int S, uint64_t seed,
-                              elbo_bnn_metrics *out, elbo_error *err)
-{
-    ELBO_ASSERT(m && out);
-    elbo_status st = elbo_bnn_check_dataset(m, ds, err);
-    if (st) return st;
-    if (S < 1) return elbo_fail(err, ELBO_ERR_ARG, "S = %d draws; need at least 1", S);
-    float *probs = malloc(sizeof(float) * (size_t)ds->n * m->cfg.n_classes);
-    if (!probs) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d predictions", ds->n);
-    predict_all(m, ds, NULL, ds->n, S, seed, probs, NULL, NULL);
-    metrics_of(probs, ds->labels, ds->n, m->cfg.n_classes, out);
-    free(probs);
-    if (!isfinite(out->nll)) return elbo_fail(err, ELBO_ERR_NUMERIC, "the predictive NLL is not finite");
-    return ELBO_OK;
-}
-
 /* The terms over ds with one draw per row: nll, and the KL per example of
  * the data set trained on (ds's own size before any training). */
 static elbo_status bnn_eval(model *base, const elbo_dataset *ds, uint64_t seed, double *terms,
@@ -252,20 +150,24 @@ static elbo_status bnn_eval(model *base, const elbo_dataset *ds, uint64_t seed, 
     elbo_bnn *m = (elbo_bnn *)base;
     elbo_status st = elbo_bnn_check_dataset(m, ds, err);
     if (st) return st;
-    int mb = eval_rows(m), n_chunks = (ds->n + mb - 1) / mb;
+    int mb = bnn_eval_rows(m), n_chunks = (ds->n + mb - 1) / mb;
     double *nll1 = malloc(sizeof(double) * (size_t)n_chunks);
-    float *probs = malloc(sizeof(float) * (size_t)ds->n * m->cfg.n_classes);
-    if (!nll1 || !probs) {
+    float *probs = malloc(sizeof(float) * (size_t)ds->n * m->layers[m->n_layers - 1].out);
+    float *sq = malloc(sizeof(float) * (size_t)ds->n);
+    if (!nll1 || !probs || !sq) {
         free(nll1);
         free(probs);
+        free(sq);
         return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory evaluating %d rows", ds->n);
     }
-    predict_all(m, ds, NULL, ds->n, 1, seed, probs, NULL, nll1);
+    bnn_pred o = {.probs = probs, .ent = m->regress ? sq : NULL, .nll1 = nll1};
+    bnn_predict_all(m, ds, NULL, ds->n, 1, seed, &o);
+    free(sq);
     double nll = 0.0;
     for (int c = 0; c < n_chunks; c++) nll += nll1[c];
     free(nll1);
     free(probs);
-    terms[1] = nll / ds->n;
+    terms[1] = nll / ds->n + log_target_sd(m);
     terms[2] = bnn_kl(m) / (double)(m->n_train > 0 ? m->n_train : ds->n);
     terms[0] = terms[1] + terms[2];
     if (!isfinite(terms[0])) return elbo_fail(err, ELBO_ERR_NUMERIC, "evaluation loss is not finite");
@@ -281,8 +183,21 @@ static void bnn_diagnose(model *base, const elbo_dataset *test, const double *te
     (void)warning;
     (void)warning_cap;
     elbo_bnn *m = (elbo_bnn *)base;
+    uint64_t seed = m->tr.seed ^ 0x5bd1e995ULL;
+    if (m->regress) {
+        elbo_bnn_regression_metrics g;
+        if (elbo_bnn_evaluate_regression(m, test, m->cfg.samples, seed, &g, NULL) != ELBO_OK) return;
+        snprintf(json, json_cap,
+                 ",\"kl_weight\":%.6g,\"test_rmse\":%.6g,\"test_pred_nll\":%.6f,\"test_cover50\":%.4f,"
+                 "\"test_cover90\":%.4f,\"test_cover95\":%.4f,\"test_mean_sd\":%.6g,\"noise_sd\":%.6g,"
+                 "\"pred_samples\":%d",
+                 kl_weight, g.rmse, g.nll, g.coverage[0], g.coverage[1], g.coverage[2], g.mean_sd, g.noise_sd,
+                 m->cfg.samples);
+        snprintf(summary, summary_cap, "RMSE %.4g, 90%% interval covers %.1f%%", g.rmse, 100.0 * g.coverage[1]);
+        return;
+    }
     elbo_bnn_metrics r;
-    if (elbo_bnn_evaluate(m, test, m->cfg.samples, m->tr.seed ^ 0x5bd1e995ULL, &r, NULL) != ELBO_OK)
+    if (elbo_bnn_evaluate(m, test, m->cfg.samples, seed, &r, NULL) != ELBO_OK)
         return;
     snprintf(json, json_cap,
              ",\"kl_weight\":%.6g,\"test_accuracy\":%.6f,\"test_pred_nll\":%.6f,\"test_ece\":%.6f,"
@@ -307,6 +222,10 @@ static int bnn_config_to_meta(const model *base, elbo_kv *out)
     n = model_meta_put(out, n, "prior_pi", "%s", elbo_format_double(num, sizeof num, c->prior_pi));
     n = model_meta_put(out, n, "prior_sigma1", "%s", elbo_format_double(num, sizeof num, c->prior_sigma1));
     n = model_meta_put(out, n, "prior_sigma2", "%s", elbo_format_double(num, sizeof num, c->prior_sigma2));
+    n = model_meta_put(out, n, "task", "%s", TASKS[c->task]);
+    n = model_meta_put(out, n, "weights", "%s", WEIGHTS[c->weights]);
+    n = model_meta_put(out, n, "dropout", "%s", elbo_format_double(num, sizeof num, c->dropout));
+    n = model_meta_put(out, n, "standardize", "%d", c->standardize);
     return n;
 }
 
@@ -361,6 +280,18 @@ static elbo_status config_from_file(const st_file *f, elbo_bnn_config *c, elbo_e
     int q = model_meta_lookup(pr, PRIORS, 2, ELBO_PRIOR_GAUSSIAN);
     if (q < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown prior '%s'", f->path, pr);
     c->prior = (elbo_bnn_prior)q;
+    const char *ta = st_meta_get(f, "task"), *we = st_meta_get(f, "weights"), *sd = st_meta_get(f, "standardize");
+    int t = model_meta_lookup(ta, TASKS, 2, ELBO_BNN_CLASSIFIER), w = model_meta_lookup(we, WEIGHTS, 2, 0);
+    if (t < 0 || w < 0)
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown %s '%s'", f->path, t < 0 ? "task" : "weights",
+                         t < 0 ? ta : we);
+    c->task = (elbo_bnn_task)t;
+    c->weights = (elbo_bnn_weights)w;
+    if (sd && strcmp(sd, "0") && strcmp(sd, "1"))
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: standardize is '%s', not 0 or 1", f->path, sd);
+    c->standardize = sd && !strcmp(sd, "1");
+    if (model_meta_double(st_meta_get(f, "dropout"), "dropout", f->path, &c->dropout, err))
+        return ELBO_ERR_FORMAT;
     if (model_meta_double(st_meta_get(f, "prior_pi"), "prior_pi", f->path, &c->prior_pi, err) ||
         model_meta_double(st_meta_get(f, "prior_sigma1"), "prior_sigma1", f->path, &c->prior_sigma1, err) ||
         model_meta_double(st_meta_get(f, "prior_sigma2"), "prior_sigma2", f->path, &c->prior_sigma2, err))

@@ -157,6 +157,16 @@ void gaussian_nll_backward(float *dmean, const float *mean, const float *x, long
     for (long i = 0; i < n; i++) dmean[i] += scale * (mean[i] - x[i]);
 }
 
+void mask_forward(float *out, const float *in, const float *mask, long n)
+{
+    for (long i = 0; i < n; i++) out[i] = in[i] * mask[i];
+}
+
+void mask_backward(float *din, const float *dout, const float *mask, long n)
+{
+    for (long i = 0; i < n; i++) din[i] += dout[i] * mask[i];
+}
+
 double gaussian_lv_nll_forward(const float *mean, const float *logvar, const float *x, int B, int D)
 {
     const double half_log_2pi = 0.91893853320467274178;

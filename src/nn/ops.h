@@ -71,6 +71,13 @@ double bce_logits_forward(float *probs, const float *logits, const float *x, lon
 /* dlogits[n] += scale * (probs - x), probs from the forward pass. */
 void bce_logits_backward(float *dlogits, const float *probs, const float *x, long n, float scale);
 
+/* Dropout by a given mask (0 for a dropped unit, 1 / (1 - p) for a kept
+ * one, drawn by the caller and kept for backward): out[n] = in * mask
+ * (out may be in). */
+void mask_forward(float *out, const float *in, const float *mask, long n);
+/* din[n] += dout * mask. */
+void mask_backward(float *din, const float *dout, const float *mask, long n);
+
 /* Gaussian negative log-likelihood with unit variance:
  * returns sum_i 0.5 * (x - mean)^2 + 0.5 * log(2 pi). */
 double gaussian_nll_forward(const float *mean, const float *x, long n);
