@@ -16,15 +16,39 @@ static void bnn_free(void *m) { elbo_bnn_free(m); }
 static void bnn_header(const train_opts *o, void *m, int n_train)
 {
     const elbo_bnn_config *c = elbo_bnn_get_config(m);
-    printf("elbo %s: training a Bayesian %d", elbo_version(), c->input_dim);
+    int point = c->weights == ELBO_WEIGHTS_POINT, regress = c->task == ELBO_BNN_REGRESSOR;
+    printf("elbo %s: training a%s %d", elbo_version(), point ? " deterministic" : " Bayesian", c->input_dim);
     for (int i = 0; i < c->n_hidden; i++) printf("-%d", c->hidden[i]);
-    printf("-%d classifier (%zu parameters: mu and rho), prior ", c->n_classes,
-           elbo_model_num_params(elbo_bnn_model(m)));
-    if (c->prior == ELBO_PRIOR_MIXTURE)
-        printf("%g N(0, %g^2) + %g N(0, %g^2)", c->prior_pi, c->prior_sigma1, 1 - c->prior_pi, c->prior_sigma2);
+    printf("-%d %s (%zu parameters%s)", regress ? 1 : c->n_classes, regress ? "regressor" : "classifier",
+           elbo_model_num_params(elbo_bnn_model(m)), point ? "" : ": mu and rho");
+    if (c->dropout > 0) printf(", dropout %g", c->dropout);
+    if (point)
+        ;
+    else if (c->prior == ELBO_PRIOR_MIXTURE)
+        printf(", prior %g N(0, %g^2) + %g N(0, %g^2)", c->prior_pi, c->prior_sigma1, 1 - c->prior_pi, c->prior_sigma2);
     else
-        printf("N(0, %g^2)", c->prior_sigma);
+        printf(", prior N(0, %g^2)", c->prior_sigma);
     printf(", on %d rows from %s, batch %d, lr %g", n_train, o->data, o->tc.batch_size, o->tc.lr);
+}
+
+/* A finished regressor: RMSE, NLL and the intervals' coverage. */
+static int regression_finish(const train_opts *o, elbo_bnn *m, const elbo_dataset *shown)
+{
+    elbo_bnn_regression_metrics g;
+    elbo_error err;
+    int S = elbo_bnn_get_config(m)->samples;
+    if (elbo_bnn_evaluate_regression(m, shown, S, o->seed, &g, &err) != ELBO_OK) {
+        fprintf(stderr, "elbo train: %s\n", err.msg);
+        return -1;
+    }
+    if (!o->quiet) {
+        printf("%s set, %d draws: RMSE %.4g  NLL %.4f  coverage of the 50/90/95%% intervals "
+               "%.1f/%.1f/%.1f%% (%ld rows)\n",
+               o->no_test ? "training" : "test", S, g.rmse, g.nll, 100 * g.coverage[0], 100 * g.coverage[1],
+               100 * g.coverage[2], g.n);
+        printf("wrote %s/{model,optim}.safetensors, metrics.jsonl\n", o->out);
+    }
+    return 0;
 }
 
 /* A finished run: the predictive metrics on the shown split. */
@@ -34,6 +58,7 @@ static int bnn_finish(const train_opts *o, void *mv, const elbo_dataset *shown)
     elbo_bnn_metrics r;
     elbo_error err;
     int S = elbo_bnn_get_config(m)->samples;
+    if (elbo_bnn_get_config(m)->task == ELBO_BNN_REGRESSOR) return regression_finish(o, m, shown);
     if (elbo_bnn_evaluate(m, shown, S, o->seed, &r, &err) != ELBO_OK) {
         fprintf(stderr, "elbo train: %s\n", err.msg);
         return -1;
@@ -44,6 +69,25 @@ static int bnn_finish(const train_opts *o, void *mv, const elbo_dataset *shown)
         printf("wrote %s/{model,optim}.safetensors, metrics.jsonl\n", o->out);
     }
     return 0;
+}
+
+/* --standardize: the training rows' moments into the model. */
+static elbo_status standardize_from(elbo_bnn *m, const elbo_dataset *train, elbo_error *err)
+{
+    double *mean = malloc(sizeof(double) * (size_t)train->dim), *sd = malloc(sizeof(double) * (size_t)train->dim);
+    double ym, ys;
+    elbo_status st = ELBO_OK;
+    if (!mean || !sd) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        st = err->code = ELBO_ERR_NOMEM;
+    }
+    if (!st) {
+        elbo_bnn_moments_of(train, mean, sd, &ym, &ys);
+        st = elbo_bnn_set_standardization(m, mean, sd, ym, ys, err);
+    }
+    free(mean);
+    free(sd);
+    return st;
 }
 
 int build_bnn(train_opts *o, const elbo_dataset *train, train_model *tm)
@@ -60,7 +104,12 @@ int build_bnn(train_opts *o, const elbo_dataset *train, train_model *tm)
         c.n_classes = train->n_classes > 2 ? train->n_classes : 2;
         c.max_batch = max_batch;
         c.threads = (int)o->threads;
+        c.standardize = o->standardize;
         m = elbo_bnn_create(&c, o->seed, &err);
+        if (m && c.standardize && standardize_from(m, train, &err) != ELBO_OK) {
+            elbo_bnn_free(m);
+            m = NULL;
+        }
     }
     if (!m) {
         fprintf(stderr, "elbo train: %s\n", err.msg);
@@ -77,17 +126,21 @@ static void bnn_help(void)
     printf("usage: elbo bnn eval --model DIR [options]\n"
            "       elbo bnn predict --model DIR --out FILE.csv [options]\n"
            "\n"
-           "A Bayesian classifier trained with 'elbo train --kind bnn'.\n"
+           "A network trained with 'elbo train --kind bnn' (Bayesian, or with point weights).\n"
            "  eval     the predictive distribution (S posterior draws averaged) on a split:\n"
-           "           error, NLL (nats per row), ECE (15 bins) and Brier score\n"
-           "  predict  per row: label, class probabilities, predicted class, predictive\n"
-           "           entropy, expected entropy (aleatoric) and mutual information\n"
-           "           (epistemic), all in nats, as CSV\n"
+           "           a classifier's error, NLL (nats per row), ECE (15 bins) and Brier\n"
+           "           score; a regressor's RMSE, NLL and the coverage of its central\n"
+           "           50/90/95%% predictive intervals (needs --targets)\n"
+           "  predict  per row, as CSV: a classifier's label, class probabilities,\n"
+           "           predicted class, predictive entropy, expected entropy (aleatoric)\n"
+           "           and mutual information (epistemic), in nats; a regressor's target,\n"
+           "           predictive mean and sd, and the sd's noise and model parts\n"
            "\n"
            "options:\n"
            "  --model DIR      checkpoint folder (or model.safetensors)\n"
            "  --data DIR       MNIST-layout folder (default %s)\n"
            "  --split S        train or test (default test)\n"
+           "  --targets FILE   a regressor's targets beside --data (one per row)\n"
            "  --limit N        only the first N rows\n"
            "  --samples S      posterior draws (default: the model's, 10)\n"
            "  --seed N         seed of the draws (default 1)\n"
@@ -291,6 +344,69 @@ static int bnn_predict_cmd(const infer_opts *o, elbo_bnn *m, const elbo_dataset 
     return rc;
 }
 
+/* ------------------------------------------------------------- a regressor */
+
+static int regression_eval_cmd(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds)
+{
+    elbo_bnn_regression_metrics g;
+    elbo_error err;
+    double t0 = now_seconds();
+    if (elbo_bnn_evaluate_regression(m, ds, (int)o->samples, o->seed, &g, &err) != ELBO_OK) {
+        fprintf(stderr, "elbo bnn eval: %s\n", err.msg);
+        return 1;
+    }
+    double s = now_seconds() - t0;
+    if (o->json)
+        printf("{\"n\":%ld,\"samples\":%ld,\"rmse\":%.6g,\"nll\":%.6f,\"coverage50\":%.6f,\"coverage90\":%.6f,"
+               "\"coverage95\":%.6f,\"mean_sd\":%.6g,\"noise_sd\":%.6g,\"seconds\":%.4f}\n",
+               g.n, o->samples, g.rmse, g.nll, g.coverage[0], g.coverage[1], g.coverage[2], g.mean_sd, g.noise_sd, s);
+    else
+        printf("n %ld  draws %ld  RMSE %.4g  NLL %.4f  coverage of the 50/90/95%% intervals %.1f/%.1f/%.1f%%  "
+               "mean sd %.4g (noise %.4g)  (%.2f s)\n",
+               g.n, o->samples, g.rmse, g.nll, 100 * g.coverage[0], 100 * g.coverage[1], 100 * g.coverage[2],
+               g.mean_sd, g.noise_sd, s);
+    return 0;
+}
+
+/* One CSV line per row: the predictive mean, its sd and the sd's split into
+ * the noise (aleatoric) and the model (epistemic) parts, in the targets'
+ * units. */
+static int regression_predict_cmd(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds)
+{
+    float *x = dataset_floats(ds, ds->n), *buf = malloc(sizeof(float) * 3 * (size_t)ds->n);
+    elbo_error err;
+    int rc = 1, n = ds->n;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", o->out);
+    FILE *f = NULL;
+    if (!x || !buf)
+        fprintf(stderr, "elbo bnn predict: out of memory\n");
+    else if (elbo_bnn_predict_regression(m, x, n, (int)o->samples, o->seed, buf, buf + n, buf + 2 * (size_t)n,
+                                         &err) != ELBO_OK)
+        fprintf(stderr, "elbo bnn predict: %s\n", err.msg);
+    else if (!(f = fopen(tmp, "w")))
+        fprintf(stderr, "elbo bnn predict: %s: cannot create\n", tmp);
+    else {
+        fprintf(f, "row,target,mean,sd,noise_sd,model_sd\n");
+        for (int i = 0; i < n; i++) {
+            double ms = buf[n + i], ns = buf[2 * n + i];
+            fprintf(f, "%d,", i);
+            if (ds->targets) fprintf(f, "%.9g", ds->targets[i]);
+            fprintf(f, ",%.9g,%.6g,%.6g,%.6g\n", buf[i], sqrt(ms * ms + ns * ns), ns, ms);
+        }
+        rc = fclose(f) != 0 || rename(tmp, o->out) != 0;
+        if (rc) {
+            fprintf(stderr, "elbo bnn predict: %s: write failed\n", o->out);
+            remove(tmp);
+        } else {
+            printf("wrote %s (%d rows)\n", o->out, n);
+        }
+    }
+    free(x);
+    free(buf);
+    return rc;
+}
+
 int cmd_bnn(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -303,20 +419,30 @@ int cmd_bnn(int argc, char **argv)
         return 2;
     }
     /* the shared options, then eval's --json, --ood, --reliability or predict's --out */
-    int allowed[] = {O_MODEL, O_DATA, O_SPLIT, O_LIMIT, O_SEED, O_THREADS, O_SAMPLES,
+    int allowed[] = {O_MODEL, O_DATA, O_SPLIT, O_LIMIT, O_SEED, O_THREADS, O_SAMPLES, O_TARGETS,
                      eval ? O_JSON : O_OUT, eval ? O_OOD : O_OUT, eval ? O_RELIABILITY : O_OUT};
     infer_opts o;
     infer_defaults(&o);
-    int rc = parse_infer(eval ? "bnn eval" : "bnn predict", argc - 1, argv + 1, allowed, 10, bnn_help, 1, &o);
+    const char *S = eval ? "bnn eval" : "bnn predict";
+    int rc = parse_infer(S, argc - 1, argv + 1, allowed, 11, bnn_help, 1, &o);
     if (rc >= 0) return rc;
     if (!eval && !o.out) return usage_error("bnn predict", "--out FILE.csv is required");
     elbo_bnn *m = load_bnn(o.model, o.threads);
     if (!m) return 1;
     if (o.samples < 1) o.samples = elbo_bnn_get_config(m)->samples;
+    int regress = elbo_bnn_get_config(m)->task == ELBO_BNN_REGRESSOR;
     elbo_dataset ds = {0};
     rc = 1;
-    if (load_split(eval ? "bnn eval" : "bnn predict", o.data, o.split, o.limit, &ds) == 0)
-        rc = eval ? bnn_eval_cmd(&o, m, &ds) : bnn_predict_cmd(&o, m, &ds);
+    if (regress && eval && !o.targets)
+        rc = usage_error(S, "a regressor's eval needs --targets FILE beside --data");
+    else if (regress && (o.ood || o.reliability))
+        rc = usage_error(S, "--ood and --reliability are for a classifier");
+    else if (!regress && o.targets)
+        rc = usage_error(S, "--targets is for a regressor (this model is a classifier)");
+    else if (load_split_targets(S, o.data, o.targets, o.split, o.limit, &ds) == 0) {
+        if (regress) rc = eval ? regression_eval_cmd(&o, m, &ds) : regression_predict_cmd(&o, m, &ds);
+        else rc = eval ? bnn_eval_cmd(&o, m, &ds) : bnn_predict_cmd(&o, m, &ds);
+    }
     elbo_dataset_free(&ds);
     elbo_bnn_free(m);
     return rc;

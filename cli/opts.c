@@ -38,6 +38,7 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         {"samples", required_argument, 0, O_SAMPLES}, {"input", required_argument, 0, O_DATA},
         {"z", required_argument, 0, O_Z},             {"latents", required_argument, 0, O_LATENTS},
         {"ood", required_argument, 0, O_OOD},         {"reliability", required_argument, 0, O_RELIABILITY},
+        {"targets", required_argument, 0, O_TARGETS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     opterr = 0;
@@ -70,6 +71,7 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         case O_LATENTS: o->latents = optarg; break;
         case O_OOD: o->ood = optarg; break;
         case O_RELIABILITY: o->reliability = optarg; break;
+        case O_TARGETS: o->targets = optarg; break;
         case O_N: if (arg_int(S, "-n", optarg, 1, 1000000, &o->n)) return 2; break;
         case O_COLS: if (arg_int(S, "--cols", optarg, 1, 1000, &o->cols)) return 2; break;
         case O_STEPS: if (arg_int(S, "--steps", optarg, 2, 1000, &o->steps)) return 2; break;
@@ -130,10 +132,17 @@ int model_image_shape(int D, int *h, int *w, int *c)
 
 int load_split(const char *S, const char *dir, elbo_split split, long limit, elbo_dataset *ds)
 {
+    return load_split_targets(S, dir, NULL, split, limit, ds);
+}
+
+int load_split_targets(const char *S, const char *dir, const char *targets, elbo_split split, long limit,
+                       elbo_dataset *ds)
+{
     elbo_error err;
     elbo_load_opts lo;
     elbo_load_opts_default(&lo);
     lo.split = split;
+    lo.targets = targets;
     lo.format = elbo_run_record_get(&g_rec, "format");
     lo.label_column = elbo_run_record_get(&g_rec, "label_column");
     const char *scale = elbo_run_record_get(&g_rec, "scale"), *shape = elbo_run_record_get(&g_rec, "image_shape");
@@ -142,7 +151,8 @@ int load_split(const char *S, const char *dir, elbo_split split, long limit, elb
         lo.height = lo.width = lo.channels = 0;
     if (lo.height > 0 && lo.channels == 0) lo.channels = 1;
     const char *std = elbo_run_record_get(&g_rec, "standardize");
-    if (std && !strcmp(std, "1"))
+    const char *kind = elbo_run_record_get(&g_rec, "kind");
+    if (std && !strcmp(std, "1") && !(kind && !strcmp(kind, "bnn"))) /* a bnn standardizes itself */
         fprintf(stderr, "elbo %s: note: the model was trained on standardized data; %s is read as it is\n",
                 S, dir);
     if (elbo_dataset_load(dir, &lo, ds, &err) != ELBO_OK) {

@@ -11,11 +11,11 @@
 enum {
     O_MODEL = 256, O_N, O_OUT, O_SEED, O_COLS, O_DATA, O_SPLIT, O_LIMIT, O_THREADS, O_JSON, O_IW,
     O_PROBE, O_SCATTER, O_SCORE, O_INLIERS, O_OUTLIERS, O_STEPS, O_METRICS, O_PREFIX, O_TRAIN_DATA,
-    O_SAMPLES, O_Z, O_LATENTS, O_OOD, O_RELIABILITY
+    O_SAMPLES, O_Z, O_LATENTS, O_OOD, O_RELIABILITY, O_TARGETS
 };
 
 typedef struct {
-    const char *model, *out, *data, *scatter, *inliers, *outliers, *metrics, *prefix, *train_data, *z, *latents, *ood, *reliability;
+    const char *model, *out, *data, *scatter, *inliers, *outliers, *metrics, *prefix, *train_data, *z, *latents, *ood, *reliability, *targets;
     long n, cols, limit, threads, iw, steps, samples;
     uint64_t seed;
     elbo_split split;
@@ -41,6 +41,9 @@ void use_run_record(const elbo_run_record *r);
 /* Loads a split of an MNIST-layout folder, or a file (elbo_dataset_load),
  * with --limit applied; prints errors; 0 on success. */
 int load_split(const char *S, const char *dir, elbo_split split, long limit, elbo_dataset *ds);
+/* The same with real-valued targets from a file beside it (NULL: none). */
+int load_split_targets(const char *S, const char *dir, const char *targets, elbo_split split, long limit,
+                       elbo_dataset *ds);
 
 /* 1 if ds's images have the model's input size, else prints why and 0. */
 int fits(const char *S, const elbo_vae *m, const elbo_dataset *ds, const char *dir);

@@ -27,10 +27,12 @@ static void train_help(void)
            "  samples.png         64 samples from the prior\n"
            "  reconstructions.png test images, each row followed by its reconstructions\n"
            "\n"
-           "With --kind bnn it trains a Bayesian MLP classifier instead (Bayes by Backprop:\n"
-           "a Gaussian posterior per weight, local reparameterisation, closed-form KL;\n"
-           "defaults 784-400-400-10) and writes the checkpoint and metrics, with the test\n"
-           "set's error, NLL and ECE each epoch; see 'elbo bnn' for eval and predict.\n"
+           "With --kind bnn it trains a Bayesian MLP instead (Bayes by Backprop: a Gaussian\n"
+           "posterior per weight, local reparameterisation; a classifier, 784-400-400-10 by\n"
+           "default, or with --task regress a regressor; --weights point for the same\n"
+           "network with point weights) and writes the checkpoint and metrics, with the\n"
+           "test set's error, NLL and ECE (or RMSE and interval coverage) each epoch; see\n"
+           "'elbo bnn' for eval and predict.\n"
            "\n"
            "options:\n"
            "  --kind K             vae (default) or bnn\n"
@@ -42,6 +44,8 @@ static void train_help(void)
            "  --labels PATH        labels beside .npy data (a 1-D integer .npy)\n"
            "  --test-labels PATH   the same for --test\n"
            "  --label-column C     CSV: the label column, by header name or index (-1: last)\n"
+           "  --targets PATH       bnn --task regress: real targets, one per row (a 1-D .npy\n"
+           "                       or a one-column .csv); --test-targets, --val-targets beside\n"
            "  --format F           npy, csv, idx or mnist, when the name does not say\n",
            ELBO_DEFAULT_DATA);
     printf("%s",
@@ -52,7 +56,9 @@ static void train_help(void)
            "  --val-fraction F     hold out a seeded fraction F of the training rows instead\n"
            "  --early-stop N       stop after N epochs without a lower validation loss\n"
            "  --standardize        float data: every column to mean 0 and sd 1 by the\n"
-           "                       training rows' moments (validation and test alike)\n"
+           "                       training rows' moments (validation and test alike); a\n"
+           "                       bnn keeps the moments (and a regressor its targets')\n"
+           "                       in its checkpoint and applies them to any later input\n"
            "  --out DIR            output folder, created if needed (default runs/vae)\n"
            "  --epochs N           epochs to train in total (default 20)\n"
            "  --batch N            batch size (default 128)\n"
@@ -72,6 +78,8 @@ static void train_help(void)
            "  --objective O        elbo (default) or iwae (importance-weighted bound)\n"
            "  --samples K          the IWAE's K (default 1); the model then holds\n"
            "                       batch x K rows of activations\n"
+           );
+    printf("%s",
            "  --prior-sigma X      bnn: the prior N(0, X^2) on every weight (default 0.1)\n"
            "  --rho-init X         bnn: sigma starts at softplus(X) (default -6)\n"
            "  --pred-samples S     bnn: posterior draws per prediction (default 10)\n"
@@ -81,6 +89,12 @@ static void train_help(void)
            "                       bnn: the mixture (default 0.5, 1, e^-6)\n"
            "  --kl-weighting W     bnn: uniform (B/N of the KL per batch, default) or\n"
            "                       blundell (2^(M-i)/(2^M-1) for batch i of M)\n"
+           "  --task T             bnn: classify (softmax, default) or regress (Gaussian\n"
+           "                       likelihood with a learned noise variance; --targets)\n"
+           "  --weights W          bnn: gaussian (a posterior per weight, default) or point\n"
+           "                       (the deterministic network: no prior, no KL; baselines)\n"
+           "  --dropout P          bnn: drop each hidden unit with probability P in training\n"
+           "                       (default 0); predictions average --pred-samples masks\n"
            "  --exclude-digit D    leave out the training images labelled D (anomaly\n"
            "                       detection with a held-out class)\n"
            "  --seed N             PRNG seed (default 1); same seed + threads => same run\n"
@@ -204,13 +218,14 @@ static int parse_shape(const char *s, elbo_load_opts *lo)
 }
 
 /* One data set: an MNIST-layout folder's split, or the user's file. */
-static int load_one(const train_opts *o, const char *path, const char *labels, elbo_split split,
-                    elbo_dataset *ds)
+static int load_one(const train_opts *o, const char *path, const char *labels, const char *targets,
+                    elbo_split split, elbo_dataset *ds)
 {
     elbo_load_opts lo;
     elbo_load_opts_default(&lo);
     lo.format = o->format;
     lo.labels = labels;
+    lo.targets = targets;
     lo.label_column = o->label_column;
     lo.scale = o->scale;
     lo.split = split;
@@ -252,7 +267,7 @@ static int standardize(elbo_dataset *train, elbo_dataset *test, elbo_dataset *va
 static int load_data(train_opts *o, elbo_dataset *train, elbo_dataset *test, elbo_dataset *val)
 {
     int folder = is_mnist_dir(o->data);
-    if (load_one(o, o->data, o->labels, ELBO_SPLIT_TRAIN, train)) return -1;
+    if (load_one(o, o->data, o->labels, o->targets, ELBO_SPLIT_TRAIN, train)) return -1;
     if (!o->shape && train->height > 0) { /* recorded, so that later commands draw it */
         static char shape[48];
         snprintf(shape, sizeof shape, "%dx%dx%d", train->height, train->width, train->channels);
@@ -265,18 +280,20 @@ static int load_data(train_opts *o, elbo_dataset *train, elbo_dataset *test, elb
         o->no_test = 1;
     }
     if (!o->no_test &&
-        load_one(o, o->test ? o->test : o->data, o->test ? o->test_labels : NULL, ELBO_SPLIT_TEST, test))
+        load_one(o, o->test ? o->test : o->data, o->test ? o->test_labels : NULL, o->test_targets,
+                 ELBO_SPLIT_TEST, test))
         return -1;
     if (o->exclude >= 0) elbo_dataset_drop_label(train, (int)o->exclude);
     if (o->train_limit > 0) elbo_dataset_truncate(train, (int)o->train_limit);
     if (o->test_limit > 0) elbo_dataset_truncate(test, (int)o->test_limit);
-    if (o->val && load_one(o, o->val, o->val_labels, ELBO_SPLIT_TRAIN, val)) return -1;
+    if (o->val && load_one(o, o->val, o->val_labels, o->val_targets, ELBO_SPLIT_TRAIN, val)) return -1;
     elbo_error err;
     if (o->val_fraction > 0 && elbo_dataset_split(train, o->val_fraction, o->seed, val, &err) != ELBO_OK) {
         fprintf(stderr, "elbo train: --val-fraction: %s\n", err.msg);
         return -1;
     }
-    return o->standardize ? standardize(train, test, val) : 0;
+    /* a Bayesian network standardizes inside the model (kept in its checkpoint) */
+    return o->standardize && o->kind != TRAIN_BNN ? standardize(train, test, val) : 0;
 }
 
 static void vae_free(void *m) { elbo_vae_free(m); }

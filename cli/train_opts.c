@@ -20,6 +20,8 @@ static const char *const OBJS[] = {"elbo", "iwae", NULL};
 static const char *const KINDS[] = {"vae", "bnn", NULL};
 static const char *const KLWS[] = {"uniform", "blundell", NULL};
 static const char *const PRIORS[] = {"gaussian", "mixture", NULL};
+static const char *const TASKS[] = {"classify", "regress", NULL};
+static const char *const WEIGHTS[] = {"gaussian", "point", NULL};
 
 /* Which kinds of model an option is for (a bit per TRAIN_* kind). */
 enum { K_VAE = 1 << TRAIN_VAE, K_BNN = 1 << TRAIN_BNN, K_ALL = K_VAE | K_BNN };
@@ -43,6 +45,9 @@ static const opt_def OPTS[] = {
     {"labels", "labels", T_STR, OFF(labels), 0, 0, 0, NULL, K_ALL},
     {"test-labels", "test_labels", T_STR, OFF(test_labels), 0, 0, 0, NULL, K_ALL},
     {"label-column", "label_column", T_STR, OFF(label_column), 0, 0, 0, NULL, K_ALL},
+    {"targets", "targets", T_STR, OFF(targets), 0, 0, 0, NULL, K_BNN},
+    {"test-targets", "test_targets", T_STR, OFF(test_targets), 0, 0, 0, NULL, K_BNN},
+    {"val-targets", "val_targets", T_STR, OFF(val_targets), 0, 0, 0, NULL, K_BNN},
     {"format", "format", T_STR, OFF(format), 0, 0, 0, NULL, K_ALL},
     {"image-shape", "image_shape", T_STR, OFF(shape), 0, 0, 0, NULL, K_ALL},
     {"scale", "scale", T_DBL, OFF(scale), -1e30, 1e30, 0, NULL, K_ALL},
@@ -73,6 +78,9 @@ static const opt_def OPTS[] = {
     {"pred-samples", "pred_samples", T_INT, OFF(bcfg.samples), 1, 100000, 0, NULL, K_BNN},
     {"kl-weighting", "kl_weighting", T_ENUM, OFF(bcfg.kl_weighting), 0, 0, 0, KLWS, K_BNN},
     {"prior", "prior", T_ENUM, OFF(bcfg.prior), 0, 0, 0, PRIORS, K_BNN},
+    {"task", "task", T_ENUM, OFF(bcfg.task), 0, 0, 0, TASKS, K_BNN},
+    {"weights", "weights", T_ENUM, OFF(bcfg.weights), 0, 0, 0, WEIGHTS, K_BNN},
+    {"dropout", "dropout", T_DBL, OFF(bcfg.dropout), 0, 1, 0, NULL, K_BNN},
     {"prior-pi", "prior_pi", T_DBL, OFF(bcfg.prior_pi), 0, 1, 0, NULL, K_BNN},
     {"prior-sigma1", "prior_sigma1", T_DBL, OFF(bcfg.prior_sigma1), 0, 1e6, 1, NULL, K_BNN},
     {"prior-sigma2", "prior_sigma2", T_DBL, OFF(bcfg.prior_sigma2), 0, 1e6, 1, NULL, K_BNN},
@@ -88,6 +96,7 @@ static const opt_def OPTS[] = {
     {"quiet", NULL, T_FLAG, OFF(quiet), 0, 0, 0, NULL, K_ALL},
 };
 #define N_OPTS ((int)(sizeof OPTS / sizeof OPTS[0]))
+_Static_assert(sizeof OPTS / sizeof OPTS[0] <= sizeof ((train_opts *)0)->given, "train_opts.given is too small");
 
 static void *field(train_opts *o, const opt_def *d) { return (char *)o + d->off; }
 static const void *cfield(const train_opts *o, const opt_def *d) { return (const char *)o + d->off; }
@@ -222,6 +231,13 @@ static int check_combinations(const train_opts *o)
     if (o->resume && o->force) return usage_error("train", "--resume and --force exclude each other");
     if (o->val && o->val_fraction > 0) return usage_error("train", "--val and --val-fraction exclude each other");
     if (o->val_fraction >= 1) return usage_error("train", "--val-fraction must be below 1");
+    if (o->bcfg.dropout >= 1) return usage_error("train", "--dropout must be below 1");
+    if (o->bcfg.task == ELBO_BNN_REGRESSOR && !o->targets)
+        return usage_error("train", "--task regress needs --targets FILE (one value per row)");
+    if (o->test && o->targets && !o->test_targets)
+        return usage_error("train", "--targets with --test needs --test-targets FILE");
+    if (o->val && o->targets && !o->val_targets)
+        return usage_error("train", "--targets with --val needs --val-targets FILE");
     if (o->early_stop && !o->val && !(o->val_fraction > 0))
         return usage_error("train", "--early-stop needs a validation set (--val PATH or --val-fraction F)");
     int h, w, c = 1;

@@ -16,6 +16,7 @@ typedef struct train_opts_s {
     /* the user's files (elbo_dataset_load): a test set, labels beside npy
      * data, the CSV label column, the format, an image shape, a scale */
     const char *test, *labels, *test_labels, *label_column, *format, *shape, *val, *val_labels;
+    const char *targets, *test_targets, *val_targets; /* regression targets beside the data */
     double scale, val_fraction;
     long early_stop;
     int standardize;
@@ -27,7 +28,7 @@ typedef struct train_opts_s {
     elbo_vae_config cfg;  /* the VAE's architecture; its hidden widths serve every kind */
     elbo_bnn_config bcfg; /* the Bayesian network's options (prior, rho, samples) */
     elbo_train_config tc; /* optimizer and objective */
-    unsigned char given[64]; /* given[i]: option i was on the command line */
+    unsigned char given[96]; /* given[i]: option i was on the command line */
     char *owned[16];         /* strings taken from a run record (train_opts_free) */
     int n_owned;
 } train_opts;

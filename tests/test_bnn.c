@@ -162,10 +162,24 @@ static void check_ops(void)
 
 /* ------------------------------------------------------------ the model */
 
-static elbo_bnn *small_bnn(int n_hidden, int threads, double rho, uint64_t seed)
+/* The variants of the network the gradient checks cover. */
+typedef struct {
+    elbo_bnn_weights weights;
+    elbo_bnn_task task;
+    double dropout;
+    int standardize;
+} variant;
+
+static const variant PLAIN = {ELBO_WEIGHTS_GAUSSIAN, ELBO_BNN_CLASSIFIER, 0.0, 0};
+
+static elbo_bnn *variant_bnn(int n_hidden, int threads, double rho, uint64_t seed, variant v)
 {
     elbo_bnn_config c;
     elbo_bnn_config_default(&c);
+    c.weights = v.weights;
+    c.task = v.task;
+    c.dropout = v.dropout;
+    c.standardize = v.standardize;
     c.input_dim = 6;
     c.n_classes = 3;
     c.n_hidden = n_hidden;
@@ -181,12 +195,18 @@ static elbo_bnn *small_bnn(int n_hidden, int threads, double rho, uint64_t seed)
     return m;
 }
 
+static elbo_bnn *small_bnn(int n_hidden, int threads, double rho, uint64_t seed)
+{
+    return variant_bnn(n_hidden, threads, rho, seed, PLAIN);
+}
+
 typedef struct {
     elbo_bnn *m;
     const float *x, *eps; /* eps: per layer [B, out], concatenated */
     const int32_t *y;
     int rows;
     double kl_scale;
+    const float *t, *mask; /* a regressor's targets [rows]; dropout masks laid out as eps */
 } model_ctx;
 
 /* Fills worker 0 with the context's rows and noise. */
@@ -196,11 +216,15 @@ static void load_ctx(model_ctx *c)
     bnn_worker *w = bnn_worker_of(m, 0);
     memcpy(w->a[0], c->x, sizeof(float) * (size_t)c->rows * m->cfg.input_dim);
     memcpy(w->y, c->y, sizeof(int32_t) * (size_t)c->rows);
-    const float *e = c->eps;
+    const float *e = c->eps, *k = c->mask;
     for (int l = 0; l < m->n_layers; l++) {
-        memcpy(w->eps[l], e, sizeof(float) * (size_t)c->rows * m->layers[l].out);
-        e += (size_t)c->rows * m->layers[l].out;
+        size_t n = (size_t)c->rows * m->layers[l].out;
+        memcpy(w->eps[l], e, sizeof(float) * n);
+        if (k) memcpy(w->mask[l], k, sizeof(float) * n);
+        e += n;
+        k = k ? k + n : NULL;
     }
+    if (c->t) memcpy(w->t, c->t, sizeof(float) * (size_t)c->rows);
     w->rows = c->rows;
 }
 
@@ -212,37 +236,53 @@ static double L_model(void *p)
     return bnn_forward(c->m, bnn_worker_of(c->m, 0)) + c->kl_scale * bnn_kl(c->m);
 }
 
-static void check_model_grad(int n_hidden)
+/* The standardization buffers: no gradient, never moved by the optimizer. */
+static int is_buffer(const model_tensor *t)
 {
-    elbo_bnn *m = small_bnn(n_hidden, 1, -1.5, 11);
+    return !strncmp(t->name, "input.", 6) || !strncmp(t->name, "target.", 7);
+}
+
+/* Finite differences on every trainable tensor of a variant, with fixed
+ * noise (and masks), and the chunks cover each trainable value once. */
+static void check_model_grad(int n_hidden, variant v)
+{
+    elbo_bnn *m = variant_bnn(n_hidden, 1, -1.5, 11, v);
     if (!m) return;
     enum { R = 5 };
-    float x[R * 6], eps[R * 20];
+    float x[R * 6], eps[R * 20], t[R], mask[R * 20];
     int32_t y[R] = {0, 2, 1, 1, 0};
     fd_fill_normal(&rng, x, R * 6, 1);
     fd_fill_normal(&rng, eps, R * 20, 1);
+    fd_fill_normal(&rng, t, R, 1);
+    for (int i = 0; i < R * 20; i++) mask[i] = elbo_rng_uniform(&rng) < v.dropout ? 0.0f : (float)(1 / (1 - v.dropout));
     model *mb = bnn_base(m);
-    for (size_t i = 0; i < mb->n_params; i++) /* mu away from 0, rho spread */
-        mb->params[i] += (float)(0.3 * elbo_rng_normal(&rng));
-    model_ctx c = {m, x, eps, y, R, 0.37};
+    for (int k = 0; k < mb->n_tensors; k++) /* mu away from 0, rho spread */
+        for (size_t i = 0; i < mb->tensors[k].n && !is_buffer(&mb->tensors[k]); i++)
+            mb->params[mb->tensors[k].off + i] += (float)(0.3 * elbo_rng_normal(&rng));
+    model_ctx c = {m, x, eps, y, R, v.weights == ELBO_WEIGHTS_POINT ? 0.0 : 0.37, t, v.dropout > 0 ? mask : NULL};
     L_model(&c);
     bnn_backward(m, bnn_worker_of(m, 0));
     m->kl_scale = c.kl_scale;
-    float *g = malloc(sizeof(float) * mb->n_params);
+    float *g = calloc(mb->n_params, sizeof(float));
     for (int k = 0; k < mb->n_chunks; k++) bnn_chunk_grad(m, 1, k, g + mb->chunks[k].off);
-    for (int t = 0; t < mb->n_tensors; t++) {
-        char what[96];
-        snprintf(what, sizeof what, "bnn(L=%d).%s", n_hidden, mb->tensors[t].name);
-        fd_check_h(what, mb->params + mb->tensors[t].off, g + mb->tensors[t].off,
-                   (long)mb->tensors[t].n, L_model, &c, 1e-3, DETECT_KINKS);
+    char name[64];
+    snprintf(name, sizeof name, "bnn(L=%d,%s,%s,p=%g%s)", n_hidden, v.weights ? "point" : "gauss",
+             v.task ? "regress" : "classify", v.dropout, v.standardize ? ",std" : "");
+    unsigned char *want = calloc(mb->n_params, 1), *seen = calloc(mb->n_params, 1);
+    for (int k = 0; k < mb->n_tensors; k++) {
+        const model_tensor *tt = &mb->tensors[k];
+        if (is_buffer(tt)) continue;
+        memset(want + tt->off, 1, tt->n);
+        char what[128];
+        snprintf(what, sizeof what, "%s.%s", name, tt->name);
+        fd_check_h(what, mb->params + tt->off, g + tt->off, (long)tt->n, L_model, &c, 1e-3, DETECT_KINKS);
     }
-    /* the chunks cover every parameter exactly once */
-    unsigned char *seen = calloc(mb->n_params, 1);
     int ok = 1;
     for (int k = 0; k < mb->n_chunks; k++)
         for (size_t i = 0; i < mb->chunks[k].n; i++) ok &= mb->chunks[k].off + i < mb->n_params && !seen[mb->chunks[k].off + i]++;
-    for (size_t i = 0; i < mb->n_params; i++) ok &= seen[i] == 1;
-    CHECK(ok, "bnn(L=%d): chunks do not cover each of %zu parameters once", n_hidden, mb->n_params);
+    for (size_t i = 0; i < mb->n_params; i++) ok &= seen[i] == want[i];
+    CHECK(ok, "%s: chunks do not cover each of the trainable parameters once", name);
+    free(want);
     free(seen);
     free(g);
     elbo_bnn_free(m);
@@ -274,26 +314,44 @@ static void check_kl_mc(void)
     elbo_bnn_free(m);
 }
 
-/* With sigma ~ 2e-9, predictions do not depend on the draws. */
+/* With sigma ~ 2e-9, predictions do not depend on the draws, and they are
+ * the plain network's (point weights = the posterior means). */
 static void check_near_deterministic(void)
 {
     elbo_bnn *m = small_bnn(2, 1, -20.0, 3);
-    if (!m) return;
-    float x[7 * 6], p1[7 * 3], p10[7 * 3];
+    elbo_bnn *d = variant_bnn(2, 1, 0.0, 4, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_CLASSIFIER, 0.0, 0});
+    if (!m || !d) return;
+    model *mb = bnn_base(m), *db = bnn_base(d);
+    for (int k = 0; k < db->n_tensors; k++) { /* fcK.weight <- fcK.weight_mu */
+        char name[80];
+        snprintf(name, sizeof name, "%s_mu", db->tensors[k].name);
+        int si = model_tensor_find(mb, name);
+        const model_tensor *src = si >= 0 ? &mb->tensors[si] : NULL;
+        CHECK(src && src->n == db->tensors[k].n, "no %s", name);
+        if (src) memcpy(db->params + db->tensors[k].off, mb->params + src->off, sizeof(float) * src->n);
+    }
+    float x[7 * 6], p1[7 * 3], p10[7 * 3], pd[7 * 3];
     fd_fill_normal(&rng, x, 7 * 6, 1);
     elbo_error err;
     CHECK(elbo_bnn_predict(m, x, 7, 1, 1, p1, NULL, &err) == ELBO_OK, "%s", err.msg);
     CHECK(elbo_bnn_predict(m, x, 7, 10, 2, p10, NULL, &err) == ELBO_OK, "%s", err.msg);
-    double worst = 0, entropy1 = 0, entropy10 = 0;
+    CHECK(elbo_bnn_predict(d, x, 7, 10, 2, pd, NULL, &err) == ELBO_OK, "%s", err.msg);
+    double worst = 0, worst_d = 0, entropy1 = 0, entropy10 = 0, entropy_d = 0;
     for (int i = 0; i < 21; i++) {
         worst = fmax(worst, fabs(p1[i] - p10[i]));
+        worst_d = fmax(worst_d, fabs(pd[i] - p10[i]));
         entropy1 -= p1[i] * log(p1[i]);
         entropy10 -= p10[i] * log(p10[i]);
+        entropy_d -= pd[i] * log(pd[i]);
     }
     CHECK(worst < 1e-5 && fabs(entropy1 - entropy10) < 1e-4,
           "near-deterministic posterior: probabilities differ by %g, entropies %g vs %g", worst,
           entropy1, entropy10);
+    CHECK(worst_d < 1e-5 && fabs(entropy_d - entropy10) < 1e-4,
+          "near-deterministic posterior against the plain network: probabilities differ by %g, "
+          "entropies %g vs %g", worst_d, entropy10, entropy_d);
     elbo_bnn_free(m);
+    elbo_bnn_free(d);
 }
 
 /* The KL's share of a batch: B/N (uniform) or Blundell's 2^(M-i)/(2^M-1). */
@@ -464,9 +522,14 @@ int main(void)
 {
     elbo_rng_seed(&rng, 77);
     check_ops();
-    check_model_grad(0);
-    check_model_grad(1);
-    check_model_grad(2);
+    check_model_grad(0, PLAIN);
+    check_model_grad(1, PLAIN);
+    check_model_grad(2, PLAIN);
+    check_model_grad(2, (variant){ELBO_WEIGHTS_GAUSSIAN, ELBO_BNN_REGRESSOR, 0.0, 1});
+    check_model_grad(1, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_CLASSIFIER, 0.0, 0});
+    check_model_grad(2, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_CLASSIFIER, 0.5, 0});
+    check_model_grad(2, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_REGRESSOR, 0.3, 1});
+    check_model_grad(2, (variant){ELBO_WEIGHTS_GAUSSIAN, ELBO_BNN_CLASSIFIER, 0.3, 0});
     check_kl_mc();
     check_near_deterministic();
     check_kl_weighting();
