@@ -2,7 +2,9 @@
 # test_bnn_cli.sh — the Bayesian classifier through the CLI: `elbo train
 # --kind bnn` (the shared training loop), its run record and resume (bit for
 # bit, conflicts refused, options of another kind refused), SIGTERM and
-# resume, `elbo info`, `elbo bnn eval` (JSON) and `elbo bnn predict` (CSV).
+# resume, `elbo info`, `elbo bnn eval` (JSON) and `elbo bnn predict` (CSV);
+# the point-weight baselines (with dropout) and the regressor on
+# scikit-learn's diabetes data (targets files, model-side standardization).
 . tests/lib.sh
 ELBO=${ELBO:-build/elbo}
 T=$(mktemp -d /tmp/elbo-bnn-cli-XXXXXX)
@@ -61,4 +63,48 @@ check "mutual information >= 0, entropy >= expected" awk -F, 'NR > 1 && ($16 < 0
 expect_rc 2 "predict needs --out" "$ELBO" bnn predict --model "$T/a"
 expect_rc 1 "a VAE checkpoint is not a bnn" "$ELBO" bnn eval --model tests/fixtures
 expect_rc 2 "unknown subcommand" "$ELBO" bnn bogus
+# the deterministic baselines: point weights, with and without dropout
+expect_rc 0 "point weights" "$ELBO" train $SMALL --epochs 1 --weights point --out "$T/pt"
+check "point weights: PyTorch's nn.Linear names" sh -c "head -c 4000 '$T/pt/model.safetensors' | grep -q '\"fc1.weight\"' && ! head -c 4000 '$T/pt/model.safetensors' | grep -q weight_rho"
+check "point weights: no KL" grep -q '"train_kl":0\.000000,' "$T/pt/metrics.jsonl"
+expect_rc 0 "point eval, seed 1" "$ELBO" bnn eval --model "$T/pt" --limit 300 --json --seed 1
+e1=$(sed 's/,"seconds".*//' "$T/out.txt")
+expect_rc 0 "point eval, seed 2" "$ELBO" bnn eval --model "$T/pt" --limit 300 --json --seed 2
+check "a point network's predictions do not depend on the seed" test "$e1" = "$(sed 's/,"seconds".*//' "$T/out.txt")"
+expect_rc 0 "dropout" "$ELBO" train $SMALL --epochs 1 --weights point --dropout 0.5 --out "$T/dr"
+check "dropout recorded" sh -c "head -c 6000 '$T/dr/model.safetensors' | grep -q '\"dropout\":\"0.5\"'"
+expect_rc 0 "MC dropout eval, seed 1" "$ELBO" bnn eval --model "$T/dr" --limit 300 --json --seed 1
+e1=$(sed 's/,"seconds".*//' "$T/out.txt")
+expect_rc 0 "MC dropout eval, seed 2" "$ELBO" bnn eval --model "$T/dr" --limit 300 --json --seed 2
+check "MC dropout draws masks" test "$e1" != "$(sed 's/,"seconds".*//' "$T/out.txt")"
+expect_rc 2 "--dropout 1 refused" "$ELBO" train $SMALL --dropout 1 --out "$T/x"
+
+# the regressor: diabetes (442 rows, 10 columns), every 5th row held out
+SK=/usr/lib/python3/dist-packages/sklearn/datasets/data
+if [ -f "$SK/diabetes_data_raw.csv.gz" ]; then
+    gzip -dc "$SK/diabetes_data_raw.csv.gz" | awk 'NR % 5 != 0' > "$T/dx.csv"
+    gzip -dc "$SK/diabetes_data_raw.csv.gz" | awk 'NR % 5 == 0' > "$T/tx.csv"
+    gzip -dc "$SK/diabetes_target.csv.gz" | awk 'NR % 5 != 0' > "$T/dy.csv"
+    gzip -dc "$SK/diabetes_target.csv.gz" | awk 'NR % 5 == 0' > "$T/ty.csv"
+    REG="--kind bnn --task regress --data $T/dx.csv --targets $T/dy.csv --test $T/tx.csv --test-targets $T/ty.csv --hidden 50 --batch 32 --lr 3e-3 --prior-sigma 1 --rho-init -5 --threads 2"
+    expect_rc 0 "regressor, standardized" "$ELBO" train $REG --standardize --epochs 60 --out "$T/r"
+    check "per-epoch RMSE and coverage" grep -q '"test_rmse":.*"test_cover90":0\.' "$T/r/metrics.jsonl"
+    line=$(grep "^test set" "$T/out.txt" | sed 's/ (88 rows)//')
+    rmse=$(echo "$line" | sed 's/.*RMSE \([0-9.]*\).*/\1/')
+    check "beats predicting the mean (sd 77): RMSE $rmse" awk "BEGIN{exit !($rmse < 70)}"
+    check "moments in the checkpoint" sh -c "head -c 4000 '$T/r/model.safetensors' | grep -q 'input.mean.*target.sd'"
+    expect_rc 0 "eval on the raw file" "$ELBO" bnn eval --model "$T/r" --data "$T/tx.csv" --targets "$T/ty.csv"
+    check "standardization travels with the model: eval = end of training" grep -q "RMSE $rmse " "$T/out.txt"
+    expect_rc 2 "regressor eval needs --targets" "$ELBO" bnn eval --model "$T/r" --data "$T/tx.csv"
+    expect_rc 2 "--ood is a classifier's" "$ELBO" bnn eval --model "$T/r" --data "$T/tx.csv" --targets "$T/ty.csv" --ood "$T/tx.csv"
+    expect_rc 0 "regressor predict" "$ELBO" bnn predict --model "$T/r" --data "$T/tx.csv" --targets "$T/ty.csv" --out "$T/rp.csv"
+    check "regression CSV header" grep -q "^row,target,mean,sd,noise_sd,model_sd$" "$T/rp.csv"
+    check "88 rows, sd^2 = noise^2 + model^2" awk -F, 'NR > 1 {n++; d = $4 * $4 - $5 * $5 - $6 * $6; if (d > 1e-3 * $4 * $4 || -d > 1e-3 * $4 * $4 || $6 <= 0) bad = 1} END {exit bad || n != 88}' "$T/rp.csv"
+    expect_rc 0 "regressor, point weights" "$ELBO" train $REG --standardize --weights point --epochs 5 --out "$T/rp"
+    head -n 10 "$T/ty.csv" > "$T/short.csv"
+    expect_rc 1 "targets of the wrong length" "$ELBO" train $REG --targets "$T/short.csv" --epochs 1 --out "$T/x"
+    check "names the file and both counts" err_has "short.csv: targets must be one value per row: 10 rows of 1, for 354"
+    expect_rc 2 "regress without targets" "$ELBO" train --kind bnn --task regress --data "$T/dx.csv" --out "$T/x"
+    expect_rc 2 "a classifier refuses --targets in eval" "$ELBO" bnn eval --model "$T/a" --targets "$T/ty.csv"
+fi
 finish test_bnn_cli
