@@ -386,6 +386,20 @@ static void check_fastmath(void)
     CHECK(elbo_tanh(0.0f) == 0.0f && elbo_tanh(30.0f) == 1.0f && elbo_tanh(-30.0f) == -1.0f, "tanh limits");
     CHECK(elbo_exp_neg(-1000.0f) >= 0.0f && elbo_exp_neg(-1000.0f) < 1e-37f, "exp_neg clamps");
     CHECK(elbo_log1p_01(0.0f) == 0.0f && elbo_exp_neg(0.0f) == 1.0f, "exact at 0");
+    /* log: absolute error (relative breaks down near x = 1, where log -> 0) */
+    double wlog = 0, ws = 0, wc = 0;
+    for (double x = 1e-30; x < 1e30; x *= 1.0007) {
+        double ref = log((double)(float)x);
+        wlog = fmax(wlog, fabs(elbo_log_pos((float)x) - ref) / fmax(1.0, fabs(ref)));
+    }
+    for (double a = -1.5707963; a <= 1.5707963; a += 1.1e-5) {
+        float sn, cs;
+        elbo_sincos_half_pi((float)a, &sn, &cs);
+        ws = fmax(ws, fabs(sn - sin((double)(float)a)));
+        wc = fmax(wc, fabs(cs - cos((double)(float)a)));
+    }
+    CHECK(wlog < 3e-7, "log_pos error %.3g (relative, or absolute below 1)", wlog);
+    CHECK(ws < 2e-7 && wc < 2e-7, "sincos absolute errors %.3g, %.3g", ws, wc);
 }
 
 /* ------------------------------------------------------------ whole VAE */

@@ -369,7 +369,7 @@ double bnn_mixture_pass(elbo_bnn *m, uint64_t seed)
         size_t mu = m->blocks[k][0], rho = m->blocks[k][1], n = m->blocks[k][2];
         elbo_rng r;
         elbo_rng_seed(&r, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)k);
-        elbo_rng_normal_fill(&r, m->eps_w + rho, (long)n);
+        normal_fill_fast(&r, m->eps_w + rho, (long)n);
         m->block_kl[k] = kl_mixture_mc(m->gkm + mu, m->gk + rho, m->s2 + rho, m->gv + rho, p + mu, p + rho,
                                        m->eps_w + rho, (long)n, c->prior_pi, c->prior_sigma1, c->prior_sigma2);
     }
@@ -390,7 +390,7 @@ static double mixture_kl_fixed(const elbo_bnn *m)
         size_t mu = m->blocks[k][0], rho = m->blocks[k][1], n = m->blocks[k][2];
         elbo_rng r;
         elbo_rng_seed(&r, 0x9e3779b97f4a7c15ULL * (uint64_t)k);
-        elbo_rng_normal_fill(&r, e, (long)n);
+        normal_fill_fast(&r, e, (long)n);
         kl += kl_mixture_mc(e + BLOCK, e + 2 * BLOCK, NULL, NULL, p + mu, p + rho, e, (long)n, m->cfg.prior_pi,
                             m->cfg.prior_sigma1, m->cfg.prior_sigma2);
     }

@@ -10,6 +10,7 @@
 #include "../data/dataset.h"
 #include "../io/checkpoint.h"
 #include "../train/run.h"
+#include "../nn/bayes.h"
 #include "bnn_internal.h"
 
 static const char *const TERMS[] = {"loss", "nll", "kl"};
@@ -79,7 +80,7 @@ static void bnn_step_begin(model *base, model_step *s, const model_batch *b)
     if (m->eps_fixed)
         memcpy(m->eps_step, m->eps_fixed, sizeof(float) * (size_t)nn);
     else if (!m->point)
-        elbo_rng_normal_fill(s->rng, m->eps_step, nn);
+        normal_fill_fast(s->rng, m->eps_step, nn);
     if (m->mask_step) bnn_fill_masks(m->mask_step, nn, m->cfg.dropout, s->rng);
     /* Blundell's 2^(M-i) / (2^M - 1) = 2^-i / (1 - 2^-M), i = index + 1 */
     double share = m->cfg.kl_weighting == ELBO_KL_BLUNDELL

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../data/dataset.h"
+#include "../nn/bayes.h"
 #include "bnn_internal.h"
 
 /* Draws with any randomness: a point network without dropout has one. */
@@ -17,7 +18,7 @@ static int draws(const elbo_bnn *m, int S) { return m->point && !(m->cfg.dropout
 static void draw_noise(const elbo_bnn *m, bnn_worker *w, int B, elbo_rng *rng)
 {
     for (int l = 0; !m->point && l < m->n_layers; l++)
-        elbo_rng_normal_fill(rng, w->eps[l], (long)B * m->layers[l].out);
+        normal_fill_fast(rng, w->eps[l], (long)B * m->layers[l].out);
     for (int l = 0; m->cfg.dropout > 0 && l + 1 < m->n_layers; l++)
         bnn_fill_masks(w->mask[l], (long)B * m->layers[l].out, m->cfg.dropout, rng);
 }

@@ -2,6 +2,10 @@
  * the O(rows x units x inputs) products, which own the time. */
 #include "bayes.h"
 
+#include <string.h>
+
+#include "fastmath.h"
+
 #include <math.h>
 
 void square_forward(float *out, const float *in, long n)
@@ -71,16 +75,48 @@ void kl_gauss_prior_backward(float *dmu, float *drho, const float *mu, const flo
 double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, const float *rho,
                          long n, double prior_var)
 {
-    double s = 0.0, half_log_pv = 0.5 * log(prior_var);
-    for (long i = 0; i < n; i++) {
-        double r = rho[i], e = exp(-fabs(r)); /* softplus and sigmoid from one exp */
-        double sd = (r > 0 ? r : 0.0) + log1p(e), g = r >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-        var[i] = (float)(sd * sd);
-        dvar[i] = (float)(2.0 * sd * g);
-        dkl[i] = (float)((sd / prior_var - 1.0 / sd) * g);
-        s += half_log_pv - log(sd) + (sd * sd + (double)mu[i] * mu[i]) / (2.0 * prior_var) - 0.5;
+    const float hl = (float)(0.5 * log(prior_var)), ipv = (float)(1.0 / prior_var), h = (float)(0.5 / prior_var);
+    enum { CH = 512 };
+    float term[CH];
+    double kl = 0.0;
+    for (long i0 = 0; i0 < n; i0 += CH) {
+        long m = n - i0 < CH ? n - i0 : CH;
+        for (long j = 0; j < m; j++) { /* vectorised (fastmath.h): softplus and sigmoid from one exp */
+            long i = i0 + j;
+            float r = rho[i], e = elbo_exp_neg(-fabsf(r));
+            float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
+            var[i] = sd * sd;
+            dvar[i] = 2.0f * sd * g;
+            dkl[i] = (sd * ipv - 1.0f / sd) * g;
+            term[j] = hl - elbo_log_pos(sd) + (sd * sd + mu[i] * mu[i]) * h - 0.5f;
+        }
+        double part = 0.0;
+        for (long j = 0; j < m; j++) part += term[j];
+        kl += part;
     }
-    return s;
+    return kl;
+}
+
+void normal_fill_fast(elbo_rng *rng, float *out, long n)
+{
+    enum { CH = 256 };
+    uint64_t bits[CH];
+    for (long i0 = 0; i0 < n; i0 += 2 * CH) {
+        long m = n - i0 < 2 * CH ? n - i0 : 2 * CH, pairs = (m + 1) / 2;
+        for (long k = 0; k < pairs; k++) bits[k] = elbo_rng_next(rng);
+        float z[2 * CH];
+        for (long k = 0; k < pairs; k++) { /* vectorised: no calls, no branches */
+            uint64_t x = bits[k];
+            float u1 = ((float)(uint32_t)(x >> 40) + 0.5f) * (1.0f / 16777216.0f);     /* (0, 1) */
+            float u2 = ((float)(uint32_t)((x >> 16) & 0xffffff) + 0.5f) * (1.0f / 16777216.0f);
+            float sign = (x & 1) ? -1.0f : 1.0f, sn, cs;
+            float rad = sqrtf(-2.0f * elbo_log_pos(u1));
+            elbo_sincos_half_pi(3.14159265f * (u2 - 0.5f), &sn, &cs); /* the angle's other half: the sign */
+            z[2 * k] = sign * rad * cs;
+            z[2 * k + 1] = sign * rad * sn;
+        }
+        memcpy(out + i0, z, sizeof(float) * (size_t)m);
+    }
 }
 
 double kl_mixture_mc(float *dmu, float *drho, float *var, float *dvar, const float *mu,
@@ -88,24 +124,38 @@ double kl_mixture_mc(float *dmu, float *drho, float *var, float *dvar, const flo
 {
     /* log N(w; 0, s^2) = -w^2 / 2s^2 - log s - log(2 pi) / 2; the mixture by
      * log-sum-exp, its derivative through the responsibilities */
-    const double half_log_2pi = 0.91893853320467274178, la = log(pi), lb = log1p(-pi);
+    const float c = 0.91893853320467274178f, la = (float)(log(pi) - log(s1)), lb = (float)(log1p(-pi) - log(s2));
+    const float h1 = (float)(0.5 / (s1 * s1)), h2 = (float)(0.5 / (s2 * s2));
+    const float i1 = (float)(1.0 / (s1 * s1)), i2 = (float)(1.0 / (s2 * s2));
+    enum { CH = 512 };
+    float term[CH];
     double kl = 0.0;
-    for (long i = 0; i < n; i++) {
-        double r = rho[i], e = exp(-fabs(r));
-        double sd = (r > 0 ? r : 0.0) + log1p(e), g = r >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-        double w = mu[i] + sd * eps[i], w2 = w * w;
-        double a = la - w2 / (2 * s1 * s1) - log(s1), b = lb - w2 / (2 * s2 * s2) - log(s2);
-        double mx = a > b ? a : b, za = exp(a - mx), zb = exp(b - mx);
-        double logp = mx + log(za + zb) - half_log_2pi;
-        double ra = za / (za + zb), dlogp = -w * (ra / (s1 * s1) + (1 - ra) / (s2 * s2));
-        double logq = -log(sd) - 0.5 * (double)eps[i] * eps[i] - half_log_2pi;
-        kl += logq - logp;
-        dmu[i] = (float)-dlogp;
-        drho[i] = (float)((-1.0 / sd - eps[i] * dlogp) * g);
-        if (var) {
-            var[i] = (float)(sd * sd);
-            dvar[i] = (float)(2.0 * sd * g);
+    for (long i0 = 0; i0 < n; i0 += CH) {
+        long m = n - i0 < CH ? n - i0 : CH;
+        for (long j = 0; j < m; j++) { /* vectorised: no calls, no branches */
+            long i = i0 + j;
+            float r = rho[i], e = elbo_exp_neg(-fabsf(r));
+            float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
+            float w = mu[i] + sd * eps[i], w2 = w * w;
+            float a = la - w2 * h1, b = lb - w2 * h2, mx = a > b ? a : b, mn = a > b ? b : a;
+            float z = elbo_exp_neg(mn - mx), ra = (a > b ? 1.0f : z) / (1.0f + z);
+            float logp = mx + elbo_log1p_01(z) - c;
+            float dlogp = -w * (ra * i1 + (1.0f - ra) * i2);
+            float logq = -elbo_log_pos(sd) - 0.5f * eps[i] * eps[i] - c;
+            term[j] = logq - logp;
+            dmu[i] = -dlogp;
+            drho[i] = (-1.0f / sd - eps[i] * dlogp) * g;
         }
+        for (long j = 0; var && j < m; j++) {
+            long i = i0 + j;
+            float r = rho[i], e = elbo_exp_neg(-fabsf(r));
+            float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
+            var[i] = sd * sd;
+            dvar[i] = 2.0f * sd * g;
+        }
+        double part = 0.0;
+        for (long j = 0; j < m; j++) part += term[j];
+        kl += part;
     }
     return kl;
 }

@@ -49,6 +49,53 @@ static inline float elbo_log1p_01(float e)
     return 2.0f * s * p;
 }
 
+/* log(x) for positive, finite, normal x: x = m 2^k with m in
+ * [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <=
+ * 0.172, whose odd series to s^13 truncates below 1e-10. */
+static inline float elbo_log_pos(float x)
+{
+    int32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    int32_t k = ((bits >> 23) & 0xff) - 127;
+    int32_t mb = (bits & 0x007fffff) | 0x3f800000; /* m in [1, 2) */
+    float m;
+    memcpy(&m, &mb, sizeof m);
+    int big = m > 1.41421356f;
+    m = big ? 0.5f * m : m;
+    k += big;
+    float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+    float p = 1.0f / 13;
+    p = p * s2 + 1.0f / 11;
+    p = p * s2 + 1.0f / 9;
+    p = p * s2 + 1.0f / 7;
+    p = p * s2 + 1.0f / 5;
+    p = p * s2 + 1.0f / 3;
+    p = p * s2 + 1.0f;
+    return 2.0f * s * p + (float)k * 0.693147180559945f;
+}
+
+/* sin and cos of a in [-pi/2, pi/2] by their Taylor polynomials (to a^13
+ * and a^14: truncation below 6e-8 at the ends). */
+static inline void elbo_sincos_half_pi(float a, float *sn, float *cs)
+{
+    float a2 = a * a;
+    float ps = 1.0f / 6227020800.0f;
+    ps = ps * a2 - 1.0f / 39916800.0f;
+    ps = ps * a2 + 1.0f / 362880.0f;
+    ps = ps * a2 - 1.0f / 5040.0f;
+    ps = ps * a2 + 1.0f / 120.0f;
+    ps = ps * a2 - 1.0f / 6.0f;
+    *sn = a + a * a2 * ps;
+    float pc = -1.0f / 87178291200.0f;
+    pc = pc * a2 + 1.0f / 479001600.0f;
+    pc = pc * a2 - 1.0f / 3628800.0f;
+    pc = pc * a2 + 1.0f / 40320.0f;
+    pc = pc * a2 - 1.0f / 720.0f;
+    pc = pc * a2 + 1.0f / 24.0f;
+    pc = pc * a2 - 0.5f;
+    *cs = 1.0f + a2 * pc;
+}
+
 /* tanh(x) for any x: from exp(-2|x|) for |x| >= 0.35, its degree-11 Taylor
  * polynomial below (where 1 - exp(-2|x|) would lose digits); relative error
  * below 2e-7 (measured 1.5e-7, checked in tests/test_gradcheck.c). */
