@@ -125,6 +125,7 @@ static void bnn_help(void)
 {
     printf("usage: elbo bnn eval --model DIR [options]\n"
            "       elbo bnn predict --model DIR --out FILE.csv [options]\n"
+           "       elbo bnn prune --model DIR [--fractions LIST] [--out F.csv] [--plot F.png]\n"
            "\n"
            "A network trained with 'elbo train --kind bnn' (Bayesian, or with point weights).\n"
            "  eval     the predictive distribution (S posterior draws averaged) on a split:\n"
@@ -135,6 +136,9 @@ static void bnn_help(void)
            "           predicted class, predictive entropy, expected entropy (aleatoric)\n"
            "           and mutual information (epistemic), in nats; a regressor's target,\n"
            "           predictive mean and sd, and the sd's noise and model parts\n"
+           "  prune    a classifier's error, NLL, ECE and Brier score with the fractions\n"
+           "           of its weights with the lowest |mu|/sigma (|w| for point weights)\n"
+           "           removed (Blundell et al. 2015, Table 2), and the ratio's quantiles\n"
            "\n"
            "options:\n"
            "  --model DIR      checkpoint folder (or model.safetensors)\n"
@@ -151,7 +155,10 @@ static void bnn_help(void)
            "                   and by mutual information\n"
            "  --reliability F  eval: a reliability diagram as PNG (accuracy against\n"
            "                   confidence in 15 bins)\n"
-           "  --out FILE.csv   predict: where to write\n",
+           "  --out FILE.csv   predict: where to write; prune: the curve as CSV\n"
+           "  --fractions LIST prune: increasing fractions in [0, 1) (default\n"
+           "                   0,0.5,0.75,0.95,0.98,0.99)\n"
+           "  --plot F.png     prune: error and ECE against the fraction removed\n",
            ELBO_DEFAULT_DATA);
 }
 
@@ -413,20 +420,22 @@ int cmd_bnn(int argc, char **argv)
         bnn_help();
         return argc < 2 ? 2 : 0;
     }
-    int eval = !strcmp(argv[1], "eval");
-    if (!eval && strcmp(argv[1], "predict")) {
-        fprintf(stderr, "elbo bnn: unknown subcommand '%s' (eval or predict)\n", argv[1]);
+    int eval = !strcmp(argv[1], "eval"), prune = !strcmp(argv[1], "prune");
+    if (!eval && !prune && strcmp(argv[1], "predict")) {
+        fprintf(stderr, "elbo bnn: unknown subcommand '%s' (eval, predict or prune)\n", argv[1]);
         return 2;
     }
-    /* the shared options, then eval's --json, --ood, --reliability or predict's --out */
+    /* the shared options, then eval's --json, --ood, --reliability, predict's
+     * --out or prune's --fractions, --out, --plot */
     int allowed[] = {O_MODEL, O_DATA, O_SPLIT, O_LIMIT, O_SEED, O_THREADS, O_SAMPLES, O_TARGETS,
-                     eval ? O_JSON : O_OUT, eval ? O_OOD : O_OUT, eval ? O_RELIABILITY : O_OUT};
+                     eval ? O_JSON : prune ? O_FRACTIONS : O_OUT, eval ? O_OOD : O_OUT,
+                     eval ? O_RELIABILITY : prune ? O_PLOT : O_OUT};
     infer_opts o;
     infer_defaults(&o);
-    const char *S = eval ? "bnn eval" : "bnn predict";
+    const char *S = eval ? "bnn eval" : prune ? "bnn prune" : "bnn predict";
     int rc = parse_infer(S, argc - 1, argv + 1, allowed, 11, bnn_help, 1, &o);
     if (rc >= 0) return rc;
-    if (!eval && !o.out) return usage_error("bnn predict", "--out FILE.csv is required");
+    if (!eval && !prune && !o.out) return usage_error("bnn predict", "--out FILE.csv is required");
     elbo_bnn *m = load_bnn(o.model, o.threads);
     if (!m) return 1;
     if (o.samples < 1) o.samples = elbo_bnn_get_config(m)->samples;
@@ -439,8 +448,11 @@ int cmd_bnn(int argc, char **argv)
         rc = usage_error(S, "--ood and --reliability are for a classifier");
     else if (!regress && o.targets)
         rc = usage_error(S, "--targets is for a regressor (this model is a classifier)");
+    else if (regress && prune)
+        rc = usage_error(S, "pruning is measured by a classifier's error; this model is a regressor");
     else if (load_split_targets(S, o.data, o.targets, o.split, o.limit, &ds) == 0) {
-        if (regress) rc = eval ? regression_eval_cmd(&o, m, &ds) : regression_predict_cmd(&o, m, &ds);
+        if (prune) rc = bnn_prune_cmd(&o, m, &ds);
+        else if (regress) rc = eval ? regression_eval_cmd(&o, m, &ds) : regression_predict_cmd(&o, m, &ds);
         else rc = eval ? bnn_eval_cmd(&o, m, &ds) : bnn_predict_cmd(&o, m, &ds);
     }
     elbo_dataset_free(&ds);

@@ -38,7 +38,8 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         {"samples", required_argument, 0, O_SAMPLES}, {"input", required_argument, 0, O_DATA},
         {"z", required_argument, 0, O_Z},             {"latents", required_argument, 0, O_LATENTS},
         {"ood", required_argument, 0, O_OOD},         {"reliability", required_argument, 0, O_RELIABILITY},
-        {"targets", required_argument, 0, O_TARGETS},
+        {"targets", required_argument, 0, O_TARGETS}, {"fractions", required_argument, 0, O_FRACTIONS},
+        {"plot", required_argument, 0, O_PLOT},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     opterr = 0;
@@ -72,6 +73,8 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         case O_OOD: o->ood = optarg; break;
         case O_RELIABILITY: o->reliability = optarg; break;
         case O_TARGETS: o->targets = optarg; break;
+        case O_FRACTIONS: o->fractions = optarg; break;
+        case O_PLOT: o->plot = optarg; break;
         case O_N: if (arg_int(S, "-n", optarg, 1, 1000000, &o->n)) return 2; break;
         case O_COLS: if (arg_int(S, "--cols", optarg, 1, 1000, &o->cols)) return 2; break;
         case O_STEPS: if (arg_int(S, "--steps", optarg, 2, 1000, &o->steps)) return 2; break;

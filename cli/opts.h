@@ -11,11 +11,11 @@
 enum {
     O_MODEL = 256, O_N, O_OUT, O_SEED, O_COLS, O_DATA, O_SPLIT, O_LIMIT, O_THREADS, O_JSON, O_IW,
     O_PROBE, O_SCATTER, O_SCORE, O_INLIERS, O_OUTLIERS, O_STEPS, O_METRICS, O_PREFIX, O_TRAIN_DATA,
-    O_SAMPLES, O_Z, O_LATENTS, O_OOD, O_RELIABILITY, O_TARGETS
+    O_SAMPLES, O_Z, O_LATENTS, O_OOD, O_RELIABILITY, O_TARGETS, O_FRACTIONS, O_PLOT
 };
 
 typedef struct {
-    const char *model, *out, *data, *scatter, *inliers, *outliers, *metrics, *prefix, *train_data, *z, *latents, *ood, *reliability, *targets;
+    const char *model, *out, *data, *scatter, *inliers, *outliers, *metrics, *prefix, *train_data, *z, *latents, *ood, *reliability, *targets, *fractions, *plot;
     long n, cols, limit, threads, iw, steps, samples;
     uint64_t seed;
     elbo_split split;
@@ -57,5 +57,9 @@ int image_side(int D);
 float *dataset_floats(const elbo_dataset *ds, int n);
 /* 1 with *h, *w, *c set when ds's rows are images (grids can be drawn). */
 int grid_shape(const elbo_dataset *ds, int *h, int *w, int *c);
+
+/* `elbo bnn prune` on the loaded model m and the rows ds (cli/bnn_prune.c):
+ * 0, 1 on failure, 2 for bad --fractions (printed). */
+int bnn_prune_cmd(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds);
 
 #endif

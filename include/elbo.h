@@ -726,6 +726,17 @@ typedef struct {
 
 ELBO_API elbo_status elbo_bnn_evaluate_regression(elbo_bnn *m, const elbo_dataset *ds, int S, uint64_t seed,
                                                   elbo_bnn_regression_metrics *out, elbo_error *err);
+/** Weight pruning by signal-to-noise ratio (Blundell et al. 2015, Table 2):
+ *  sets to zero (mu = 0, sigma ~ 0) the fraction (in [0, 1)) of the
+ *  network's weights, over every layer together and biases excepted, with
+ *  the lowest |mu| / sigma (|w| for point weights); *pruned (may be NULL)
+ *  gets how many. In place: reload the model to undo. */
+ELBO_API elbo_status elbo_bnn_prune(elbo_bnn *m, double fraction, long *pruned, elbo_error *err);
+/** The number of weights (biases excepted), and each one's |mu| / sigma
+ *  (|w| for point weights) into snr [that many], layer by layer in
+ *  [out, in] order. */
+ELBO_API long elbo_bnn_weight_count(const elbo_bnn *m);
+ELBO_API elbo_status elbo_bnn_snr(const elbo_bnn *m, float *snr, elbo_error *err);
 /** Sets the moments a model with cfg.standardize uses: x_mean and x_sd
  *  [input_dim] (each sd > 0), and for a regressor y_mean, y_sd (> 0). Before
  *  training; they are saved with the model. ELBO_ERR_ARG without

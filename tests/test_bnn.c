@@ -386,6 +386,49 @@ static void check_near_deterministic(void)
     elbo_bnn_free(d);
 }
 
+/* Pruning removes exactly the fraction asked, the lowest |mu|/sigma first,
+ * and leaves biases alone. */
+static void check_prune(void)
+{
+    elbo_bnn *m = small_bnn(2, 1, -2.0, 13);
+    if (!m) return;
+    model *mb = bnn_base(m);
+    for (size_t i = 0; i < mb->n_params; i++) mb->params[i] += (float)(0.5 * elbo_rng_normal(&rng));
+    long n = elbo_bnn_weight_count(m), gone = -1;
+    CHECK(n == 6 * 5 + 5 * 4 + 4 * 3, "weight count %ld", n);
+    float *before = malloc(sizeof(float) * (size_t)n), *after = malloc(sizeof(float) * (size_t)n);
+    float *bias = malloc(sizeof(float) * mb->n_params);
+    memcpy(bias, mb->params, sizeof(float) * mb->n_params);
+    elbo_error err;
+    elbo_bnn_snr(m, before, &err);
+    CHECK(elbo_bnn_prune(m, 0.5, &gone, &err) == ELBO_OK && gone == n / 2, "pruned %ld of %ld", gone, n);
+    elbo_bnn_snr(m, after, &err);
+    float max_gone = 0, min_kept = INFINITY;
+    long zero = 0;
+    for (long i = 0; i < n; i++) {
+        if (after[i] == 0) {
+            zero++;
+            max_gone = fmaxf(max_gone, before[i]);
+        } else {
+            min_kept = fminf(min_kept, before[i]);
+            CHECK(after[i] == before[i], "kept weight %ld changed", i);
+        }
+    }
+    CHECK(zero == n / 2 && max_gone <= min_kept, "%ld zeroed; the largest removed SNR %g, smallest kept %g", zero,
+          max_gone, min_kept);
+    int same_bias = 1;
+    for (int k = 0; k < mb->n_tensors; k++)
+        if (strstr(mb->tensors[k].name, "bias"))
+            same_bias &= !memcmp(bias + mb->tensors[k].off, mb->params + mb->tensors[k].off,
+                                 sizeof(float) * mb->tensors[k].n);
+    CHECK(same_bias, "pruning touched a bias");
+    CHECK(elbo_bnn_prune(m, 1.0, NULL, &err) == ELBO_ERR_ARG, "a fraction of 1 refused");
+    free(before);
+    free(after);
+    free(bias);
+    elbo_bnn_free(m);
+}
+
 /* The KL's share of a batch: B/N (uniform) or Blundell's 2^(M-i)/(2^M-1). */
 static void check_kl_weighting(void)
 {
@@ -565,6 +608,7 @@ int main(void)
     check_model_grad(2, (variant){ELBO_WEIGHTS_GAUSSIAN, ELBO_BNN_CLASSIFIER, 0.3, 0});
     check_kl_mc();
     check_near_deterministic();
+    check_prune();
     check_kl_weighting();
     check_mixture();
     char dir[] = "/tmp/elbo-test-bnn-XXXXXX";

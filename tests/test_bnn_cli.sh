@@ -63,6 +63,15 @@ check "mutual information >= 0, entropy >= expected" awk -F, 'NR > 1 && ($16 < 0
 expect_rc 2 "predict needs --out" "$ELBO" bnn predict --model "$T/a"
 expect_rc 1 "a VAE checkpoint is not a bnn" "$ELBO" bnn eval --model tests/fixtures
 expect_rc 2 "unknown subcommand" "$ELBO" bnn bogus
+expect_rc 0 "bnn prune" "$ELBO" bnn prune --model "$T/a" --limit 300 --samples 2 --fractions 0,0.5,0.9 \
+    --out "$T/prune.csv" --plot "$T/prune.png"
+check "prune prints the SNR quantiles" grep -q "signal-to-noise ratio of 50816 weights" "$T/out.txt"
+check "prune CSV: header and 3 rows" sh -c "head -1 '$T/prune.csv' | grep -q '^fraction_pruned,weights_kept,error,nll,ece,brier$' && test \$(wc -l < '$T/prune.csv') = 4"
+check "half the weights kept at 0.5" grep -q "^0.5,25408," "$T/prune.csv"
+check "prune plot" is_png "$T/prune.png"
+expect_rc 2 "fractions must increase" "$ELBO" bnn prune --model "$T/a" --fractions 0.5,0.2
+expect_rc 2 "a fraction of 1 refused" "$ELBO" bnn prune --model "$T/a" --fractions 1
+
 # the deterministic baselines: point weights, with and without dropout
 expect_rc 0 "point weights" "$ELBO" train $SMALL --epochs 1 --weights point --out "$T/pt"
 check "point weights: PyTorch's nn.Linear names" sh -c "head -c 4000 '$T/pt/model.safetensors' | grep -q '\"fc1.weight\"' && ! head -c 4000 '$T/pt/model.safetensors' | grep -q weight_rho"
