@@ -212,7 +212,7 @@ static int predict_rows(const char *S, const infer_opts *o, elbo_bnn *m, const e
                 double q = pr->probs[(size_t)i * C + k];
                 e -= q > 0 ? q * log(q) : 0.0;
             }
-            pr->h[i] = e;
+            pr->h[i] = (float)e; /* as the expected entropy is rounded: a point network's MI is 0 exactly */
         }
         rc = 0;
     }
