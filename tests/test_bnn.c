@@ -198,9 +198,10 @@ typedef struct {
     elbo_bnn_task task;
     double dropout;
     int standardize;
+    int sparse_x; /* inputs mostly zero: the first layer's sparse path */
 } variant;
 
-static const variant PLAIN = {ELBO_WEIGHTS_GAUSSIAN, ELBO_BNN_CLASSIFIER, 0.0, 0};
+static const variant PLAIN = {ELBO_WEIGHTS_GAUSSIAN, ELBO_BNN_CLASSIFIER, 0.0, 0, 0};
 
 static elbo_bnn *variant_bnn(int n_hidden, int threads, double rho, uint64_t seed, variant v)
 {
@@ -282,6 +283,7 @@ static void check_model_grad(int n_hidden, variant v)
     float x[R * 6], eps[R * 20], t[R], mask[R * 20];
     int32_t y[R] = {0, 2, 1, 1, 0};
     fd_fill_normal(&rng, x, R * 6, 1);
+    for (int i = 0; v.sparse_x && i < R * 6; i++) x[i] = i % 3 ? 0.0f : x[i]; /* 2/3 zeros */
     fd_fill_normal(&rng, eps, R * 20, 1);
     fd_fill_normal(&rng, t, R, 1);
     for (int i = 0; i < R * 20; i++) mask[i] = elbo_rng_uniform(&rng) < v.dropout ? 0.0f : (float)(1 / (1 - v.dropout));
@@ -296,8 +298,8 @@ static void check_model_grad(int n_hidden, variant v)
     float *g = calloc(mb->n_params, sizeof(float));
     for (int k = 0; k < mb->n_chunks; k++) bnn_chunk_grad(m, 1, k, g + mb->chunks[k].off);
     char name[64];
-    snprintf(name, sizeof name, "bnn(L=%d,%s,%s,p=%g%s)", n_hidden, v.weights ? "point" : "gauss",
-             v.task ? "regress" : "classify", v.dropout, v.standardize ? ",std" : "");
+    snprintf(name, sizeof name, "bnn(L=%d,%s,%s,p=%g%s%s)", n_hidden, v.weights ? "point" : "gauss",
+             v.task ? "regress" : "classify", v.dropout, v.standardize ? ",std" : "", v.sparse_x ? ",sparse" : "");
     unsigned char *want = calloc(mb->n_params, 1), *seen = calloc(mb->n_params, 1);
     for (int k = 0; k < mb->n_tensors; k++) {
         const model_tensor *tt = &mb->tensors[k];
@@ -351,7 +353,7 @@ static void check_kl_mc(void)
 static void check_near_deterministic(void)
 {
     elbo_bnn *m = small_bnn(2, 1, -20.0, 3);
-    elbo_bnn *d = variant_bnn(2, 1, 0.0, 4, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_CLASSIFIER, 0.0, 0});
+    elbo_bnn *d = variant_bnn(2, 1, 0.0, 4, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_CLASSIFIER, 0.0, 0, 0});
     if (!m || !d) return;
     model *mb = bnn_base(m), *db = bnn_base(d);
     for (int k = 0; k < db->n_tensors; k++) { /* fcK.weight <- fcK.weight_mu */
@@ -601,11 +603,14 @@ int main(void)
     check_model_grad(0, PLAIN);
     check_model_grad(1, PLAIN);
     check_model_grad(2, PLAIN);
-    check_model_grad(2, (variant){ELBO_WEIGHTS_GAUSSIAN, ELBO_BNN_REGRESSOR, 0.0, 1});
-    check_model_grad(1, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_CLASSIFIER, 0.0, 0});
-    check_model_grad(2, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_CLASSIFIER, 0.5, 0});
-    check_model_grad(2, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_REGRESSOR, 0.3, 1});
-    check_model_grad(2, (variant){ELBO_WEIGHTS_GAUSSIAN, ELBO_BNN_CLASSIFIER, 0.3, 0});
+    check_model_grad(0, (variant){ELBO_WEIGHTS_GAUSSIAN, ELBO_BNN_CLASSIFIER, 0.0, 0, 1});
+    check_model_grad(2, (variant){ELBO_WEIGHTS_GAUSSIAN, ELBO_BNN_CLASSIFIER, 0.0, 0, 1});
+    check_model_grad(2, (variant){ELBO_WEIGHTS_GAUSSIAN, ELBO_BNN_REGRESSOR, 0.0, 1, 0});
+    check_model_grad(1, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_CLASSIFIER, 0.0, 0, 0});
+    check_model_grad(1, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_CLASSIFIER, 0.0, 0, 1});
+    check_model_grad(2, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_CLASSIFIER, 0.5, 0, 0});
+    check_model_grad(2, (variant){ELBO_WEIGHTS_POINT, ELBO_BNN_REGRESSOR, 0.3, 1, 1});
+    check_model_grad(2, (variant){ELBO_WEIGHTS_GAUSSIAN, ELBO_BNN_CLASSIFIER, 0.3, 0, 1});
     check_kl_mc();
     check_near_deterministic();
     check_prune();

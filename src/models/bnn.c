@@ -88,6 +88,7 @@ static void build_layout(elbo_bnn *m)
         bnn_layer *L = &m->layers[l];
         L->in = l ? c->hidden[l - 1] : c->input_dim;
         L->out = l < c->n_hidden ? c->hidden[l] : m->regress ? 1 : c->n_classes;
+        L->transposed = l == 0;
         size_t wn = (size_t)L->in * L->out, O = (size_t)L->out;
         L->wmu = off;
         L->wrho = m->point ? BNN_NONE : off + wn;
@@ -124,7 +125,7 @@ static void build_tensors(elbo_bnn *m)
             model_tensor *t = &m->tensors[b->n_tensors++];
             if (k < 2)
                 *t = (model_tensor){.ndim = 2, .shape = {L->out, L->in}, .off = offs[k],
-                                    .n = (size_t)L->in * L->out};
+                                    .n = (size_t)L->in * L->out, .transposed = L->transposed};
             else
                 *t = (model_tensor){.ndim = 1, .shape = {L->out}, .off = offs[k], .n = (size_t)L->out};
             snprintf(t->name, sizeof t->name, "fc%d.%s", l + 1, m->point ? point[k] : part[k]);
@@ -145,21 +146,23 @@ static void build_tensors(elbo_bnn *m)
 enum { CHUNK = 32768 }; /* floats per gradient chunk (cache-sized, as the VAE's) */
 
 /* Counts (ch == NULL) or fills the chunk list: weight rows in blocks of
- * about CHUNK floats, biases whole; returns the count. */
+ * about CHUNK floats (rows in memory: a transposed layer's are its
+ * inputs), biases whole; returns the count. */
 static int list_chunks(const void *owner, model_chunk *ch)
 {
     const elbo_bnn *m = owner;
     int nc = 0;
     for (int l = 0; l < m->n_layers; l++) {
         const bnn_layer *L = &m->layers[l];
-        int step = CHUNK / L->in > 0 ? CHUNK / L->in : 1;
+        int rows = L->transposed ? L->in : L->out, len = L->transposed ? L->out : L->in;
+        int step = CHUNK / len > 0 ? CHUNK / len : 1;
         for (int kind = BNN_WMU; kind <= BNN_BRHO; kind++) {
             if (m->point && (kind == BNN_WRHO || kind == BNN_BRHO)) continue;
-            int bias = kind >= BNN_BMU, s = bias ? L->out : step;
+            int bias = kind >= BNN_BMU, s = bias ? L->out : step, nr = bias ? L->out : rows;
             size_t base = kind == BNN_WMU ? L->wmu : kind == BNN_WRHO ? L->wrho : kind == BNN_BMU ? L->bmu : L->brho;
-            for (int r0 = 0; r0 < L->out; r0 += s) {
-                int r1 = L->out - r0 < s ? L->out : r0 + s;
-                size_t row = bias ? 1 : (size_t)L->in, n = (size_t)(r1 - r0) * row;
+            for (int r0 = 0; r0 < nr; r0 += s) {
+                int r1 = nr - r0 < s ? nr : r0 + s;
+                size_t row = bias ? 1 : (size_t)len, n = (size_t)(r1 - r0) * row;
                 if (ch)
                     ch[nc] = (model_chunk){.off = base + (size_t)r0 * row, .n = n, .layer = l,
                                            .kind = kind, .r0 = r0, .r1 = r1};
@@ -233,15 +236,33 @@ static void worker_free(bnn_worker *w)
 {
     elbo_free_aligned(w->block);
     free(w->y);
+    free(w->xs.row_ptr);
+    free(w->xs.row_col);
+    free(w->xs.row_val);
+    free(w->xs.col_ptr);
+    free(w->xs.col_row);
+    free(w->xs.col_val);
+    free(w->xs2.row_val);
+    free(w->xs2.col_val);
     memset(w, 0, sizeof *w);
 }
 
 static int worker_alloc(elbo_bnn *m, bnn_worker *w)
 {
     memset(w, 0, sizeof *w);
+    size_t R = (size_t)m->base.max_rows, I = (size_t)m->cfg.input_dim, cells = R * I;
     w->block = elbo_calloc_aligned(carve(m, w, NULL), sizeof(float));
-    w->y = calloc((size_t)m->base.max_rows, sizeof(int32_t));
-    if (!w->block || !w->y) {
+    w->y = calloc(R, sizeof(int32_t));
+    w->xs.row_ptr = malloc(sizeof(int) * (R + 1));
+    w->xs.row_col = malloc(sizeof(int) * cells);
+    w->xs.row_val = malloc(sizeof(float) * cells);
+    w->xs.col_ptr = malloc(sizeof(int) * (I + 1));
+    w->xs.col_row = malloc(sizeof(int) * cells);
+    w->xs.col_val = malloc(sizeof(float) * cells);
+    w->xs2.row_val = malloc(sizeof(float) * cells);
+    w->xs2.col_val = malloc(sizeof(float) * cells);
+    if (!w->block || !w->y || !w->xs.row_ptr || !w->xs.row_col || !w->xs.row_val || !w->xs.col_ptr ||
+        !w->xs.col_row || !w->xs.col_val || !w->xs2.row_val || !w->xs2.col_val) {
         worker_free(w);
         return -1;
     }
@@ -263,7 +284,11 @@ static void init_params(elbo_bnn *m, elbo_rng *rng)
         const bnn_layer *L = &m->layers[l];
         double bound = 1.0 / sqrt((double)L->in);
         size_t wn = (size_t)L->in * L->out;
-        for (size_t i = 0; i < wn; i++) p[L->wmu + i] = (float)(bound * (2.0 * elbo_rng_uniform(rng) - 1.0));
+        for (size_t i = 0; i < wn; i++) { /* in [out, in] order, stored as the layer keeps it */
+            size_t o = i / (size_t)L->in, k = i % (size_t)L->in;
+            p[L->wmu + (L->transposed ? k * (size_t)L->out + o : i)] =
+                (float)(bound * (2.0 * elbo_rng_uniform(rng) - 1.0));
+        }
         for (int o = 0; o < L->out; o++) p[L->bmu + o] = (float)(bound * (2.0 * elbo_rng_uniform(rng) - 1.0));
         if (m->point) continue;
         for (size_t i = 0; i < wn; i++) p[L->wrho + i] = (float)m->cfg.rho_init;
@@ -351,8 +376,7 @@ double bnn_update_sigma(elbo_bnn *m)
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int k = 0; k < m->n_blocks; k++) {
         size_t mu = m->blocks[k][0], rho = m->blocks[k][1], n = m->blocks[k][2];
-        m->block_kl[k] = gauss_prior_stats(m->s2 + rho, m->gv + rho, m->gk + rho, p + mu, p + rho,
-                                           (long)n, pv);
+        m->block_kl[k] = gauss_prior_stats(m->s2 + rho, NULL, NULL, p + mu, p + rho, (long)n, pv);
     }
     double kl = 0.0;
     for (int k = 0; k < m->n_blocks; k++) kl += m->block_kl[k];
@@ -436,6 +460,48 @@ void bnn_load_rows(const elbo_bnn *m, bnn_worker *w, const elbo_dataset *ds, con
     w->rows = n;
 }
 
+/* The first layer, weights [in, out] in memory: over the non-zeros of its
+ * input (and of their squares, the same pattern) when at most half are
+ * non-zero, else dense. */
+static void first_layer_forward(elbo_bnn *m, bnn_worker *w)
+{
+    const bnn_layer *L = &m->layers[0];
+    const float *p = m->base.params;
+    int B = w->rows, I = L->in, O = L->out;
+    sparse_batch_build(&w->xs, w->a[0], B, I);
+    w->x_sparse = 2 * (long)w->xs.nnz <= (long)B * I;
+    if (w->x_sparse) {
+        sparse_batch *q = &w->xs2;
+        float *rv = q->row_val, *cv = q->col_val;
+        *q = w->xs; /* the pattern; its own values */
+        q->row_val = rv;
+        q->col_val = cv;
+        for (int j = 0; j < w->xs.nnz; j++) rv[j] = w->xs.row_val[j] * w->xs.row_val[j];
+        linear_sparse_forward(m->point ? w->out[0] : w->mean[0], &w->xs, p + L->wmu, p + L->bmu, O);
+        if (m->point) return;
+        linear_sparse_forward(w->var[0], q, m->s2 + L->wrho, m->s2 + L->brho, O);
+    } else {
+        linear_t_forward(m->point ? w->out[0] : w->mean[0], w->a[0], p + L->wmu, p + L->bmu, B, I, O);
+        if (m->point) return;
+        square_forward(w->a2[0], w->a[0], (long)B * I);
+        linear_t_forward(w->var[0], w->a2[0], m->s2 + L->wrho, m->s2 + L->brho, B, I, O);
+    }
+    gauss_lrt_forward(w->out[0], w->mean[0], w->var[0], w->eps[0], (long)B * O);
+}
+
+/* The column index of the first layer's non-zeros (and of their squares),
+ * which its weight gradient reads. */
+static void first_layer_csc(bnn_worker *w)
+{
+    if (!w->x_sparse) return;
+    sparse_batch_build_csc(&w->xs);
+    sparse_batch *q = &w->xs2;
+    q->col_ptr = w->xs.col_ptr;
+    q->col_row = w->xs.col_row;
+    for (int j = 0; j < w->xs.nnz; j++) q->col_val[j] = w->xs.col_val[j] * w->xs.col_val[j];
+    q->has_csc = 1;
+}
+
 double bnn_forward(elbo_bnn *m, bnn_worker *w)
 {
     const float *p = m->base.params;
@@ -443,7 +509,9 @@ double bnn_forward(elbo_bnn *m, bnn_worker *w)
     for (int l = 0; l < m->n_layers; l++) {
         const bnn_layer *L = &m->layers[l];
         long nin = (long)B * L->in, nout = (long)B * L->out;
-        if (m->point) {
+        if (L->transposed) {
+            first_layer_forward(m, w);
+        } else if (m->point) {
             linear_forward(w->out[l], w->a[l], p + L->wmu, p + L->bmu, B, L->in, L->out);
         } else {
             linear_forward(w->mean[l], w->a[l], p + L->wmu, p + L->bmu, B, L->in, L->out);
@@ -483,7 +551,10 @@ void bnn_backward(elbo_bnn *m, bnn_worker *w)
         const bnn_layer *L = &m->layers[l];
         long nin = (long)B * L->in, nout = (long)B * L->out;
         if (!m->point) gauss_lrt_backward(w->dmean[l], w->dvar[l], w->dout[l], w->var[l], w->eps[l], nout);
-        if (l == 0) break; /* no gradient into the data */
+        if (l == 0) { /* no gradient into the data */
+            first_layer_csc(w);
+            break;
+        }
         linear_backward_data(w->da[l], bnn_dmean(w, m, l), p + L->wmu, B, L->in, L->out);
         if (!m->point) {
             linear_backward_data(w->da2[l], w->dvar[l], m->s2 + L->wrho, B, L->in, L->out);
@@ -515,7 +586,12 @@ void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst)
     for (int t = 0; t < nw; t++) { /* the data term, workers in order */
         const bnn_worker *w = &m->w[t];
         const float *d = rho ? w->dvar[l] : bnn_dmean(w, m, l), *in = rho ? w->a2[l] : w->a[l];
-        if (ch->kind == BNN_WMU || ch->kind == BNN_WRHO)
+        int weight = ch->kind == BNN_WMU || ch->kind == BNN_WRHO;
+        if (weight && L->transposed && w->x_sparse) /* rows are inputs: their non-zeros */
+            linear_sparse_weight_rows(dst, d, rho ? &w->xs2 : &w->xs, L->out, ch->r0, ch->r1);
+        else if (weight && L->transposed)
+            linear_t_weight_rows(dst, d, in, w->rows, L->in, L->out, ch->r0, ch->r1);
+        else if (weight)
             linear_weight_rows(dst, d, in, w->rows, L->in, L->out, ch->r0, ch->r1);
         else
             bias_backward(dst, d, w->rows, L->out, ch->r0, ch->r1);
@@ -533,7 +609,12 @@ void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst)
         return;
     }
     /* dst holds d/d sigma^2: the chain rule to rho, then the KL's gradient,
-     * with the factors of this step (bnn_update_sigma) */
+     * with the factors of this step (the mixture's from its pass, the
+     * Gaussian's recomputed here from rho) */
+    if (m->cfg.prior != ELBO_PRIOR_MIXTURE) {
+        gauss_prior_rho_grad(dst, p + ch->off, (long)ch->n, m->cfg.prior_sigma * m->cfg.prior_sigma, scale);
+        return;
+    }
     const float *gv = m->gv + ch->off, *gk = m->gk + ch->off;
     for (size_t i = 0; i < ch->n; i++) dst[i] = dst[i] * gv[i] + scale * gk[i];
 }

@@ -36,9 +36,10 @@ elbo_status elbo_bnn_snr(const elbo_bnn *m, float *snr, elbo_error *err)
 {
     (void)err;
     long k = 0;
-    for (int l = 0; l < m->n_layers; l++) {
+    for (int l = 0; l < m->n_layers; l++) { /* [out, in] order, whatever the memory layout */
         const bnn_layer *L = &m->layers[l];
-        for (size_t i = 0; i < (size_t)L->in * L->out; i++) snr[k++] = score_of(m, L, i);
+        size_t I = (size_t)L->in, O = (size_t)L->out;
+        for (size_t i = 0; i < I * O; i++) snr[k++] = score_of(m, L, L->transposed ? (i % I) * O + i / I : i);
     }
     return ELBO_OK;
 }

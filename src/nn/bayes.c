@@ -65,7 +65,8 @@ double kl_gauss_prior_forward(const float *mu, const float *rho, long n, double 
 void kl_gauss_prior_backward(float *dmu, float *drho, const float *mu, const float *rho, long n,
                              double prior_var, float scale)
 {
-    for (long i = 0; dmu && i < n; i++) dmu[i] += (float)(scale * (double)mu[i] / prior_var);
+    float c = (float)(scale / prior_var);
+    for (long i = 0; dmu && i < n; i++) dmu[i] += c * mu[i];
     for (long i = 0; drho && i < n; i++) {
         double sd = sp(rho[i]);
         drho[i] += (float)(scale * (sd / prior_var - 1.0 / sd) * sig(rho[i]));
@@ -86,15 +87,31 @@ double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, c
             float r = rho[i], e = elbo_exp_neg(-fabsf(r));
             float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
             var[i] = sd * sd;
+            term[j] = hl - elbo_log_pos(sd) + (sd * sd + mu[i] * mu[i]) * h - 0.5f;
+            (void)g;
+        }
+        for (long j = 0; dvar && j < m; j++) { /* the factors of the rho gradient, when wanted */
+            long i = i0 + j;
+            float r = rho[i], e = elbo_exp_neg(-fabsf(r));
+            float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
             dvar[i] = 2.0f * sd * g;
             dkl[i] = (sd * ipv - 1.0f / sd) * g;
-            term[j] = hl - elbo_log_pos(sd) + (sd * sd + mu[i] * mu[i]) * h - 0.5f;
         }
         double part = 0.0;
         for (long j = 0; j < m; j++) part += term[j];
         kl += part;
     }
     return kl;
+}
+
+void gauss_prior_rho_grad(float *dst, const float *rho, long n, double prior_var, float scale)
+{
+    const float ipv = (float)(1.0 / prior_var);
+    for (long i = 0; i < n; i++) { /* vectorised, as gauss_prior_stats */
+        float r = rho[i], e = elbo_exp_neg(-fabsf(r));
+        float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
+        dst[i] = dst[i] * 2.0f * sd * g + scale * (sd * ipv - 1.0f / sd) * g;
+    }
 }
 
 void normal_fill_fast(elbo_rng *rng, float *out, long n)
