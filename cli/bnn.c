@@ -153,8 +153,9 @@ static void bnn_help(void)
            "  --ood PATH       eval: the AUROC of telling these rows (out of distribution:\n"
            "                   e.g. Fashion-MNIST) from the split, by predictive entropy\n"
            "                   and by mutual information\n"
-           "  --reliability F  eval: a reliability diagram as PNG (accuracy against\n"
-           "                   confidence in 15 bins)\n"
+           "  --reliability F  eval: a reliability diagram as PNG (a classifier's accuracy\n"
+           "                   against confidence in 15 bins; a regressor's observed\n"
+           "                   coverage of its central intervals against the nominal)\n"
            "  --out FILE.csv   predict: where to write; prune: the curve as CSV\n"
            "  --fractions LIST prune: increasing fractions in [0, 1) (default\n"
            "                   0,0.5,0.75,0.95,0.98,0.99)\n"
@@ -353,6 +354,54 @@ static int bnn_predict_cmd(const infer_opts *o, elbo_bnn *m, const elbo_dataset 
 
 /* ------------------------------------------------------------- a regressor */
 
+/* z with P(|N(0,1)| <= z) = q, by bisection on erf. */
+static double central_z(double q)
+{
+    double lo = 0, hi = 10;
+    for (int i = 0; i < 80; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (erf(mid / sqrt(2.0)) < q) lo = mid;
+        else hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+/* --reliability for a regressor: the observed coverage of the central
+ * predictive intervals against their nominal level, beside the diagonal. */
+static int regression_reliability(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds)
+{
+    enum { K = 11 };
+    static const double q[K] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99};
+    int n = ds->n;
+    float *x = dataset_floats(ds, n), *buf = malloc(sizeof(float) * 3 * (size_t)n);
+    elbo_error err;
+    int rc = 1;
+    if (!x || !buf)
+        fprintf(stderr, "elbo bnn eval: out of memory\n");
+    else if (elbo_bnn_predict_regression(m, x, n, (int)o->samples, o->seed, buf, buf + n, buf + 2 * (size_t)n,
+                                         &err) != ELBO_OK)
+        fprintf(stderr, "elbo bnn eval: %s\n", err.msg);
+    else {
+        double nominal[K], observed[K];
+        for (int k = 0; k < K; k++) {
+            double z = central_z(q[k]), in = 0;
+            for (int i = 0; i < n; i++) {
+                double ms = buf[n + i], ns = buf[2 * n + i];
+                in += fabs(ds->targets[i] - buf[i]) <= z * sqrt(ms * ms + ns * ns);
+            }
+            nominal[k] = q[k];
+            observed[k] = in / n;
+        }
+        elbo_series se[2] = {{"observed", observed}, {"ideal", nominal}};
+        elbo_panel p = {"coverage", 2, se};
+        rc = elbo_write_plot_png(o->reliability, nominal, K, "nominal coverage", 1, &p, &err) != ELBO_OK;
+        if (rc) fprintf(stderr, "elbo bnn eval: %s\n", err.msg);
+    }
+    free(x);
+    free(buf);
+    return rc;
+}
+
 static int regression_eval_cmd(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds)
 {
     elbo_bnn_regression_metrics g;
@@ -362,6 +411,7 @@ static int regression_eval_cmd(const infer_opts *o, elbo_bnn *m, const elbo_data
         fprintf(stderr, "elbo bnn eval: %s\n", err.msg);
         return 1;
     }
+    if (o->reliability && regression_reliability(o, m, ds)) return 1;
     double s = now_seconds() - t0;
     if (o->json)
         printf("{\"n\":%ld,\"samples\":%ld,\"rmse\":%.6g,\"nll\":%.6f,\"coverage50\":%.6f,\"coverage90\":%.6f,"
@@ -372,6 +422,7 @@ static int regression_eval_cmd(const infer_opts *o, elbo_bnn *m, const elbo_data
                "mean sd %.4g (noise %.4g)  (%.2f s)\n",
                g.n, o->samples, g.rmse, g.nll, 100 * g.coverage[0], 100 * g.coverage[1], 100 * g.coverage[2],
                g.mean_sd, g.noise_sd, s);
+    if (o->reliability && !o->json) printf("wrote %s\n", o->reliability);
     return 0;
 }
 
@@ -444,8 +495,8 @@ int cmd_bnn(int argc, char **argv)
     rc = 1;
     if (regress && eval && !o.targets)
         rc = usage_error(S, "a regressor's eval needs --targets FILE beside --data");
-    else if (regress && (o.ood || o.reliability))
-        rc = usage_error(S, "--ood and --reliability are for a classifier");
+    else if (regress && o.ood)
+        rc = usage_error(S, "--ood is for a classifier");
     else if (!regress && o.targets)
         rc = usage_error(S, "--targets is for a regressor (this model is a classifier)");
     else if (regress && prune)

@@ -106,6 +106,8 @@ if [ -f "$SK/diabetes_data_raw.csv.gz" ]; then
     check "standardization travels with the model: eval = end of training" grep -q "RMSE $rmse " "$T/out.txt"
     expect_rc 2 "regressor eval needs --targets" "$ELBO" bnn eval --model "$T/r" --data "$T/tx.csv"
     expect_rc 2 "--ood is a classifier's" "$ELBO" bnn eval --model "$T/r" --data "$T/tx.csv" --targets "$T/ty.csv" --ood "$T/tx.csv"
+    expect_rc 0 "regression reliability diagram" "$ELBO" bnn eval --model "$T/r" --data "$T/tx.csv" --targets "$T/ty.csv" --reliability "$T/rrel.png"
+    check "regression reliability PNG" is_png "$T/rrel.png"
     expect_rc 0 "regressor predict" "$ELBO" bnn predict --model "$T/r" --data "$T/tx.csv" --targets "$T/ty.csv" --out "$T/rp.csv"
     check "regression CSV header" grep -q "^row,target,mean,sd,noise_sd,model_sd$" "$T/rp.csv"
     check "88 rows, sd^2 = noise^2 + model^2" awk -F, 'NR > 1 {n++; d = $4 * $4 - $5 * $5 - $6 * $6; if (d > 1e-3 * $4 * $4 || -d > 1e-3 * $4 * $4 || $6 <= 0) bad = 1} END {exit bad || n != 88}' "$T/rp.csv"
