@@ -314,13 +314,9 @@ static int bnn_eval_cmd(const infer_opts *o, elbo_bnn *m, const elbo_dataset *ds
 /* One CSV line per row of probs [n, C] with its uncertainty split. */
 static int write_predictions(const char *path, const elbo_dataset *ds, const predictions *pr, int C)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        fprintf(stderr, "elbo bnn predict: %s: cannot create\n", tmp);
-        return 1;
-    }
+    text_out t;
+    if (text_open("bnn predict", path, &t)) return 1;
+    FILE *f = t.f;
     fprintf(f, "row,label");
     for (int k = 0; k < C; k++) fprintf(f, ",p%d", k);
     fprintf(f, ",predicted,entropy,expected_entropy,mutual_information\n");
@@ -334,11 +330,7 @@ static int write_predictions(const char *path, const elbo_dataset *ds, const pre
         }
         fprintf(f, ",%d,%.6g,%.6g,%.6g\n", best, pr->h[i], pr->ent[i], fmax(pr->h[i] - pr->ent[i], 0.0));
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "elbo bnn predict: %s: write failed\n", path);
-        remove(tmp);
-        return 1;
-    }
+    if (text_commit("bnn predict", path, &t)) return 1;
     printf("wrote %s (%d rows)\n", path, ds->n);
     return 0;
 }
@@ -434,31 +426,22 @@ static int regression_predict_cmd(const infer_opts *o, elbo_bnn *m, const elbo_d
     float *x = dataset_floats(ds, ds->n), *buf = malloc(sizeof(float) * 3 * (size_t)ds->n);
     elbo_error err;
     int rc = 1, n = ds->n;
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", o->out);
-    FILE *f = NULL;
+    text_out t;
     if (!x || !buf)
         fprintf(stderr, "elbo bnn predict: out of memory\n");
     else if (elbo_bnn_predict_regression(m, x, n, (int)o->samples, o->seed, buf, buf + n, buf + 2 * (size_t)n,
                                          &err) != ELBO_OK)
         fprintf(stderr, "elbo bnn predict: %s\n", err.msg);
-    else if (!(f = fopen(tmp, "w")))
-        fprintf(stderr, "elbo bnn predict: %s: cannot create\n", tmp);
-    else {
-        fprintf(f, "row,target,mean,sd,noise_sd,model_sd\n");
+    else if (text_open("bnn predict", o->out, &t) == 0) {
+        fprintf(t.f, "row,target,mean,sd,noise_sd,model_sd\n");
         for (int i = 0; i < n; i++) {
             double ms = buf[n + i], ns = buf[2 * n + i];
-            fprintf(f, "%d,", i);
-            if (ds->targets) fprintf(f, "%.9g", ds->targets[i]);
-            fprintf(f, ",%.9g,%.6g,%.6g,%.6g\n", buf[i], sqrt(ms * ms + ns * ns), ns, ms);
+            fprintf(t.f, "%d,", i);
+            if (ds->targets) fprintf(t.f, "%.9g", ds->targets[i]);
+            fprintf(t.f, ",%.9g,%.6g,%.6g,%.6g\n", buf[i], sqrt(ms * ms + ns * ns), ns, ms);
         }
-        rc = fclose(f) != 0 || rename(tmp, o->out) != 0;
-        if (rc) {
-            fprintf(stderr, "elbo bnn predict: %s: write failed\n", o->out);
-            remove(tmp);
-        } else {
-            printf("wrote %s (%d rows)\n", o->out, n);
-        }
+        rc = text_commit("bnn predict", o->out, &t);
+        if (!rc) printf("wrote %s (%d rows)\n", o->out, n);
     }
     free(x);
     free(buf);

@@ -70,21 +70,13 @@ static void print_snr(elbo_bnn *m)
 
 static int write_curve(const char *path, const double *f, const long *kept, const elbo_bnn_metrics *r, int n)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *fp = fopen(tmp, "w");
-    if (!fp) {
-        fprintf(stderr, "elbo bnn prune: %s: cannot create\n", tmp);
-        return 1;
-    }
-    fprintf(fp, "fraction_pruned,weights_kept,error,nll,ece,brier\n");
+    text_out t;
+    if (text_open("bnn prune", path, &t)) return 1;
+    fprintf(t.f, "fraction_pruned,weights_kept,error,nll,ece,brier\n");
     for (int i = 0; i < n; i++)
-        fprintf(fp, "%g,%ld,%.6f,%.6f,%.6f,%.6f\n", f[i], kept[i], 1 - r[i].accuracy, r[i].nll, r[i].ece, r[i].brier);
-    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "elbo bnn prune: %s: write failed\n", path);
-        remove(tmp);
-        return 1;
-    }
+        fprintf(t.f, "%g,%ld,%.6f,%.6f,%.6f,%.6f\n", f[i], kept[i], 1 - r[i].accuracy, r[i].nll, r[i].ece,
+                r[i].brier);
+    if (text_commit("bnn prune", path, &t)) return 1;
     printf("wrote %s\n", path);
     return 0;
 }

@@ -197,3 +197,22 @@ int image_side(int D)
     while ((side + 1) * (side + 1) <= D) side++;
     return side * side == D ? side : 0;
 }
+
+int text_open(const char *S, const char *path, text_out *t)
+{
+    snprintf(t->tmp, sizeof t->tmp, "%s.tmp", path);
+    t->f = fopen(t->tmp, "w");
+    if (!t->f) fprintf(stderr, "elbo %s: %s: cannot create\n", S, t->tmp);
+    return t->f ? 0 : 1;
+}
+
+int text_commit(const char *S, const char *path, text_out *t)
+{
+    int bad = ferror(t->f) != 0;
+    bad |= fclose(t->f) != 0;
+    t->f = NULL;
+    if (!bad && rename(t->tmp, path) == 0) return 0;
+    fprintf(stderr, "elbo %s: %s: write failed\n", S, path);
+    remove(t->tmp);
+    return 1;
+}

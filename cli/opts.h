@@ -5,6 +5,7 @@
 #define ELBO_CLI_OPTS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "elbo.h"
 
@@ -57,6 +58,16 @@ int image_side(int D);
 float *dataset_floats(const elbo_dataset *ds, int n);
 /* 1 with *h, *w, *c set when ds's rows are images (grids can be drawn). */
 int grid_shape(const elbo_dataset *ds, int *h, int *w, int *c);
+
+/* A text output written atomically: text_open creates PATH.tmp (its name
+ * into tmp [cap]); text_commit closes it and renames it to path, or on any
+ * failure removes it. Both print why for command S; NULL / 1 on failure. */
+typedef struct {
+    FILE *f;
+    char tmp[4200];
+} text_out;
+int text_open(const char *S, const char *path, text_out *t);
+int text_commit(const char *S, const char *path, text_out *t);
 
 /* `elbo bnn prune` on the loaded model m and the rows ds (cli/bnn_prune.c):
  * 0, 1 on failure, 2 for bad --fractions (printed). */

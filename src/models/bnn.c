@@ -236,13 +236,8 @@ static void worker_free(bnn_worker *w)
 {
     elbo_free_aligned(w->block);
     free(w->y);
-    free(w->xs.row_ptr);
-    free(w->xs.row_col);
-    free(w->xs.row_val);
-    free(w->xs.col_ptr);
-    free(w->xs.col_row);
-    free(w->xs.col_val);
-    free(w->xs2.row_val);
+    sparse_batch_free(&w->xs);
+    free(w->xs2.row_val); /* its index arrays are xs's */
     free(w->xs2.col_val);
     memset(w, 0, sizeof *w);
 }
@@ -250,19 +245,11 @@ static void worker_free(bnn_worker *w)
 static int worker_alloc(elbo_bnn *m, bnn_worker *w)
 {
     memset(w, 0, sizeof *w);
-    size_t R = (size_t)m->base.max_rows, I = (size_t)m->cfg.input_dim, cells = R * I;
+    int R = m->base.max_rows, I = m->cfg.input_dim;
     w->block = elbo_calloc_aligned(carve(m, w, NULL), sizeof(float));
-    w->y = calloc(R, sizeof(int32_t));
-    w->xs.row_ptr = malloc(sizeof(int) * (R + 1));
-    w->xs.row_col = malloc(sizeof(int) * cells);
-    w->xs.row_val = malloc(sizeof(float) * cells);
-    w->xs.col_ptr = malloc(sizeof(int) * (I + 1));
-    w->xs.col_row = malloc(sizeof(int) * cells);
-    w->xs.col_val = malloc(sizeof(float) * cells);
-    w->xs2.row_val = malloc(sizeof(float) * cells);
-    w->xs2.col_val = malloc(sizeof(float) * cells);
-    if (!w->block || !w->y || !w->xs.row_ptr || !w->xs.row_col || !w->xs.row_val || !w->xs.col_ptr ||
-        !w->xs.col_row || !w->xs.col_val || !w->xs2.row_val || !w->xs2.col_val) {
+    w->y = calloc((size_t)R, sizeof(int32_t));
+    int bad = sparse_batch_alloc(&w->xs, R, I, 0) | sparse_batch_alloc(&w->xs2, R, I, 1);
+    if (!w->block || !w->y || bad) {
         worker_free(w);
         return -1;
     }

@@ -121,6 +121,15 @@ elbo_status elbo_bnn_predict(elbo_bnn *m, const float *x, int n, int S, uint64_t
     return ELBO_OK;
 }
 
+/* What every evaluation checks: the kind of model, the data set, the draws. */
+static elbo_status eval_check(const elbo_bnn *m, int regress, const elbo_dataset *ds, int S, elbo_error *err)
+{
+    elbo_status st = need(m, regress, err);
+    if (!st) st = elbo_bnn_check_dataset(m, ds, err);
+    if (!st && S < 1) st = elbo_fail(err, ELBO_ERR_ARG, "S = %d draws; need at least 1", S);
+    return st;
+}
+
 /* Accuracy, NLL, ECE (15 bins) and Brier score of probs against labels. */
 static void metrics_of(const float *probs, const int32_t *y, int n, int C, elbo_bnn_metrics *out)
 {
@@ -156,10 +165,8 @@ elbo_status elbo_bnn_evaluate(elbo_bnn *m, const elbo_dataset *ds, int S, uint64
                               elbo_bnn_metrics *out, elbo_error *err)
 {
     ELBO_ASSERT(m && out);
-    elbo_status st = need(m, 0, err);
-    if (!st) st = elbo_bnn_check_dataset(m, ds, err);
+    elbo_status st = eval_check(m, 0, ds, S, err);
     if (st) return st;
-    if (S < 1) return elbo_fail(err, ELBO_ERR_ARG, "S = %d draws; need at least 1", S);
     float *probs = malloc(sizeof(float) * (size_t)ds->n * m->cfg.n_classes);
     if (!probs) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d predictions", ds->n);
     bnn_pred o = {.probs = probs};
@@ -226,10 +233,8 @@ elbo_status elbo_bnn_evaluate_regression(elbo_bnn *m, const elbo_dataset *ds, in
                                          elbo_bnn_regression_metrics *out, elbo_error *err)
 {
     ELBO_ASSERT(m && out);
-    elbo_status st = need(m, 1, err);
-    if (!st) st = elbo_bnn_check_dataset(m, ds, err);
+    elbo_status st = eval_check(m, 1, ds, S, err);
     if (st) return st;
-    if (S < 1) return elbo_fail(err, ELBO_ERR_ARG, "S = %d draws; need at least 1", S);
     int n = ds->n;
     float *buf = malloc(sizeof(float) * 3 * (size_t)n);
     double *lpd = malloc(sizeof(double) * (size_t)n);

@@ -173,12 +173,7 @@ static void worker_free(vae_worker *w)
     elbo_free_aligned(w->act);
     elbo_free_aligned(w->dact);
     free(w->grads);
-    free(w->xs.row_ptr);
-    free(w->xs.row_col);
-    free(w->xs.row_val);
-    free(w->xs.col_ptr);
-    free(w->xs.col_row);
-    free(w->xs.col_val);
+    sparse_batch_free(&w->xs);
     free(w->kl_dims);
     free(w->lw);
     memset(w, 0, sizeof *w);
@@ -189,20 +184,13 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
     memset(w, 0, sizeof *w);
     w->cap = m->cfg.max_batch;
     size_t na = carve(m, w, NULL, 0), ng = carve(m, w, NULL, 1);
-    size_t cells = (size_t)w->cap * m->cfg.input_dim;
     w->act = elbo_calloc_aligned(na, sizeof(float));
     w->dact = elbo_calloc_aligned(ng, sizeof(float));
     w->grads = calloc(m->base.n_params, sizeof(float));
-    w->xs.row_ptr = malloc(sizeof(int) * ((size_t)w->cap + 1));
-    w->xs.row_col = malloc(sizeof(int) * cells);
-    w->xs.row_val = malloc(sizeof(float) * cells);
-    w->xs.col_ptr = malloc(sizeof(int) * ((size_t)m->cfg.input_dim + 1));
-    w->xs.col_row = malloc(sizeof(int) * cells);
-    w->xs.col_val = malloc(sizeof(float) * cells);
+    int xs_bad = sparse_batch_alloc(&w->xs, w->cap, m->cfg.input_dim, 0);
     w->kl_dims = calloc((size_t)m->cfg.latent_dim, sizeof(double));
     w->lw = calloc((size_t)w->cap, sizeof(double));
-    if (!w->kl_dims || !w->lw || !w->act || !w->dact || !w->grads || !w->xs.row_ptr || !w->xs.row_col || !w->xs.row_val ||
-        !w->xs.col_ptr || !w->xs.col_row || !w->xs.col_val) {
+    if (!w->kl_dims || !w->lw || !w->act || !w->dact || !w->grads || xs_bad) {
         worker_free(w);
         return -1;
     }

@@ -33,12 +33,11 @@ static inline float elbo_exp_neg(float x)
     return p * scale;
 }
 
-/* log(1 + e) for e in [0, 1], as 2 atanh(s) with s = e / (2 + e) <= 1/3:
- * the odd series 2 (s + s^3/3 + ... + s^15/15) truncates below 1e-8. */
-static inline float elbo_log1p_01(float e)
+/* 2 atanh(s) = log((1 + s) / (1 - s)) for |s| <= 1/3 by its odd series
+ * 2 (s + s^3/3 + ... + s^15/15), truncated below 1e-8: the logs below. */
+static inline float elbo_atanh2_small(float s)
 {
-    float s = e / (2.0f + e), s2 = s * s;
-    float p = 1.0f / 15;
+    float s2 = s * s, p = 1.0f / 15;
     p = p * s2 + 1.0f / 13;
     p = p * s2 + 1.0f / 11;
     p = p * s2 + 1.0f / 9;
@@ -49,9 +48,12 @@ static inline float elbo_log1p_01(float e)
     return 2.0f * s * p;
 }
 
+/* log(1 + e) for e in [0, 1], as 2 atanh(s) with s = e / (2 + e) <= 1/3. */
+static inline float elbo_log1p_01(float e) { return elbo_atanh2_small(e / (2.0f + e)); }
+
 /* log(x) for positive, finite, normal x: x = m 2^k with m in
  * [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <=
- * 0.172, whose odd series to s^13 truncates below 1e-10. */
+ * 0.172. */
 static inline float elbo_log_pos(float x)
 {
     int32_t bits;
@@ -63,15 +65,7 @@ static inline float elbo_log_pos(float x)
     int big = m > 1.41421356f;
     m = big ? 0.5f * m : m;
     k += big;
-    float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
-    float p = 1.0f / 13;
-    p = p * s2 + 1.0f / 11;
-    p = p * s2 + 1.0f / 9;
-    p = p * s2 + 1.0f / 7;
-    p = p * s2 + 1.0f / 5;
-    p = p * s2 + 1.0f / 3;
-    p = p * s2 + 1.0f;
-    return 2.0f * s * p + (float)k * 0.693147180559945f;
+    return elbo_atanh2_small((m - 1.0f) / (m + 1.0f)) + (float)k * 0.693147180559945f;
 }
 
 /* sin and cos of a in [-pi/2, pi/2] by their Taylor polynomials (to a^13

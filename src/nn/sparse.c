@@ -6,6 +6,37 @@
 #include "../util/common.h"
 #include "ops.h"
 
+#include <stdlib.h>
+
+int sparse_batch_alloc(sparse_batch *s, int B, int I, int values_only)
+{
+    memset(s, 0, sizeof *s);
+    size_t cells = (size_t)B * (size_t)I;
+    s->row_val = malloc(sizeof(float) * cells);
+    s->col_val = malloc(sizeof(float) * cells);
+    if (!values_only) {
+        s->row_ptr = malloc(sizeof(int) * ((size_t)B + 1));
+        s->row_col = malloc(sizeof(int) * cells);
+        s->col_ptr = malloc(sizeof(int) * ((size_t)I + 1));
+        s->col_row = malloc(sizeof(int) * cells);
+    }
+    if (s->row_val && s->col_val && (values_only || (s->row_ptr && s->row_col && s->col_ptr && s->col_row)))
+        return 0;
+    sparse_batch_free(s);
+    return -1;
+}
+
+void sparse_batch_free(sparse_batch *s)
+{
+    free(s->row_ptr);
+    free(s->row_col);
+    free(s->row_val);
+    free(s->col_ptr);
+    free(s->col_row);
+    free(s->col_val);
+    memset(s, 0, sizeof *s);
+}
+
 void sparse_batch_build(sparse_batch *s, const float *x, int B, int I)
 {
     s->B = B;

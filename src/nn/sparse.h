@@ -26,6 +26,13 @@ typedef struct {
     float *col_val;/* [B*I] */
 } sparse_batch;
 
+/* The arrays of s for up to B rows of I columns (0, or -1 when out of
+ * memory, s then holding nothing to free); sparse_batch_free releases
+ * them. values_only: only row_val and col_val, for a batch that shares
+ * another's pattern (its index pointers are copied from that one). */
+int sparse_batch_alloc(sparse_batch *s, int B, int I, int values_only);
+void sparse_batch_free(sparse_batch *s);
+
 /* Indexes the non-zeros of x [B, I] by row into s (whose arrays are sized
  * for at least B rows of I columns). */
 void sparse_batch_build(sparse_batch *s, const float *x, int B, int I);
