@@ -25,7 +25,7 @@ mkdir -p "$OUT"
 NET="--kind bnn --hidden 400,400 --train-limit 50000 --threads $THREADS --checkpoint-every 10e --quiet"
 train() { # name, options
     if [ -f "$OUT/$1/optim.safetensors" ]; then
-        "$ELBO" train --resume --out "$OUT/$1" --epochs "$EPOCHS" --quiet
+        "$ELBO" train --resume --out "$OUT/$1" --epochs "$EPOCHS" --quiet >&2
     else
         # shellcheck disable=SC2086
         "$ELBO" train $NET $2 --epochs "$EPOCHS" --out "$OUT/$1"
