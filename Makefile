@@ -46,7 +46,7 @@ CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(patsubst cli/%.c,$(B)/obj/cli/%.o,$(CLI_SRC))
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
-HDRS    := Makefile include/elbo.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h tests/fd.h tests/fixture.h
+HDRS    := Makefile include/elbo.h include/elbo_vi.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h tests/fd.h tests/fixture.h
 SONAME  := libelbo.so.$(SOMAJOR)
 
 .PHONY: all test bench clean install uninstall fuzz fuzz-run
@@ -113,6 +113,7 @@ install: $(B)/elbo $(B)/libelbo.a $(B)/libelbo.so
 	ln -sf libelbo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf libelbo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libelbo.so
 	install -m 644 include/elbo.h $(DESTDIR)$(PREFIX)/include/elbo.h
+	install -m 644 include/elbo_vi.h $(DESTDIR)$(PREFIX)/include/elbo_vi.h
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(VERSION)|' elbo.pc.in \
 	    > $(DESTDIR)$(LIBDIR)/pkgconfig/elbo.pc
 	install -m 644 docs/elbo.1 $(DESTDIR)$(PREFIX)/share/man/man1/elbo.1
@@ -120,7 +121,7 @@ install: $(B)/elbo $(B)/libelbo.a $(B)/libelbo.so
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/elbo $(DESTDIR)$(LIBDIR)/libelbo.a \
 	      $(DESTDIR)$(LIBDIR)/libelbo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
-	      $(DESTDIR)$(LIBDIR)/libelbo.so $(DESTDIR)$(PREFIX)/include/elbo.h \
+	      $(DESTDIR)$(LIBDIR)/libelbo.so $(DESTDIR)$(PREFIX)/include/elbo.h $(DESTDIR)$(PREFIX)/include/elbo_vi.h \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/elbo.pc $(DESTDIR)$(PREFIX)/share/man/man1/elbo.1
 
 # libFuzzer targets (clang, ASan + UBSan), one per parser; see docs/robustness.md.

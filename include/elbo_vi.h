@@ -1,0 +1,114 @@
+/* elbo_vi.h — variational inference for your own model: black-box VI.
+ *
+ * You give a dimension D and a log density on R^D (up to a constant) with
+ * its gradient; elbo fits a Gaussian q(theta) to it by maximising the ELBO
+ * E_q[log p(theta)] + H[q], and tells you how far to trust the fit:
+ *
+ *   double logp(void *state, const double *theta, double *grad);
+ *
+ *   elbo_vi_target t = {.dim = 2, .logp = logp, .state = &my_data};
+ *   elbo_vi_config c;
+ *   elbo_vi_config_default(&c);          // full rank, defaults that need no tuning
+ *   elbo_vi *fit = elbo_vi_fit(&t, &c, &err);
+ *   elbo_vi_summary s;  elbo_vi_get_summary(fit, &s);   // ELBO +- MCSE, k-hat
+ *   elbo_vi_mean(fit, mean);  elbo_vi_cov(fit, cov);  elbo_vi_draws(fit, 1000, seed, draws);
+ *   elbo_vi_free(fit);
+ *
+ * Families: mean-field N(m, diag(s^2)), full-rank N(m, L L^T) with L lower
+ * triangular, and low-rank N(m, B B^T + diag(s^2)) with B [D, rank].
+ * Gradients: reparameterisation with the sticking-the-landing estimator
+ * (Roeder et al. 2017: the score term of log q dropped, its path term
+ * kept), averaged over `draws` per step. The step size needs no tuning: a
+ * short trial of several Adam step sizes picks the start (as Stan's ADVI
+ * adapts eta), then the step is halved whenever the ELBO, averaged over a
+ * window of iterations, stops rising by more than its Monte Carlo error
+ * (iterates stationary, as in RABVI, Welandawe et al. 2022), and the
+ * result is the average of the last window's iterates. Seeded and
+ * deterministic. docs/vi.md has the math. */
+#ifndef ELBO_VI_H
+#define ELBO_VI_H
+
+#include "elbo.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The log density of your model at theta [dim], up to an additive
+ *  constant; when grad is not NULL, also its gradient into grad [dim].
+ *  Return -INFINITY (or NaN) outside the support. */
+typedef double (*elbo_logp_fn)(void *state, const double *theta, double *grad);
+
+typedef struct {
+    int dim;                   /* D >= 1 */
+    elbo_logp_fn logp;
+    void *state;               /* passed to logp */
+    const char *const *names;  /* [dim] parameter names, or NULL (theta[0], ...) */
+    int has_grad;              /* 0: logp ignores grad; central differences are used (slow) */
+} elbo_vi_target;
+
+typedef enum { ELBO_VI_MEANFIELD = 0, ELBO_VI_FULLRANK = 1, ELBO_VI_LOWRANK = 2 } elbo_vi_family;
+
+typedef struct {
+    elbo_vi_family family;  /* full rank (default) */
+    int rank;               /* low rank: columns of B (default 2) */
+    int draws;              /* Monte Carlo draws per gradient step (default 8) */
+    long max_iters;         /* steps at most, the trial included (default 20000) */
+    int window;             /* iterations per ELBO window (default 100) */
+    int max_halvings;       /* stop after this many step-size halvings (default 6) */
+    double lr;              /* 0: chosen by the trial (default); > 0: this Adam step size */
+    int eval_draws;         /* draws for the final ELBO and k-hat (default 2000) */
+    uint64_t seed;          /* (default 1) */
+    const double *init;     /* [dim] the starting mean, or NULL (zeros) */
+} elbo_vi_config;
+
+/** What a fit achieved. */
+typedef struct {
+    double elbo, elbo_se;   /* the ELBO at the result, by eval_draws fresh draws, nats, and
+                               its Monte Carlo standard error */
+    double khat;            /* PSIS k-hat of the importance ratios p / q (Yao et al. 2018):
+                               below 0.7 the fit is usable (and draws can be reweighted);
+                               above, q misses mass that p has: distrust it */
+    double lr;              /* the step size the trial chose (or the one given) */
+    long iters;             /* gradient steps taken, trial included */
+    int halvings;           /* step-size halvings done */
+    int converged;          /* 1: stopped after max_halvings; 0: ran out of max_iters */
+} elbo_vi_summary;
+
+typedef struct elbo_vi elbo_vi;
+
+ELBO_API void elbo_vi_config_default(elbo_vi_config *c);
+/** Fits q to t (ELBO_ERR_ARG for a bad config or target, ELBO_ERR_NUMERIC
+ *  when logp is not finite at the starting point). The trace of the ELBO
+ *  (one value per window) is kept in the result. */
+ELBO_API elbo_vi *elbo_vi_fit(const elbo_vi_target *t, const elbo_vi_config *c, elbo_error *err);
+ELBO_API void elbo_vi_free(elbo_vi *fit);
+ELBO_API void elbo_vi_get_summary(const elbo_vi *fit, elbo_vi_summary *s);
+ELBO_API int elbo_vi_dim(const elbo_vi *fit);
+/** q's mean [dim], covariance [dim, dim] (row-major) and standard
+ *  deviations [dim]. */
+ELBO_API void elbo_vi_mean(const elbo_vi *fit, double *mean);
+ELBO_API void elbo_vi_cov(const elbo_vi *fit, double *cov);
+ELBO_API void elbo_vi_sd(const elbo_vi *fit, double *sd);
+/** n draws from q into out [n, dim], seeded. */
+ELBO_API void elbo_vi_draws(const elbo_vi *fit, int n, uint64_t seed, double *out);
+/** The windowed ELBO trace: its length, and the values into trace [length]
+ *  (may be NULL). */
+ELBO_API int elbo_vi_trace(const elbo_vi *fit, double *trace);
+
+/** Generalized Pareto shape k-hat of the largest of n log importance
+ *  ratios (Zhang and Stephens 2009 with Vehtari et al.'s prior, as PSIS):
+ *  the tail of the weights exp(log_w). NaN when n < 10. */
+ELBO_API double elbo_psis_khat(const double *log_w, int n);
+
+/** Compares t's gradient at theta with central differences (step h, 0:
+ *  1e-5 scaled by |theta|): the worst coordinate into *worst and its
+ *  relative error |g - fd| / max(1, |fd|) returned (NaN if logp is not
+ *  finite there). People get gradients wrong; check before fitting. */
+ELBO_API double elbo_check_gradient(const elbo_vi_target *t, const double *theta, double h, int *worst);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

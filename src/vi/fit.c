@@ -1,0 +1,420 @@
+/* fit.c — black-box VI (elbo_vi.h): the step-size trial, the windowed
+ * loop with step halving and iterate averaging, the final ELBO and k-hat,
+ * and what a fit gives back. The families are family.c's. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/common.h"
+#include "../util/rng.h"
+#include "vi_internal.h"
+
+struct elbo_vi {
+    vi_family fam;
+    double *lam;          /* [n_lambda] the result: the last window's average */
+    double *trace;        /* [n_trace] the mean ELBO estimate of every window */
+    int n_trace;
+    elbo_vi_summary sum;
+};
+
+void elbo_vi_config_default(elbo_vi_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->family = ELBO_VI_FULLRANK;
+    c->rank = 2;
+    c->draws = 8;
+    c->max_iters = 20000;
+    c->window = 100;
+    c->max_halvings = 6;
+    c->eval_draws = 2000;
+    c->seed = 1;
+}
+
+static elbo_status check(const elbo_vi_target *t, const elbo_vi_config *c, elbo_error *err)
+{
+    if (!t || !t->logp || t->dim < 1 || t->dim > 100000)
+        return elbo_fail(err, ELBO_ERR_ARG, "a target needs a log density and a dimension in 1..100000");
+    if (c->family == ELBO_VI_FULLRANK && t->dim > 4000)
+        return elbo_fail(err, ELBO_ERR_ARG, "full rank for %d dimensions is %zu parameters: use low rank",
+                         t->dim, (size_t)t->dim * t->dim / 2);
+    if (c->family < ELBO_VI_MEANFIELD || c->family > ELBO_VI_LOWRANK)
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown family %d", (int)c->family);
+    if (c->family == ELBO_VI_LOWRANK && (c->rank < 1 || c->rank > t->dim))
+        return elbo_fail(err, ELBO_ERR_ARG, "rank %d out of range 1..%d", c->rank, t->dim);
+    if (c->draws < 1 || c->draws > 100000 || c->window < 10 || c->max_halvings < 0 || c->eval_draws < 10 ||
+        c->max_iters < 2L * c->window || !(c->lr >= 0) || !isfinite(c->lr))
+        return elbo_fail(err, ELBO_ERR_ARG, "config out of range: draws >= 1, window >= 10, eval_draws >= 10, "
+                                            "max_iters >= 2 windows, lr >= 0");
+    return ELBO_OK;
+}
+
+/* log p at theta and, when grad is not NULL, its gradient (by central
+ * differences without the user's; x: [dim] scratch). */
+static double logp_at(const elbo_vi_target *t, const double *theta, double *grad, double *x)
+{
+    if (!grad || t->has_grad) return t->logp(t->state, theta, grad);
+    double v = t->logp(t->state, theta, NULL);
+    memcpy(x, theta, sizeof(double) * (size_t)t->dim);
+    for (int i = 0; i < t->dim; i++) {
+        double h = 1e-5 * fmax(1.0, fabs(theta[i]));
+        x[i] = theta[i] + h;
+        double up = t->logp(t->state, x, NULL);
+        x[i] = theta[i] - h;
+        double dn = t->logp(t->state, x, NULL);
+        x[i] = theta[i];
+        grad[i] = (up - dn) / (2 * h);
+    }
+    return v;
+}
+
+/* Everything a step uses, allocated once. */
+typedef struct {
+    const elbo_vi_target *t;
+    const vi_family *f;
+    int S;
+    elbo_rng rng;
+    double *eps, *z, *glogp, *x, *work, *g, *m, *v;
+    fam_prep prep;
+} stepper;
+
+static void stepper_free(stepper *s)
+{
+    free(s->eps);
+    free(s->z);
+    free(s->glogp);
+    free(s->x);
+    free(s->work);
+    free(s->g);
+    free(s->m);
+    free(s->v);
+}
+
+static int stepper_alloc(stepper *s, const elbo_vi_target *t, const vi_family *f, int S, uint64_t seed)
+{
+    memset(s, 0, sizeof *s);
+    s->t = t;
+    s->f = f;
+    s->S = S;
+    elbo_rng_seed(&s->rng, seed);
+    size_t D = (size_t)f->D, n = f->n_lambda;
+    s->eps = malloc(sizeof(double) * (size_t)fam_eps_dim(f));
+    s->z = malloc(sizeof(double) * D);
+    s->glogp = malloc(sizeof(double) * D);
+    s->x = malloc(sizeof(double) * D);
+    s->work = malloc(sizeof(double) * fam_work_size(f));
+    s->g = malloc(sizeof(double) * n);
+    s->m = calloc(n, sizeof(double));
+    s->v = calloc(n, sizeof(double));
+    return s->eps && s->z && s->glogp && s->x && s->work && s->g && s->m && s->v ? 0 : -1;
+}
+
+/* The STL gradient of the ELBO at lam over S draws, averaged into s->g;
+ * returns the mean of the draws' log p - log q (NaN when no draw had a
+ * finite density and gradient). */
+static double grad_step(stepper *s, const double *lam)
+{
+    const vi_family *f = s->f;
+    int E = fam_eps_dim(f), ok = 0;
+    memset(s->g, 0, sizeof(double) * f->n_lambda);
+    fam_prepare(f, lam, s->work, &s->prep);
+    double sum = 0.0;
+    for (int d = 0; d < s->S; d++) {
+        for (int i = 0; i < E; i++) s->eps[i] = elbo_rng_normal(&s->rng);
+        fam_sample(f, lam, s->eps, s->z);
+        double lp = logp_at(s->t, s->z, s->glogp, s->x);
+        int fin = isfinite(lp);
+        for (int i = 0; fin && i < f->D; i++) fin = isfinite(s->glogp[i]);
+        if (!fin) continue; /* outside the support: the draw is skipped */
+        sum += lp - fam_log_q(f, lam, &s->prep, s->z, s->eps);
+        fam_stl_grad(f, lam, &s->prep, s->eps, s->z, s->glogp, s->g);
+        ok++;
+    }
+    if (!ok) return NAN;
+    for (size_t k = 0; k < f->n_lambda; k++) s->g[k] /= ok;
+    return sum / ok;
+}
+
+/* One Adam ascent step of lam along s->g (the step counter t >= 1). */
+static void adam_ascent(stepper *s, double *lam, long t, double lr)
+{
+    const double b1 = 0.9, b2 = 0.999, e = 1e-8, c1 = 1 - pow(b1, (double)t), c2 = 1 - pow(b2, (double)t);
+    for (size_t k = 0; k < s->f->n_lambda; k++) {
+        s->m[k] = b1 * s->m[k] + (1 - b1) * s->g[k];
+        s->v[k] = b2 * s->v[k] + (1 - b2) * s->g[k] * s->g[k];
+        lam[k] += lr * (s->m[k] / c1) / (sqrt(s->v[k] / c2) + e);
+    }
+}
+
+/* A window of W steps from lam at lr: the mean and standard error of the
+ * steps' ELBO estimates, the average iterate into avg. Steps without a
+ * finite estimate do not move lam. */
+static void run_window(stepper *s, double *lam, long *t, double lr, int W, double *avg, double *mean, double *se)
+{
+    double sum = 0, sq = 0;
+    int n = 0;
+    memset(avg, 0, sizeof(double) * s->f->n_lambda);
+    for (int w = 0; w < W; w++) {
+        double e = grad_step(s, lam);
+        if (isfinite(e)) {
+            adam_ascent(s, lam, ++*t, lr);
+            sum += e;
+            sq += e * e;
+            n++;
+        }
+        for (size_t k = 0; k < s->f->n_lambda; k++) avg[k] += lam[k] / W;
+    }
+    *mean = n ? sum / n : -INFINITY;
+    *se = n > 1 ? sqrt(fmax(sq / n - *mean * *mean, 0.0) / n) : INFINITY;
+}
+
+static const double TRIAL_LR[] = {1.0, 0.3, 0.1, 0.03, 0.01};
+enum { N_TRIAL = sizeof TRIAL_LR / sizeof TRIAL_LR[0] };
+
+/* The trial: one window per step size from the start; the best window's
+ * end state (lam, Adam moments, step count) is kept. Returns its lr. */
+static double trial(stepper *s, double *lam, long *t, int W, double *scratch, long *iters)
+{
+    size_t n = s->f->n_lambda;
+    double *start = scratch, *best = scratch + n, *bm = scratch + 2 * n, *bv = scratch + 3 * n, *avg = scratch + 4 * n;
+    memcpy(start, lam, sizeof(double) * n);
+    double best_elbo = -INFINITY, best_lr = TRIAL_LR[N_TRIAL - 1];
+    long best_t = 0;
+    for (int k = 0; k < N_TRIAL; k++) {
+        long tk = 0;
+        double mean, se;
+        memcpy(lam, start, sizeof(double) * n);
+        memset(s->m, 0, sizeof(double) * n);
+        memset(s->v, 0, sizeof(double) * n);
+        run_window(s, lam, &tk, TRIAL_LR[k], W, avg, &mean, &se);
+        *iters += W;
+        if (mean > best_elbo) {
+            best_elbo = mean;
+            best_lr = TRIAL_LR[k];
+            best_t = tk;
+            memcpy(best, lam, sizeof(double) * n);
+            memcpy(bm, s->m, sizeof(double) * n);
+            memcpy(bv, s->v, sizeof(double) * n);
+        }
+    }
+    if (best_elbo > -INFINITY) {
+        memcpy(lam, best, sizeof(double) * n);
+        memcpy(s->m, bm, sizeof(double) * n);
+        memcpy(s->v, bv, sizeof(double) * n);
+    } else {
+        memcpy(lam, start, sizeof(double) * n);
+    }
+    *t = best_t;
+    return best_lr;
+}
+
+/* The ELBO at the result by fresh draws, its standard error and k-hat. */
+static void evaluate(stepper *s, const elbo_vi_config *c, const double *lam, elbo_vi_summary *out)
+{
+    const vi_family *f = s->f;
+    int n = c->eval_draws, E = fam_eps_dim(f);
+    double *lw = malloc(sizeof(double) * (size_t)n), sum = 0, sq = 0;
+    out->elbo = out->elbo_se = out->khat = NAN;
+    if (!lw) return;
+    elbo_rng_seed(&s->rng, c->seed ^ 0xe1b0e7a1ULL);
+    fam_prepare(f, lam, s->work, &s->prep);
+    for (int d = 0; d < n; d++) {
+        for (int i = 0; i < E; i++) s->eps[i] = elbo_rng_normal(&s->rng);
+        fam_sample(f, lam, s->eps, s->z);
+        double lp = logp_at(s->t, s->z, NULL, s->x);
+        lw[d] = (isfinite(lp) ? lp : -INFINITY) - fam_log_q(f, lam, &s->prep, s->z, s->eps);
+        sum += lw[d];
+        sq += lw[d] * lw[d];
+    }
+    out->elbo = sum / n;
+    out->elbo_se = sqrt(fmax(sq / n - out->elbo * out->elbo, 0.0) / n);
+    out->khat = elbo_psis_khat(lw, n);
+    free(lw);
+}
+
+enum { CRN = 128 }; /* common draws for comparing windows */
+
+/* log p - log q at lam for the CRN fixed noise draws crn [CRN, E] into lw. */
+static void crn_ratios(stepper *s, const double *lam, const double *crn, double *lw)
+{
+    const vi_family *f = s->f;
+    int E = fam_eps_dim(f);
+    fam_prepare(f, lam, s->work, &s->prep);
+    for (int j = 0; j < CRN; j++) {
+        fam_sample(f, lam, crn + (size_t)j * E, s->z);
+        double lp = logp_at(s->t, s->z, NULL, s->x);
+        lw[j] = (isfinite(lp) ? lp : -1e300) - fam_log_q(f, lam, &s->prep, s->z, crn + (size_t)j * E);
+    }
+}
+
+/* The windows after the trial. After each, the ELBO at its average iterate
+ * is compared with the last window's on the same CRN noise draws (common
+ * random numbers: the draws' noise cancels in the paired differences).
+ * Two windows running without a gain above twice its standard error mean
+ * the iterates are stationary at this step size: it is halved. The result is the last
+ * window's average iterate. */
+static void optimise(stepper *s, const elbo_vi_config *c, double *lam, long t, double lr, elbo_vi *fit,
+                     int max_windows, double *avg)
+{
+    int E = fam_eps_dim(s->f);
+    double *crn = malloc(sizeof(double) * CRN * (size_t)E), *lw = malloc(sizeof(double) * 2 * CRN);
+    if (!crn || !lw) {
+        free(crn);
+        free(lw);
+        return;
+    }
+    double *prev = lw + CRN;
+    elbo_rng r;
+    elbo_rng_seed(&r, c->seed ^ 0xc0ffee5ULL);
+    for (size_t k = 0; k < (size_t)CRN * E; k++) crn[k] = elbo_rng_normal(&r);
+    int have_prev = 0, flat = 0;
+    elbo_vi_summary *sum = &fit->sum;
+    while (sum->iters + c->window <= c->max_iters && fit->n_trace < max_windows) {
+        double mean, se;
+        run_window(s, lam, &t, lr, c->window, avg, &mean, &se);
+        sum->iters += c->window;
+        fit->trace[fit->n_trace++] = mean;
+        memcpy(fit->lam, avg, sizeof(double) * fit->fam.n_lambda);
+        crn_ratios(s, avg, crn, lw);
+        double dm = 0, dq = 0;
+        for (int j = 0; j < CRN; j++) {
+            double d = lw[j] - prev[j];
+            dm += d / CRN;
+            dq += d * d / CRN;
+        }
+        double dse = sqrt(fmax(dq - dm * dm, 0.0) / CRN);
+        flat = have_prev && !(dm > 2 * dse) ? flat + 1 : 0;
+        if (flat == 2) { /* no significant gain twice running: stationary */
+            flat = 0;
+            if (++sum->halvings > c->max_halvings) {
+                sum->halvings = c->max_halvings;
+                sum->converged = 1;
+                break;
+            }
+            lr *= 0.5;
+        }
+        memcpy(prev, lw, sizeof(double) * CRN);
+        have_prev = 1;
+    }
+    free(crn);
+    free(lw);
+}
+
+elbo_vi *elbo_vi_fit(const elbo_vi_target *t, const elbo_vi_config *c, elbo_error *err)
+{
+    if (check(t, c, err)) return NULL;
+    elbo_vi *fit = calloc(1, sizeof *fit);
+    stepper s;
+    memset(&s, 0, sizeof s);
+    int ok = fit != NULL;
+    if (fit) fam_init(&fit->fam, t->dim, c->family, c->rank);
+    size_t n = fit ? fit->fam.n_lambda : 0;
+    int max_windows = (int)(c->max_iters / c->window) + 1;
+    double *lam = malloc(sizeof(double) * (n ? n : 1)), *scratch = malloc(sizeof(double) * 5 * (n ? n : 1));
+    ok = ok && lam && scratch && stepper_alloc(&s, t, &fit->fam, c->draws, c->seed) == 0;
+    if (ok) {
+        fit->lam = malloc(sizeof(double) * n);
+        fit->trace = malloc(sizeof(double) * (size_t)max_windows);
+        ok = fit->lam && fit->trace;
+    }
+    if (!ok) {
+        if (fit) stepper_free(&s);
+        free(lam);
+        free(scratch);
+        elbo_vi_free(fit);
+        elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %zu variational parameters", n);
+        return NULL;
+    }
+    fam_start(&fit->fam, lam, c->init, c->seed);
+    memcpy(fit->lam, lam, sizeof(double) * n);
+    if (!isfinite(logp_at(t, lam, NULL, s.x))) {
+        elbo_fail(err, ELBO_ERR_NUMERIC, "log p is not finite at the starting point (give init inside the support)");
+        stepper_free(&s);
+        free(lam);
+        free(scratch);
+        elbo_vi_free(fit);
+        return NULL;
+    }
+    long step = 0;
+    double lr = c->lr;
+    if (lr <= 0) lr = trial(&s, lam, &step, c->window, scratch, &fit->sum.iters);
+    fit->sum.lr = lr;
+    optimise(&s, c, lam, step, lr, fit, max_windows, scratch + 4 * n);
+    evaluate(&s, c, fit->lam, &fit->sum);
+    stepper_free(&s);
+    free(lam);
+    free(scratch);
+    return fit;
+}
+
+void elbo_vi_free(elbo_vi *fit)
+{
+    if (!fit) return;
+    free(fit->lam);
+    free(fit->trace);
+    free(fit);
+}
+
+void elbo_vi_get_summary(const elbo_vi *fit, elbo_vi_summary *s) { *s = fit->sum; }
+int elbo_vi_dim(const elbo_vi *fit) { return fit->fam.D; }
+void elbo_vi_mean(const elbo_vi *fit, double *mean) { memcpy(mean, fit->lam, sizeof(double) * (size_t)fit->fam.D); }
+void elbo_vi_cov(const elbo_vi *fit, double *cov) { fam_cov(&fit->fam, fit->lam, cov); }
+
+void elbo_vi_sd(const elbo_vi *fit, double *sd)
+{
+    int D = fit->fam.D;
+    double *cov = malloc(sizeof(double) * (size_t)D * D);
+    for (int i = 0; i < D; i++) sd[i] = NAN;
+    if (!cov) return;
+    fam_cov(&fit->fam, fit->lam, cov);
+    for (int i = 0; i < D; i++) sd[i] = sqrt(cov[(size_t)i * D + i]);
+    free(cov);
+}
+
+void elbo_vi_draws(const elbo_vi *fit, int n, uint64_t seed, double *out)
+{
+    int E = fam_eps_dim(&fit->fam);
+    double *eps = malloc(sizeof(double) * (size_t)E);
+    if (!eps) return;
+    elbo_rng r;
+    elbo_rng_seed(&r, seed);
+    for (int d = 0; d < n; d++) {
+        for (int i = 0; i < E; i++) eps[i] = elbo_rng_normal(&r);
+        fam_sample(&fit->fam, fit->lam, eps, out + (size_t)d * fit->fam.D);
+    }
+    free(eps);
+}
+
+int elbo_vi_trace(const elbo_vi *fit, double *trace)
+{
+    if (trace) memcpy(trace, fit->trace, sizeof(double) * (size_t)fit->n_trace);
+    return fit->n_trace;
+}
+
+double elbo_check_gradient(const elbo_vi_target *t, const double *theta, double h, int *worst)
+{
+    int D = t->dim;
+    double *g = malloc(sizeof(double) * (size_t)D), *x = malloc(sizeof(double) * (size_t)D), bad = 0.0;
+    if (worst) *worst = -1;
+    if (!g || !x || !isfinite(t->logp(t->state, theta, g))) {
+        free(g);
+        free(x);
+        return NAN;
+    }
+    memcpy(x, theta, sizeof(double) * (size_t)D);
+    for (int i = 0; i < D; i++) {
+        double hi = h > 0 ? h : 1e-5 * fmax(1.0, fabs(theta[i]));
+        x[i] = theta[i] + hi;
+        double up = t->logp(t->state, x, NULL);
+        x[i] = theta[i] - hi;
+        double dn = t->logp(t->state, x, NULL);
+        x[i] = theta[i];
+        double fd = (up - dn) / (2 * hi), e = fabs(g[i] - fd) / fmax(1.0, fabs(fd));
+        if (!(e <= bad)) { /* NaN counts as the worst */
+            bad = isfinite(e) ? e : INFINITY;
+            if (worst) *worst = i;
+        }
+    }
+    free(g);
+    free(x);
+    return bad;
+}
