@@ -30,7 +30,7 @@ BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || \
 CFLAGS  += -std=c11 $(WARN) $(ARCH) -fopenmp -fno-math-errno -fno-trapping-math -fPIC \
            -fvisibility=hidden -D_POSIX_C_SOURCE=200809L -Iinclude $(BLAS_CFLAGS)
 LDFLAGS += -fopenmp
-LDLIBS  := -lopenblas -lpng -lz -lm
+LDLIBS  := -lopenblas -lpng -lz -lm -ldl
 
 ifeq ($(SAN),1)
   B       := build-san
@@ -45,12 +45,14 @@ LIB_OBJ := $(patsubst src/%.c,$(B)/obj/%.o,$(LIB_SRC))
 CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(patsubst cli/%.c,$(B)/obj/cli/%.o,$(CLI_SRC))
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
-EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(filter-out examples/vi_%.c,$(wildcard examples/*.c)))
+# `elbo fit` plug-ins: shared libraries exporting elbo_vi_model_open
+PLUGINS := $(patsubst examples/%.c,$(B)/examples/%.so,$(wildcard examples/vi_*.c))
 HDRS    := Makefile include/elbo.h include/elbo_vi.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h tests/fd.h tests/fixture.h
 SONAME  := libelbo.so.$(SOMAJOR)
 
 .PHONY: all test bench clean install uninstall fuzz fuzz-run
-all: $(B)/elbo $(B)/libelbo.so $(TESTS) $(EXAMPLES) $(B)/bench_infer
+all: $(B)/elbo $(B)/libelbo.so $(TESTS) $(EXAMPLES) $(PLUGINS) $(B)/bench_infer
 
 $(B)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -91,6 +93,11 @@ $(B)/tests/%: tests/%.c $(B)/libelbo_internal.a $(HDRS)
 $(B)/examples/%: examples/%.c $(B)/libelbo.a include/elbo.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libelbo.a $(LDFLAGS) $(LDLIBS)
+
+# A plug-in links the static library for the transform helpers it uses.
+$(B)/examples/%.so: examples/%.c examples/vi_csv.h $(wildcard examples/vi_eight_schools.c) $(B)/libelbo.a include/elbo_vi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -o $@ $< $(B)/libelbo.a $(LDFLAGS) $(LDLIBS)
 
 $(B)/bench_infer: bench/bench_infer.c $(B)/libelbo.a include/elbo.h
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libelbo.a $(LDFLAGS) $(LDLIBS)

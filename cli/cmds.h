@@ -32,6 +32,7 @@ typedef struct {
 } train_model;
 int build_bnn(struct train_opts_s *o, const elbo_dataset *train, train_model *tm);
 int cmd_bnn(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
 
 /* Shared by the commands (outputs.c). */
 #define ELBO_DEFAULT_DATA "data/mnist"

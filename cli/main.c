@@ -25,7 +25,8 @@ static void usage(FILE *f)
             "  manifold     the decoded 2-D latent manifold (latent size 2), as PNG\n"
             "  plot         loss curves from metrics.jsonl, as PNG\n"
             "  info         a checkpoint's kind, configuration, position and run record\n"
-            "  bnn          eval / predict with a Bayesian classifier (train --kind bnn)\n"
+            "  bnn          eval / predict / prune a Bayesian network (train --kind bnn)\n"
+            "  fit          variational inference for your own model (a plug-in)\n"
             "\n"
             "Run 'elbo <command> --help' or 'elbo help <command>' for a command's options.\n"
             "  --version    print the version\n",
@@ -38,7 +39,7 @@ static const struct {
 } CMDS[] = {{"train", cmd_train},   {"eval", cmd_eval},         {"sample", cmd_sample},      {"decode", cmd_decode},
             {"reconstruct", cmd_reconstruct}, {"encode", cmd_encode}, {"score", cmd_score},
             {"interpolate", cmd_interpolate}, {"manifold", cmd_manifold}, {"plot", cmd_plot},
-            {"info", cmd_info},               {"bnn", cmd_bnn}};
+            {"info", cmd_info},               {"bnn", cmd_bnn},         {"fit", cmd_fit}};
 
 /* Runs command name with its argv, or returns -1 when there is none. */
 static int dispatch(const char *name, int argc, char **argv)

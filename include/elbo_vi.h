@@ -57,7 +57,7 @@ typedef struct {
     int window;             /* iterations per ELBO window (default 100) */
     int max_halvings;       /* stop after this many step-size halvings (default 6) */
     double lr;              /* 0: chosen by the trial (default); > 0: this Adam step size */
-    int eval_draws;         /* draws for the final ELBO and k-hat (default 2000) */
+    int eval_draws;         /* draws for the final ELBO and k-hat (default 10000: k-hat's sd ~0.1) */
     uint64_t seed;          /* (default 1) */
     const double *init;     /* [dim] the starting mean, or NULL (zeros) */
 } elbo_vi_config;
@@ -101,11 +101,59 @@ ELBO_API int elbo_vi_trace(const elbo_vi *fit, double *trace);
  *  the tail of the weights exp(log_w). NaN when n < 10. */
 ELBO_API double elbo_psis_khat(const double *log_w, int n);
 
+/** The same fit, and PSIS-smoothed importance weights into w [n]
+ *  (normalised to sum 1; the M largest replaced by the fitted tail's
+ *  quantiles), for reweighting or resampling draws. */
+ELBO_API double elbo_psis_weights(const double *log_w, int n, double *w);
+
+/** n draws from q resampled by their PSIS weights p / q (with
+ *  replacement, systematic resampling), into out [n, dim]; returns the
+ *  k-hat of those n ratios (use them only when it is below 0.7). */
+ELBO_API double elbo_vi_psis_draws(const elbo_vi *fit, const elbo_vi_target *t, int n, uint64_t seed, double *out);
+
 /** Compares t's gradient at theta with central differences (step h, 0:
  *  1e-5 scaled by |theta|): the worst coordinate into *worst and its
  *  relative error |g - fd| / max(1, |fd|) returned (NaN if logp is not
  *  finite there). People get gradients wrong; check before fitting. */
 ELBO_API double elbo_check_gradient(const elbo_vi_target *t, const double *theta, double h, int *worst);
+
+/* ------------------------------------------------- transforms, with Jacobians */
+
+/** Constrained parameters from unconstrained u, for writing log densities
+ *  on R^D: each returns x, and adds log |dx/du| to *log_jac and d log|dx/du| /
+ *  du to *dlog_jac_du (either may be NULL); *dx_du gets dx/du (may be NULL).
+ *  positive: x = exp(u). interval (lo < hi): x = lo + (hi - lo) sigmoid(u). */
+ELBO_API double elbo_vi_positive(double u, double *dx_du, double *log_jac, double *dlog_jac_du);
+ELBO_API double elbo_vi_interval(double u, double lo, double hi, double *dx_du, double *log_jac, double *dlog_jac_du);
+
+/* ---------------------------------------------------------- the plug-in ABI */
+
+/** The version of elbo_vi_model a plug-in fills: it sets m->abi to it. */
+#define ELBO_VI_ABI 1
+
+/** A model as a plug-in gives it to `elbo fit` (docs/vi.md). */
+typedef struct {
+    int abi;                        /* ELBO_VI_ABI */
+    int dim;                        /* unconstrained parameters */
+    const char *const *names;       /* [dim], or NULL */
+    elbo_logp_fn logp;              /* on R^dim, Jacobians of transforms included */
+    int has_grad;                   /* 1 if logp fills grad */
+    /* optional: the parameters to report, from theta: 0 on success */
+    int (*constrain)(void *state, const double *theta, double *out);
+    int n_out;                      /* constrain's output size */
+    const char *const *out_names;   /* [n_out], or NULL */
+    void *state;                    /* the plug-in's, passed back to every call */
+    void (*free)(void *state);      /* releases state (may be NULL) */
+} elbo_vi_model;
+
+/** The one symbol a plug-in exports. It reads its data from data_path (any
+ *  format it likes; may be NULL), fills m and returns 0, or writes a message
+ *  into err [errlen] and returns non-zero. */
+typedef int (*elbo_vi_model_open_fn)(const char *data_path, elbo_vi_model *m, char *err, size_t errlen);
+#define ELBO_VI_MODEL_OPEN "elbo_vi_model_open"
+/** The entry point's prototype, for plug-ins to define (the library does
+ *  not): exported with default visibility whatever the plug-in's flags. */
+ELBO_API int elbo_vi_model_open(const char *data_path, elbo_vi_model *m, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dlfcn.h>
+
 #include "check.h"
 #include "elbo_vi.h"
 #include "util/rng.h"
@@ -277,6 +279,82 @@ static void check_gradients_and_errors(void)
     CHECK(elbo_vi_fit(&none, &c, &err) == NULL && err.code == ELBO_ERR_ARG, "dimension 0 refused");
 }
 
+/* ------------------------------------------- a plug-in with a known answer */
+
+/* examples/vi_linreg.so with sigma fixed: the posterior of (alpha, beta) is
+ * exactly Gaussian, N(A^-1 X^T y / s^2, A^-1) with A = X^T X / s^2 + I / 100
+ * (X with a column of ones). Full rank must recover it; the plug-in is
+ * opened as elbo fit opens it. */
+static void check_plugin_linreg(void)
+{
+    const char *b = getenv("ELBO_BUILD");
+    char lib[512];
+    snprintf(lib, sizeof lib, "%s/examples/vi_linreg.so", b ? b : "build");
+    setenv("ELBO_LINREG_SIGMA", "0.8", 1);
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    CHECK(h != NULL, "dlopen %s: %s", lib, h ? "" : dlerror());
+    if (!h) return;
+    elbo_vi_model_open_fn open_fn;
+    void *sym = dlsym(h, ELBO_VI_MODEL_OPEN);
+    memcpy(&open_fn, &sym, sizeof open_fn);
+    elbo_vi_model m;
+    char err[256];
+    int ok = sym && open_fn("examples/data/linreg.csv", &m, err, sizeof err) == 0;
+    CHECK(ok && m.abi == ELBO_VI_ABI && m.dim == 4, "open the plug-in: %s", ok ? "" : err);
+    if (!ok) {
+        dlclose(h);
+        return;
+    }
+    /* the exact posterior, from the same data */
+    FILE *f = fopen("examples/data/linreg.csv", "r");
+    double A[16] = {0}, r[4] = {0}, x[4] = {1}, yv, s2 = 0.64;
+    char line[256];
+    if (f && fgets(line, sizeof line, f)) /* header */
+        while (fscanf(f, "%lf,%lf,%lf,%lf", &x[1], &x[2], &x[3], &yv) == 4)
+            for (int i = 0; i < 4; i++) {
+                r[i] += x[i] * yv / s2;
+                for (int j = 0; j < 4; j++) A[i * 4 + j] += x[i] * x[j] / s2;
+            }
+    if (f) fclose(f);
+    for (int i = 0; i < 4; i++) A[i * 4 + i] += 1.0 / 100;
+    double inv[16], aug[32]; /* Gauss-Jordan on [A | I] */
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 8; j++) aug[i * 8 + j] = j < 4 ? A[i * 4 + j] : (j - 4 == i);
+    for (int c = 0; c < 4; c++) {
+        double p = aug[c * 8 + c];
+        for (int j = 0; j < 8; j++) aug[c * 8 + j] /= p;
+        for (int i = 0; i < 4; i++)
+            if (i != c) {
+                double q = aug[i * 8 + c];
+                for (int j = 0; j < 8; j++) aug[i * 8 + j] -= q * aug[c * 8 + j];
+            }
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) inv[i * 4 + j] = aug[i * 8 + 4 + j];
+    elbo_vi_target t = {m.dim, m.logp, m.state, m.names, m.has_grad};
+    elbo_vi_config c;
+    elbo_vi_config_default(&c);
+    elbo_vi *fit = elbo_vi_fit(&t, &c, NULL);
+    CHECK(fit != NULL, "fit the plug-in");
+    if (fit) {
+        double mean[4], cov[16], worst_m = 0, worst_s = 0;
+        elbo_vi_mean(fit, mean);
+        elbo_vi_cov(fit, cov);
+        for (int i = 0; i < 4; i++) {
+            double want = 0, sd = sqrt(inv[i * 4 + i]);
+            for (int j = 0; j < 4; j++) want += inv[i * 4 + j] * r[j];
+            worst_m = fmax(worst_m, fabs(mean[i] - want) / sd);
+            worst_s = fmax(worst_s, fabs(sqrt(cov[i * 4 + i]) / sd - 1));
+        }
+        CHECK(worst_m < 0.05 && worst_s < 0.05, "linear regression, exact posterior: means off by %.3g sd, sds by %.3g",
+              worst_m, worst_s);
+        elbo_vi_free(fit);
+    }
+    if (m.free) m.free(m.state);
+    dlclose(h);
+    unsetenv("ELBO_LINREG_SIGMA");
+}
+
 int main(void)
 {
     check_khat();
@@ -286,5 +364,6 @@ int main(void)
     check_meanfield(0);
     check_lowrank();
     check_funnel();
+    check_plugin_linreg();
     return check_summary("test_vi");
 }

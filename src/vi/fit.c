@@ -26,7 +26,7 @@ void elbo_vi_config_default(elbo_vi_config *c)
     c->max_iters = 20000;
     c->window = 100;
     c->max_halvings = 6;
-    c->eval_draws = 2000;
+    c->eval_draws = 10000;
     c->seed = 1;
 }
 
@@ -384,6 +384,41 @@ void elbo_vi_draws(const elbo_vi *fit, int n, uint64_t seed, double *out)
     free(eps);
 }
 
+double elbo_vi_psis_draws(const elbo_vi *fit, const elbo_vi_target *t, int n, uint64_t seed, double *out)
+{
+    const vi_family *f = &fit->fam;
+    int D = f->D, E = fam_eps_dim(f);
+    size_t ws = fam_work_size(f);
+    double *z = malloc(sizeof(double) * (size_t)n * D), *eps = malloc(sizeof(double) * (size_t)E);
+    double *lw = malloc(sizeof(double) * (size_t)n), *w = malloc(sizeof(double) * (size_t)n);
+    double *work = malloc(sizeof(double) * ws), k = NAN;
+    if (!z || !eps || !lw || !w || !work) goto out;
+    fam_prep p;
+    fam_prepare(f, fit->lam, work, &p);
+    elbo_rng r;
+    elbo_rng_seed(&r, seed);
+    for (int d = 0; d < n; d++) {
+        for (int i = 0; i < E; i++) eps[i] = elbo_rng_normal(&r);
+        fam_sample(f, fit->lam, eps, z + (size_t)d * D);
+        double lp = t->logp(t->state, z + (size_t)d * D, NULL);
+        lw[d] = (isfinite(lp) ? lp : -INFINITY) - fam_log_q(f, fit->lam, &p, z + (size_t)d * D, eps);
+    }
+    k = elbo_psis_weights(lw, n, w);
+    double u = elbo_rng_uniform(&r), c = w[0];
+    for (int d = 0, j = 0; d < n; d++) { /* systematic: one uniform, n evenly spaced points */
+        double pt = (d + u) / n;
+        while (c < pt && j < n - 1) c += w[++j];
+        memcpy(out + (size_t)d * D, z + (size_t)j * D, sizeof(double) * (size_t)D);
+    }
+out:
+    free(z);
+    free(eps);
+    free(lw);
+    free(w);
+    free(work);
+    return k;
+}
+
 int elbo_vi_trace(const elbo_vi *fit, double *trace)
 {
     if (trace) memcpy(trace, fit->trace, sizeof(double) * (size_t)fit->n_trace);
@@ -417,4 +452,23 @@ double elbo_check_gradient(const elbo_vi_target *t, const double *theta, double 
     free(g);
     free(x);
     return bad;
+}
+
+double elbo_vi_positive(double u, double *dx_du, double *log_jac, double *dlog_jac_du)
+{
+    double x = exp(u);
+    if (dx_du) *dx_du = x;
+    if (log_jac) *log_jac += u;
+    if (dlog_jac_du) *dlog_jac_du += 1.0;
+    return x;
+}
+
+double elbo_vi_interval(double u, double lo, double hi, double *dx_du, double *log_jac, double *dlog_jac_du)
+{
+    double e = exp(-fabs(u)), s = u >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e), w = hi - lo;
+    if (dx_du) *dx_du = w * s * (1 - s);
+    /* log(w s (1 - s)) = log w - |u| - 2 log(1 + e^-|u|), stable for any u */
+    if (log_jac) *log_jac += log(w) - fabs(u) - 2.0 * log1p(e);
+    if (dlog_jac_du) *dlog_jac_du += 1.0 - 2.0 * s;
+    return lo + w * s;
 }

@@ -1,0 +1,231 @@
+/* fit_report.c — `elbo fit` after the plug-in is open: the gradient check,
+ * the fit, the summary table (mean, sd, 5/50/95% quantiles, the Monte
+ * Carlo error of the mean), draws as CSV or .npy, and --out's
+ * metrics.jsonl, trace.png and summary.csv. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fit.h"
+#include "opts.h"
+
+int check_gradients(const fit_opts *o, const elbo_vi_model *m, const elbo_vi_target *t, const double *theta0)
+{
+    if (!m->has_grad) return 0;
+    double *th = malloc(sizeof(double) * (size_t)m->dim), worst_e = 0;
+    int worst_i = -1, at = -1;
+    if (!th) return 1;
+    for (int k = 0; k < 6; k++) { /* the start, then points spread around it */
+        for (int i = 0; i < m->dim; i++) th[i] = theta0[i] + (k ? 0.5 * sin(1.7 * k + 0.9 * i) : 0.0);
+        int w;
+        double e = elbo_check_gradient(t, th, 0, &w);
+        if (isfinite(e) && e > worst_e) {
+            worst_e = e;
+            worst_i = w;
+            at = k;
+        }
+    }
+    free(th);
+    int bad = worst_e > 1e-3;
+    if (bad || o->check_only)
+        fprintf(bad ? stderr : stdout, "elbo fit: %s: gradient check: worst relative error %.3g at coordinate %d "
+                "(point %d of 6)%s\n", o->lib, worst_e, worst_i, at,
+                bad ? ": the gradient does not match finite differences; fix logp (or set has_grad = 0)" : ": ok");
+    return bad;
+}
+
+/* Sorted copy of column k of x [n, K] into col, and its quantile q. */
+static double quantile(const double *sorted, int n, double q)
+{
+    double pos = q * (n - 1);
+    int i = (int)pos;
+    return i + 1 < n ? sorted[i] + (pos - i) * (sorted[i + 1] - sorted[i]) : sorted[n - 1];
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void name_of(const elbo_vi_model *m, int constrained, int k, char *buf, size_t cap)
+{
+    const char *const *names = constrained ? m->out_names : m->names;
+    if (names && names[k]) snprintf(buf, cap, "%s", names[k]);
+    else snprintf(buf, cap, "%s[%d]", constrained ? "out" : "theta", k);
+}
+
+typedef struct {
+    double mean, sd, q5, q50, q95, mcse;
+} col_stats;
+
+static void stats_of(const double *x, int n, int K, int k, double *col, col_stats *s)
+{
+    double sum = 0, sq = 0;
+    for (int d = 0; d < n; d++) {
+        col[d] = x[(size_t)d * K + k];
+        sum += col[d];
+    }
+    s->mean = sum / n;
+    for (int d = 0; d < n; d++) sq += (col[d] - s->mean) * (col[d] - s->mean);
+    s->sd = sqrt(sq / (n - 1));
+    s->mcse = s->sd / sqrt((double)n); /* independent draws */
+    qsort(col, (size_t)n, sizeof(double), cmp_d);
+    s->q5 = quantile(col, n, 0.05);
+    s->q50 = quantile(col, n, 0.5);
+    s->q95 = quantile(col, n, 0.95);
+}
+
+/* The reported values of every draw: constrain's outputs, or theta. */
+static double *reported(const elbo_vi_model *m, const double *z, int n, int *K)
+{
+    *K = m->constrain ? m->n_out : m->dim;
+    if (!m->constrain) return NULL;
+    double *y = malloc(sizeof(double) * (size_t)n * *K);
+    for (int d = 0; y && d < n; d++)
+        if (m->constrain(m->state, z + (size_t)d * m->dim, y + (size_t)d * *K) != 0) {
+            fprintf(stderr, "elbo fit: the plug-in's constrain failed on draw %d\n", d);
+            free(y);
+            return NULL;
+        }
+    return y;
+}
+
+static int write_draws(const fit_opts *o, const elbo_vi_model *m, const double *y, int n, int K)
+{
+    size_t len = strlen(o->draws);
+    if (len > 4 && !strcmp(o->draws + len - 4, ".npy")) {
+        elbo_error err;
+        int64_t shape[2] = {n, K};
+        if (elbo_write_npy(o->draws, y, ELBO_NPY_F64, 2, shape, &err) == ELBO_OK) return 0;
+        fprintf(stderr, "elbo fit: %s\n", err.msg);
+        return 1;
+    }
+    text_out t;
+    if (text_open("fit", o->draws, &t)) return 1;
+    char name[128];
+    for (int k = 0; k < K; k++) {
+        name_of(m, m->constrain != NULL, k, name, sizeof name);
+        fprintf(t.f, "%s%s", k ? "," : "", name);
+    }
+    fprintf(t.f, "\n");
+    for (int d = 0; d < n; d++)
+        for (int k = 0; k < K; k++) fprintf(t.f, "%.9g%s", y[(size_t)d * K + k], k + 1 < K ? "," : "\n");
+    return text_commit("fit", o->draws, &t);
+}
+
+/* --out: metrics.jsonl (one line per window), trace.png, summary.csv. */
+static int write_out(const fit_opts *o, const elbo_vi *fit, const elbo_vi_model *m, const col_stats *st, int K)
+{
+    if (mkdir(o->out, 0777) != 0) {
+        struct stat sb;
+        if (stat(o->out, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "elbo fit: %s: cannot create the folder\n", o->out);
+            return 1;
+        }
+    }
+    int n = elbo_vi_trace(fit, NULL);
+    double *tr = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1)), *x = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+    char path[4300], name[128];
+    int rc = !tr || !x;
+    if (!rc) elbo_vi_trace(fit, tr);
+    text_out t;
+    snprintf(path, sizeof path, "%s/metrics.jsonl", o->out);
+    if (!rc && !(rc = text_open("fit", path, &t))) {
+        for (int w = 0; w < n; w++) fprintf(t.f, "{\"window\":%d,\"iter\":%ld,\"elbo\":%.9g}\n", w + 1,
+                                            (long)(w + 1) * o->cfg.window, tr[w]);
+        rc = text_commit("fit", path, &t);
+    }
+    snprintf(path, sizeof path, "%s/summary.csv", o->out);
+    if (!rc && !(rc = text_open("fit", path, &t))) {
+        fprintf(t.f, "name,mean,sd,q5,q50,q95,mcse_mean\n");
+        for (int k = 0; k < K; k++) {
+            name_of(m, m->constrain != NULL, k, name, sizeof name);
+            fprintf(t.f, "%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.3g\n", name, st[k].mean, st[k].sd, st[k].q5, st[k].q50,
+                    st[k].q95, st[k].mcse);
+        }
+        rc = text_commit("fit", path, &t);
+    }
+    snprintf(path, sizeof path, "%s/trace.png", o->out);
+    for (int w = 0; !rc && w < n; w++) x[w] = (double)(w + 1) * o->cfg.window;
+    elbo_series se = {"ELBO (window mean)", tr};
+    elbo_panel p = {"ELBO trace", 1, &se};
+    elbo_error err;
+    if (!rc && n >= 2 && elbo_write_plot_png(path, x, n, "iteration (after the step-size trial)", 1, &p, &err)) {
+        fprintf(stderr, "elbo fit: %s\n", err.msg);
+        rc = 1;
+    }
+    free(tr);
+    free(x);
+    return rc;
+}
+
+static void print_result(const fit_opts *o, const elbo_vi_model *m, const elbo_vi_summary *s, const col_stats *st,
+                         int K, double khat_draws)
+{
+    char name[128];
+    if (o->json) {
+        printf("{\"elbo\":%.9g,\"elbo_se\":%.4g,\"khat\":%.4f,\"iters\":%ld,\"halvings\":%d,\"converged\":%d,"
+               "\"lr\":%g,\"params\":[", s->elbo, s->elbo_se, s->khat, s->iters, s->halvings, s->converged, s->lr);
+        for (int k = 0; k < K; k++) {
+            name_of(m, m->constrain != NULL, k, name, sizeof name);
+            printf("%s{\"name\":\"%s\",\"mean\":%.9g,\"sd\":%.9g,\"q5\":%.9g,\"q50\":%.9g,\"q95\":%.9g}", k ? "," : "",
+                   name, st[k].mean, st[k].sd, st[k].q5, st[k].q50, st[k].q95);
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("ELBO %.4f +- %.4f (Monte Carlo se)  k-hat %.2f  %ld steps, step size %g halved %d times%s\n", s->elbo,
+           s->elbo_se, s->khat, s->iters, s->lr, s->halvings, s->converged ? "" : " (max-iters reached first)");
+    if (s->khat > 0.7)
+        printf("WARNING: k-hat %.2f > 0.7: the importance ratios p/q are heavy-tailed: q misses posterior mass "
+               "(often in the tails), importance-weighted estimates (--psis) are unreliable and the table may be "
+               "off. Try --family fullrank, or reparameterise the model (docs/vi.md).\n", s->khat);
+    else if (s->khat > 0.5)
+        printf("note: k-hat %.2f in (0.5, 0.7]: usable, with care\n", s->khat);
+    if (isfinite(khat_draws)) printf("draws PSIS-resampled (their k-hat %.2f)\n", khat_draws);
+    printf("%-24s %12s %12s %12s %12s %12s %10s\n", "parameter", "mean", "sd", "5%", "50%", "95%", "mcse");
+    for (int k = 0; k < K; k++) {
+        name_of(m, m->constrain != NULL, k, name, sizeof name);
+        printf("%-24s %12.5g %12.5g %12.5g %12.5g %12.5g %10.2g\n", name, st[k].mean, st[k].sd, st[k].q5, st[k].q50,
+               st[k].q95, st[k].mcse);
+    }
+}
+
+int fit_and_report(const fit_opts *o, const elbo_vi_model *m, const elbo_vi_target *t)
+{
+    elbo_error err;
+    elbo_vi *fit = elbo_vi_fit(t, &o->cfg, &err);
+    if (!fit) {
+        fprintf(stderr, "elbo fit: %s: %s\n", o->lib, err.msg);
+        return 1;
+    }
+    elbo_vi_summary s;
+    elbo_vi_get_summary(fit, &s);
+    int n = (int)o->n_draws, K, rc = 1;
+    double *z = malloc(sizeof(double) * (size_t)n * m->dim), khat_draws = NAN;
+    double *y = NULL, *col = malloc(sizeof(double) * (size_t)n);
+    col_stats *st = NULL;
+    if (!z || !col) goto out;
+    if (o->psis) khat_draws = elbo_vi_psis_draws(fit, t, n, o->cfg.seed ^ 0x9515ULL, z);
+    else elbo_vi_draws(fit, n, o->cfg.seed ^ 0x9515ULL, z);
+    y = reported(m, z, n, &K);
+    if (m->constrain && !y) goto out;
+    const double *vals = y ? y : z;
+    st = malloc(sizeof(col_stats) * (size_t)K);
+    if (!st) goto out;
+    for (int k = 0; k < K; k++) stats_of(vals, n, K, k, col, &st[k]);
+    print_result(o, m, &s, st, K, khat_draws);
+    rc = (o->draws && write_draws(o, m, vals, n, K)) || (o->out && write_out(o, fit, m, st, K));
+out:
+    if (rc && !st) fprintf(stderr, "elbo fit: out of memory for %d draws\n", n);
+    free(z);
+    free(y);
+    free(col);
+    free(st);
+    elbo_vi_free(fit);
+    return rc;
+}
