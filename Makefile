@@ -47,7 +47,8 @@ CLI_OBJ := $(patsubst cli/%.c,$(B)/obj/cli/%.o,$(CLI_SRC))
 TESTS   := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(filter-out examples/vi_%.c,$(wildcard examples/*.c)))
 # `elbo fit` plug-ins: shared libraries exporting elbo_vi_model_open
-PLUGINS := $(patsubst examples/%.c,$(B)/examples/%.so,$(wildcard examples/vi_*.c))
+PLUGINS := $(patsubst examples/%.c,$(B)/examples/%.so,$(wildcard examples/vi_*.c)) \
+           $(patsubst tests/posteriordb/%.c,$(B)/tests/posteriordb/%.so,$(wildcard tests/posteriordb/*.c))
 HDRS    := Makefile include/elbo.h include/elbo_vi.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h tests/fd.h tests/fixture.h
 SONAME  := libelbo.so.$(SOMAJOR)
 
@@ -96,6 +97,10 @@ $(B)/examples/%: examples/%.c $(B)/libelbo.a include/elbo.h
 
 # A plug-in links the static library for the transform helpers it uses.
 $(B)/examples/%.so: examples/%.c examples/vi_csv.h $(wildcard examples/vi_eight_schools.c) $(B)/libelbo.a include/elbo_vi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -o $@ $< $(B)/libelbo.a $(LDFLAGS) $(LDLIBS)
+
+$(B)/tests/posteriordb/%.so: tests/posteriordb/%.c examples/vi_csv.h $(B)/libelbo.a include/elbo_vi.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -shared -o $@ $< $(B)/libelbo.a $(LDFLAGS) $(LDLIBS)
 

@@ -59,7 +59,11 @@ typedef struct {
     double lr;              /* 0: chosen by the trial (default); > 0: this Adam step size */
     int eval_draws;         /* draws for the final ELBO and k-hat (default 10000: k-hat's sd ~0.1) */
     uint64_t seed;          /* (default 1) */
-    const double *init;     /* [dim] the starting mean, or NULL (zeros) */
+    const double *init;     /* [dim] the starting point, or NULL (zeros) */
+    int laplace_init;       /* 1 (default): first find the mode (damped Newton) and the Laplace
+                               covariance there, and fit in the coordinates that whiten it
+                               (dim <= 1000; falls back to the plain start if there is no
+                               positive-definite mode) */
 } elbo_vi_config;
 
 /** What a fit achieved. */

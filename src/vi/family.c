@@ -2,6 +2,7 @@
  * sticking-the-landing gradient and the covariance. Layout of lambda in
  * vi_internal.h. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../util/rng.h"
@@ -203,4 +204,40 @@ void fam_cov(const vi_family *f, const double *lam, double *cov)
             }
             cov[(size_t)i * D + j] = cov[(size_t)j * D + i] = s;
         }
+}
+
+void fam_unwhiten(const vi_family *f, double *lam, const double *m0, const double *W)
+{
+    int D = f->D, r = f->r;
+    double *m = lam, *om = lam + D;
+    if (f->fam != ELBO_VI_FULLRANK) { /* W diagonal */
+        for (int i = 0; i < D; i++) {
+            m[i] = m0[i] + W[i] * m[i];
+            om[i] += log(W[i]);
+            for (int k = 0; f->fam == ELBO_VI_LOWRANK && k < r; k++) lam[2 * (size_t)D + (size_t)i * r + k] *= W[i];
+        }
+        return;
+    }
+    double *Lz = malloc(sizeof(double) * (size_t)D * D), *mz = malloc(sizeof(double) * (size_t)D);
+    if (!Lz || !mz) { /* cannot happen for the sizes fit.c allows without its own allocations failing first */
+        free(Lz);
+        free(mz);
+        return;
+    }
+    memcpy(mz, m, sizeof(double) * (size_t)D);
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) Lz[(size_t)i * D + j] = j > i ? 0.0 : j == i ? exp(om[i]) : lam[lower(D, i, j)];
+    for (int i = 0; i < D; i++) {
+        double s = m0[i];
+        for (int k = 0; k <= i; k++) s += W[(size_t)i * D + k] * mz[k];
+        m[i] = s;
+        for (int j = 0; j <= i; j++) { /* (W Lz)_ij, both lower triangular */
+            double v = 0;
+            for (int k = j; k <= i; k++) v += W[(size_t)i * D + k] * Lz[(size_t)k * D + j];
+            if (j == i) om[i] = log(v);
+            else lam[lower(D, i, j)] = v;
+        }
+    }
+    free(Lz);
+    free(mz);
 }

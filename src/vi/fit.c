@@ -28,6 +28,7 @@ void elbo_vi_config_default(elbo_vi_config *c)
     c->max_halvings = 6;
     c->eval_draws = 10000;
     c->seed = 1;
+    c->laplace_init = 1;
 }
 
 static elbo_status check(const elbo_vi_target *t, const elbo_vi_config *c, elbo_error *err)
@@ -50,7 +51,7 @@ static elbo_status check(const elbo_vi_target *t, const elbo_vi_config *c, elbo_
 
 /* log p at theta and, when grad is not NULL, its gradient (by central
  * differences without the user's; x: [dim] scratch). */
-static double logp_at(const elbo_vi_target *t, const double *theta, double *grad, double *x)
+double vi_logp_at(const elbo_vi_target *t, const double *theta, double *grad, double *x)
 {
     if (!grad || t->has_grad) return t->logp(t->state, theta, grad);
     double v = t->logp(t->state, theta, NULL);
@@ -121,7 +122,7 @@ static double grad_step(stepper *s, const double *lam)
     for (int d = 0; d < s->S; d++) {
         for (int i = 0; i < E; i++) s->eps[i] = elbo_rng_normal(&s->rng);
         fam_sample(f, lam, s->eps, s->z);
-        double lp = logp_at(s->t, s->z, s->glogp, s->x);
+        double lp = vi_logp_at(s->t, s->z, s->glogp, s->x);
         int fin = isfinite(lp);
         for (int i = 0; fin && i < f->D; i++) fin = isfinite(s->glogp[i]);
         if (!fin) continue; /* outside the support: the draw is skipped */
@@ -220,7 +221,7 @@ static void evaluate(stepper *s, const elbo_vi_config *c, const double *lam, elb
     for (int d = 0; d < n; d++) {
         for (int i = 0; i < E; i++) s->eps[i] = elbo_rng_normal(&s->rng);
         fam_sample(f, lam, s->eps, s->z);
-        double lp = logp_at(s->t, s->z, NULL, s->x);
+        double lp = vi_logp_at(s->t, s->z, NULL, s->x);
         lw[d] = (isfinite(lp) ? lp : -INFINITY) - fam_log_q(f, lam, &s->prep, s->z, s->eps);
         sum += lw[d];
         sq += lw[d] * lw[d];
@@ -241,7 +242,7 @@ static void crn_ratios(stepper *s, const double *lam, const double *crn, double 
     fam_prepare(f, lam, s->work, &s->prep);
     for (int j = 0; j < CRN; j++) {
         fam_sample(f, lam, crn + (size_t)j * E, s->z);
-        double lp = logp_at(s->t, s->z, NULL, s->x);
+        double lp = vi_logp_at(s->t, s->z, NULL, s->x);
         lw[j] = (isfinite(lp) ? lp : -1e300) - fam_log_q(f, lam, &s->prep, s->z, crn + (size_t)j * E);
     }
 }
@@ -299,51 +300,130 @@ static void optimise(stepper *s, const elbo_vi_config *c, double *lam, long t, d
     free(lw);
 }
 
+/* The problem in whitened coordinates: theta = m0 + W zeta (W lower
+ * triangular [D, D], or its diagonal [D]). */
+typedef struct {
+    const elbo_vi_target *t;
+    const double *m0, *W;
+    int full;
+    double *theta, *g, *x; /* [D] each, scratch */
+} whitened;
+
+static double whitened_logp(void *st, const double *zeta, double *grad)
+{
+    const whitened *w = st;
+    int D = w->t->dim;
+    for (int i = 0; i < D; i++) {
+        double v = w->m0[i];
+        if (w->full)
+            for (int k = 0; k <= i; k++) v += w->W[(size_t)i * D + k] * zeta[k];
+        else
+            v += w->W[i] * zeta[i];
+        w->theta[i] = v;
+    }
+    double lp = vi_logp_at(w->t, w->theta, grad ? w->g : NULL, w->x);
+    for (int j = 0; grad && j < D; j++) { /* W^T g */
+        double v = 0;
+        if (w->full)
+            for (int i = j; i < D; i++) v += w->W[(size_t)i * D + j] * w->g[i];
+        else
+            v = w->W[j] * w->g[j];
+        grad[j] = v;
+    }
+    return lp;
+}
+
+/* The mode and the whitening for t (allocated into *m0, *W), or 0 with
+ * nothing allocated when there is no positive-definite mode. */
+static int whiten(const elbo_vi_target *t, const elbo_vi_config *c, double **m0, double **W)
+{
+    int D = t->dim, full = c->family == ELBO_VI_FULLRANK;
+    double *H = malloc(sizeof(double) * (size_t)D * D);
+    *m0 = calloc((size_t)D, sizeof(double));
+    *W = malloc(sizeof(double) * (full ? (size_t)D * D : (size_t)D));
+    int ok = H && *m0 && *W;
+    for (int i = 0; ok && c->init && i < D; i++) (*m0)[i] = c->init[i];
+    ok = ok && vi_laplace(t, *m0, H, 100) == 0 && vi_whitening(H, D, full, *W) == 0;
+    free(H);
+    if (!ok) {
+        free(*m0);
+        free(*W);
+        *m0 = *W = NULL;
+    }
+    return ok;
+}
+
+/* Trial and windows on target u from lam; the result (in u's coordinates)
+ * in fit->lam. */
+static void run_fit(stepper *s, const elbo_vi_config *c, elbo_vi *fit, double *lam, double *scratch, int max_windows)
+{
+    long step = 0;
+    double lr = c->lr;
+    if (lr <= 0) lr = trial(s, lam, &step, c->window, scratch, &fit->sum.iters);
+    fit->sum.lr = lr;
+    optimise(s, c, lam, step, lr, fit, max_windows, scratch + 4 * fit->fam.n_lambda);
+}
+
 elbo_vi *elbo_vi_fit(const elbo_vi_target *t, const elbo_vi_config *c, elbo_error *err)
 {
     if (check(t, c, err)) return NULL;
+    int D = t->dim;
     elbo_vi *fit = calloc(1, sizeof *fit);
     stepper s;
     memset(&s, 0, sizeof s);
-    int ok = fit != NULL;
-    if (fit) fam_init(&fit->fam, t->dim, c->family, c->rank);
-    size_t n = fit ? fit->fam.n_lambda : 0;
+    double *lam = NULL, *scratch = NULL, *m0 = NULL, *W = NULL, *wbuf = NULL;
+    if (!fit) goto nomem;
+    fam_init(&fit->fam, D, c->family, c->rank);
+    size_t n = fit->fam.n_lambda;
     int max_windows = (int)(c->max_iters / c->window) + 1;
-    double *lam = malloc(sizeof(double) * (n ? n : 1)), *scratch = malloc(sizeof(double) * 5 * (n ? n : 1));
-    ok = ok && lam && scratch && stepper_alloc(&s, t, &fit->fam, c->draws, c->seed) == 0;
-    if (ok) {
-        fit->lam = malloc(sizeof(double) * n);
-        fit->trace = malloc(sizeof(double) * (size_t)max_windows);
-        ok = fit->lam && fit->trace;
-    }
-    if (!ok) {
-        if (fit) stepper_free(&s);
-        free(lam);
-        free(scratch);
-        elbo_vi_free(fit);
-        elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %zu variational parameters", n);
-        return NULL;
-    }
+    lam = malloc(sizeof(double) * n);
+    scratch = malloc(sizeof(double) * 5 * n);
+    fit->lam = malloc(sizeof(double) * n);
+    fit->trace = malloc(sizeof(double) * (size_t)max_windows);
+    wbuf = malloc(sizeof(double) * 3 * (size_t)D);
+    if (!lam || !scratch || !fit->lam || !fit->trace || !wbuf || stepper_alloc(&s, t, &fit->fam, c->draws, c->seed))
+        goto nomem;
     fam_start(&fit->fam, lam, c->init, c->seed);
-    memcpy(fit->lam, lam, sizeof(double) * n);
-    if (!isfinite(logp_at(t, lam, NULL, s.x))) {
+    if (!isfinite(vi_logp_at(t, lam, NULL, s.x))) {
         elbo_fail(err, ELBO_ERR_NUMERIC, "log p is not finite at the starting point (give init inside the support)");
-        stepper_free(&s);
-        free(lam);
-        free(scratch);
-        elbo_vi_free(fit);
-        return NULL;
+        goto fail;
     }
-    long step = 0;
-    double lr = c->lr;
-    if (lr <= 0) lr = trial(&s, lam, &step, c->window, scratch, &fit->sum.iters);
-    fit->sum.lr = lr;
-    optimise(&s, c, lam, step, lr, fit, max_windows, scratch + 4 * n);
+    whitened w = {t, NULL, NULL, c->family == ELBO_VI_FULLRANK, wbuf, wbuf + D, wbuf + 2 * (size_t)D};
+    elbo_vi_target u = {D, whitened_logp, &w, t->names, 1};
+    if (c->laplace_init && D <= 1000 && whiten(t, c, &m0, &W)) { /* fit zeta ~ N(0, I) roughly, from 0, sd 1 */
+        w.m0 = m0;
+        w.W = W;
+        s.t = &u;
+        fam_start(&fit->fam, lam, NULL, c->seed);
+    }
+    memcpy(fit->lam, lam, sizeof(double) * n);
+    run_fit(&s, c, fit, lam, scratch, max_windows);
+    if (m0) { /* back to theta: q's parameters, and the trace's log |det W| */
+        fam_unwhiten(&fit->fam, fit->lam, m0, W);
+        double ld = 0;
+        for (int i = 0; i < D; i++) ld += log(w.full ? W[(size_t)i * D + i] : W[i]);
+        for (int k = 0; k < fit->n_trace; k++) fit->trace[k] += ld;
+    }
+    s.t = t;
     evaluate(&s, c, fit->lam, &fit->sum);
     stepper_free(&s);
     free(lam);
     free(scratch);
+    free(m0);
+    free(W);
+    free(wbuf);
     return fit;
+nomem:
+    elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the variational parameters of %d dimensions", D);
+fail:
+    stepper_free(&s);
+    free(lam);
+    free(scratch);
+    free(m0);
+    free(W);
+    free(wbuf);
+    elbo_vi_free(fit);
+    return NULL;
 }
 
 void elbo_vi_free(elbo_vi *fit)

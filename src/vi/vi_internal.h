@@ -51,5 +51,20 @@ void fam_stl_grad(const vi_family *f, const double *lam, const fam_prep *p, cons
                   const double *glogp, double *g);
 /* The covariance [D, D]. */
 void fam_cov(const vi_family *f, const double *lam, double *cov);
+/* lambda fitted to zeta, where theta = m0 + W zeta, into lambda of theta:
+ * W [D, D] lower triangular (full rank) or its diagonal [D] (the others). */
+void fam_unwhiten(const vi_family *f, double *lam, const double *m0, const double *W);
+
+/* log p at theta and its gradient (central differences when the target
+ * has none; x [dim] scratch), grad may be NULL (fit.c). */
+double vi_logp_at(const elbo_vi_target *t, const double *theta, double *grad, double *x);
+/* laplace.c: the mode from theta (in place, damped Newton, at most
+ * max_steps) and H [D, D] = -Hessian there; 0, or -1 when no positive
+ * definite mode was found. */
+int vi_laplace(const elbo_vi_target *t, double *theta, double *H, int max_steps);
+/* W with W W^T = H^-1: lower triangular [D, D] (full), or the diagonal
+ * 1 / sqrt(H_ii) [D]; 0 or -1. */
+int vi_whitening(const double *H, int D, int full, double *W);
+int vi_cholesky(const double *a, int D, double *l);
 
 #endif
