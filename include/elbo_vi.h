@@ -129,6 +129,13 @@ ELBO_API double elbo_check_gradient(const elbo_vi_target *t, const double *theta
  *  positive: x = exp(u). interval (lo < hi): x = lo + (hi - lo) sigmoid(u). */
 ELBO_API double elbo_vi_positive(double u, double *dx_du, double *log_jac, double *dlog_jac_du);
 ELBO_API double elbo_vi_interval(double u, double lo, double hi, double *dx_du, double *log_jac, double *dlog_jac_du);
+/** A point x [K] of the simplex (x_k > 0, sum 1) from u [K - 1] by Stan's
+ *  stick-breaking (z_k = sigmoid(u_k - log(K - k)), x_k = z_k times what
+ *  is left of the stick); returns log |dx/du| (over the K - 1 free
+ *  coordinates). elbo_vi_simplex_grad then ADDS to gu [K - 1] the gradient
+ *  in u of f(x) + log |dx/du|, given gx [K] = df/dx. */
+ELBO_API double elbo_vi_simplex(const double *u, int K, double *x);
+ELBO_API void elbo_vi_simplex_grad(const double *u, int K, const double *gx, double *gu);
 
 /* ---------------------------------------------------------- the plug-in ABI */
 

@@ -355,8 +355,77 @@ static void check_plugin_linreg(void)
     unsetenv("ELBO_LINREG_SIGMA");
 }
 
+/* The transforms: x in range, the log-Jacobian against a numerical
+ * Jacobian determinant, and the gradients against central differences. */
+typedef struct {
+    int K;
+    double w[8];
+} simplex_ctx;
+
+/* f(x(u)) + log J(u) with f(x) = sum w_k log x_k (a Dirichlet-like term). */
+static double simplex_obj(const simplex_ctx *c, const double *u, double *gu)
+{
+    double x[8], gx[8];
+    double lj = elbo_vi_simplex(u, c->K, x), f = 0;
+    for (int k = 0; k < c->K; k++) {
+        f += c->w[k] * log(x[k]);
+        gx[k] = c->w[k] / x[k];
+    }
+    if (gu) {
+        for (int k = 0; k + 1 < c->K; k++) gu[k] = 0;
+        elbo_vi_simplex_grad(u, c->K, gx, gu);
+    }
+    return f + lj;
+}
+
+static void check_transforms(void)
+{
+    double d = 0, lj = 0, dlj = 0;
+    double x = elbo_vi_interval(0.7, -1, 3, &d, &lj, &dlj), h = 1e-6;
+    double xp = elbo_vi_interval(0.7 + h, -1, 3, NULL, NULL, NULL), xm = elbo_vi_interval(0.7 - h, -1, 3, NULL, NULL, NULL);
+    double ljp = 0, ljm = 0;
+    elbo_vi_interval(0.7 + h, -1, 3, NULL, &ljp, NULL);
+    elbo_vi_interval(0.7 - h, -1, 3, NULL, &ljm, NULL);
+    CHECK(x > -1 && x < 3 && fabs(d - (xp - xm) / (2 * h)) < 1e-7 && fabs(lj - log(d)) < 1e-12 &&
+              fabs(dlj - (ljp - ljm) / (2 * h)) < 1e-6, "interval transform: x %g, dx %g, log J %g, dlogJ %g", x, d, lj, dlj);
+    CHECK(isfinite(elbo_vi_interval(800, 0, 1, &d, &lj, &dlj)) && isfinite(lj), "interval transform at u = 800");
+    /* the simplex: sums to 1, log J = log |det| of the numerical Jacobian of
+     * the first K - 1 coordinates, and its gradient */
+    enum { K = 5 };
+    double u[K - 1] = {0.3, -1.2, 0.8, 0.1}, xs[K], J[(K - 1) * (K - 1)];
+    double ljs = elbo_vi_simplex(u, K, xs), sum = 0;
+    for (int k = 0; k < K; k++) sum += xs[k];
+    CHECK(fabs(sum - 1) < 1e-12 && xs[K - 1] > 0, "simplex sums to 1: %g", sum);
+    for (int j = 0; j < K - 1; j++) {
+        double up[K - 1], a[K], b[K];
+        memcpy(up, u, sizeof up);
+        up[j] += 1e-6;
+        elbo_vi_simplex(up, K, a);
+        up[j] -= 2e-6;
+        elbo_vi_simplex(up, K, b);
+        for (int i = 0; i < K - 1; i++) J[i * (K - 1) + j] = (a[i] - b[i]) / 2e-6;
+    }
+    double det = 1; /* lower triangular: dx_i / du_j = 0 for j > i */
+    for (int i = 0; i < K - 1; i++) det *= J[i * (K - 1) + i];
+    CHECK(fabs(ljs - log(fabs(det))) < 1e-6, "simplex log J %g, numerical %g", ljs, log(fabs(det)));
+    simplex_ctx c = {K, {1.5, 0.5, 2.0, 1.0, 3.0}};
+    double g[K - 1], worst = 0;
+    simplex_obj(&c, u, g);
+    for (int j = 0; j < K - 1; j++) {
+        double up[K - 1];
+        memcpy(up, u, sizeof up);
+        up[j] += 1e-6;
+        double a = simplex_obj(&c, up, NULL);
+        up[j] -= 2e-6;
+        double b = simplex_obj(&c, up, NULL);
+        worst = fmax(worst, fabs(g[j] - (a - b) / 2e-6) / fmax(1, fabs(g[j])));
+    }
+    CHECK(worst < 1e-6, "simplex gradient off by %g", worst);
+}
+
 int main(void)
 {
+    check_transforms();
     check_khat();
     check_gradients_and_errors();
     check_fullrank();

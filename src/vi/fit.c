@@ -552,3 +552,43 @@ double elbo_vi_interval(double u, double lo, double hi, double *dx_du, double *l
     if (dlog_jac_du) *dlog_jac_du += 1.0 - 2.0 * s;
     return lo + w * s;
 }
+
+/* z_k = sigmoid(u_k - log(K - k)) for k = 0 .. K - 2 (0-based: K - 1 - k sticks left). */
+static double stick_z(const double *u, int K, int k)
+{
+    double a = u[k] - log((double)(K - 1 - k));
+    return a >= 0 ? 1.0 / (1.0 + exp(-a)) : exp(a) / (1.0 + exp(a));
+}
+
+double elbo_vi_simplex(const double *u, int K, double *x)
+{
+    double stick = 1.0, lj = 0.0;
+    for (int k = 0; k + 1 < K; k++) {
+        double z = stick_z(u, K, k);
+        x[k] = stick * z;
+        lj += log(z) + log1p(-z) + log(stick);
+        stick -= x[k];
+    }
+    x[K - 1] = stick;
+    return lj;
+}
+
+void elbo_vi_simplex_grad(const double *u, int K, const double *gx, double *gu)
+{
+    /* forward again for the sticks, then reverse mode: g_stick of the
+     * piece left after k, from x_{k+1} = stick z, the next stick
+     * stick (1 - z) and the log-Jacobian's log z + log(1 - z) + log stick */
+    double stick[1024], *st = K <= 1024 ? stick : malloc(sizeof(double) * (size_t)K);
+    if (!st) return;
+    st[0] = 1.0;
+    for (int k = 0; k + 1 < K; k++) st[k + 1] = st[k] * (1.0 - stick_z(u, K, k));
+    double g_next = gx[K - 1]; /* d/d stick_{K-1}: x_{K-1} = stick_{K-1} */
+    for (int k = K - 2; k >= 0; k--) {
+        double z = stick_z(u, K, k);
+        double gz = -g_next * st[k] + gx[k] * st[k] + 1.0 / z - 1.0 / (1.0 - z);
+        double gs = g_next * (1.0 - z) + gx[k] * z + 1.0 / st[k];
+        gu[k] += gz * z * (1.0 - z);
+        g_next = gs;
+    }
+    if (st != stick) free(st);
+}
