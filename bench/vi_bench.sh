@@ -21,7 +21,7 @@ trap 'rm -rf "$T"' EXIT
 make -s "$ELBO" "$B/tests/posteriordb/pdb_linreg.so" >/dev/null
 cpu=$(grep -m1 "model name" /proc/cpuinfo | sed 's/.*: //')
 : > "$T/rows"
-for p in sblrc-blr kidiq-kidscore_momiq kidiq-kidscore_momhsiq earnings-earn_height; do
+for p in sblrc-blr kidiq-kidscore_momiq kidiq-kidscore_momhsiq earnings-earn_height; do  # NumPyro's list (vi_numpyro.py)
     for fam in meanfield fullrank; do
         t0=$(date +%s.%N)
         "$ELBO" fit --model-lib "$B/tests/posteriordb/pdb_linreg.so" --data "tests/posteriordb/$p.csv" \

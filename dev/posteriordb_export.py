@@ -13,6 +13,12 @@ tests/posteriordb/pdb_linreg.c) and their priors:
   kidiq-kidscore_momiq   [1, mom_iq], flat beta, sigma ~ Cauchy+(0, 2.5)
   kidiq-kidscore_momhsiq [1, mom_hs, mom_iq], flat beta, sigma ~ Cauchy+(0, 2.5)
   earnings-earn_height   [1, height], flat beta and sigma
+  earnings-logearn_height        log(earn) on [1, height], flat
+  kidiq-kidscore_interaction     [1, mom_hs, mom_iq, mom_hs mom_iq], flat beta, sigma ~ Cauchy+(0, 2.5)
+  mesquite-logmesquite           log(weight) on [1, log diam1, log diam2, log canopy_height,
+                                 log total_height, log density, group], flat
+  nes2000-nes                    partyid7 on [1, real_ideo, race_adj, age 30-44, 45-64, 65+,
+                                 educ1, gender, income], flat
 """
 import json, sys, zipfile
 import numpy as np
@@ -27,6 +33,10 @@ SPECS = {
     "kidiq-kidscore_momiq": ("kidiq", lambda d: (np.column_stack([np.ones(d["N"]), d["mom_iq"]]), np.array(d["kid_score"])), "flat", "cauchy:2.5"),
     "kidiq-kidscore_momhsiq": ("kidiq", lambda d: (np.column_stack([np.ones(d["N"]), d["mom_hs"], d["mom_iq"]]), np.array(d["kid_score"])), "flat", "cauchy:2.5"),
     "earnings-earn_height": ("earnings", lambda d: (np.column_stack([np.ones(d["N"]), d["height"]]), np.array(d["earn"])), "flat", "flat"),
+    "earnings-logearn_height": ("earnings", lambda d: (np.column_stack([np.ones(d["N"]), d["height"]]), np.log(d["earn"])), "flat", "flat"),
+    "kidiq-kidscore_interaction": ("kidiq", lambda d: (np.column_stack([np.ones(d["N"]), d["mom_hs"], d["mom_iq"], np.array(d["mom_hs"]) * np.array(d["mom_iq"])]), np.array(d["kid_score"])), "flat", "cauchy:2.5"),
+    "mesquite-logmesquite": ("mesquite", lambda d: (np.column_stack([np.ones(d["N"])] + [np.log(d[k]) for k in ("diam1", "diam2", "canopy_height", "total_height", "density")] + [d["group"]]), np.log(d["weight"])), "flat", "flat"),
+    "nes2000-nes": ("nes2000", lambda d: (np.column_stack([np.ones(d["N"]), d["real_ideo"], d["race_adj"]] + [np.array(d["age_discrete"]) == a for a in (2, 3, 4)] + [d["educ1"], d["gender"], d["income"]]).astype(float), np.array(d["partyid7"])), "flat", "flat"),
 }
 for name, (data, design, bprior, sprior) in SPECS.items():
     X, y = design(load(f"{root}/data/data/{data}.json.zip"))
