@@ -35,7 +35,9 @@ static void fit_help(void)
            "  --no-laplace      start from theta = 0, q = N(0, I), instead of the mode and\n"
            "                    the Laplace covariance there (whitened coordinates)\n"
            "  --n-draws N       draws for the summary and --draws (default 4000)\n"
-           "  --psis            resample the draws by their PSIS weights (when k-hat < 0.7)\n"
+           "  --raw             the summary from q's draws as they are (default: weighted by\n"
+           "                    their PSIS importance weights when k-hat < 0.7)\n"
+           "  --psis            resample the written draws by their PSIS weights\n"
            "  --draws FILE      write the draws: .csv (a header of names) or .npy [n, k]\n"
            "  --out DIR         metrics.jsonl (the ELBO per window), trace.png, summary.csv\n"
            "  --json            the result as one JSON object instead of the table\n"
@@ -45,7 +47,7 @@ static void fit_help(void)
 
 static int parse(int argc, char **argv, fit_opts *o)
 {
-    enum { O_LIB = 300, O_DAT, O_FAM, O_RANK, O_GD, O_IT, O_LR, O_SEED, O_ND, O_PSIS, O_DRAWS, O_OUT, O_JSON, O_CHK, O_NOLAP };
+    enum { O_LIB = 300, O_DAT, O_FAM, O_RANK, O_GD, O_IT, O_LR, O_SEED, O_ND, O_PSIS, O_DRAWS, O_OUT, O_JSON, O_CHK, O_NOLAP, O_RAW };
     static const struct option lo[] = {
         {"model-lib", required_argument, 0, O_LIB}, {"data", required_argument, 0, O_DAT},
         {"family", required_argument, 0, O_FAM},    {"rank", required_argument, 0, O_RANK},
@@ -54,7 +56,7 @@ static int parse(int argc, char **argv, fit_opts *o)
         {"n-draws", required_argument, 0, O_ND},    {"psis", no_argument, 0, O_PSIS},
         {"draws", required_argument, 0, O_DRAWS},   {"out", required_argument, 0, O_OUT},
         {"json", no_argument, 0, O_JSON},           {"check-gradient", no_argument, 0, O_CHK},
-        {"no-laplace", no_argument, 0, O_NOLAP},
+        {"no-laplace", no_argument, 0, O_NOLAP},    {"raw", no_argument, 0, O_RAW},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     elbo_vi_config_default(&o->cfg);
@@ -74,6 +76,7 @@ static int parse(int argc, char **argv, fit_opts *o)
         case O_JSON: o->json = 1; break;
         case O_CHK: o->check_only = 1; break;
         case O_NOLAP: o->cfg.laplace_init = 0; break;
+        case O_RAW: o->raw = 1; break;
         case O_FAM:
             if (!strcmp(optarg, "fullrank")) o->cfg.family = ELBO_VI_FULLRANK;
             else if (!strcmp(optarg, "meanfield")) o->cfg.family = ELBO_VI_MEANFIELD;

@@ -9,7 +9,7 @@ typedef struct {
     const char *lib, *data, *draws, *out;
     elbo_vi_config cfg;
     long n_draws;
-    int psis, json, check_only;
+    int psis, json, check_only, raw;
 } fit_opts;
 
 /* The plug-in's gradient against central differences at theta0 and at 5

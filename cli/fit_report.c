@@ -37,14 +37,6 @@ int check_gradients(const fit_opts *o, const elbo_vi_model *m, const elbo_vi_tar
     return bad;
 }
 
-/* Sorted copy of column k of x [n, K] into col, and its quantile q. */
-static double quantile(const double *sorted, int n, double q)
-{
-    double pos = q * (n - 1);
-    int i = (int)pos;
-    return i + 1 < n ? sorted[i] + (pos - i) * (sorted[i + 1] - sorted[i]) : sorted[n - 1];
-}
-
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -62,21 +54,42 @@ typedef struct {
     double mean, sd, q5, q50, q95, mcse;
 } col_stats;
 
-static void stats_of(const double *x, int n, int K, int k, double *col, col_stats *s)
+typedef struct {
+    double v, w;
+} weighted;
+
+static int cmp_w(const void *a, const void *b) { return cmp_d(&((const weighted *)a)->v, &((const weighted *)b)->v); }
+
+/* Quantile q of the weighted sample (sorted by value, weights summing to 1). */
+static double wquantile(const weighted *c, int n, double q)
 {
-    double sum = 0, sq = 0;
+    double acc = 0;
     for (int d = 0; d < n; d++) {
-        col[d] = x[(size_t)d * K + k];
-        sum += col[d];
+        acc += c[d].w;
+        if (acc >= q) return c[d].v;
     }
-    s->mean = sum / n;
-    for (int d = 0; d < n; d++) sq += (col[d] - s->mean) * (col[d] - s->mean);
-    s->sd = sqrt(sq / (n - 1));
-    s->mcse = s->sd / sqrt((double)n); /* independent draws */
-    qsort(col, (size_t)n, sizeof(double), cmp_d);
-    s->q5 = quantile(col, n, 0.05);
-    s->q50 = quantile(col, n, 0.5);
-    s->q95 = quantile(col, n, 0.95);
+    return c[n - 1].v;
+}
+
+/* Column k of x [n, K]: its statistics with weights w [n] (summing to 1;
+ * NULL: equal), the Monte Carlo error of the mean from the effective
+ * sample size 1 / sum w^2 (Kish; n for equal weights). */
+static void stats_of(const double *x, const double *w, int n, int K, int k, weighted *col, col_stats *s)
+{
+    double mean = 0, var = 0, w2 = 0;
+    for (int d = 0; d < n; d++) {
+        col[d] = (weighted){x[(size_t)d * K + k], w ? w[d] : 1.0 / n};
+        mean += col[d].w * col[d].v;
+        w2 += col[d].w * col[d].w;
+    }
+    for (int d = 0; d < n; d++) var += col[d].w * (col[d].v - mean) * (col[d].v - mean);
+    s->mean = mean;
+    s->sd = sqrt(var * (w ? 1.0 : n / (n - 1.0)));
+    s->mcse = s->sd * sqrt(w2); /* sd / sqrt(ESS) */
+    qsort(col, (size_t)n, sizeof(weighted), cmp_w);
+    s->q5 = wquantile(col, n, 0.05);
+    s->q50 = wquantile(col, n, 0.5);
+    s->q95 = wquantile(col, n, 0.95);
 }
 
 /* The reported values of every draw: constrain's outputs, or theta. */
@@ -164,12 +177,13 @@ static int write_out(const fit_opts *o, const elbo_vi *fit, const elbo_vi_model 
 }
 
 static void print_result(const fit_opts *o, const elbo_vi_model *m, const elbo_vi_summary *s, const col_stats *st,
-                         int K, double khat_draws)
+                         int K, double khat_draws, int weighted_summary)
 {
     char name[128];
     if (o->json) {
         printf("{\"elbo\":%.9g,\"elbo_se\":%.4g,\"khat\":%.4f,\"iters\":%ld,\"halvings\":%d,\"converged\":%d,"
-               "\"lr\":%g,\"params\":[", s->elbo, s->elbo_se, s->khat, s->iters, s->halvings, s->converged, s->lr);
+               "\"lr\":%g,\"weighted\":%d,\"params\":[", s->elbo, s->elbo_se, s->khat, s->iters, s->halvings,
+               s->converged, s->lr, weighted_summary);
         for (int k = 0; k < K; k++) {
             name_of(m, m->constrain != NULL, k, name, sizeof name);
             printf("%s{\"name\":\"%s\",\"mean\":%.9g,\"sd\":%.9g,\"q5\":%.9g,\"q50\":%.9g,\"q95\":%.9g}", k ? "," : "",
@@ -186,7 +200,9 @@ static void print_result(const fit_opts *o, const elbo_vi_model *m, const elbo_v
                "off. Try --family fullrank, or reparameterise the model (docs/vi.md).\n", s->khat);
     else if (s->khat > 0.5)
         printf("note: k-hat %.2f in (0.5, 0.7]: usable, with care\n", s->khat);
-    if (isfinite(khat_draws)) printf("draws PSIS-resampled (their k-hat %.2f)\n", khat_draws);
+    printf("summary over %ld draws from q%s (their k-hat %.2f)%s\n", o->n_draws,
+           weighted_summary ? ", weighted by their PSIS importance weights" : "", khat_draws,
+           o->psis ? "; --draws resampled by those weights" : "");
     printf("%-24s %12s %12s %12s %12s %12s %10s\n", "parameter", "mean", "sd", "5%", "50%", "95%", "mcse");
     for (int k = 0; k < K; k++) {
         name_of(m, m->constrain != NULL, k, name, sizeof name);
@@ -205,24 +221,33 @@ int fit_and_report(const fit_opts *o, const elbo_vi_model *m, const elbo_vi_targ
     }
     elbo_vi_summary s;
     elbo_vi_get_summary(fit, &s);
-    int n = (int)o->n_draws, K, rc = 1;
-    double *z = malloc(sizeof(double) * (size_t)n * m->dim), khat_draws = NAN;
-    double *y = NULL, *col = malloc(sizeof(double) * (size_t)n);
-    col_stats *st = NULL;
-    if (!z || !col) goto out;
-    if (o->psis) khat_draws = elbo_vi_psis_draws(fit, t, n, o->cfg.seed ^ 0x9515ULL, z);
-    else elbo_vi_draws(fit, n, o->cfg.seed ^ 0x9515ULL, z);
+    int n = (int)o->n_draws, K = m->constrain ? m->n_out : m->dim, rc = 1;
+    uint64_t seed = o->cfg.seed ^ 0x9515ULL;
+    double *z = malloc(sizeof(double) * (size_t)n * m->dim), *w = malloc(sizeof(double) * (size_t)n), *y = NULL;
+    weighted *col = malloc(sizeof(weighted) * (size_t)n);
+    col_stats *st = malloc(sizeof(col_stats) * (size_t)K);
+    if (!z || !w || !col || !st) {
+        fprintf(stderr, "elbo fit: out of memory for %d draws\n", n);
+        goto out;
+    }
+    /* q's draws and their PSIS weights: the summary is weighted when they
+     * can be trusted (k-hat < 0.7) unless --raw */
+    double khat_draws = elbo_vi_weighted_draws(fit, t, n, seed, z, w);
+    int use_w = !o->raw && khat_draws < 0.7;
     y = reported(m, z, n, &K);
     if (m->constrain && !y) goto out;
-    const double *vals = y ? y : z;
-    st = malloc(sizeof(col_stats) * (size_t)K);
-    if (!st) goto out;
-    for (int k = 0; k < K; k++) stats_of(vals, n, K, k, col, &st[k]);
-    print_result(o, m, &s, st, K, khat_draws);
-    rc = (o->draws && write_draws(o, m, vals, n, K)) || (o->out && write_out(o, fit, m, st, K));
+    for (int k = 0; k < K; k++) stats_of(y ? y : z, use_w ? w : NULL, n, K, k, col, &st[k]);
+    print_result(o, m, &s, st, K, khat_draws, use_w);
+    if (o->psis) { /* the written draws resampled by the weights */
+        free(y);
+        elbo_vi_psis_draws(fit, t, n, seed, z);
+        y = reported(m, z, n, &K);
+        if (m->constrain && !y) goto out;
+    }
+    rc = (o->draws && write_draws(o, m, y ? y : z, n, K)) || (o->out && write_out(o, fit, m, st, K));
 out:
-    if (rc && !st) fprintf(stderr, "elbo fit: out of memory for %d draws\n", n);
     free(z);
+    free(w);
     free(y);
     free(col);
     free(st);

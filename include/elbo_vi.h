@@ -110,6 +110,12 @@ ELBO_API double elbo_psis_khat(const double *log_w, int n);
  *  quantiles), for reweighting or resampling draws. */
 ELBO_API double elbo_psis_weights(const double *log_w, int n, double *w);
 
+/** n draws from q into out [n, dim] and their PSIS-smoothed importance
+ *  weights p / q into w [n] (normalised); returns the draws' k-hat. For
+ *  weighted estimates (the mean is sum_i w_i out_i), trustworthy when
+ *  k-hat < 0.7. */
+ELBO_API double elbo_vi_weighted_draws(const elbo_vi *fit, const elbo_vi_target *t, int n, uint64_t seed,
+                                       double *out, double *w);
 /** n draws from q resampled by their PSIS weights p / q (with
  *  replacement, systematic resampling), into out [n, dim]; returns the
  *  k-hat of those n ratios (use them only when it is below 0.7). */

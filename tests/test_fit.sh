@@ -32,7 +32,9 @@ expect_rc 0 "another seed" "$ELBO" fit $LR --json --seed 2
 check "another seed, other draws" sh -c "! cmp -s '$T/out.txt' '$T/j1'"
 expect_rc 0 "mean field, PSIS-resampled" "$ELBO" fit --model-lib $B/examples/vi_logistic.so \
     --data examples/data/logistic.csv --family meanfield --psis --n-draws 500
-check "names the resampling" grep -q "draws PSIS-resampled" "$T/out.txt"
+check "names the weighting and the resampling" grep -q "^summary over 500 draws from q.*--draws resampled by those weights" "$T/out.txt"
+expect_rc 0 "--raw" "$ELBO" fit $LR --raw
+check "--raw: unweighted" sh -c "grep -q '^summary over 500 draws from q (their' '$T/out.txt'"
 expect_rc 0 "low rank" "$ELBO" fit $LR --family lowrank --rank 2
 expect_rc 0 "gradient check alone" "$ELBO" fit $LR --check-gradient
 check "gradient ok" grep -q "gradient check: worst relative error .*: ok" "$T/out.txt"

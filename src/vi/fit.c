@@ -464,38 +464,50 @@ void elbo_vi_draws(const elbo_vi *fit, int n, uint64_t seed, double *out)
     free(eps);
 }
 
-double elbo_vi_psis_draws(const elbo_vi *fit, const elbo_vi_target *t, int n, uint64_t seed, double *out)
+double elbo_vi_weighted_draws(const elbo_vi *fit, const elbo_vi_target *t, int n, uint64_t seed, double *out,
+                              double *w)
 {
     const vi_family *f = &fit->fam;
     int D = f->D, E = fam_eps_dim(f);
-    size_t ws = fam_work_size(f);
-    double *z = malloc(sizeof(double) * (size_t)n * D), *eps = malloc(sizeof(double) * (size_t)E);
-    double *lw = malloc(sizeof(double) * (size_t)n), *w = malloc(sizeof(double) * (size_t)n);
-    double *work = malloc(sizeof(double) * ws), k = NAN;
-    if (!z || !eps || !lw || !w || !work) goto out;
-    fam_prep p;
-    fam_prepare(f, fit->lam, work, &p);
-    elbo_rng r;
-    elbo_rng_seed(&r, seed);
-    for (int d = 0; d < n; d++) {
-        for (int i = 0; i < E; i++) eps[i] = elbo_rng_normal(&r);
-        fam_sample(f, fit->lam, eps, z + (size_t)d * D);
-        double lp = t->logp(t->state, z + (size_t)d * D, NULL);
-        lw[d] = (isfinite(lp) ? lp : -INFINITY) - fam_log_q(f, fit->lam, &p, z + (size_t)d * D, eps);
+    double *eps = malloc(sizeof(double) * (size_t)E), *lw = malloc(sizeof(double) * (size_t)n);
+    double *work = malloc(sizeof(double) * fam_work_size(f)), k = NAN;
+    if (eps && lw && work) {
+        fam_prep p;
+        fam_prepare(f, fit->lam, work, &p);
+        elbo_rng r;
+        elbo_rng_seed(&r, seed);
+        for (int d = 0; d < n; d++) {
+            double *z = out + (size_t)d * D;
+            for (int i = 0; i < E; i++) eps[i] = elbo_rng_normal(&r);
+            fam_sample(f, fit->lam, eps, z);
+            double lp = t->logp(t->state, z, NULL);
+            lw[d] = (isfinite(lp) ? lp : -INFINITY) - fam_log_q(f, fit->lam, &p, z, eps);
+        }
+        k = elbo_psis_weights(lw, n, w);
     }
-    k = elbo_psis_weights(lw, n, w);
-    double u = elbo_rng_uniform(&r), c = w[0];
-    for (int d = 0, j = 0; d < n; d++) { /* systematic: one uniform, n evenly spaced points */
-        double pt = (d + u) / n;
-        while (c < pt && j < n - 1) c += w[++j];
-        memcpy(out + (size_t)d * D, z + (size_t)j * D, sizeof(double) * (size_t)D);
-    }
-out:
-    free(z);
     free(eps);
     free(lw);
-    free(w);
     free(work);
+    return k;
+}
+
+double elbo_vi_psis_draws(const elbo_vi *fit, const elbo_vi_target *t, int n, uint64_t seed, double *out)
+{
+    int D = fit->fam.D;
+    double *z = malloc(sizeof(double) * (size_t)n * D), *w = malloc(sizeof(double) * (size_t)n), k = NAN;
+    if (z && w) {
+        k = elbo_vi_weighted_draws(fit, t, n, seed, z, w);
+        elbo_rng r;
+        elbo_rng_seed(&r, seed ^ 0x5eed5ULL);
+        double u = elbo_rng_uniform(&r), c = w[0];
+        for (int d = 0, j = 0; d < n; d++) { /* systematic: one uniform, n evenly spaced points */
+            double pt = (d + u) / n;
+            while (c < pt && j < n - 1) c += w[++j];
+            memcpy(out + (size_t)d * D, z + (size_t)j * D, sizeof(double) * (size_t)D);
+        }
+    }
+    free(z);
+    free(w);
     return k;
 }
 
