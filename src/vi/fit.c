@@ -372,6 +372,7 @@ elbo_vi *elbo_vi_fit(const elbo_vi_target *t, const elbo_vi_config *c, elbo_erro
     stepper s;
     memset(&s, 0, sizeof s);
     double *lam = NULL, *scratch = NULL, *m0 = NULL, *W = NULL, *wbuf = NULL;
+    int ok = 0;
     if (!fit) goto nomem;
     fam_init(&fit->fam, D, c->family, c->rank);
     size_t n = fit->fam.n_lambda;
@@ -406,24 +407,23 @@ elbo_vi *elbo_vi_fit(const elbo_vi_target *t, const elbo_vi_config *c, elbo_erro
     }
     s.t = t;
     evaluate(&s, c, fit->lam, &fit->sum);
-    stepper_free(&s);
-    free(lam);
-    free(scratch);
-    free(m0);
-    free(W);
-    free(wbuf);
-    return fit;
+    ok = 1;
+    goto done;
 nomem:
     elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the variational parameters of %d dimensions", D);
 fail:
+done:
     stepper_free(&s);
     free(lam);
     free(scratch);
     free(m0);
     free(W);
     free(wbuf);
-    elbo_vi_free(fit);
-    return NULL;
+    if (!ok) {
+        elbo_vi_free(fit);
+        fit = NULL;
+    }
+    return fit;
 }
 
 void elbo_vi_free(elbo_vi *fit)
