@@ -38,16 +38,23 @@ SPECS = {
     "mesquite-logmesquite": ("mesquite", lambda d: (np.column_stack([np.ones(d["N"])] + [np.log(d[k]) for k in ("diam1", "diam2", "canopy_height", "total_height", "density")] + [d["group"]]), np.log(d["weight"])), "flat", "flat"),
     "nes2000-nes": ("nes2000", lambda d: (np.column_stack([np.ones(d["N"]), d["real_ideo"], d["race_adj"]] + [np.array(d["age_discrete"]) == a for a in (2, 3, 4)] + [d["educ1"], d["gender"], d["income"]]).astype(float), np.array(d["partyid7"])), "flat", "flat"),
 }
-for name, (data, design, bprior, sprior) in SPECS.items():
-    X, y = design(load(f"{root}/data/data/{data}.json.zip"))
-    with open(f"tests/posteriordb/{name}.csv", "w") as f:
-        f.write(f"# beta={bprior} sigma={sprior}\n")
-        for row, yy in zip(X, y):
-            f.write(",".join(f"{v:.10g}" for v in row) + f",{yy:.10g}\n")
+def write_ref(name):
     chains = load(f"{root}/reference_posteriors/draws/draws/{name}.json.zip")
     with open(f"tests/posteriordb/{name}.ref.csv", "w") as f:
         f.write("name,mean,sd\n")
         for key in chains[0]:
             v = np.concatenate([np.array(c[key]) for c in chains])
             f.write(f"{key},{v.mean():.10g},{v.std(ddof=1):.10g}\n")
+
+# the eight schools: the model is examples/vi_eight_schools.c, its data
+# examples/data/eight_schools.csv; only the reference is exported
+write_ref("eight_schools-eight_schools_noncentered")
+
+for name, (data, design, bprior, sprior) in SPECS.items():
+    X, y = design(load(f"{root}/data/data/{data}.json.zip"))
+    with open(f"tests/posteriordb/{name}.csv", "w") as f:
+        f.write(f"# beta={bprior} sigma={sprior}\n")
+        for row, yy in zip(X, y):
+            f.write(",".join(f"{v:.10g}" for v in row) + f",{yy:.10g}\n")
+    write_ref(name)
     print(name, X.shape)

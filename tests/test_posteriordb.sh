@@ -28,4 +28,16 @@ for spec in sblrc-blr kidiq-kidscore_momiq kidiq-kidscore_momhsiq kidiq-kidscore
     check "$p: $1 parameters; worst mean error $2 ref sd (< 0.1), sd ratios $3..$4 (in 0.9..1.1)" \
         awk "BEGIN { exit !($1 >= 3 && $2 < 0.1 && $3 >= 0.9 && $4 <= 1.1) }"
 done
+# a hierarchical posterior, not near-Gaussian: the eight schools,
+# non-centered (the example plug-in), against its reference too
+expect_rc 0 "eight schools, non-centered" "$ELBO" fit --model-lib "$B/examples/vi_eight_schools.so" \
+    --data examples/data/eight_schools.csv --n-draws 20000 --out "$T/es"
+worst=$(awk -F, 'NR == FNR { if (FNR > 1) { m[$1] = $2; s[$1] = $3 }; next }
+    FNR > 1 && ($1 in m) { dm = ($2 - m[$1]) / s[$1]; if (dm < 0) dm = -dm; r = $3 / s[$1]
+        if (dm > wm) wm = dm; if (r > rmax) rmax = r; if (rmin == "" || r < rmin) rmin = r; n++ }
+    END { printf "%d %.3f %.3f %.3f", n, wm, rmin, rmax }' tests/posteriordb/eight_schools-eight_schools_noncentered.ref.csv "$T/es/summary.csv")
+set -- $worst
+echo "eight_schools-eight_schools_noncentered: $1 parameters, worst mean error $2 reference sd, sd ratios $3..$4"
+check "eight schools: $1 parameters; mean error $2 sd (< 0.1), sd ratios $3..$4 (in 0.9..1.1)" \
+    awk "BEGIN { exit !($1 >= 10 && $2 < 0.1 && $3 >= 0.9 && $4 <= 1.1) }"
 finish test_posteriordb
