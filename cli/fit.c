@@ -178,7 +178,7 @@ int cmd_fit(int argc, char **argv)
         if (h) dlclose(h);
         return 1;
     }
-    elbo_vi_target t = {m.dim, m.logp, m.state, m.names, m.has_grad};
+    elbo_vi_target t = {m.dim, m.logp, m.state, m.names, m.has_grad, m.constrain, m.n_out, m.out_names};
     double *zero = calloc((size_t)m.dim, sizeof(double)), lp;
     rc = !zero || guarded_gradient(o.lib, &m, zero, &lp);
     if (!rc && !m.has_grad && !o.json)

@@ -92,19 +92,19 @@ static void stats_of(const double *x, const double *w, int n, int K, int k, weig
     s->q95 = wquantile(col, n, 0.95);
 }
 
-/* The reported values of every draw: constrain's outputs, or theta. */
-static double *reported(const elbo_vi_model *m, const double *z, int n, int *K)
+/* The reported values of every draw: constrain's outputs (allocated), or
+ * NULL for theta itself (or, with *failed set, when constrain failed). */
+static double *reported(const elbo_vi_target *t, const double *z, int n, int *failed)
 {
-    *K = m->constrain ? m->n_out : m->dim;
-    if (!m->constrain) return NULL;
-    double *y = malloc(sizeof(double) * (size_t)n * *K);
-    for (int d = 0; y && d < n; d++)
-        if (m->constrain(m->state, z + (size_t)d * m->dim, y + (size_t)d * *K) != 0) {
-            fprintf(stderr, "elbo fit: the plug-in's constrain failed on draw %d\n", d);
-            free(y);
-            return NULL;
-        }
-    return y;
+    *failed = 0;
+    if (!t->constrain) return NULL;
+    double *y = malloc(sizeof(double) * (size_t)n * t->n_out);
+    elbo_error err;
+    if (y && elbo_vi_constrain(t, z, n, y, &err) == ELBO_OK) return y;
+    fprintf(stderr, "elbo fit: the plug-in's %s\n", y ? err.msg : "draws: out of memory");
+    free(y);
+    *failed = 1;
+    return NULL;
 }
 
 static int write_draws(const fit_opts *o, const elbo_vi_model *m, const double *y, int n, int K)
@@ -234,15 +234,16 @@ int fit_and_report(const fit_opts *o, const elbo_vi_model *m, const elbo_vi_targ
      * can be trusted (k-hat < 0.7) unless --raw */
     double khat_draws = elbo_vi_weighted_draws(fit, t, n, seed, z, w);
     int use_w = !o->raw && khat_draws < 0.7;
-    y = reported(m, z, n, &K);
-    if (m->constrain && !y) goto out;
+    int failed;
+    y = reported(t, z, n, &failed);
+    if (failed) goto out;
     for (int k = 0; k < K; k++) stats_of(y ? y : z, use_w ? w : NULL, n, K, k, col, &st[k]);
     print_result(o, m, &s, st, K, khat_draws, use_w);
     if (o->psis) { /* the written draws resampled by the weights */
         free(y);
         elbo_vi_psis_draws(fit, t, n, seed, z);
-        y = reported(m, z, n, &K);
-        if (m->constrain && !y) goto out;
+        y = reported(t, z, n, &failed);
+        if (failed) goto out;
     }
     rc = (o->draws && write_draws(o, m, y ? y : z, n, K)) || (o->out && write_out(o, fit, m, st, K));
 out:

@@ -45,6 +45,11 @@ typedef struct {
     void *state;               /* passed to logp */
     const char *const *names;  /* [dim] parameter names, or NULL (theta[0], ...) */
     int has_grad;              /* 0: logp ignores grad; central differences are used (slow) */
+    /* optional: the parameters to report from theta [dim] into out [n_out]
+     * (e.g. sigma = exp(log_sigma)); 0 on success (elbo_vi_constrain) */
+    int (*constrain)(void *state, const double *theta, double *out);
+    int n_out;
+    const char *const *out_names; /* [n_out], or NULL */
 } elbo_vi_target;
 
 typedef enum { ELBO_VI_MEANFIELD = 0, ELBO_VI_FULLRANK = 1, ELBO_VI_LOWRANK = 2 } elbo_vi_family;
@@ -96,6 +101,11 @@ ELBO_API void elbo_vi_cov(const elbo_vi *fit, double *cov);
 ELBO_API void elbo_vi_sd(const elbo_vi *fit, double *sd);
 /** n draws from q into out [n, dim], seeded. */
 ELBO_API void elbo_vi_draws(const elbo_vi *fit, int n, uint64_t seed, double *out);
+/** The reported parameters of n draws theta [n, dim] into out [n, n_out]
+ *  through t->constrain (a copy of theta without one, n_out = dim).
+ *  ELBO_ERR_NUMERIC naming the draw when constrain fails on it. */
+ELBO_API elbo_status elbo_vi_constrain(const elbo_vi_target *t, const double *theta, int n, double *out,
+                                       elbo_error *err);
 /** The windowed ELBO trace: its length, and the values into trace [length]
  *  (may be NULL). */
 ELBO_API int elbo_vi_trace(const elbo_vi *fit, double *trace);

@@ -66,6 +66,13 @@ static gauss test_gauss(void)
     return g;
 }
 
+static int exp_constrain(void *st, const double *th, double *out)
+{
+    (void)st;
+    for (int i = 0; i < G; i++) out[i] = exp(th[i]);
+    return 0;
+}
+
 static void check_fullrank(void)
 {
     gauss g = test_gauss();
@@ -96,6 +103,13 @@ static void check_fullrank(void)
     CHECK(s.khat < 0.5, "full rank on a Gaussian: k-hat %g", s.khat);
     CHECK(s.converged && s.iters <= c.max_iters, "converged after %ld steps, %d halvings", s.iters, s.halvings);
     CHECK(elbo_vi_trace(fit, NULL) >= 2, "a trace");
+    /* reported parameters through constrain: here exp of each coordinate */
+    double th2[2 * G] = {0.0, 1.0, -1.0, 2.0, 0.5, 0.0}, out2[2 * G];
+    elbo_vi_target tc = t;
+    tc.constrain = exp_constrain;
+    tc.n_out = G;
+    CHECK(elbo_vi_constrain(&tc, th2, 2, out2, &err) == ELBO_OK && fabs(out2[1] - exp(1.0)) < 1e-12 &&
+              fabs(out2[3] - exp(2.0)) < 1e-12, "constrain applied to every draw");
     /* the same seed: the same bits */
     elbo_vi *again = elbo_vi_fit(&t, &c, &err);
     double m2[G];
@@ -331,7 +345,7 @@ static void check_plugin_linreg(void)
     }
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++) inv[i * 4 + j] = aug[i * 8 + 4 + j];
-    elbo_vi_target t = {m.dim, m.logp, m.state, m.names, m.has_grad};
+    elbo_vi_target t = {.dim = m.dim, .logp = m.logp, .state = m.state, .names = m.names, .has_grad = m.has_grad};
     elbo_vi_config c;
     elbo_vi_config_default(&c);
     elbo_vi *fit = elbo_vi_fit(&t, &c, NULL);

@@ -390,7 +390,7 @@ elbo_vi *elbo_vi_fit(const elbo_vi_target *t, const elbo_vi_config *c, elbo_erro
         goto fail;
     }
     whitened w = {t, NULL, NULL, c->family == ELBO_VI_FULLRANK, wbuf, wbuf + D, wbuf + 2 * (size_t)D};
-    elbo_vi_target u = {D, whitened_logp, &w, t->names, 1};
+    elbo_vi_target u = {.dim = D, .logp = whitened_logp, .state = &w, .names = t->names, .has_grad = 1};
     if (c->laplace_init && D <= 1000 && whiten(t, c, &m0, &W)) { /* fit zeta ~ N(0, I) roughly, from 0, sd 1 */
         w.m0 = m0;
         w.W = W;
@@ -509,6 +509,18 @@ double elbo_vi_psis_draws(const elbo_vi *fit, const elbo_vi_target *t, int n, ui
     free(z);
     free(w);
     return k;
+}
+
+elbo_status elbo_vi_constrain(const elbo_vi_target *t, const double *theta, int n, double *out, elbo_error *err)
+{
+    if (!t->constrain) {
+        memcpy(out, theta, sizeof(double) * (size_t)n * t->dim);
+        return ELBO_OK;
+    }
+    for (int d = 0; d < n; d++)
+        if (t->constrain(t->state, theta + (size_t)d * t->dim, out + (size_t)d * t->n_out) != 0)
+            return elbo_fail(err, ELBO_ERR_NUMERIC, "constrain failed on draw %d", d);
+    return ELBO_OK;
 }
 
 int elbo_vi_trace(const elbo_vi *fit, double *trace)
