@@ -176,18 +176,50 @@ static int write_out(const fit_opts *o, const elbo_vi *fit, const elbo_vi_model 
     return rc;
 }
 
+/* A number for JSON: non-finite ones are null. */
+static void json_num(double v)
+{
+    if (isfinite(v)) printf("%.9g", v);
+    else printf("null");
+}
+
+/* A string for JSON, escaped. */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
 static void print_result(const fit_opts *o, const elbo_vi_model *m, const elbo_vi_summary *s, const col_stats *st,
                          int K, double khat_draws, int weighted_summary)
 {
     char name[128];
     if (o->json) {
-        printf("{\"elbo\":%.9g,\"elbo_se\":%.4g,\"khat\":%.4f,\"iters\":%ld,\"halvings\":%d,\"converged\":%d,"
-               "\"lr\":%g,\"weighted\":%d,\"params\":[", s->elbo, s->elbo_se, s->khat, s->iters, s->halvings,
-               s->converged, s->lr, weighted_summary);
+        printf("{\"elbo\":");
+        json_num(s->elbo);
+        printf(",\"elbo_se\":");
+        json_num(s->elbo_se);
+        printf(",\"khat\":");
+        json_num(s->khat);
+        printf(",\"iters\":%ld,\"halvings\":%d,\"converged\":%d,\"lr\":%g,\"weighted\":%d,\"params\":[", s->iters,
+               s->halvings, s->converged, s->lr, weighted_summary);
         for (int k = 0; k < K; k++) {
             name_of(m, m->constrain != NULL, k, name, sizeof name);
-            printf("%s{\"name\":\"%s\",\"mean\":%.9g,\"sd\":%.9g,\"q5\":%.9g,\"q50\":%.9g,\"q95\":%.9g}", k ? "," : "",
-                   name, st[k].mean, st[k].sd, st[k].q5, st[k].q50, st[k].q95);
+            printf("%s{\"name\":", k ? "," : "");
+            json_str(name);
+            const double v[5] = {st[k].mean, st[k].sd, st[k].q5, st[k].q50, st[k].q95};
+            const char *keys[5] = {"mean", "sd", "q5", "q50", "q95"};
+            for (int j = 0; j < 5; j++) {
+                printf(",\"%s\":", keys[j]);
+                json_num(v[j]);
+            }
+            printf("}");
         }
         printf("]}\n");
         return;

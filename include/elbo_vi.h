@@ -112,7 +112,8 @@ ELBO_API int elbo_vi_trace(const elbo_vi *fit, double *trace);
 
 /** Generalized Pareto shape k-hat of the largest of n log importance
  *  ratios (Zhang and Stephens 2009 with Vehtari et al.'s prior, as PSIS):
- *  the tail of the weights exp(log_w). NaN when n < 10. */
+ *  the tail of the weights exp(log_w). NaN when n < 10 or fewer than 25
+ *  are finite, INFINITY when one is +inf, 0 when the tail is all ties. */
 ELBO_API double elbo_psis_khat(const double *log_w, int n);
 
 /** The same fit, and PSIS-smoothed importance weights into w [n]

@@ -289,6 +289,10 @@ static void check_gradients_and_errors(void)
     elbo_vi_target nan_t = {.dim = 2, .logp = nan_logp, .has_grad = 1};
     CHECK(elbo_vi_fit(&nan_t, &c, &err) == NULL && err.code == ELBO_ERR_NUMERIC, "a NaN log density refused: %s",
           err.msg);
+    elbo_vi_config_default(&c);
+    c.max_iters = 300; /* the trial alone takes 500 */
+    CHECK(elbo_vi_fit(&good, &c, &err) == NULL && err.code == ELBO_ERR_ARG, "max_iters below the trial refused");
+    elbo_vi_config_default(&c);
     elbo_vi_target none = {.dim = 0, .logp = gauss_logp};
     CHECK(elbo_vi_fit(&none, &c, &err) == NULL && err.code == ELBO_ERR_ARG, "dimension 0 refused");
 }
@@ -435,6 +439,12 @@ static void check_transforms(void)
         worst = fmax(worst, fabs(g[j] - (a - b) / 2e-6) / fmax(1, fabs(g[j])));
     }
     CHECK(worst < 1e-6, "simplex gradient off by %g", worst);
+    double far[K - 1] = {60.0, -60.0, 45.0, -50.0}, gf[K - 1] = {0}, xf[K], gxf[K] = {1, 1, 1, 1, 1};
+    double ljf = elbo_vi_simplex(far, K, xf);
+    elbo_vi_simplex_grad(far, K, gxf, gf);
+    int fin = isfinite(ljf);
+    for (int k = 0; k < K - 1; k++) fin &= isfinite(gf[k]);
+    CHECK(fin, "simplex far out (|u| = 60): log J %g and its gradient finite", ljf);
 }
 
 int main(void)

@@ -202,7 +202,7 @@ static elbo_status regress_rows(elbo_bnn *m, const elbo_dataset *ds, const float
     double ym, ys, nsd;
     target_moments(m, &ym, &ys);
     nsd = ys * exp(0.5 * m->base.params[m->logvar]);
-    int S_eff = m->point && !(m->cfg.dropout > 0) ? 1 : S;
+    int S_eff = draws(m, S);
     elbo_status st = ELBO_OK;
     for (int i = 0; i < n; i++) {
         double f = mean[i], v = sq[i] - f * f;

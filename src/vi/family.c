@@ -206,7 +206,7 @@ void fam_cov(const vi_family *f, const double *lam, double *cov)
         }
 }
 
-void fam_unwhiten(const vi_family *f, double *lam, const double *m0, const double *W)
+int fam_unwhiten(const vi_family *f, double *lam, const double *m0, const double *W)
 {
     int D = f->D, r = f->r;
     double *m = lam, *om = lam + D;
@@ -216,13 +216,13 @@ void fam_unwhiten(const vi_family *f, double *lam, const double *m0, const doubl
             om[i] += log(W[i]);
             for (int k = 0; f->fam == ELBO_VI_LOWRANK && k < r; k++) lam[2 * (size_t)D + (size_t)i * r + k] *= W[i];
         }
-        return;
+        return 0;
     }
     double *Lz = malloc(sizeof(double) * (size_t)D * D), *mz = malloc(sizeof(double) * (size_t)D);
-    if (!Lz || !mz) { /* cannot happen for the sizes fit.c allows without its own allocations failing first */
+    if (!Lz || !mz) {
         free(Lz);
         free(mz);
-        return;
+        return -1;
     }
     memcpy(mz, m, sizeof(double) * (size_t)D);
     for (int i = 0; i < D; i++)
@@ -240,4 +240,5 @@ void fam_unwhiten(const vi_family *f, double *lam, const double *m0, const doubl
     }
     free(Lz);
     free(mz);
+    return 0;
 }

@@ -42,10 +42,14 @@ static elbo_status check(const elbo_vi_target *t, const elbo_vi_config *c, elbo_
         return elbo_fail(err, ELBO_ERR_ARG, "unknown family %d", (int)c->family);
     if (c->family == ELBO_VI_LOWRANK && (c->rank < 1 || c->rank > t->dim))
         return elbo_fail(err, ELBO_ERR_ARG, "rank %d out of range 1..%d", c->rank, t->dim);
-    if (c->draws < 1 || c->draws > 100000 || c->window < 10 || c->max_halvings < 0 || c->eval_draws < 10 ||
-        c->max_iters < 2L * c->window || !(c->lr >= 0) || !isfinite(c->lr))
-        return elbo_fail(err, ELBO_ERR_ARG, "config out of range: draws >= 1, window >= 10, eval_draws >= 10, "
-                                            "max_iters >= 2 windows, lr >= 0");
+    if (c->draws < 1 || c->draws > 100000 || c->window < 10 || c->window > 1000000 || c->max_halvings < 0 ||
+        c->eval_draws < 10 || c->max_iters < 2L * c->window || c->max_iters > 2000000000L || !(c->lr >= 0) ||
+        !isfinite(c->lr))
+        return elbo_fail(err, ELBO_ERR_ARG, "config out of range: draws >= 1, window in 10..1e6, eval_draws >= 10, "
+                                            "max_iters in 2 windows..2e9, lr >= 0");
+    if (c->lr == 0 && c->max_iters < 7L * c->window) /* the trial's 5 windows, then at least 2 */
+        return elbo_fail(err, ELBO_ERR_ARG, "max_iters %ld leaves no room after the step-size trial's 5 windows of "
+                                            "%d: give at least %ld, or an lr", c->max_iters, c->window, 7L * c->window);
     return ELBO_OK;
 }
 
@@ -201,8 +205,10 @@ static double trial(stepper *s, double *lam, long *t, int W, double *scratch, lo
         memcpy(lam, best, sizeof(double) * n);
         memcpy(s->m, bm, sizeof(double) * n);
         memcpy(s->v, bv, sizeof(double) * n);
-    } else {
+    } else { /* no step size gave a finite ELBO: back to the start, fresh moments */
         memcpy(lam, start, sizeof(double) * n);
+        memset(s->m, 0, sizeof(double) * n);
+        memset(s->v, 0, sizeof(double) * n);
     }
     *t = best_t;
     return best_lr;
@@ -224,10 +230,10 @@ static void evaluate(stepper *s, const elbo_vi_config *c, const double *lam, elb
         double lp = vi_logp_at(s->t, s->z, NULL, s->x);
         lw[d] = (isfinite(lp) ? lp : -INFINITY) - fam_log_q(f, lam, &s->prep, s->z, s->eps);
         sum += lw[d];
-        sq += lw[d] * lw[d];
     }
     out->elbo = sum / n;
-    out->elbo_se = sqrt(fmax(sq / n - out->elbo * out->elbo, 0.0) / n);
+    for (int d = 0; d < n; d++) sq += (lw[d] - out->elbo) * (lw[d] - out->elbo); /* two passes: large ELBOs */
+    out->elbo_se = isfinite(out->elbo) ? sqrt(sq / ((double)n * (n - 1))) : NAN;
     out->khat = elbo_psis_khat(lw, n);
     free(lw);
 }
@@ -257,7 +263,7 @@ static void optimise(stepper *s, const elbo_vi_config *c, double *lam, long t, d
                      int max_windows, double *avg)
 {
     int E = fam_eps_dim(s->f);
-    double *crn = malloc(sizeof(double) * CRN * (size_t)E), *lw = malloc(sizeof(double) * 2 * CRN);
+    double *crn = malloc(sizeof(double) * CRN * (size_t)E), *lw = calloc(2 * CRN, sizeof(double));
     if (!crn || !lw) {
         free(crn);
         free(lw);
@@ -400,7 +406,7 @@ elbo_vi *elbo_vi_fit(const elbo_vi_target *t, const elbo_vi_config *c, elbo_erro
     memcpy(fit->lam, lam, sizeof(double) * n);
     run_fit(&s, c, fit, lam, scratch, max_windows);
     if (m0) { /* back to theta: q's parameters, and the trace's log |det W| */
-        fam_unwhiten(&fit->fam, fit->lam, m0, W);
+        if (fam_unwhiten(&fit->fam, fit->lam, m0, W)) goto nomem;
         double ld = 0;
         for (int i = 0; i < D; i++) ld += log(w.full ? W[(size_t)i * D + i] : W[i]);
         for (int k = 0; k < fit->n_trace; k++) fit->trace[k] += ld;
@@ -469,6 +475,7 @@ double elbo_vi_weighted_draws(const elbo_vi *fit, const elbo_vi_target *t, int n
 {
     const vi_family *f = &fit->fam;
     int D = f->D, E = fam_eps_dim(f);
+    if (n < 1) return NAN;
     double *eps = malloc(sizeof(double) * (size_t)E), *lw = malloc(sizeof(double) * (size_t)n);
     double *work = malloc(sizeof(double) * fam_work_size(f)), k = NAN;
     if (eps && lw && work) {
@@ -494,6 +501,7 @@ double elbo_vi_weighted_draws(const elbo_vi *fit, const elbo_vi_target *t, int n
 double elbo_vi_psis_draws(const elbo_vi *fit, const elbo_vi_target *t, int n, uint64_t seed, double *out)
 {
     int D = fit->fam.D;
+    if (n < 1) return NAN;
     double *z = malloc(sizeof(double) * (size_t)n * D), *w = malloc(sizeof(double) * (size_t)n), k = NAN;
     if (z && w) {
         k = elbo_vi_weighted_draws(fit, t, n, seed, z, w);
@@ -534,7 +542,7 @@ double elbo_check_gradient(const elbo_vi_target *t, const double *theta, double 
     int D = t->dim;
     double *g = malloc(sizeof(double) * (size_t)D), *x = malloc(sizeof(double) * (size_t)D), bad = 0.0;
     if (worst) *worst = -1;
-    if (!g || !x || !isfinite(t->logp(t->state, theta, g))) {
+    if (!t->has_grad || !g || !x || !isfinite(t->logp(t->state, theta, g))) { /* nothing to check without one */
         free(g);
         free(x);
         return NAN;
@@ -570,49 +578,44 @@ double elbo_vi_positive(double u, double *dx_du, double *log_jac, double *dlog_j
 double elbo_vi_interval(double u, double lo, double hi, double *dx_du, double *log_jac, double *dlog_jac_du)
 {
     double e = exp(-fabs(u)), s = u >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e), w = hi - lo;
-    if (dx_du) *dx_du = w * s * (1 - s);
+    if (dx_du) *dx_du = w * e / ((1.0 + e) * (1.0 + e)); /* s (1 - s), without cancellation */
     /* log(w s (1 - s)) = log w - |u| - 2 log(1 + e^-|u|), stable for any u */
     if (log_jac) *log_jac += log(w) - fabs(u) - 2.0 * log1p(e);
     if (dlog_jac_du) *dlog_jac_du += 1.0 - 2.0 * s;
     return lo + w * s;
 }
 
-/* z_k = sigmoid(u_k - log(K - k)) for k = 0 .. K - 2 (0-based: K - 1 - k sticks left). */
-static double stick_z(const double *u, int K, int k)
-{
-    double a = u[k] - log((double)(K - 1 - k));
-    return a >= 0 ? 1.0 / (1.0 + exp(-a)) : exp(a) / (1.0 + exp(a));
-}
+/* a_k = u_k - log(K - 1 - k) (0-based), z_k = sigmoid(a_k); log z_k and
+ * log(1 - z_k) without rounding z to 0 or 1. */
+static double stick_a(const double *u, int K, int k) { return u[k] - log((double)(K - 1 - k)); }
+static double log_sigmoid(double a) { return a > 0 ? -log1p(exp(-a)) : a - log1p(exp(a)); }
 
 double elbo_vi_simplex(const double *u, int K, double *x)
 {
-    double stick = 1.0, lj = 0.0;
+    double log_stick = 0.0, lj = 0.0;
     for (int k = 0; k + 1 < K; k++) {
-        double z = stick_z(u, K, k);
-        x[k] = stick * z;
-        lj += log(z) + log1p(-z) + log(stick);
-        stick -= x[k];
+        double a = stick_a(u, K, k), lz = log_sigmoid(a), l1z = log_sigmoid(-a);
+        x[k] = exp(log_stick + lz);
+        lj += lz + l1z + log_stick;
+        log_stick += l1z; /* what is left: the product of (1 - z), in logs */
     }
-    x[K - 1] = stick;
+    x[K - 1] = exp(log_stick);
     return lj;
 }
 
 void elbo_vi_simplex_grad(const double *u, int K, const double *gx, double *gu)
 {
-    /* forward again for the sticks, then reverse mode: g_stick of the
-     * piece left after k, from x_{k+1} = stick z, the next stick
-     * stick (1 - z) and the log-Jacobian's log z + log(1 - z) + log stick */
-    double stick[1024], *st = K <= 1024 ? stick : malloc(sizeof(double) * (size_t)K);
-    if (!st) return;
-    st[0] = 1.0;
-    for (int k = 0; k + 1 < K; k++) st[k + 1] = st[k] * (1.0 - stick_z(u, K, k));
-    double g_next = gx[K - 1]; /* d/d stick_{K-1}: x_{K-1} = stick_{K-1} */
+    /* reverse mode over the sticks s_k (s_0 = 1, s_{k+1} = s_k (1 - z_k)),
+     * x_k = s_k z_k, x_{K-1} = s_{K-1}; log J = sum log z + log(1 - z) + log s_k,
+     * whose derivative in a_k through z is (1 - 2 z_k) */
+    double ls = 0.0;
+    for (int k = 0; k + 1 < K; k++) ls += log_sigmoid(-stick_a(u, K, k));
+    double g_next = gx[K - 1]; /* d/d s_{K-1} */
     for (int k = K - 2; k >= 0; k--) {
-        double z = stick_z(u, K, k);
-        double gz = -g_next * st[k] + gx[k] * st[k] + 1.0 / z - 1.0 / (1.0 - z);
-        double gs = g_next * (1.0 - z) + gx[k] * z + 1.0 / st[k];
-        gu[k] += gz * z * (1.0 - z);
-        g_next = gs;
+        double a = stick_a(u, K, k), l1z = log_sigmoid(-a), z = exp(log_sigmoid(a)), zz = exp(log_sigmoid(a) + l1z);
+        ls -= l1z; /* log s_k */
+        double sk = exp(ls);
+        gu[k] += (gx[k] - g_next) * sk * zz + (1.0 - 2.0 * z);
+        g_next = g_next * (1.0 - z) + gx[k] * z + 1.0 / sk;
     }
-    if (st != stick) free(st);
 }

@@ -105,7 +105,9 @@ static double psis(const double *log_w, int n, double *w)
 out:
     if (w) { /* normalised; without a tail fit, the raw ratios (uniform if none is finite) */
         double mx2 = -INFINITY, tot = 0;
-        if (!(n_tail_done)) {
+        if (isinf(k)) /* infinite ratios: they take all the weight */
+            for (int i = 0; i < n; i++) w[i] = log_w[i] == INFINITY;
+        else if (!(n_tail_done)) {
             for (int i = 0; i < n; i++) mx2 = isfinite(log_w[i]) && log_w[i] > mx2 ? log_w[i] : mx2;
             for (int i = 0; i < n; i++) w[i] = isfinite(log_w[i]) ? exp(log_w[i] - mx2) : 0.0;
         }

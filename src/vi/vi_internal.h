@@ -52,8 +52,9 @@ void fam_stl_grad(const vi_family *f, const double *lam, const fam_prep *p, cons
 /* The covariance [D, D]. */
 void fam_cov(const vi_family *f, const double *lam, double *cov);
 /* lambda fitted to zeta, where theta = m0 + W zeta, into lambda of theta:
- * W [D, D] lower triangular (full rank) or its diagonal [D] (the others). */
-void fam_unwhiten(const vi_family *f, double *lam, const double *m0, const double *W);
+ * W [D, D] lower triangular (full rank) or its diagonal [D] (the others).
+ * Returns 0, or -1 when out of memory (lambda then unchanged). */
+int fam_unwhiten(const vi_family *f, double *lam, const double *m0, const double *W); /* 0, -1: out of memory */
 
 /* log p at theta and its gradient (central differences when the target
  * has none; x [dim] scratch), grad may be NULL (fit.c). */
