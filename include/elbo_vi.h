@@ -18,12 +18,15 @@
  * triangular, and low-rank N(m, B B^T + diag(s^2)) with B [D, rank].
  * Gradients: reparameterisation with the sticking-the-landing estimator
  * (Roeder et al. 2017: the score term of log q dropped, its path term
- * kept), averaged over `draws` per step. The step size needs no tuning: a
- * short trial of several Adam step sizes picks the start (as Stan's ADVI
- * adapts eta), then the step is halved whenever the ELBO, averaged over a
- * window of iterations, stops rising by more than its Monte Carlo error
- * (iterates stationary, as in RABVI, Welandawe et al. 2022), and the
- * result is the average of the last window's iterates. Seeded and
+ * kept), averaged over `draws` per step. It starts from the posterior
+ * mode and its Laplace covariance and fits in the coordinates that whiten
+ * it, so scales do not matter. The step size needs no tuning: a short
+ * trial of several Adam step sizes picks the start (as Stan's ADVI adapts
+ * eta), then the step is halved whenever two windows of iterations running
+ * show no significant gain of the ELBO at their average iterates, compared
+ * on common random numbers (iterates stationary, as in RABVI, Welandawe et
+ * al. 2022), and the result is the average of the last window's iterates.
+ * Seeded and
  * deterministic. docs/vi.md has the math. */
 #ifndef ELBO_VI_H
 #define ELBO_VI_H
