@@ -26,8 +26,7 @@
  * show no significant gain of the ELBO at their average iterates, compared
  * on common random numbers (iterates stationary, as in RABVI, Welandawe et
  * al. 2022), and the result is the average of the last window's iterates.
- * Seeded and
- * deterministic. docs/vi.md has the math. */
+ * Seeded and deterministic. docs/vi.md has the math. */
 #ifndef ELBO_VI_H
 #define ELBO_VI_H
 
