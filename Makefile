@@ -49,7 +49,7 @@ EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(filter-out examples/vi_%.c,
 # `elbo fit` plug-ins: shared libraries exporting elbo_vi_model_open
 PLUGINS := $(patsubst examples/%.c,$(B)/examples/%.so,$(wildcard examples/vi_*.c)) \
            $(patsubst tests/posteriordb/%.c,$(B)/tests/posteriordb/%.so,$(wildcard tests/posteriordb/*.c))
-HDRS    := Makefile include/elbo.h include/elbo_vi.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h tests/fd.h tests/fixture.h
+HDRS    := Makefile include/elbo.h include/elbo_vi.h include/elbo_lda.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h tests/fd.h tests/fixture.h
 SONAME  := libelbo.so.$(SOMAJOR)
 
 .PHONY: all test bench clean install uninstall fuzz fuzz-run
@@ -126,6 +126,7 @@ install: $(B)/elbo $(B)/libelbo.a $(B)/libelbo.so
 	ln -sf libelbo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libelbo.so
 	install -m 644 include/elbo.h $(DESTDIR)$(PREFIX)/include/elbo.h
 	install -m 644 include/elbo_vi.h $(DESTDIR)$(PREFIX)/include/elbo_vi.h
+	install -m 644 include/elbo_lda.h $(DESTDIR)$(PREFIX)/include/elbo_lda.h
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(VERSION)|' elbo.pc.in \
 	    > $(DESTDIR)$(LIBDIR)/pkgconfig/elbo.pc
 	install -m 644 docs/elbo.1 $(DESTDIR)$(PREFIX)/share/man/man1/elbo.1
@@ -133,7 +134,7 @@ install: $(B)/elbo $(B)/libelbo.a $(B)/libelbo.so
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/elbo $(DESTDIR)$(LIBDIR)/libelbo.a \
 	      $(DESTDIR)$(LIBDIR)/libelbo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
-	      $(DESTDIR)$(LIBDIR)/libelbo.so $(DESTDIR)$(PREFIX)/include/elbo.h $(DESTDIR)$(PREFIX)/include/elbo_vi.h \
+	      $(DESTDIR)$(LIBDIR)/libelbo.so $(DESTDIR)$(PREFIX)/include/elbo.h $(DESTDIR)$(PREFIX)/include/elbo_vi.h $(DESTDIR)$(PREFIX)/include/elbo_lda.h \
 	      $(DESTDIR)$(LIBDIR)/pkgconfig/elbo.pc $(DESTDIR)$(PREFIX)/share/man/man1/elbo.1
 
 # libFuzzer targets (clang, ASan + UBSan), one per parser; see docs/robustness.md.
@@ -141,7 +142,7 @@ uninstall:
 #   make fuzz-run FUZZ_SECONDS=30  run each for that long from the committed seeds
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
-FUZZERS      := fuzz_idx fuzz_safetensors fuzz_json fuzz_npy fuzz_csv
+FUZZERS      := fuzz_idx fuzz_safetensors fuzz_json fuzz_npy fuzz_csv fuzz_ldac
 FUZZ_FLAGS   := -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -fopenmp -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(BLAS_CFLAGS)
 

@@ -20,8 +20,7 @@
 
 #define CSV_MAX_BYTES ((size_t)1 << 32)
 
-/* The whole (decompressed) file, NUL-terminated, in *text. */
-static elbo_status slurp(const char *path, char **text, size_t *len, elbo_error *err)
+elbo_status elbo_read_text(const char *path, char **text, size_t *len, elbo_error *err)
 {
     gzFile f = gzopen(path, "rb");
     if (!f) return elbo_fail(err, ELBO_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -56,9 +55,11 @@ static elbo_status slurp(const char *path, char **text, size_t *len, elbo_error 
         return st;
     }
     buf[n] = 0;
-    if (memchr(buf, 0, n)) {
+    const char *nul = memchr(buf, 0, n);
+    if (nul) {
+        size_t at = (size_t)(nul - buf);
         free(buf);
-        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: NUL byte in the text: not a CSV file", path);
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: NUL byte in the text at byte %zu: not a text file", path, at);
     }
     *text = buf;
     *len = n;
@@ -249,7 +250,7 @@ elbo_status elbo_csv_load(const char *path, const char *label_column, int header
     memset(out, 0, sizeof *out);
     char *text = NULL, *p, *next, *hcopy = NULL, *dcopy = NULL, **cells = NULL, **hcells = NULL;
     size_t len = 0;
-    elbo_status st = slurp(path, &text, &len, err);
+    elbo_status st = elbo_read_text(path, &text, &len, err);
     if (st) return st;
     int line = 1;
     for (p = text; *p == '\n' || *p == '\r'; p++) line += *p == '\n';

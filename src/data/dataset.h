@@ -23,6 +23,10 @@ void elbo_dataset_row_input(const elbo_dataset *ds, long i, float *dst, elbo_bin
 elbo_status elbo_npy_load(const char *path, elbo_dataset *out, elbo_error *err);
 elbo_status elbo_npy_load_labels(const char *path, int n, int32_t **labels, elbo_error *err);
 
+/* The whole file (raw or gzip), decompressed and NUL-terminated, into
+ * *text (malloc'd) of *len bytes; a NUL byte inside is refused (csv.c). */
+elbo_status elbo_read_text(const char *path, char **text, size_t *len, elbo_error *err);
+
 /* A numeric CSV file (csv.c): label_column by name or index (NULL: none),
  * header 1, 0 or -1 (detect). */
 elbo_status elbo_csv_load(const char *path, const char *label_column, int header, elbo_dataset *out,
