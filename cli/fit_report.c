@@ -183,19 +183,6 @@ static void json_num(double v)
     else printf("null");
 }
 
-/* A string for JSON, escaped. */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
-
 static void print_result(const fit_opts *o, const elbo_vi_model *m, const elbo_vi_summary *s, const col_stats *st,
                          int K, double khat_draws, int weighted_summary)
 {
@@ -212,7 +199,7 @@ static void print_result(const fit_opts *o, const elbo_vi_model *m, const elbo_v
         for (int k = 0; k < K; k++) {
             name_of(m, m->constrain != NULL, k, name, sizeof name);
             printf("%s{\"name\":", k ? "," : "");
-            json_str(name);
+            json_string(name);
             const double v[5] = {st[k].mean, st[k].sd, st[k].q5, st[k].q50, st[k].q95};
             const char *keys[5] = {"mean", "sd", "q5", "q50", "q95"};
             for (int j = 0; j < 5; j++) {

@@ -20,18 +20,6 @@ static void info_help(void)
            "  --json       one JSON object instead of text\n");
 }
 
-/* s as a JSON string, quoted and escaped (checkpoint strings are the
- * file's, not ours). */
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (const char *p = s; *p; p++)
-        if (*p == '"' || *p == '\\') printf("\\%c", *p);
-        else if ((unsigned char)*p < 0x20) printf("\\u%04x", *p);
-        else putchar(*p);
-    putchar('"');
-}
-
 static void print_json_pairs(const char *name, const elbo_run_record *r)
 {
     printf(",\"%s\":{", name);

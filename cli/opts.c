@@ -216,3 +216,13 @@ int text_commit(const char *S, const char *path, text_out *t)
     remove(t->tmp);
     return 1;
 }
+
+void json_string(const char *s)
+{
+    putchar('"');
+    for (const char *p = s; *p; p++)
+        if (*p == '"' || *p == '\\') printf("\\%c", *p);
+        else if ((unsigned char)*p < 0x20) printf("\\u%04x", *p);
+        else putchar(*p);
+    putchar('"');
+}

@@ -59,6 +59,10 @@ float *dataset_floats(const elbo_dataset *ds, int n);
 /* 1 with *h, *w, *c set when ds's rows are images (grids can be drawn). */
 int grid_shape(const elbo_dataset *ds, int *h, int *w, int *c);
 
+/* s to stdout as a JSON string, quoted and escaped (the strings are the
+ * files' and plug-ins', not ours). */
+void json_string(const char *s);
+
 /* A text output written atomically: text_open creates PATH.tmp (its name
  * into tmp [cap]); text_commit closes it and renames it to path, or on any
  * failure removes it. Both print why for command S; NULL / 1 on failure. */
