@@ -214,6 +214,16 @@ static double trial(stepper *s, double *lam, long *t, int W, double *scratch, lo
     return best_lr;
 }
 
+/* A draw z = m + A eps of q (lambda prepared in p) into z, and its log
+ * ratio log p(z) - log q(z): -inf outside p's support. */
+static double draw_log_ratio(const elbo_vi_target *t, const vi_family *f, const double *lam, const fam_prep *p,
+                             const double *eps, double *z)
+{
+    fam_sample(f, lam, eps, z);
+    double lp = t->logp(t->state, z, NULL);
+    return (isfinite(lp) ? lp : -INFINITY) - fam_log_q(f, lam, p, z, eps);
+}
+
 /* The ELBO at the result by fresh draws, its standard error and k-hat. */
 static void evaluate(stepper *s, const elbo_vi_config *c, const double *lam, elbo_vi_summary *out)
 {
@@ -226,9 +236,7 @@ static void evaluate(stepper *s, const elbo_vi_config *c, const double *lam, elb
     fam_prepare(f, lam, s->work, &s->prep);
     for (int d = 0; d < n; d++) {
         for (int i = 0; i < E; i++) s->eps[i] = elbo_rng_normal(&s->rng);
-        fam_sample(f, lam, s->eps, s->z);
-        double lp = vi_logp_at(s->t, s->z, NULL, s->x);
-        lw[d] = (isfinite(lp) ? lp : -INFINITY) - fam_log_q(f, lam, &s->prep, s->z, s->eps);
+        lw[d] = draw_log_ratio(s->t, f, lam, &s->prep, s->eps, s->z);
         sum += lw[d];
     }
     out->elbo = sum / n;
@@ -246,11 +254,8 @@ static void crn_ratios(stepper *s, const double *lam, const double *crn, double 
     const vi_family *f = s->f;
     int E = fam_eps_dim(f);
     fam_prepare(f, lam, s->work, &s->prep);
-    for (int j = 0; j < CRN; j++) {
-        fam_sample(f, lam, crn + (size_t)j * E, s->z);
-        double lp = vi_logp_at(s->t, s->z, NULL, s->x);
-        lw[j] = (isfinite(lp) ? lp : -1e300) - fam_log_q(f, lam, &s->prep, s->z, crn + (size_t)j * E);
-    }
+    for (int j = 0; j < CRN; j++) /* finite even outside the support: differences stay defined */
+        lw[j] = fmax(draw_log_ratio(s->t, f, lam, &s->prep, crn + (size_t)j * E, s->z), -1e300);
 }
 
 /* The windows after the trial. After each, the ELBO at its average iterate
@@ -484,11 +489,8 @@ double elbo_vi_weighted_draws(const elbo_vi *fit, const elbo_vi_target *t, int n
         elbo_rng r;
         elbo_rng_seed(&r, seed);
         for (int d = 0; d < n; d++) {
-            double *z = out + (size_t)d * D;
             for (int i = 0; i < E; i++) eps[i] = elbo_rng_normal(&r);
-            fam_sample(f, fit->lam, eps, z);
-            double lp = t->logp(t->state, z, NULL);
-            lw[d] = (isfinite(lp) ? lp : -INFINITY) - fam_log_q(f, fit->lam, &p, z, eps);
+            lw[d] = draw_log_ratio(t, f, fit->lam, &p, eps, out + (size_t)d * D);
         }
         k = elbo_psis_weights(lw, n, w);
     }
