@@ -27,10 +27,8 @@ for p in sblrc-blr kidiq-kidscore_momiq kidiq-kidscore_momhsiq earnings-earn_hei
         "$ELBO" fit --model-lib "$B/tests/posteriordb/pdb_linreg.so" --data "tests/posteriordb/$p.csv" \
             --family $fam --n-draws 20000 --out "$T/$p-$fam" > "$T/log"
         t1=$(date +%s.%N)
-        acc=$(awk -F, 'NR == FNR { if (FNR > 1) { m[$1] = $2; s[$1] = $3 }; next }
-            FNR > 1 && ($1 in m) { dm = ($2 - m[$1]) / s[$1]; if (dm < 0) dm = -dm; r = $3 / s[$1]
-                if (dm > wm) wm = dm; if (r > rmax) rmax = r; if (rmin == "" || r < rmin) rmin = r }
-            END { printf "%.3f | %.3f..%.3f", wm, rmin, rmax }' "tests/posteriordb/$p.ref.csv" "$T/$p-$fam/summary.csv")
+        acc=$(awk -F, -f tests/posteriordb/compare.awk "tests/posteriordb/$p.ref.csv" "$T/$p-$fam/summary.csv" |
+            awk '{printf "%s | %s..%s", $2, $3, $4}')
         khat=$(sed -n 's/.*k-hat \([0-9.]*\).*/\1/p' "$T/log" | head -1)
         echo "$p | elbo $fam | $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s | $acc | k-hat $khat" >> "$T/rows"
     done

@@ -12,32 +12,21 @@ ELBO=${ELBO:-build/elbo}
 B=${ELBO_BUILD:-build}
 T=$(mktemp -d /tmp/elbo-pdb-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-for spec in sblrc-blr kidiq-kidscore_momiq kidiq-kidscore_momhsiq kidiq-kidscore_interaction \
+# fit_against NAME LIB DATA MIN_PARAMS: elbo fit on DATA with the plug-in
+# LIB, the summary checked against tests/posteriordb/NAME.ref.csv
+fit_against() {
+    expect_rc 0 "$1" "$ELBO" fit --model-lib "$2" --data "$3" --n-draws 20000 --out "$T/$1"
+    set -- "$1" $(awk -F, -f tests/posteriordb/compare.awk "tests/posteriordb/$1.ref.csv" "$T/$1/summary.csv") "$4"
+    echo "$1: $2 parameters, worst mean error $3 reference sd, sd ratios $4..$5"
+    check "$1: $2 parameters; worst mean error $3 ref sd (< 0.1), sd ratios $4..$5 (in 0.9..1.1)" \
+        awk "BEGIN { exit !($2 >= $6 && $3 < 0.1 && $4 >= 0.9 && $5 <= 1.1) }"
+}
+for p in sblrc-blr kidiq-kidscore_momiq kidiq-kidscore_momhsiq kidiq-kidscore_interaction \
     earnings-earn_height earnings-logearn_height nes2000-nes mesquite-logmesquite; do
-    p=${spec%%:*}
-    extra=$(echo "$spec" | sed -n 's/^[^:]*://p')
-    # shellcheck disable=SC2086
-    expect_rc 0 "$p" "$ELBO" fit --model-lib "$B/tests/posteriordb/pdb_linreg.so" \
-        --data "tests/posteriordb/$p.csv" --n-draws 20000 --out "$T/$p" $extra
-    worst=$(awk -F, 'NR == FNR { if (FNR > 1) { m[$1] = $2; s[$1] = $3 }; next }
-        FNR > 1 && ($1 in m) { dm = ($2 - m[$1]) / s[$1]; if (dm < 0) dm = -dm; r = $3 / s[$1]
-            if (dm > wm) wm = dm; if (r > rmax) rmax = r; if (rmin == "" || r < rmin) rmin = r; n++ }
-        END { printf "%d %.3f %.3f %.3f", n, wm, rmin, rmax }' "tests/posteriordb/$p.ref.csv" "$T/$p/summary.csv")
-    set -- $worst
-    echo "$p: $1 parameters, worst mean error $2 reference sd, sd ratios $3..$4"
-    check "$p: $1 parameters; worst mean error $2 ref sd (< 0.1), sd ratios $3..$4 (in 0.9..1.1)" \
-        awk "BEGIN { exit !($1 >= 3 && $2 < 0.1 && $3 >= 0.9 && $4 <= 1.1) }"
+    fit_against "$p" "$B/tests/posteriordb/pdb_linreg.so" "tests/posteriordb/$p.csv" 3
 done
 # a hierarchical posterior, not near-Gaussian: the eight schools,
 # non-centered (the example plug-in), against its reference too
-expect_rc 0 "eight schools, non-centered" "$ELBO" fit --model-lib "$B/examples/vi_eight_schools.so" \
-    --data examples/data/eight_schools.csv --n-draws 20000 --out "$T/es"
-worst=$(awk -F, 'NR == FNR { if (FNR > 1) { m[$1] = $2; s[$1] = $3 }; next }
-    FNR > 1 && ($1 in m) { dm = ($2 - m[$1]) / s[$1]; if (dm < 0) dm = -dm; r = $3 / s[$1]
-        if (dm > wm) wm = dm; if (r > rmax) rmax = r; if (rmin == "" || r < rmin) rmin = r; n++ }
-    END { printf "%d %.3f %.3f %.3f", n, wm, rmin, rmax }' tests/posteriordb/eight_schools-eight_schools_noncentered.ref.csv "$T/es/summary.csv")
-set -- $worst
-echo "eight_schools-eight_schools_noncentered: $1 parameters, worst mean error $2 reference sd, sd ratios $3..$4"
-check "eight schools: $1 parameters; mean error $2 sd (< 0.1), sd ratios $3..$4 (in 0.9..1.1)" \
-    awk "BEGIN { exit !($1 >= 10 && $2 < 0.1 && $3 >= 0.9 && $4 <= 1.1) }"
+fit_against eight_schools-eight_schools_noncentered "$B/examples/vi_eight_schools.so" \
+    examples/data/eight_schools.csv 10
 finish test_posteriordb
