@@ -31,6 +31,8 @@ typedef struct {
     int (*finish)(const struct train_opts_s *o, void *m, const elbo_dataset *shown);
 } train_model;
 int build_bnn(struct train_opts_s *o, const elbo_dataset *train, train_model *tm);
+int build_lda(struct train_opts_s *o, const elbo_dataset *train, train_model *tm);
+int cmd_lda(int argc, char **argv);
 int cmd_bnn(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 

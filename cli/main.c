@@ -27,6 +27,7 @@ static void usage(FILE *f)
             "  info         a checkpoint's kind, configuration, position and run record\n"
             "  bnn          eval / predict / prune a Bayesian network (train --kind bnn)\n"
             "  fit          variational inference for your own model (a plug-in)\n"
+            "  lda          topic models: prepare text, train, topics, infer, eval\n"
             "\n"
             "Run 'elbo <command> --help' or 'elbo help <command>' for a command's options.\n"
             "  --version    print the version\n",
@@ -39,7 +40,8 @@ static const struct {
 } CMDS[] = {{"train", cmd_train},   {"eval", cmd_eval},         {"sample", cmd_sample},      {"decode", cmd_decode},
             {"reconstruct", cmd_reconstruct}, {"encode", cmd_encode}, {"score", cmd_score},
             {"interpolate", cmd_interpolate}, {"manifold", cmd_manifold}, {"plot", cmd_plot},
-            {"info", cmd_info},               {"bnn", cmd_bnn},         {"fit", cmd_fit}};
+            {"info", cmd_info},               {"bnn", cmd_bnn},         {"fit", cmd_fit},
+            {"lda", cmd_lda}};
 
 /* Runs command name with its argv, or returns -1 when there is none. */
 static int dispatch(const char *name, int argc, char **argv)

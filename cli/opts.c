@@ -217,12 +217,14 @@ int text_commit(const char *S, const char *path, text_out *t)
     return 1;
 }
 
-void json_string(const char *s)
+void json_string_to(FILE *f, const char *s)
 {
-    putchar('"');
+    fputc('"', f);
     for (const char *p = s; *p; p++)
-        if (*p == '"' || *p == '\\') printf("\\%c", *p);
-        else if ((unsigned char)*p < 0x20) printf("\\u%04x", *p);
-        else putchar(*p);
-    putchar('"');
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if ((unsigned char)*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    fputc('"', f);
 }
+
+void json_string(const char *s) { json_string_to(stdout, s); }

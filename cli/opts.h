@@ -62,6 +62,8 @@ int grid_shape(const elbo_dataset *ds, int *h, int *w, int *c);
 /* s to stdout as a JSON string, quoted and escaped (the strings are the
  * files' and plug-ins', not ours). */
 void json_string(const char *s);
+/* The same into f. */
+void json_string_to(FILE *f, const char *s);
 
 /* A text output written atomically: text_open creates PATH.tmp (its name
  * into tmp [cap]); text_commit closes it and renames it to path, or on any

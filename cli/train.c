@@ -226,6 +226,7 @@ static int load_one(const train_opts *o, const char *path, const char *labels, c
     lo.format = o->format;
     lo.labels = labels;
     lo.targets = targets;
+    lo.vocab = o->vocab;
     lo.label_column = o->label_column;
     lo.scale = o->scale;
     lo.split = split;
@@ -467,7 +468,8 @@ int cmd_train(int argc, char **argv)
     train_model tm = {0};
     rc = 1;
     /* each kind's builder, indexed by TRAIN_* */
-    static int (*const build[])(train_opts *, const elbo_dataset *, train_model *) = {build_vae, build_bnn};
+    static int (*const build[])(train_opts *, const elbo_dataset *, train_model *) = {build_vae, build_bnn,
+                                                                                      build_lda};
     if (load_data(&o, &train, &test, &val) == 0 && build[o.kind](&o, &train, &tm) == 0 &&
         finish_build(&o, &tm, train.n) == 0) {
         fflush(stdout);

@@ -17,14 +17,16 @@ static const char *const LIKS[] = {"bernoulli", "gaussian", "gaussian-learned", 
 static const char *const BINS[] = {"none", "static", "dynamic", NULL};
 static const char *const ACTS[] = {"relu", "tanh", "softplus", NULL};
 static const char *const OBJS[] = {"elbo", "iwae", NULL};
-static const char *const KINDS[] = {"vae", "bnn", NULL};
+static const char *const KINDS[] = {"vae", "bnn", "lda", NULL};
+static const char *const METHODS[] = {"online", "batch", NULL};
 static const char *const KLWS[] = {"uniform", "blundell", NULL};
 static const char *const PRIORS[] = {"gaussian", "mixture", NULL};
 static const char *const TASKS[] = {"classify", "regress", NULL};
 static const char *const WEIGHTS[] = {"gaussian", "point", NULL};
 
 /* Which kinds of model an option is for (a bit per TRAIN_* kind). */
-enum { K_VAE = 1 << TRAIN_VAE, K_BNN = 1 << TRAIN_BNN, K_ALL = K_VAE | K_BNN };
+enum { K_VAE = 1 << TRAIN_VAE, K_BNN = 1 << TRAIN_BNN, K_LDA = 1 << TRAIN_LDA, K_NN = K_VAE | K_BNN,
+       K_ALL = K_NN | K_LDA };
 
 typedef struct {
     const char *flag; /* without the dashes */
@@ -42,32 +44,32 @@ static const opt_def OPTS[] = {
     {"kind", "kind", T_ENUM, OFF(kind), 0, 0, 0, KINDS, K_ALL},
     {"data", "data", T_STR, OFF(data), 0, 0, 0, NULL, K_ALL},
     {"test", "test", T_STR, OFF(test), 0, 0, 0, NULL, K_ALL},
-    {"labels", "labels", T_STR, OFF(labels), 0, 0, 0, NULL, K_ALL},
-    {"test-labels", "test_labels", T_STR, OFF(test_labels), 0, 0, 0, NULL, K_ALL},
-    {"label-column", "label_column", T_STR, OFF(label_column), 0, 0, 0, NULL, K_ALL},
+    {"labels", "labels", T_STR, OFF(labels), 0, 0, 0, NULL, K_NN},
+    {"test-labels", "test_labels", T_STR, OFF(test_labels), 0, 0, 0, NULL, K_NN},
+    {"label-column", "label_column", T_STR, OFF(label_column), 0, 0, 0, NULL, K_NN},
     {"targets", "targets", T_STR, OFF(targets), 0, 0, 0, NULL, K_BNN},
     {"test-targets", "test_targets", T_STR, OFF(test_targets), 0, 0, 0, NULL, K_BNN},
     {"val-targets", "val_targets", T_STR, OFF(val_targets), 0, 0, 0, NULL, K_BNN},
     {"format", "format", T_STR, OFF(format), 0, 0, 0, NULL, K_ALL},
-    {"image-shape", "image_shape", T_STR, OFF(shape), 0, 0, 0, NULL, K_ALL},
-    {"scale", "scale", T_DBL, OFF(scale), -1e30, 1e30, 0, NULL, K_ALL},
-    {"val", "val", T_STR, OFF(val), 0, 0, 0, NULL, K_ALL},
-    {"val-labels", "val_labels", T_STR, OFF(val_labels), 0, 0, 0, NULL, K_ALL},
-    {"val-fraction", "val_fraction", T_DBL, OFF(val_fraction), 0, 1, 1, NULL, K_ALL},
-    {"early-stop", "early_stop", T_LONG, OFF(early_stop), 1, 1000000, 0, NULL, K_ALL},
-    {"standardize", "standardize", T_FLAG, OFF(standardize), 0, 0, 0, NULL, K_ALL},
+    {"image-shape", "image_shape", T_STR, OFF(shape), 0, 0, 0, NULL, K_NN},
+    {"scale", "scale", T_DBL, OFF(scale), -1e30, 1e30, 0, NULL, K_NN},
+    {"val", "val", T_STR, OFF(val), 0, 0, 0, NULL, K_NN},
+    {"val-labels", "val_labels", T_STR, OFF(val_labels), 0, 0, 0, NULL, K_NN},
+    {"val-fraction", "val_fraction", T_DBL, OFF(val_fraction), 0, 1, 1, NULL, K_NN},
+    {"early-stop", "early_stop", T_LONG, OFF(early_stop), 1, 1000000, 0, NULL, K_NN},
+    {"standardize", "standardize", T_FLAG, OFF(standardize), 0, 0, 0, NULL, K_NN},
     {"out", NULL, T_STR, OFF(out), 0, 0, 0, NULL, K_ALL},
     {"epochs", "epochs", T_LONG, OFF(epochs), 1, 1000000, 0, NULL, K_ALL},
     {"batch", "batch", T_INT, OFF(tc.batch_size), 1, 65536, 0, NULL, K_ALL},
-    {"lr", "lr", T_DBL, OFF(tc.lr), 0, 10, 1, NULL, K_ALL},
-    {"adam-eps", "adam_eps", T_DBL, OFF(tc.eps), 0, 1, 1, NULL, K_ALL},
-    {"clip-grad", "clip_grad", T_DBL, OFF(tc.clip_grad), 0, 1e30, 1, NULL, K_ALL},
-    {"beta", "beta", T_DBL, OFF(tc.beta), 0, 1e6, 0, NULL, K_ALL},
-    {"kl-warmup", "kl_warmup", T_INT, OFF(tc.kl_warmup_epochs), 1, 1000000, 0, NULL, K_ALL},
+    {"lr", "lr", T_DBL, OFF(tc.lr), 0, 10, 1, NULL, K_NN},
+    {"adam-eps", "adam_eps", T_DBL, OFF(tc.eps), 0, 1, 1, NULL, K_NN},
+    {"clip-grad", "clip_grad", T_DBL, OFF(tc.clip_grad), 0, 1e30, 1, NULL, K_NN},
+    {"beta", "beta", T_DBL, OFF(tc.beta), 0, 1e6, 0, NULL, K_NN},
+    {"kl-warmup", "kl_warmup", T_INT, OFF(tc.kl_warmup_epochs), 1, 1000000, 0, NULL, K_NN},
     {"kl-cycle", "kl_cycle", T_INT, OFF(tc.kl_cycle_epochs), 1, 1000000, 0, NULL, K_VAE},
     {"free-bits", "free_bits", T_DBL, OFF(tc.free_bits), 0, 1e6, 0, NULL, K_VAE},
     {"latent", "latent", T_INT, OFF(cfg.latent_dim), 1, 65536, 0, NULL, K_VAE},
-    {"hidden", "hidden", T_HIDDEN, OFF(cfg), 0, 0, 0, NULL, K_ALL},
+    {"hidden", "hidden", T_HIDDEN, OFF(cfg), 0, 0, 0, NULL, K_NN},
     {"likelihood", "likelihood", T_ENUM, OFF(cfg.likelihood), 0, 0, 0, LIKS, K_VAE},
     {"binarize", "binarize", T_ENUM, OFF(cfg.binarize), 0, 0, 0, BINS, K_VAE},
     {"activation", "activation", T_ENUM, OFF(cfg.activation), 0, 0, 0, ACTS, K_VAE},
@@ -84,7 +86,17 @@ static const opt_def OPTS[] = {
     {"prior-pi", "prior_pi", T_DBL, OFF(bcfg.prior_pi), 0, 1, 0, NULL, K_BNN},
     {"prior-sigma1", "prior_sigma1", T_DBL, OFF(bcfg.prior_sigma1), 0, 1e6, 1, NULL, K_BNN},
     {"prior-sigma2", "prior_sigma2", T_DBL, OFF(bcfg.prior_sigma2), 0, 1e6, 1, NULL, K_BNN},
-    {"exclude-digit", "exclude_digit", T_LONG, OFF(exclude), 0, 255, 0, NULL, K_ALL},
+    {"topics", "topics", T_INT, OFF(lcfg.n_topics), 1, 100000, 0, NULL, K_LDA},
+    {"vocab", "vocab", T_STR, OFF(vocab), 0, 0, 0, NULL, K_LDA},
+    {"alpha", "alpha", T_DBL, OFF(lcfg.alpha), 0, 1e6, 1, NULL, K_LDA},
+    {"eta", "eta", T_DBL, OFF(lcfg.eta), 0, 1e6, 1, NULL, K_LDA},
+    {"estimate-alpha", "estimate_alpha", T_FLAG, OFF(lcfg.estimate_alpha), 0, 0, 0, NULL, K_LDA},
+    {"method", "method", T_ENUM, OFF(lcfg.method), 0, 0, 0, METHODS, K_LDA},
+    {"tau0", "tau0", T_DBL, OFF(lcfg.tau0), 0, 1e9, 0, NULL, K_LDA},
+    {"kappa", "kappa", T_DBL, OFF(lcfg.kappa), 0.5, 1, 1, NULL, K_LDA},
+    {"estep-iters", "estep_iters", T_INT, OFF(lcfg.estep_iters), 1, 100000, 0, NULL, K_LDA},
+    {"estep-tol", "estep_tol", T_DBL, OFF(lcfg.estep_tol), 0, 1, 0, NULL, K_LDA},
+    {"exclude-digit", "exclude_digit", T_LONG, OFF(exclude), 0, 255, 0, NULL, K_NN},
     {"seed", "seed", T_U64, OFF(seed), 0, 0, 0, NULL, K_ALL},
     {"threads", "threads", T_LONG, OFF(threads), 1, 64, 0, NULL, K_ALL},
     {"train-limit", "train_limit", T_LONG, OFF(train_limit), 1, 1L << 30, 0, NULL, K_ALL},
@@ -174,6 +186,7 @@ static void defaults(train_opts *o)
     snprintf(o->ckpt, sizeof o->ckpt, "1e");
     elbo_vae_config_default(&o->cfg);
     elbo_bnn_config_default(&o->bcfg);
+    elbo_lda_config_default(&o->lcfg);
     elbo_train_config_default(&o->tc);
 }
 
@@ -188,6 +201,12 @@ static int opt_index(const char *flag)
  * two hidden layers of 400 and writes to runs/bnn. */
 static void kind_defaults(train_opts *o)
 {
+    if (o->kind == TRAIN_LDA) { /* passes over a corpus, minibatches of documents */
+        if (!o->given[opt_index("out")]) o->out = "runs/lda";
+        if (!o->given[opt_index("batch")]) o->tc.batch_size = 256;
+        if (!o->given[opt_index("data")]) o->data = "";
+        return;
+    }
     if (o->kind != TRAIN_BNN) return;
     if (!o->given[opt_index("hidden")]) {
         o->cfg.n_hidden = o->bcfg.n_hidden;

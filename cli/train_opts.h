@@ -8,8 +8,9 @@
 #include <stdint.h>
 
 #include "elbo.h"
+#include "elbo_lda.h"
 
-enum { TRAIN_VAE = 0, TRAIN_BNN = 1 };
+enum { TRAIN_VAE = 0, TRAIN_BNN = 1, TRAIN_LDA = 2 };
 
 typedef struct train_opts_s {
     const char *data, *out;
@@ -24,9 +25,11 @@ typedef struct train_opts_s {
     int no_test, resume, force, quiet;
     uint64_t seed;
     char ckpt[32];        /* "1e": every epoch, "N": every N steps, "Ne": every N epochs */
-    int kind;             /* TRAIN_VAE or TRAIN_BNN (--kind) */
+    int kind;             /* TRAIN_VAE, TRAIN_BNN or TRAIN_LDA (--kind) */
     elbo_vae_config cfg;  /* the VAE's architecture; its hidden widths serve every kind */
     elbo_bnn_config bcfg; /* the Bayesian network's options (prior, rho, samples) */
+    elbo_lda_config lcfg; /* the topic model's options */
+    const char *vocab;    /* a corpus's vocabulary file (--kind lda) */
     elbo_train_config tc; /* optimizer and objective */
     unsigned char given[96]; /* given[i]: option i was on the command line */
     char *owned[16];         /* strings taken from a run record (train_opts_free) */

@@ -74,8 +74,11 @@ ELBO_API const char *elbo_status_str(elbo_status s);
 /** How a data set stores its values. */
 typedef enum {
     ELBO_DTYPE_U8 = 0,  /* bytes (images), scaled to [0,1] as x / 255 when used */
-    ELBO_DTYPE_F32 = 1  /* real values, used as they are */
+    ELBO_DTYPE_F32 = 1, /* real values, used as they are */
+    ELBO_DTYPE_COUNTS = 2 /* sparse word counts: the rows are the documents of
+                             `counts` (elbo_lda.h), dim its vocabulary size */
 } elbo_dtype;
+struct elbo_corpus;
 
 /** A data set: n rows of dim values, stored as uint8 (u8) or float32 (f32),
  *  with optional integer labels and a per-row "labelled" flag (for
@@ -95,6 +98,7 @@ typedef struct {
                               with a label is labelled */
     int n_classes;         /* 1 + the largest label; 0 without labels */
     float *targets;        /* [n] real-valued targets (regression), or NULL */
+    struct elbo_corpus *counts; /* ELBO_DTYPE_COUNTS: the documents (owned), else NULL */
     void *map_base;        /* internal: a mapped file the values live in, or NULL */
     size_t map_len;
 } elbo_dataset;
@@ -125,6 +129,8 @@ typedef struct {
                                  e.g. 1/16 for scikit-learn's 0..16 digits */
     const char *targets;      /* real-valued targets, one per row: a 1-D (or [N, 1])
                                  .npy or a one-column .csv(.gz); NULL: none */
+    const char *vocab;        /* ldac corpora: the vocabulary file; NULL: vocab.txt
+                                 beside the corpus when it exists */
 } elbo_load_opts;
 
 /** Defaults: format from the path, no labels, detect a CSV header, no shape. */

@@ -1,6 +1,7 @@
 /* corpus.c — elbo_corpus (elbo_lda.h): Blei's lda-c format and its
  * vocabulary file, every line checked. */
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "../util/common.h"
 #include "dataset.h"
 #include "elbo_lda.h"
+#include "text.h"
 
 void elbo_corpus_free(elbo_corpus *c)
 {
@@ -18,20 +20,6 @@ void elbo_corpus_free(elbo_corpus *c)
     free(c->vocab);
     free(c->vocab_buf);
     memset(c, 0, sizeof *c);
-}
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid
- * (overlong forms, surrogates and code points above U+10FFFF included). */
-static int utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80) return 1;
-    int n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (!n || s[0] > 0xf4) return 0;
-    for (int i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80) return 0;
-    if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0;
-    if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0;
-    return n;
 }
 
 /* The vocabulary: one word per line (trailing \r dropped), UTF-8, none empty. */
@@ -47,7 +35,7 @@ static elbo_status load_vocab(const char *path, elbo_corpus *c, elbo_error *err)
         if (end > p && end[-1] == '\r') end--;
         if (!eol && end == p) break; /* no newline after the last word */
         for (const unsigned char *q = (const unsigned char *)p; q < (const unsigned char *)end;) {
-            int k = utf8_len(q);
+            int k = elbo_utf8_len(q);
             if (!k || q + k > (const unsigned char *)end)
                 return elbo_fail(err, ELBO_ERR_FORMAT, "%s: line %d, byte %ld: not valid UTF-8", path, line,
                                  (long)((const char *)q - p) + 1);
@@ -185,6 +173,49 @@ elbo_status elbo_corpus_load_ldac(const char *path, const char *vocab_path, elbo
             for (long j = 0; j < out->nnz; j++)
                 if (out->word[j] + 1 > out->n_vocab) out->n_vocab = out->word[j] + 1;
     }
+    if (st) elbo_corpus_free(out);
+    return st;
+}
+
+elbo_status elbo_dataset_from_corpus(elbo_corpus *c, elbo_dataset *out, elbo_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->counts = malloc(sizeof *out->counts);
+    if (!out->counts) {
+        elbo_corpus_free(c);
+        return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for a corpus");
+    }
+    *out->counts = *c;
+    memset(c, 0, sizeof *c);
+    out->n = out->counts->n_docs;
+    out->dim = out->counts->n_vocab;
+    out->dtype = ELBO_DTYPE_COUNTS;
+    return ELBO_OK;
+}
+
+elbo_status elbo_dataset_load_ldac(const char *path, const char *vocab_path, elbo_dataset *out,
+                                   elbo_error *err)
+{
+    char beside[4200];
+    if (!vocab_path) { /* vocab.txt in the corpus's folder, when there is one */
+        const char *slash = strrchr(path, '/');
+        int dlen = slash ? (int)(slash - path + 1) : 0;
+        snprintf(beside, sizeof beside, "%.*svocab.txt", dlen, path);
+        FILE *f = fopen(beside, "rb");
+        if (f) {
+            fclose(f);
+            vocab_path = beside;
+        }
+    }
+    elbo_corpus c;
+    elbo_status st = elbo_corpus_load_ldac(path, vocab_path, &c, err);
+    return st ? st : elbo_dataset_from_corpus(&c, out, err);
+}
+
+elbo_status elbo_corpus_load_vocab(const char *path, elbo_corpus *out, elbo_error *err)
+{
+    memset(out, 0, sizeof *out);
+    elbo_status st = load_vocab(path, out, err);
     if (st) elbo_corpus_free(out);
     return st;
 }

@@ -12,6 +12,7 @@
 #include "../util/rng.h"
 #include "binarize.h"
 #include "dataset.h"
+#include "elbo_lda.h"
 
 void elbo_dataset_count_classes(elbo_dataset *ds)
 {
@@ -56,6 +57,14 @@ void elbo_dataset_row_input(const elbo_dataset *ds, long i, float *dst, elbo_bin
                             uint64_t key)
 {
     int D = ds->dim;
+    if (ds->dtype == ELBO_DTYPE_COUNTS) { /* a document's counts, dense */
+        const elbo_corpus *c = ds->counts;
+        memset(dst, 0, sizeof(float) * (size_t)D);
+        for (int j = c->doc_ptr[i]; j < c->doc_ptr[i + 1]; j++) dst[c->word[j]] = (float)c->count[j];
+        (void)mode;
+        (void)key;
+        return;
+    }
     if (ds->dtype == ELBO_DTYPE_U8) {
         elbo_row_to_float(dst, ds->u8 + (size_t)i * D, D, mode, key);
         return;
@@ -71,6 +80,7 @@ void elbo_dataset_row_input(const elbo_dataset *ds, long i, float *dst, elbo_bin
 void elbo_dataset_prefetch(const elbo_dataset *ds, long i)
 {
     size_t D = (size_t)ds->dim;
+    if (ds->dtype == ELBO_DTYPE_COUNTS) return;
     if (ds->dtype == ELBO_DTYPE_U8)
         for (size_t k = 0; k < D; k += 64) __builtin_prefetch(ds->u8 + (size_t)i * D + k);
     else
@@ -79,6 +89,9 @@ void elbo_dataset_prefetch(const elbo_dataset *ds, long i)
 
 elbo_status elbo_dataset_check(const elbo_dataset *ds, int dim, elbo_error *err)
 {
+    if (ds && ds->dtype == ELBO_DTYPE_COUNTS)
+        return elbo_fail(err, ELBO_ERR_ARG, "the data set holds word counts (a corpus); this model "
+                                            "needs dense rows (a topic model takes corpora)");
     if (!ds || ds->n < 1 || (ds->dtype == ELBO_DTYPE_U8 ? !ds->u8 : !ds->f32))
         return elbo_fail(err, ELBO_ERR_ARG, "the data set is empty");
     if (ds->dim == dim) return ELBO_OK;
@@ -157,6 +170,7 @@ elbo_status elbo_dataset_set_targets(elbo_dataset *ds, const float *targets, elb
 void elbo_dataset_truncate(elbo_dataset *ds, int n)
 {
     if (n >= 0 && n < ds->n) ds->n = n;
+    if (ds->counts && n >= 0 && n < ds->counts->n_docs) ds->counts->n_docs = n; /* the first n documents */
 }
 
 void elbo_dataset_free(elbo_dataset *ds)
@@ -171,6 +185,8 @@ void elbo_dataset_free(elbo_dataset *ds)
     free(ds->labels);
     free(ds->labelled);
     free(ds->targets);
+    if (ds->counts) elbo_corpus_free(ds->counts);
+    free(ds->counts);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -178,6 +194,9 @@ elbo_status elbo_dataset_split(elbo_dataset *ds, double fraction, uint64_t seed,
                                elbo_error *err)
 {
     memset(val, 0, sizeof *val);
+    if (ds->dtype == ELBO_DTYPE_COUNTS)
+        return elbo_fail(err, ELBO_ERR_ARG, "a corpus is split when it is prepared (elbo lda prepare "
+                                            "--test-fraction), not here");
     if (!(fraction > 0.0 && fraction < 1.0))
         return elbo_fail(err, ELBO_ERR_ARG, "a validation fraction must lie in (0, 1), not %g", fraction);
     int nv = (int)(fraction * ds->n + 0.5);

@@ -8,6 +8,7 @@
 
 #include "../util/common.h"
 #include "dataset.h"
+#include "elbo_lda.h"
 
 void elbo_load_opts_default(elbo_load_opts *o)
 {
@@ -36,6 +37,7 @@ static const char *format_of(const char *path, const elbo_load_opts *o)
         return idx ? "mnist" : "png";
     }
     if (ends_with(path, ".npy")) return "npy";
+    if (ends_with(path, ".ldac") || ends_with(path, ".ldac.gz")) return "ldac";
     if (ends_with(path, ".csv") || ends_with(path, ".csv.gz")) return "csv";
     if (strstr(path, "idx") || ends_with(path, "-ubyte") || ends_with(path, "-ubyte.gz")) return "idx";
     return NULL;
@@ -105,7 +107,7 @@ elbo_status elbo_dataset_load(const char *path, const elbo_load_opts *opts, elbo
     elbo_status st;
     if (!fmt)
         return elbo_fail(err, ELBO_ERR_ARG, "%s: cannot tell the format from the name (.npy, .csv, .csv.gz, "
-                                            "idx, an MNIST or a PNG folder); give it (--format)", path);
+                                            ".ldac, idx, an MNIST or a PNG folder); give it (--format)", path);
     if (!strcmp(fmt, "mnist"))
         st = elbo_dataset_load_mnist(path, o->split, out, err);
     else if (!strcmp(fmt, "idx"))
@@ -116,8 +118,10 @@ elbo_status elbo_dataset_load(const char *path, const elbo_load_opts *opts, elbo
         st = elbo_csv_load(path, o->label_column, o->header, out, err);
     else if (!strcmp(fmt, "png"))
         st = elbo_pngdir_load(path, out, err);
+    else if (!strcmp(fmt, "ldac"))
+        st = elbo_dataset_load_ldac(path, o->vocab, out, err);
     else
-        return elbo_fail(err, ELBO_ERR_ARG, "unknown format '%s' (npy, csv, idx, mnist or png)", fmt);
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown format '%s' (npy, csv, idx, mnist, png or ldac)", fmt);
     if (!st && o->labels && !out->labels) st = load_labels(o->labels, out, err);
     if (!st && o->targets) st = load_targets(o->targets, out, err);
     if (!st && o->scale != 0.0 && o->scale != 1.0) {

@@ -25,6 +25,10 @@
  * thread count but not on which thread did what. A chunk is small enough to
  * stay in cache between chunk_grad and the optimizer (the VAE's speed).
  *
+ * A model without a gradient (LDA) sets ops->apply instead: after the
+ * workers, ops->stats sums their statistics, the reduce hook runs over
+ * them and ops->apply updates the parameters (no optimizer state).
+ *
  * Ownership: the model allocates and frees its parameters, tensors, chunks
  * and per-worker scratch (model_set_workers over its model_workers); nothing is allocated during a
  * step. See docs/architecture.md, "Adding a model". */
@@ -34,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../optim/optim.h"
 #include "../util/common.h"
 #include "../util/rng.h"
 
@@ -141,6 +146,19 @@ typedef struct {
                      size_t summary_cap, char *warning, size_t warning_cap);
     /* The config as metadata pairs; returns how many (<= MODEL_MAX_META). */
     int (*config_to_meta)(const model *m, elbo_kv *out);
+
+    /* Models whose step is not "gradient, then optimizer" (LDA's
+     * sufficient statistics) set optimizer to OPTIM_NONE (no optimizer
+     * state: checkpoints carry the trainer's position only) and these two,
+     * which replace chunk_grad and the optimizer: stats sums what workers
+     * 0 .. nw-1 kept into a buffer the model owns and returns it (n
+     * floats in *n), the engine's reduce hook runs over it, then apply
+     * updates the parameters from it for step number step (1-based).
+     * apply's failure fails the step. chunk_grad may then be NULL. */
+    optim_kind optimizer;
+    float *(*stats)(model *m, int nw, size_t *n);
+    elbo_status (*apply)(model *m, const model_step *s, const model_batch *b, long step,
+                         elbo_error *err);
 } model_ops;
 
 struct model {

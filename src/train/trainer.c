@@ -15,10 +15,12 @@ elbo_status trainer_init(trainer *t, const model *m, uint64_t seed, const elbo_r
     memset(t, 0, sizeof *t);
     t->seed = seed;
     t->rng = *rng;
-    if (optim_init(&t->opt, OPTIM_ADAM, m->n_params) != 0)
+    int none = m->ops->optimizer == OPTIM_NONE;
+    if (optim_init(&t->opt, m->ops->optimizer, none ? 0 : m->n_params) != 0)
         return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the optimizer state of %zu "
                                               "parameters", m->n_params);
-    t->grad = elbo_alloc_aligned(m->n_params, sizeof(float)); /* untouched unless needed */
+    /* the whole gradient, untouched unless needed (none without a gradient) */
+    t->grad = elbo_alloc_aligned(none ? 1 : m->n_params, sizeof(float));
     t->chunk_bad = malloc(sizeof(size_t) * (size_t)(m->n_chunks ? m->n_chunks : 1));
     t->chunk_sq = malloc(sizeof(double) * (size_t)(m->n_chunks ? m->n_chunks : 1));
     if (!t->grad || !t->chunk_bad || !t->chunk_sq) {
@@ -225,7 +227,12 @@ elbo_status trainer_step(trainer *t, model *m, const elbo_train_config *tc, cons
                          t->step + 1, ops->term_labels[k], sums[k]);
     }
     t->step++;
-    return update(t, m, tc, nw, sums, err);
+    if (!ops->apply) return update(t, m, tc, nw, sums, err);
+    size_t n = 0; /* a step without a gradient: statistics, reduced, then applied */
+    float *stats = ops->stats(m, nw, &n);
+    if (t->reduce && t->reduce(t->reduce_user, stats, n, sums, ops->n_terms))
+        return elbo_fail(err, ELBO_ERR_IO, "step %ld: the statistics reduce failed", t->step);
+    return ops->apply(m, &s, b, t->step, err);
 }
 
 /* Makes t->perm this epoch's order (a fresh shuffle at a boundary). */

@@ -85,3 +85,20 @@ void elbo_rng_shuffle(elbo_rng *r, int *idx, int n)
         idx[j] = t;
     }
 }
+
+double elbo_rng_gamma(elbo_rng *r, double shape)
+{
+    if (shape < 1.0) { /* Gamma(a) = Gamma(a + 1) * U^(1/a) */
+        double u = elbo_rng_uniform(r);
+        return elbo_rng_gamma(r, shape + 1.0) * pow(u > 0.0 ? u : 1e-300, 1.0 / shape);
+    }
+    double d = shape - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d); /* Marsaglia and Tsang (2000) */
+    for (;;) {
+        double z = elbo_rng_normal(r), v = 1.0 + c * z;
+        if (v <= 0.0) continue;
+        v = v * v * v;
+        double u = elbo_rng_uniform(r);
+        if (u < 1.0 - 0.0331 * z * z * z * z || log(u > 0.0 ? u : 1e-300) < 0.5 * z * z + d * (1.0 - v + log(v)))
+            return d * v;
+    }
+}

@@ -25,6 +25,8 @@ uint64_t elbo_rng_below(elbo_rng *r, uint64_t n);
 double elbo_rng_normal(elbo_rng *r);
 /* Fills out[n] with standard normals as float. */
 void elbo_rng_normal_fill(elbo_rng *r, float *out, long n);
+/* Gamma(shape, 1) for shape > 0 (Marsaglia and Tsang). */
+double elbo_rng_gamma(elbo_rng *r, double shape);
 /* Fisher-Yates shuffle of idx[n]. */
 void elbo_rng_shuffle(elbo_rng *r, int *idx, int n);
 
