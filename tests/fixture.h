@@ -55,7 +55,7 @@ static void cmp(st_file *f, const char *name, const float *got, int ndim, const 
     free(ref);
 }
 
-static void set_params(model *mb, st_file *f, const char *prefix)
+__attribute__((unused)) static void set_params(model *mb, st_file *f, const char *prefix)
 {
     for (int i = 0; i < mb->n_tensors; i++) { /* every tensor of the table, by name */
         const model_tensor *t = &mb->tensors[i];
@@ -70,7 +70,7 @@ static void set_params(model *mb, st_file *f, const char *prefix)
 }
 
 /* Compares every tensor of buf (laid out like params) with prefix.* tensors. */
-static void cmp_params(const model *mb, st_file *f, const char *prefix, const float *buf, double atol,
+__attribute__((unused)) static void cmp_params(const model *mb, st_file *f, const char *prefix, const float *buf, double atol,
                        double rtol, int rel_to_max)
 {
     for (int i = 0; i < mb->n_tensors; i++) {
@@ -85,7 +85,7 @@ static void cmp_params(const model *mb, st_file *f, const char *prefix, const fl
 }
 
 /* The fixture's "hidden" metadata ("32" or "24,16") into w; returns the count. */
-static int fixture_hidden(const st_file *f, int *w)
+__attribute__((unused)) static int fixture_hidden(const st_file *f, int *w)
 {
     int n = 0;
     for (const char *p = st_meta_get(f, "hidden"); p && *p && n < ELBO_MAX_HIDDEN;) {

@@ -173,10 +173,14 @@ int lda_alpha_newton(double *alpha, int K, double N, const double *logsum, doubl
         b_den += 1.0 / q[k];
     }
     double b = b_num / (1.0 / c + b_den);
-    for (int k = 0; k < K; k++)
-        if (!(alpha[k] - rho * (g[k] - b) / q[k] > 0.0)) return 0;
-    for (int k = 0; k < K; k++) alpha[k] -= rho * (g[k] - b) / q[k];
-    return 1;
+    for (int half = 0; half < 30; half++, rho *= 0.5) { /* halved while it would leave alpha > 0 */
+        int ok = 1;
+        for (int k = 0; k < K; k++) ok &= alpha[k] - rho * (g[k] - b) / q[k] > 0.0;
+        if (!ok) continue;
+        for (int k = 0; k < K; k++) alpha[k] -= rho * (g[k] - b) / q[k];
+        return 1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------- the ops */

@@ -78,7 +78,8 @@ double lda_global_term(const elbo_lda *m);
 void lda_dirichlet_expect(const double *gamma, int K, double *elog, float *etheta);
 /* One Newton step on alpha [K] (gensim's update_dir_prior): with N
  * documents whose E[log theta] sum to logsum [K], alpha moves by rho times
- * the step; kept only when every entry stays positive. Returns 1 if kept. */
+ * the step, halved (up to 30 times) while an entry would not stay
+ * positive, where gensim drops the step. Returns 1 if a step was taken. */
 int lda_alpha_newton(double *alpha, int K, double N, const double *logsum, double rho);
 
 /* The ops of lda.c that lda_eval.c's table holds. */

@@ -6,7 +6,7 @@
 double elbo_digamma(double x)
 {
     double r = 0.0;
-    while (x < 6.0) { /* psi(x) = psi(x + 1) - 1/x */
+    while (x < 10.0) { /* psi(x) = psi(x + 1) - 1/x */
         r -= 1.0 / x;
         x += 1.0;
     }
@@ -19,7 +19,7 @@ double elbo_digamma(double x)
 double elbo_trigamma(double x)
 {
     double r = 0.0;
-    while (x < 6.0) { /* psi'(x) = psi'(x + 1) + 1/x^2 */
+    while (x < 10.0) { /* psi'(x) = psi'(x + 1) + 1/x^2 */
         r += 1.0 / (x * x);
         x += 1.0;
     }
@@ -31,7 +31,7 @@ double elbo_trigamma(double x)
 double elbo_lgamma(double x)
 {
     double r = 0.0;
-    while (x < 6.0) { /* lgamma(x) = lgamma(x + 1) - log x */
+    while (x < 10.0) { /* lgamma(x) = lgamma(x + 1) - log x */
         r -= log(x);
         x += 1.0;
     }
