@@ -142,7 +142,7 @@ uninstall:
 #   make fuzz-run FUZZ_SECONDS=30  run each for that long from the committed seeds
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 30
-FUZZERS      := fuzz_idx fuzz_safetensors fuzz_json fuzz_npy fuzz_csv fuzz_ldac
+FUZZERS      := fuzz_idx fuzz_safetensors fuzz_json fuzz_npy fuzz_csv fuzz_ldac fuzz_text
 FUZZ_FLAGS   := -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -fopenmp -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(BLAS_CFLAGS)
 

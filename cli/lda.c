@@ -194,6 +194,12 @@ int build_lda(train_opts *o, const elbo_dataset *train, train_model *tm)
         return -1;
     }
     r->train = train;
+    if (train->dtype != ELBO_DTYPE_COUNTS) {
+        fprintf(stderr, "elbo train: %s: a topic model trains on word counts (an .ldac corpus: see elbo lda "
+                        "prepare), not dense rows\n", o->data);
+        free(r);
+        return -1;
+    }
     if (o->lcfg.method == ELBO_LDA_BATCH) o->tc.batch_size = train->n; /* a step is a pass */
     if (o->resume) {
         r->m = elbo_lda_load(o->out, &err);
@@ -495,7 +501,7 @@ static int lda_infer(int argc, char **argv)
     if (!rc && names.train_names) { /* which document each row is */
         char path[4200];
         snprintf(path, sizeof path, "%s.docs.txt", out);
-        rc = write_names(path, names.train_names, names.train.n_docs + 0);
+        rc = write_names(path, names.train_names, ds.n);
         if (!rc && names.dropped_train)
             fprintf(stderr, "elbo %s: note: %d documents have no word of the vocabulary and get no row (see %s)\n",
                     S, names.dropped_train, path);

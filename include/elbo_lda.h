@@ -81,6 +81,7 @@ typedef struct {
 typedef struct {
     elbo_corpus train, test;
     char **train_names, **test_names;
+    int n_train_names, n_test_names; /* kept + dropped of each side */
     int dropped_train, dropped_test; /* documents left empty */
     int n_sources, n_pseudo;         /* sources read, pseudo-documents made */
     long tokens_in;                  /* words kept by the tokenizer, stop words out */

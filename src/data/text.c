@@ -386,10 +386,10 @@ void elbo_text_opts_default(elbo_text_opts *o)
 void elbo_prepared_free(elbo_prepared *p)
 {
     if (!p) return;
+    for (int i = 0; p->train_names && i < p->n_train_names; i++) free(p->train_names[i]);
+    for (int i = 0; p->test_names && i < p->n_test_names; i++) free(p->test_names[i]);
     elbo_corpus_free(&p->train);
     elbo_corpus_free(&p->test);
-    for (int i = 0; p->train_names && i < p->train.n_docs + p->dropped_train; i++) free(p->train_names[i]);
-    for (int i = 0; p->test_names && i < p->test.n_docs + p->dropped_test; i++) free(p->test_names[i]);
     free(p->train_names);
     free(p->test_names);
     memset(p, 0, sizeof *p);
@@ -578,6 +578,7 @@ elbo_status elbo_text_prepare(const char *input, const elbo_text_opts *o, elbo_p
         out->train_names = calloc((size_t)(p.n_docs - nt) + 1, sizeof(char *));
         out->test_names = calloc((size_t)nt + 1, sizeof(char *));
         if (!out->train_names || !out->test_names) st = elbo_fail(err, ELBO_ERR_NOMEM, "out of memory");
+        else out->n_train_names = p.n_docs - nt, out->n_test_names = nt;
         for (int i = 0; !st && i < p.n_docs; i++) {
             char **slot = i < nt ? &out->test_names[i] : &out->train_names[i - nt];
             if (!(*slot = doc_name(&p, docs[i], src_names, o->chunk_words > 0)))
@@ -591,11 +592,7 @@ elbo_status elbo_text_prepare(const char *input, const elbo_text_opts *o, elbo_p
         st = build_corpus(&p, docs, nt, newid, out->train.n_vocab, &out->test, out->test_names, &out->dropped_test,
                           err);
     if (!st && out->train.n_docs == 0) st = elbo_fail(err, ELBO_ERR_ARG, "%s: every training document is empty", input);
-    if (st) { /* every name slot counts as a document of its side, for the free */
-        out->dropped_train = (p.n_docs - nt) - out->train.n_docs;
-        out->dropped_test = nt - out->test.n_docs;
-        elbo_prepared_free(out);
-    }
+    if (st) elbo_prepared_free(out);
     for (int i = 0; i < n_src; i++) free(src_names[i]);
     free(src_names);
     free(docs);
@@ -687,16 +684,14 @@ elbo_status elbo_text_to_corpus(const char *input, const elbo_corpus *vocab, int
         out->tokens_in = p.n_tok;
         out->train_names = calloc((size_t)p.n_docs + 1, sizeof(char *));
         if (!out->train_names) st = elbo_fail(err, ELBO_ERR_NOMEM, "out of memory");
+        else out->n_train_names = p.n_docs;
         for (int d = 0; !st && d < p.n_docs; d++)
             if (!(out->train_names[d] = doc_name(&p, d, src_names, 0))) st = elbo_fail(err, ELBO_ERR_NOMEM, "out of memory");
     }
     if (!st) st = build_corpus(&p, docs, p.n_docs, newid, V, &out->train, out->train_names, &out->dropped_train, err);
     if (!st && out->train.n_docs == 0)
         st = elbo_fail(err, ELBO_ERR_ARG, "%s: no document has a word of the vocabulary", input);
-    if (st) {
-        out->dropped_train = p.n_docs - out->train.n_docs;
-        elbo_prepared_free(out);
-    }
+    if (st) elbo_prepared_free(out);
     for (int i = 0; i < n_src; i++) free(src_names[i]);
     free(src_names);
     free(docs);

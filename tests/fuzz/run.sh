@@ -6,7 +6,7 @@
 # longer runs.
 SECONDS_EACH=${1:-30}
 status=0; passed=0; failed=0
-for f in fuzz_idx fuzz_safetensors fuzz_json fuzz_npy fuzz_csv fuzz_ldac; do
+for f in fuzz_idx fuzz_safetensors fuzz_json fuzz_npy fuzz_csv fuzz_ldac fuzz_text; do
     mkdir -p build-fuzz/corpus-$f
     log=build-fuzz/$f.log
     ASAN_OPTIONS=detect_leaks=1 build-fuzz/$f -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 \
