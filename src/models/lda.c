@@ -60,14 +60,17 @@ void lda_dirichlet_expect(const double *gamma, int K, double *elog, float *ethet
     }
 }
 
-/* phinorm_j = sum_k etheta_k ebeta[w_j, k] + eps for the document's words. */
-static void doc_phinorm(const float *eb, const float *et, int K, const int *word, int n, float *pn)
+/* pn [n] = bt^T et + eps: phinorm of the document's words, with bt [K, n]
+ * the document's columns of ebeta (topic-major, so that both products
+ * of an iteration run over the words in long vectors). */
+static void doc_phinorm(const float *bt, const float *et, int K, int n, float *pn)
 {
-    for (int j = 0; j < n; j++) {
-        const float *b = eb + (size_t)word[j] * K;
-        float s = 0.0f;
-        for (int k = 0; k < K; k++) s += et[k] * b[k];
-        pn[j] = s + LDA_EPS;
+    for (int j = 0; j < n; j++) pn[j] = LDA_EPS;
+    for (int k = 0; k < K; k++) {
+        const float *row = bt + (size_t)k * n;
+        float e = et[k];
+#pragma omp simd
+        for (int j = 0; j < n; j++) pn[j] += e * row[j];
     }
 }
 
@@ -78,20 +81,28 @@ void lda_estep(const elbo_lda *m, lda_worker *w, const elbo_corpus *c, int d, co
     const int *word = c->word + j0, *cnt = counts ? counts : c->count + j0;
     const float *eb = m->ebeta, *alpha = m->base.params + m->alpha_off;
     double *g = w->gamma, *acc = w->acc;
-    float *et = w->etheta, *pn = w->phinorm;
+    float *et = w->etheta, *pn = w->phinorm, *bt = w->bt, *cf = w->cf, *af = w->accf;
+    for (int j = 0; j < n; j++) { /* the document's columns of ebeta, and its counts */
+        const float *b = eb + (size_t)word[j] * K;
+        for (int k = 0; k < K; k++) bt[(size_t)k * n + j] = b[k];
+        cf[j] = (float)cnt[j];
+    }
     for (int k = 0; k < K; k++) g[k] = rng ? elbo_rng_gamma(rng, 100.0) / 100.0 : 1.0;
     lda_dirichlet_expect(g, K, NULL, et);
     for (int it = 0; it < m->cfg.estep_iters; it++) {
-        doc_phinorm(eb, et, K, word, n, pn);
-        for (int k = 0; k < K; k++) acc[k] = 0.0;
-        for (int j = 0; j < n; j++) {
-            const float *b = eb + (size_t)word[j] * K;
-            float r = (float)cnt[j] / pn[j];
-            for (int k = 0; k < K; k++) acc[k] += (double)(r * b[k]);
+        /* gamma_k = alpha_k + etheta_k sum_j ebeta_kj n_j / phinorm_j */
+        doc_phinorm(bt, et, K, n, pn);
+        for (int j = 0; j < n; j++) pn[j] = cf[j] / pn[j];
+        for (int k = 0; k < K; k++) {
+            const float *row = bt + (size_t)k * n;
+            float sdot = 0.0f;
+#pragma omp simd reduction(+ : sdot)
+            for (int j = 0; j < n; j++) sdot += row[j] * pn[j];
+            af[k] = sdot;
         }
         double change = 0.0;
         for (int k = 0; k < K; k++) {
-            double nk = (double)alpha[k] + (double)et[k] * acc[k];
+            double nk = (double)alpha[k] + (double)et[k] * (double)af[k];
             change += fabs(nk - g[k]);
             g[k] = nk;
         }
@@ -99,12 +110,12 @@ void lda_estep(const elbo_lda *m, lda_worker *w, const elbo_corpus *c, int d, co
         if (change / K < m->cfg.estep_tol) break;
     }
     /* the bound with the final gamma (scikit-learn's _approx_bound) */
-    doc_phinorm(eb, et, K, word, n, pn);
+    doc_phinorm(bt, et, K, n, pn);
     double wsum = 0.0, asum = 0.0, gsum = 0.0, part = 0.0;
     for (int j = 0; j < n; j++) {
         wsum += cnt[j] * log((double)pn[j]);
         if (!ss) continue;
-        float *s = ss + (size_t)word[j] * K, r = (float)cnt[j] / pn[j];
+        float *s = ss + (size_t)word[j] * K, r = cf[j] / pn[j];
         for (int k = 0; k < K; k++) s[k] += et[k] * r;
     }
     lda_dirichlet_expect(g, K, acc, et); /* acc: E[log theta] */

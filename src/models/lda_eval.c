@@ -305,6 +305,9 @@ static void worker_free(lda_worker *w)
     elbo_free_aligned(w->ss);
     free(w->gamma);
     free(w->acc);
+    free(w->accf);
+    elbo_free_aligned(w->bt);
+    free(w->cf);
     free(w->etheta);
     free(w->phinorm);
     free(w->obs);
@@ -319,10 +322,13 @@ static int worker_alloc(model *base, void *wv)
     w->ss = elbo_calloc_aligned(V * K + K, sizeof(float));
     w->gamma = malloc(sizeof(double) * K);
     w->acc = malloc(sizeof(double) * K);
+    w->accf = malloc(sizeof(float) * K);
+    w->bt = elbo_alloc_aligned(V * K, sizeof(float));
+    w->cf = malloc(sizeof(float) * V);
     w->etheta = malloc(sizeof(float) * K);
     w->phinorm = malloc(sizeof(float) * V);
     w->obs = malloc(sizeof(int) * V);
-    if (w->ss && w->gamma && w->acc && w->etheta && w->phinorm && w->obs) return 0;
+    if (w->ss && w->gamma && w->acc && w->accf && w->bt && w->cf && w->etheta && w->phinorm && w->obs) return 0;
     worker_free(w);
     return -1;
 }

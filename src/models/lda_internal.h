@@ -37,6 +37,9 @@ typedef struct {
     float *ss;         /* [V * K + K] */
     double *gamma;     /* [K] */
     double *acc;       /* [K] */
+    float *accf;       /* [K] the E-step's weighted sums of ebeta */
+    float *bt;         /* [K * V] a document's columns of ebeta, topic-major */
+    float *cf;         /* [V] a document's counts as floats */
     float *etheta;     /* [K] */
     float *phinorm;    /* [V] (a document has at most V distinct words) */
     int *obs;          /* [V] a document's observed counts (document completion) */
