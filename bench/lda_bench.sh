@@ -24,11 +24,13 @@
 #   sklearn-online-matched  batch 512, offset 16, decay 0.7, 10 passes (elbo's online settings)
 #   gensim-default          LdaModel: chunksize 2000, offset 1, decay 0.5, 1 pass, 50 iterations
 #   gensim-matched          chunksize 512, offset 16, decay 0.7, 10 passes, 100 iterations
-#   elbo-batch10            batch VI, 10 passes (the match of sklearn-batch-default)
-#   elbo-batch50            batch VI, 50 passes (elbo's setting)
-#   elbo-online             batch 512, tau0 16, kappa 0.7, 20 passes
-# All with alpha = eta = 1/K and E-step limits 100 iterations / 1e-3 mean change
-# (gensim-default: its own 50 iterations).
+#   elbo-default            elbo lda train's defaults: batch VI, alpha re-estimated, 50 passes
+#   elbo-batch10            batch VI, alpha fixed, 10 passes (the match of sklearn-batch-default)
+#   elbo-online-matched     online, batch 512, tau0 16, kappa 0.7, alpha fixed, 10 passes (the
+#                           match of sklearn-online-matched and gensim-matched)
+#   elbo-online-alpha       the same with alpha re-estimated, 20 passes
+# All with eta = 1/K, alpha = 1/K (at the start, where re-estimated) and E-step
+# limits 100 iterations / 1e-3 mean change (gensim-default: its own 50 iterations).
 set -eu
 STAGE=${1:-all}
 E=${ELBO:-build/elbo}
@@ -79,10 +81,11 @@ if [ "$STAGE" = peers ] || [ "$STAGE" = all ]; then
 fi
 if [ "$STAGE" = elbo ] || [ "$STAGE" = all ]; then
     for k in $KS; do for s in $SEEDS; do
-        elbo_fit elbo-batch10-K$k-s$s "$k" "$s" 1 --method batch --epochs 10
-        elbo_fit elbo-batch50-K$k-s$s "$k" "$s" 1 --method batch --epochs 50
-        elbo_fit elbo-online-K$k-s$s "$k" "$s" 1 --batch 512 --tau0 16 --kappa 0.7 --epochs 20
-        elbo_fit elbo-batch50-2t-K$k-s$s "$k" "$s" 2 --method batch --epochs 50
+        elbo_fit elbo-default-K$k-s$s "$k" "$s" 1
+        elbo_fit elbo-batch10-K$k-s$s "$k" "$s" 1 --method batch --estimate-alpha 0 --epochs 10
+        elbo_fit elbo-online-matched-K$k-s$s "$k" "$s" 1 --method online --batch 512 --tau0 16 --kappa 0.7 \
+            --estimate-alpha 0 --epochs 10
+        elbo_fit elbo-online-alpha-K$k-s$s "$k" "$s" 1 --method online --batch 512 --tau0 16 --kappa 0.7 --epochs 20
     done; done
 fi
 if [ "$STAGE" = eval ] || [ "$STAGE" = all ]; then
@@ -90,7 +93,9 @@ if [ "$STAGE" = eval ] || [ "$STAGE" = all ]; then
     for f in $D/*.npy; do
         name=$(basename "$f" .npy)
         k=$(echo "$name" | sed 's/.*-K\([0-9]*\)-s.*/\1/')
-        line=$($E lda eval --lambda "$f" --data $C/test.ldac --train-data $C/train.ldac --threads 2 --json)
+        src="--lambda $f" # elbo's own fits with their (maybe re-estimated) alpha
+        [ -d "$D/$name" ] && src="--model $D/$name"
+        line=$($E lda eval $src --data $C/test.ldac --train-data $C/train.ldac --threads 2 --json)
         echo "$line" | sed "s/^{/{\"name\": \"$name\", \"K\": $k, /" >> $EVALS.tmp
     done
     mv $EVALS.tmp $EVALS

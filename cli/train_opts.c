@@ -90,7 +90,7 @@ static const opt_def OPTS[] = {
     {"vocab", "vocab", T_STR, OFF(vocab), 0, 0, 0, NULL, K_LDA},
     {"alpha", "alpha", T_DBL, OFF(lcfg.alpha), 0, 1e6, 1, NULL, K_LDA},
     {"eta", "eta", T_DBL, OFF(lcfg.eta), 0, 1e6, 1, NULL, K_LDA},
-    {"estimate-alpha", "estimate_alpha", T_FLAG, OFF(lcfg.estimate_alpha), 0, 0, 0, NULL, K_LDA},
+    {"estimate-alpha", "estimate_alpha", T_INT, OFF(lcfg.estimate_alpha), 0, 1, 0, NULL, K_LDA},
     {"method", "method", T_ENUM, OFF(lcfg.method), 0, 0, 0, METHODS, K_LDA},
     {"tau0", "tau0", T_DBL, OFF(lcfg.tau0), 0, 1e9, 0, NULL, K_LDA},
     {"kappa", "kappa", T_DBL, OFF(lcfg.kappa), 0.5, 1, 1, NULL, K_LDA},
@@ -203,7 +203,8 @@ static void kind_defaults(train_opts *o)
 {
     if (o->kind == TRAIN_LDA) { /* passes over a corpus, minibatches of documents */
         if (!o->given[opt_index("out")]) o->out = "runs/lda";
-        if (!o->given[opt_index("batch")]) o->tc.batch_size = 256;
+        if (!o->given[opt_index("batch")]) o->tc.batch_size = 512;
+        if (!o->given[opt_index("epochs")]) o->epochs = 50;
         if (!o->given[opt_index("data")]) o->data = "";
         return;
     }

@@ -50,7 +50,7 @@ static void cmp(st_file *f, const char *name, const float *got, int ndim, const 
         atol *= mx > 0 ? mx : 1;
     }
     double w = worst(got, ref, n, atol, rtol);
-    CHECK(w <= 1.0, "%s: %s differs from PyTorch (worst error %.3g x tolerance)", f->path, name, w);
+    CHECK(w <= 1.0, "%s: %s differs from the reference (worst error %.3g x tolerance)", f->path, name, w);
     n_checked++;
     free(ref);
 }

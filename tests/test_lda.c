@@ -68,6 +68,8 @@ static void test_fixture(void)
     c.eta = meta_num(&f, "eta");
     c.tau0 = meta_num(&f, "tau0");
     c.kappa = meta_num(&f, "kappa");
+    c.method = ELBO_LDA_ONLINE;
+    c.estimate_alpha = 0;
     c.threads = 1;
     elbo_lda *m = elbo_lda_create(&c, 1, &err);
     CHECK(m && lam && counts, "create: %s", m ? "" : err.msg);

@@ -33,7 +33,7 @@ check "the vocabulary is sorted" sh -c "LC_ALL=C sort -c '$P/vocab.txt'"
 check "prepare.json counts the documents" grep -q '"train_documents":' "$P/prepare.json"
 
 R="$T/run"
-expect_rc 0 "train" "$E" lda train --data "$P/train.ldac" --test "$P/test.ldac" --topics 3 --epochs 4 --batch 8 --threads 2 --out "$R"
+expect_rc 0 "train" "$E" lda train --data "$P/train.ldac" --test "$P/test.ldac" --topics 3 --epochs 4 --method online --batch 8 --estimate-alpha 0 --threads 2 --out "$R"
 check "one metrics line per pass, with the held-out figures" sh -c "[ \$(wc -l < '$R/metrics.jsonl') = 4 ] && grep -q test_perplexity_docs '$R/metrics.jsonl' && grep -q completion_perplexity '$R/metrics.jsonl' && grep -q coherence_umass '$R/metrics.jsonl'"
 check "outputs" test -s "$R/topics.json" -a -s "$R/lambda.npy" -a -s "$R/alpha.npy" -a -s "$R/theta_train.npy" -a -s "$R/theta_test.npy" -a -s "$R/vocab.txt"
 check "topics.json has every topic" sh -c "[ \$(wc -l < '$R/topics.json') = 3 ]"
@@ -52,10 +52,10 @@ check "the same lambda from .npy gives the same figures" cmp -s "$T/out.txt" "$T
 check "eval reports every figure" grep -q '"perplexity":.*"completion_perplexity":.*"coherence_umass":' "$T/out.txt"
 
 # exact resume: 2 passes, then 2 more, against 4 straight (same threads)
-expect_rc 0 "train 2 passes" "$E" lda train --data "$P/train.ldac" --test "$P/test.ldac" --topics 3 --epochs 2 --batch 8 --threads 2 --out "$T/r2"
+expect_rc 0 "train 2 passes" "$E" lda train --data "$P/train.ldac" --test "$P/test.ldac" --topics 3 --epochs 2 --method online --batch 8 --estimate-alpha 0 --threads 2 --out "$T/r2"
 expect_rc 0 "resume to 4" "$E" train --resume --epochs 4 --out "$T/r2"
 check "resumed lambda equals the uninterrupted run's" cmp -s "$T/r2/lambda.npy" "$R/lambda.npy"
-expect_rc 0 "batch VI" "$E" lda train --data "$P/train.ldac" --no-test --topics 3 --epochs 3 --method batch --estimate-alpha --out "$T/rb" --quiet
+expect_rc 0 "batch VI" "$E" lda train --data "$P/train.ldac" --no-test --topics 3 --epochs 3 --method batch --estimate-alpha 1 --out "$T/rb" --quiet
 check "batch VI has one step per pass" sh -c "grep -q '\"step\":3' '$T/rb/metrics.jsonl'"
 
 # bad input
