@@ -326,12 +326,12 @@ static int parse(const char *S, int argc, char **argv, lda_opts *o)
 }
 
 /* The names file: one line per document. */
-static int write_names(const char *path, char *const *names, int n)
+static int write_names(const char *S, const char *path, char *const *names, int n)
 {
     text_out t;
-    if (text_open("lda prepare", path, &t)) return 1;
+    if (text_open(S, path, &t)) return 1;
     for (int i = 0; i < n; i++) fprintf(t.f, "%s\n", names[i]);
-    return text_commit("lda prepare", path, &t);
+    return text_commit(S, path, &t);
 }
 
 static int lda_prepare(int argc, char **argv)
@@ -364,9 +364,9 @@ static int lda_prepare(int argc, char **argv)
         }
     }
     snprintf(path, sizeof path, "%s/train.docs.txt", o.out);
-    if (!rc) rc = write_names(path, p.train_names, p.train.n_docs);
+    if (!rc) rc = write_names(S, path, p.train_names, p.train.n_docs);
     snprintf(path, sizeof path, "%s/test.docs.txt", o.out);
-    if (!rc && p.test.n_docs > 0) rc = write_names(path, p.test_names, p.test.n_docs);
+    if (!rc && p.test.n_docs > 0) rc = write_names(S, path, p.test_names, p.test.n_docs);
     text_out t;
     snprintf(path, sizeof path, "%s/prepare.json", o.out);
     if (!rc && !(rc = text_open(S, path, &t))) {
@@ -501,7 +501,7 @@ static int lda_infer(int argc, char **argv)
     if (!rc && names.train_names) { /* which document each row is */
         char path[4200];
         snprintf(path, sizeof path, "%s.docs.txt", out);
-        rc = write_names(path, names.train_names, ds.n);
+        rc = write_names(S, path, names.train_names, ds.n);
         if (!rc && names.dropped_train)
             fprintf(stderr, "elbo %s: note: %d documents have no word of the vocabulary and get no row (see %s)\n",
                     S, names.dropped_train, path);

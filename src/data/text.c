@@ -261,6 +261,25 @@ oom:
 
 /* ------------------------------------------------------------ sources */
 
+/* Appends s (malloc'd, taken over; NULL when its allocation failed) to
+ * the list names [*n] of capacity *cap. -1 when out of memory. */
+static int push_name(char ***names, int *n, int *cap, char *s)
+{
+    if (!s) return -1;
+    if (*n == *cap) {
+        int nc = *cap ? 2 * *cap : 256;
+        char **nn = realloc(*names, sizeof(char *) * (size_t)nc);
+        if (!nn) {
+            free(s);
+            return -1;
+        }
+        *names = nn;
+        *cap = nc;
+    }
+    (*names)[(*n)++] = s;
+    return 0;
+}
+
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* The .txt files of folder dir, sorted, into *names (malloc'd strings). */
@@ -275,17 +294,9 @@ static elbo_status list_txt(const char *dir, char ***names, int *n, elbo_error *
     for (struct dirent *e; !st && (e = readdir(d));) {
         size_t l = strlen(e->d_name);
         if (l < 5 || strcmp(e->d_name + l - 4, ".txt") || e->d_name[0] == '.') continue;
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 256;
-            char **nn = realloc(*names, sizeof(char *) * (size_t)cap);
-            if (!nn) {
-                st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", dir);
-                break;
-            }
-            *names = nn;
-        }
-        if (!((*names)[*n] = malloc(strlen(dir) + l + 2))) st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", dir);
-        else sprintf((*names)[(*n)++], "%s/%s", dir, e->d_name);
+        char *path = malloc(strlen(dir) + l + 2);
+        if (path) sprintf(path, "%s/%s", dir, e->d_name);
+        if (push_name(names, n, &cap, path)) st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", dir);
     }
     closedir(d);
     if (!st && *n == 0) st = elbo_fail(err, ELBO_ERR_ARG, "%s: no .txt files in the folder", dir);
@@ -345,24 +356,15 @@ static elbo_status read_sources(const char *input, const elbo_text_opts *o, word
     *n_src = 0;
     for (char *q = text; !st && *q; line++) {
         char *eol = strchr(q, '\n'), *e = eol ? eol : q + strlen(q);
-        if (*n_src == cap) {
-            cap = cap ? 2 * cap : 1024;
-            char **nn = realloc(*names, sizeof(char *) * (size_t)cap);
-            if (!nn) {
-                st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", input);
-                break;
-            }
-            *names = nn;
-        }
         char nm[64];
         snprintf(nm, sizeof nm, "line %d", line);
-        if (!((*names)[*n_src] = strdup(nm))) {
+        if (push_name(names, n_src, &cap, strdup(nm))) {
             st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", input);
             break;
         }
         char keep = *e;
         *e = 0; /* the line alone, so a cut UTF-8 sequence at its end is invalid */
-        st = split_source(input, line, q, (size_t)(e - q), (*n_src)++, o, words, stop, p, err);
+        st = split_source(input, line, q, (size_t)(e - q), *n_src - 1, o, words, stop, p, err);
         *e = keep;
         q = eol ? eol + 1 : e;
     }
