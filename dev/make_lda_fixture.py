@@ -11,6 +11,8 @@ and settings in __metadata__):
   gamma  [D, K]   the E-step's gamma from 1 (LatentDirichletAllocation._e_step
                   with random_init=False, as transform runs it)
   sstats [K, V]   the sufficient statistics of that E-step (times exp E[log beta])
+  lambda_tiny [K, V]    lambda with word 0 at 1e-3 in every topic (its
+                  perplexity_tiny: a word of almost no probability, scored exactly)
   lambda_online [K, V]  one online update from them: (1 - rho) lambda +
                   rho (eta + D/B sstats) with rho = (tau0 + 1)^-kappa, B = D
 and the metadata perplexity (LatentDirichletAllocation.perplexity, with the
@@ -59,10 +61,18 @@ global_term = float(np.sum((eta - lam) * Elogbeta) + np.sum(gammaln(lam) - gamma
 rho = (tau0 + 1) ** -kappa
 lam_online = (1 - rho) * lam + rho * (eta + D / D * sstats)
 
-out = {'lambda': lam, 'counts': counts, 'gamma': gamma, 'sstats': sstats, 'lambda_online': lam_online}
+# a word the topics give almost no probability (E[log beta] near -1000): the
+# bound must score it exactly, as scikit-learn's logsumexp does
+lam_tiny = lam.copy()
+lam_tiny[:, 0] = np.float32(1e-3)
+lda.components_ = lam_tiny.copy()
+lda.exp_dirichlet_component_ = np.exp(_dirichlet_expectation_2d(lam_tiny))
+perplexity_tiny = lda.perplexity(X)
+
+out = {'lambda': lam, 'lambda_tiny': lam_tiny, 'counts': counts, 'gamma': gamma, 'sstats': sstats, 'lambda_online': lam_online}
 meta = {'K': str(K), 'V': str(V), 'D': str(D), 'alpha': repr(alpha), 'eta': repr(eta), 'tau0': repr(tau0),
         'kappa': repr(kappa), 'perplexity': repr(float(perplexity)), 'bound_docs': repr(float(full - global_term)),
-        'global_term': repr(global_term), 'rho': repr(rho), 'tokens': repr(float(counts.sum()))}
+        'global_term': repr(global_term), 'rho': repr(rho), 'perplexity_tiny': repr(float(perplexity_tiny)), 'tokens': repr(float(counts.sum()))}
 path = os.path.join(ROOT, 'tests', 'fixtures', 'lda_small.safetensors')
 save_safetensors(path, {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in out.items()}, meta)
 print('wrote', path, meta)

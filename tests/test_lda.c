@@ -108,6 +108,17 @@ static void test_fixture(void)
     CHECK(fabs(g.perplexity_docs - exp(-want_b / meta_num(&f, "tokens"))) < 1e-4 * g.perplexity_docs,
           "documents-only perplexity %.9g", g.perplexity_docs);
 
+    /* a word of almost no probability under every topic is scored exactly */
+    float *tiny = read_any(&f, "lambda_tiny", (long)K * V, 2, kv);
+    elbo_lda_metrics gt;
+    CHECK(tiny && elbo_lda_set_lambda(m, tiny, NULL, &err) == ELBO_OK && elbo_lda_evaluate(m, &ds, &gt, &err) == ELBO_OK,
+          "tiny lambda");
+    double want_t = meta_num(&f, "perplexity_tiny");
+    CHECK(fabs(gt.perplexity / want_t - 1) < 1e-5, "perplexity with a word of ~0 probability %.9g, scikit-learn %.9g",
+          gt.perplexity, want_t);
+    CHECK(elbo_lda_set_lambda(m, lam, NULL, &err) == ELBO_OK, "lambda back");
+    free(tiny);
+
     /* one online update, rho = (tau0 + 1)^-kappa, B = D */
     model_batch b = {&ds, NULL, NULL, 0, D, 0, 1, 0, 1};
     model_step s = {0};

@@ -75,6 +75,18 @@ static void doc_phinorm(const float *bt, const float *et, int K, int n, float *p
     }
 }
 
+/* log sum_k exp(elog_theta_k + E[log beta_kw]) in double from lambda, for
+ * a word whose probability is too small for the float ebeta. */
+static double word_logp_exact(const elbo_lda *m, const double *elog_theta, int word)
+{
+    int K = m->cfg.n_topics;
+    const float *lam = m->base.params + (size_t)word * K;
+    double mx = -INFINITY, s = 0.0;
+    for (int k = 0; k < K; k++) mx = fmax(mx, elog_theta[k] + elbo_digamma(lam[k]) - m->psum[k]);
+    for (int k = 0; k < K; k++) s += exp(elog_theta[k] + elbo_digamma(lam[k]) - m->psum[k] - mx);
+    return mx + log(s);
+}
+
 void lda_estep(const elbo_lda *m, lda_worker *w, const elbo_corpus *c, int d, const int *counts,
                elbo_rng *rng, float *ss, double *recon, double *kl)
 {
@@ -110,16 +122,19 @@ void lda_estep(const elbo_lda *m, lda_worker *w, const elbo_corpus *c, int d, co
         lda_dirichlet_expect(g, K, NULL, et);
         if (change / K < m->cfg.estep_tol) break;
     }
-    /* the bound with the final gamma (scikit-learn's _approx_bound) */
+    /* the bound with the final gamma (scikit-learn's _approx_bound): the
+     * word part log sum_k exp(E[log theta_k] + E[log beta_kw]) exactly (no
+     * eps: a word the topics give almost no probability is scored so) */
     doc_phinorm(bt, et, K, n, pn);
+    lda_dirichlet_expect(g, K, acc, et); /* acc: E[log theta]; et as before */
     double wsum = 0.0, asum = 0.0, gsum = 0.0, part = 0.0;
     for (int j = 0; j < n; j++) {
-        wsum += cnt[j] * log((double)pn[j]);
+        double p = (double)pn[j] - LDA_EPS;
+        wsum += cnt[j] * (p > 1e-8 ? log(p) : word_logp_exact(m, acc, word[j]));
         if (!ss) continue;
         float *s = ss + (size_t)word[j] * K, r = cf[j] / pn[j];
         for (int k = 0; k < K; k++) s[k] += et[k] * r;
     }
-    lda_dirichlet_expect(g, K, acc, et); /* acc: E[log theta] */
     for (int k = 0; k < K; k++) {
         double a = alpha[k];
         part += (a - g[k]) * acc[k] + elbo_lgamma(g[k]) - elbo_lgamma(a);
@@ -139,7 +154,7 @@ void lda_refresh(elbo_lda *m)
 {
     int K = m->cfg.n_topics, V = m->cfg.n_vocab, nt = m->base.n_workers;
     const float *lam = m->base.params;
-    double *ps = m->w[0].acc; /* psi(sum_w lambda_kw) per topic (workers idle here) */
+    double *ps = m->psum; /* psi(sum_w lambda_kw) per topic */
     for (int k = 0; k < K; k++) {
         double s = 0.0;
         for (int v = 0; v < V; v++) s += lam[(size_t)v * K + k];

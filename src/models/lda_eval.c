@@ -361,6 +361,7 @@ void elbo_lda_free(elbo_lda *m)
     model_chunks_free(&m->base);
     elbo_free_aligned(m->ebeta);
     elbo_free_aligned(m->stats);
+    free(m->psum);
     free(m);
 }
 
@@ -388,7 +389,8 @@ elbo_lda *elbo_lda_create(const elbo_lda_config *c, uint64_t seed, elbo_error *e
     m->base.wk = (model_workers){m->w, sizeof m->w[0], LDA_MAX_WORKERS, worker_alloc, worker_release};
     m->ebeta = elbo_calloc_aligned(VK, sizeof(float));
     m->stats = elbo_calloc_aligned(VK + (size_t)K, sizeof(float));
-    elbo_status st = !m->ebeta || !m->stats
+    m->psum = calloc((size_t)K, sizeof(double));
+    elbo_status st = !m->ebeta || !m->stats || !m->psum
                          ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d x %d topics", K, V)
                          : model_setup(&m->base, &m->tr, no_chunks, m, c->threads, seed, init_params, err);
     if (st) {
