@@ -24,7 +24,9 @@
 #   sklearn-online-matched  batch 512, offset 16, decay 0.7, 10 passes (elbo's online settings)
 #   gensim-default          LdaModel: chunksize 2000, offset 1, decay 0.5, 1 pass, 50 iterations
 #   gensim-matched          chunksize 512, offset 16, decay 0.7, 10 passes, 100 iterations
-#   elbo-default            elbo lda train's defaults: batch VI, alpha re-estimated, 50 passes
+#   elbo-default            elbo lda train's defaults: online, batch 2048, tau0 4, kappa 0.7,
+#                           alpha re-estimated, 20 passes
+#   elbo-batch-alpha        batch VI, alpha re-estimated, 50 passes
 #   elbo-batch10            batch VI, alpha fixed, 10 passes (the match of sklearn-batch-default)
 #   elbo-online-matched     online, batch 512, tau0 16, kappa 0.7, alpha fixed, 10 passes (the
 #                           match of sklearn-online-matched and gensim-matched)
@@ -82,6 +84,7 @@ fi
 if [ "$STAGE" = elbo ] || [ "$STAGE" = all ]; then
     for k in $KS; do for s in $SEEDS; do
         elbo_fit elbo-default-K$k-s$s "$k" "$s" 1
+        elbo_fit elbo-batch-alpha-K$k-s$s "$k" "$s" 1 --method batch --estimate-alpha 1 --epochs 50
         elbo_fit elbo-batch10-K$k-s$s "$k" "$s" 1 --method batch --estimate-alpha 0 --epochs 10
         elbo_fit elbo-online-matched-K$k-s$s "$k" "$s" 1 --method online --batch 512 --tau0 16 --kappa 0.7 \
             --estimate-alpha 0 --epochs 10

@@ -42,14 +42,14 @@ def main():
     print('233 addresses cut into pseudo-documents of >= 100 words (`elbo lda prepare --chunk 100 '
           '--min-df 5 --max-df 0.5`, scikit-learn\'s stop words, a 90/10 split). alpha = eta = 1/K. '
           'Every lambda is evaluated by `elbo lda eval` (the E-step from gamma = 1, 100 iterations, '
-          'tol 1e-3) with the fit\'s own alpha (elbo-default and elbo-online-alpha re-estimate it from 1/K). '
+          'tol 1e-3) with the fit\'s own alpha (elbo-default, elbo-batch-alpha and elbo-online-alpha re-estimate it from 1/K). '
           'Perplexities per word; lower is better; UMass coherence higher is better. Mean ± sd over seeds; '
           'every fit on one thread. The peers\' CPU seconds are the fair figure: the machine was shared '
           'with the other fits of the benchmark.\n')
     print('| K | run | seeds | perplexity, documents only | document completion | with the global term '
           '| UMass | wall s | CPU s |')
     print('|---|---|---|---|---|---|---|---|---|')
-    order = ['elbo-default', 'elbo-online-alpha', 'elbo-batch10', 'elbo-online-matched', 'sklearn-batch-default',
+    order = ['elbo-default', 'elbo-batch-alpha', 'elbo-online-alpha', 'elbo-batch10', 'elbo-online-matched', 'sklearn-batch-default',
              'sklearn-online-default', 'sklearn-online-matched', 'gensim-default', 'gensim-matched']
     for K in sorted({k for _, k in groups}):
         for cfg in order:
@@ -76,7 +76,7 @@ def main():
                 curves.append(load(p))
         if not curves:
             continue
-        for cfg in order[4:]:
+        for cfg in order[5:]:
             rows = groups.get((cfg, K))
             if not rows:
                 continue

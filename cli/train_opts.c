@@ -203,8 +203,7 @@ static void kind_defaults(train_opts *o)
 {
     if (o->kind == TRAIN_LDA) { /* passes over a corpus, minibatches of documents */
         if (!o->given[opt_index("out")]) o->out = "runs/lda";
-        if (!o->given[opt_index("batch")]) o->tc.batch_size = 512;
-        if (!o->given[opt_index("epochs")]) o->epochs = 50;
+        if (!o->given[opt_index("batch")]) o->tc.batch_size = 2048;
         if (!o->given[opt_index("data")]) o->data = "";
         return;
     }

@@ -142,8 +142,8 @@ typedef struct {
     double eta;            /* symmetric Dirichlet prior on beta; 0: 1/K (default) */
     int estimate_alpha;    /* 1 (default): re-estimate an asymmetric alpha by a Newton
                               step per update (Minka's, as gensim's alpha='auto'); 0: fixed */
-    elbo_lda_method method;/* ELBO_LDA_BATCH (default: full passes) or ELBO_LDA_ONLINE */
-    double tau0, kappa;    /* online step rho_t = (tau0 + t)^-kappa; defaults 16 and 0.7 */
+    elbo_lda_method method;/* ELBO_LDA_ONLINE (default: minibatches) or ELBO_LDA_BATCH (passes) */
+    double tau0, kappa;    /* online step rho_t = (tau0 + t)^-kappa; defaults 4 and 0.7 */
     int estep_iters;       /* E-step iterations at most per document (default 100) */
     double estep_tol;      /* E-step stop: mean |change of gamma| below this (1e-3) */
     int max_batch;         /* documents per step at most (default 1 << 30) */

@@ -16,9 +16,9 @@ void elbo_lda_config_default(elbo_lda_config *c)
 {
     memset(c, 0, sizeof *c);
     c->n_topics = 20;
-    c->method = ELBO_LDA_BATCH;
+    c->method = ELBO_LDA_ONLINE;
     c->estimate_alpha = 1;
-    c->tau0 = 16.0;
+    c->tau0 = 4.0;
     c->kappa = 0.7;
     c->estep_iters = 100;
     c->estep_tol = 1e-3;
