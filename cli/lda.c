@@ -63,13 +63,21 @@ static int put_topics(const elbo_lda *m, const elbo_corpus *vocab, int top, FILE
         fprintf(stderr, "elbo: out of memory\n");
         return 1;
     }
+    double *share = malloc(sizeof(double) * (size_t)c->n_topics);
+    if (!share) {
+        free(ids);
+        free(lam);
+        fprintf(stderr, "elbo: out of memory\n");
+        return 1;
+    }
     elbo_lda_get_lambda(m, lam, NULL);
+    elbo_lda_topic_share(m, share);
     for (int k = 0; k < c->n_topics; k++) {
         elbo_lda_top_words(m, k, top, ids);
         double tot = 0.0;
         for (int v = 0; v < c->n_vocab; v++) tot += lam[(size_t)k * c->n_vocab + v];
-        if (print) fprintf(print, "topic %2d:", k);
-        if (json) fprintf(json, "{\"topic\":%d,\"words\":[", k);
+        if (print) fprintf(print, "topic %2d (%.1f%%):", k, 100.0 * share[k]);
+        if (json) fprintf(json, "{\"topic\":%d,\"share\":%.6g,\"words\":[", k, share[k]);
         for (int i = 0; i < top && ids[i] >= 0; i++) {
             char idbuf[24];
             snprintf(idbuf, sizeof idbuf, "%d", ids[i]);
@@ -90,6 +98,7 @@ static int put_topics(const elbo_lda *m, const elbo_corpus *vocab, int top, FILE
     }
     free(ids);
     free(lam);
+    free(share);
     return 0;
 }
 

@@ -196,6 +196,12 @@ ELBO_API elbo_status elbo_lda_evaluate(elbo_lda *m, const elbo_dataset *ds, elbo
                                        elbo_error *err);
 /** The ids of topic k's top n words by lambda, largest first, into ids [n]. */
 ELBO_API void elbo_lda_top_words(const elbo_lda *m, int k, int n, int *ids);
+/** Each topic's share of the words the model has assigned: sum_w (lambda_kw
+ *  - eta) over all topics' (the expected counts, exactly so after a batch
+ *  pass), into share [K]. A topic with a share near 0 is unused: with alpha
+ *  re-estimated the model may leave topics empty, and their top words are
+ *  noise. */
+ELBO_API void elbo_lda_topic_share(const elbo_lda *m, double *share);
 /** UMass coherence (Mimno et al. 2011) of every topic's top n words on the
  *  documents of ds: the mean over word pairs (i < j, by rank) of
  *  log((D(w_i, w_j) + 1) / D(w_i)), D counting documents; per topic into

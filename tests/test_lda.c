@@ -335,6 +335,14 @@ static void test_planted(void)
             CHECK(best > 0.9, "%s: planted topic %d: the closest topic has %.3f of its mass on its words",
                   methods[mi] == ELBO_LDA_BATCH ? "batch" : "online", t, best);
         }
+        double share[3], sum = 0;
+        elbo_lda_topic_share(m, share);
+        for (int k = 0; k < K; k++) {
+            sum += share[k];
+            CHECK(share[k] > 0.2 && share[k] < 0.47, "topic %d's share %.3f (the planted ones are about 1/3 each)", k,
+                  share[k]);
+        }
+        CHECK(fabs(sum - 1) < 1e-9, "the shares sum to %.12g", sum);
         elbo_lda_free(m);
     }
     elbo_dataset_free(&ds);

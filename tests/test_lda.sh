@@ -38,7 +38,8 @@ check "one metrics line per pass, with the held-out figures" sh -c "[ \$(wc -l <
 check "outputs" test -s "$R/topics.json" -a -s "$R/lambda.npy" -a -s "$R/alpha.npy" -a -s "$R/theta_train.npy" -a -s "$R/theta_test.npy" -a -s "$R/vocab.txt"
 check "topics.json has every topic" sh -c "[ \$(wc -l < '$R/topics.json') = 3 ]"
 expect_rc 0 "topics" "$E" lda topics --model "$R" --top 5
-check "topics lists 3 topics of 5 words" sh -c "[ \$(grep -c '^topic' '$T/out.txt') = 3 ] && awk '/^topic/ && NF != 7 {exit 1}' '$T/out.txt'"
+check "topics lists 3 topics of 5 words with their shares" sh -c "[ \$(grep -c '^topic' '$T/out.txt') = 3 ] && awk '/^topic/ && NF != 8 {exit 1}' '$T/out.txt'"
+check "the shares add up to 100%" sh -c "sed 's/.*(\\([0-9. ]*\\)%).*/\\1/' '$T/out.txt' | awk '{s += \$1} END {exit !(s > 99.7 && s < 100.3)}'"
 expect_rc 0 "topics --json" "$E" lda topics --model "$R" --json
 check "topics --json" grep -q '"words":\[' "$T/out.txt"
 expect_rc 0 "infer lda-c" "$E" lda infer --model "$R" --input "$P/test.ldac" --out "$T/theta.npy"

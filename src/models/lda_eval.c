@@ -144,6 +144,19 @@ void elbo_lda_top_words(const elbo_lda *m, int k, int n, int *ids)
     for (int i = have; i < n; i++) ids[i] = -1;
 }
 
+void elbo_lda_topic_share(const elbo_lda *m, double *share)
+{
+    int K = m->cfg.n_topics, V = m->cfg.n_vocab;
+    double total = 0.0;
+    for (int k = 0; k < K; k++) {
+        double s = 0.0;
+        for (int v = 0; v < V; v++) s += fmax(0.0, (double)m->base.params[(size_t)v * K + k] - m->cfg.eta);
+        share[k] = s;
+        total += s;
+    }
+    for (int k = 0; k < K; k++) share[k] = total > 0 ? share[k] / total : 1.0 / K;
+}
+
 double elbo_lda_coherence(const elbo_lda *m, const elbo_dataset *ds, int n, double *per_topic)
 {
     int K = m->cfg.n_topics, V = m->cfg.n_vocab;
