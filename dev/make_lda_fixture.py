@@ -14,7 +14,8 @@ and settings in __metadata__):
   lambda_tiny [K, V]    lambda with word 0 at 1e-3 in every topic (its
                   perplexity_tiny: a word of almost no probability, scored exactly)
   lambda_online [K, V]  one online update from them: (1 - rho) lambda +
-                  rho (eta + D/B sstats) with rho = (tau0 + 1)^-kappa, B = D
+                  rho (eta + D/B sstats) with rho = (tau0 + 1)^-kappa, the D documents
+                  a minibatch B of a corpus of 2D (scikit-learn's total_samples = 2D)
 and the metadata perplexity (LatentDirichletAllocation.perplexity, with the
 global term), bound_docs (the bound without the topic-word term),
 global_term, rho."""
@@ -59,7 +60,7 @@ Elogbeta = _dirichlet_expectation_2d(lam)
 global_term = float(np.sum((eta - lam) * Elogbeta) + np.sum(gammaln(lam) - gammaln(eta))
                     + np.sum(gammaln(eta * V) - gammaln(np.sum(lam, 1))))
 rho = (tau0 + 1) ** -kappa
-lam_online = (1 - rho) * lam + rho * (eta + D / D * sstats)
+lam_online = (1 - rho) * lam + rho * (eta + (2 * D) / D * sstats)  # the minibatch is half of a corpus of 2D
 
 # a word the topics give almost no probability (E[log beta] near -1000): the
 # bound must score it exactly, as scikit-learn's logsumexp does

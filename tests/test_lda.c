@@ -119,8 +119,10 @@ static void test_fixture(void)
     CHECK(elbo_lda_set_lambda(m, lam, NULL, &err) == ELBO_OK, "lambda back");
     free(tiny);
 
-    /* one online update, rho = (tau0 + 1)^-kappa, B = D */
-    model_batch b = {&ds, NULL, NULL, 0, D, 0, 1, 0, 1};
+    /* one online update, rho = (tau0 + 1)^-kappa, the D documents half of a corpus of 2D */
+    elbo_dataset twice = ds;
+    twice.n = 2 * D;
+    model_batch b = {&twice, NULL, NULL, 0, D, 0, 1, 0, 1};
     model_step s = {0};
     CHECK(lda_apply(&m->base, &s, &b, 1, &err) == ELBO_OK, "apply");
     CHECK(fabs(m->rho - meta_num(&f, "rho")) < 1e-12, "rho %.12g", m->rho);
@@ -348,6 +350,25 @@ static void test_planted(void)
     elbo_dataset_free(&ds);
 }
 
+/* Online VI whose minibatch is the whole corpus takes batch VI's full step. */
+static void test_online_whole_corpus(void)
+{
+    elbo_dataset ds;
+    planted(120, 3, 5, &ds);
+    elbo_lda *a = make_lda(3, 30, ELBO_LDA_ONLINE, 2, 3), *b = make_lda(3, 30, ELBO_LDA_BATCH, 2, 3);
+    if (a && b) {
+        epochs(a, &ds, ds.n, 3);
+        epochs(b, &ds, ds.n, 3);
+        float la[90], lb[90];
+        elbo_lda_get_lambda(a, la, NULL);
+        elbo_lda_get_lambda(b, lb, NULL);
+        CHECK(!memcmp(la, lb, sizeof la), "online with a minibatch of the whole corpus differs from batch VI");
+    }
+    elbo_lda_free(a);
+    elbo_lda_free(b);
+    elbo_dataset_free(&ds);
+}
+
 static int stop_after_4(void *user, int step, int n_steps, double loss)
 {
     (void)user;
@@ -483,6 +504,7 @@ int main(void)
     test_stationary();
     test_alpha_newton();
     test_planted();
+    test_online_whole_corpus();
     test_determinism_resume();
     test_completion_uniform();
     test_bad_input();

@@ -296,7 +296,8 @@ float *lda_stats(model *base, int nw, size_t *n)
 }
 
 /* lambda <- (1 - rho) lambda + rho (eta + D/B sstats), or eta + sstats for
- * a batch pass; then alpha's Newton step, and ebeta. */
+ * a batch pass (or a minibatch of the whole corpus); then alpha's Newton
+ * step, and ebeta. */
 elbo_status lda_apply(model *base, const model_step *s, const model_batch *b, long step,
                              elbo_error *err)
 {
@@ -304,7 +305,9 @@ elbo_status lda_apply(model *base, const model_step *s, const model_batch *b, lo
     elbo_lda *m = (elbo_lda *)base;
     int K = m->cfg.n_topics, nt = m->base.n_workers;
     size_t VK = (size_t)m->cfg.n_vocab * K;
-    int batch = m->cfg.method == ELBO_LDA_BATCH;
+    /* a minibatch that is the whole corpus has no noise to average: the full
+     * step (batch VI), also with the online method on a small corpus */
+    int batch = m->cfg.method == ELBO_LDA_BATCH || b->n >= b->ds->n;
     double rho = batch ? 1.0 : pow(m->cfg.tau0 + (double)step, -m->cfg.kappa);
     double scale = batch ? 1.0 : (double)b->ds->n / b->n;
     float *lam = m->base.params, keep = (float)(1.0 - rho), eta = (float)m->cfg.eta;
