@@ -6,7 +6,7 @@
 # line, raw text) and head500.noblanks.cor (250 Wikipedia articles, one per
 # line, already stemmed and without punctuation). Each is prepared with
 # min_df 5, max_df 0.5, English stop words and a 90/10 split; K = 20,
-# seeds 1..3; elbo's defaults and the peers' defaults, all evaluated by
+# seeds 1..3; elbo's defaults (and with alpha fixed) and the peers' defaults, all evaluated by
 # `elbo lda eval`. Prints a table and appends it to bench/RESULTS.md.
 #
 #   sh bench/lda_other.sh
@@ -41,6 +41,11 @@ for corpus in lee_background head500.noblanks; do
         secs=$(awk -F'"seconds":' '{split($2, a, "}"); t += a[1]} END {printf "%.3f", t}' $D/$corpus-elbo-default-s$s/metrics.jsonl)
         $E lda eval --model $D/$corpus-elbo-default-s$s --data $C/test.ldac --json |
             sed "s/^{/{\"run\": \"elbo-default\", \"seconds\": $secs, /" >> $D/$corpus.jsonl
+        $E lda train --data $C/train.ldac --test $C/test.ldac --topics 20 --seed $s --threads 1 \
+            --estimate-alpha 0 --out $D/$corpus-elbo-alpha-fixed-s$s --force --quiet
+        secs=$(awk -F'"seconds":' '{split($2, a, "}"); t += a[1]} END {printf "%.3f", t}' $D/$corpus-elbo-alpha-fixed-s$s/metrics.jsonl)
+        $E lda eval --model $D/$corpus-elbo-alpha-fixed-s$s --data $C/test.ldac --json |
+            sed "s/^{/{\"run\": \"elbo-alpha-fixed\", \"seconds\": $secs, /" >> $D/$corpus.jsonl
         for p in sklearn-batch sklearn-online gensim; do
             passes=10; [ $p = gensim ] && passes=1
             line=$($PY bench/lda_peers.py $p $C/train.ldac $C/test.ldac "$V" $D/$corpus-$p-s$s.npy --topics 20 \
@@ -53,7 +58,7 @@ for corpus in lee_background head500.noblanks; do
     /usr/bin/python3 - "$D/$corpus.jsonl" "$corpus" >> $out <<'PY'
 import json, statistics as st, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-for run in ['elbo-default', 'sklearn-batch-default', 'sklearn-online-default', 'gensim-default']:
+for run in ['elbo-default', 'elbo-alpha-fixed', 'sklearn-batch-default', 'sklearn-online-default', 'gensim-default']:
     r = [x for x in rows if x['run'] == run]
     f = lambda k: '%.1f ± %.1f' % (st.mean(x[k] for x in r), st.stdev(x[k] for x in r))
     print('| %s | %s | %s | %s | %s |' % (sys.argv[2], run, f('perplexity_docs'), f('completion_perplexity'), f('seconds')))
