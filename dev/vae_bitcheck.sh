@@ -4,6 +4,9 @@
 # checksums of each model.safetensors (dev/tensor_checksums.py).
 #   sh dev/vae_bitcheck.sh [ELBO_BINARY] [WORK_DIR] > checksums.txt
 # Compare the output of two builds with diff; identical means bit-identical.
+# Compare builds on one machine: OpenBLAS picks its kernels by CPU and the
+# build uses -march=native, so vae_bitcheck.expected (from one machine) only
+# matches that kind of CPU.
 set -e
 ELBO=${1:-build/elbo}
 W=${2:-/tmp/elbo-bitcheck}

@@ -540,6 +540,20 @@ static int split_docs(int n, const elbo_text_opts *o, int *docs)
     return nt;
 }
 
+/* Frees what elbo_text_prepare and elbo_text_to_corpus build on the way
+ * (stop may be NULL). */
+static void free_work(char **src_names, int n_src, int *docs, int *newid, word_table *words, word_table *stop,
+                      pseudo_docs *p)
+{
+    for (int i = 0; i < n_src; i++) free(src_names[i]);
+    free(src_names);
+    free(docs);
+    free(newid);
+    word_table_free(words);
+    if (stop) word_table_free(stop);
+    pseudo_free(p);
+}
+
 static elbo_status check_opts(const elbo_text_opts *o, elbo_error *err)
 {
     if (o->min_letters < 1 || o->min_letters > 100)
@@ -595,13 +609,7 @@ elbo_status elbo_text_prepare(const char *input, const elbo_text_opts *o, elbo_p
                           err);
     if (!st && out->train.n_docs == 0) st = elbo_fail(err, ELBO_ERR_ARG, "%s: every training document is empty", input);
     if (st) elbo_prepared_free(out);
-    for (int i = 0; i < n_src; i++) free(src_names[i]);
-    free(src_names);
-    free(docs);
-    free(newid);
-    word_table_free(&words);
-    word_table_free(&stop);
-    pseudo_free(&p);
+    free_work(src_names, n_src, docs, newid, &words, &stop, &p);
     return st;
 }
 
@@ -694,11 +702,6 @@ elbo_status elbo_text_to_corpus(const char *input, const elbo_corpus *vocab, int
     if (!st && out->train.n_docs == 0)
         st = elbo_fail(err, ELBO_ERR_ARG, "%s: no document has a word of the vocabulary", input);
     if (st) elbo_prepared_free(out);
-    for (int i = 0; i < n_src; i++) free(src_names[i]);
-    free(src_names);
-    free(docs);
-    free(newid);
-    word_table_free(&words);
-    pseudo_free(&p);
+    free_work(src_names, n_src, docs, newid, &words, NULL, &p);
     return st;
 }
