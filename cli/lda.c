@@ -574,13 +574,14 @@ static int lda_eval(int argc, char **argv)
     if (st) {
         fprintf(stderr, "elbo %s: %s\n", S, err.msg);
     } else if (o.json) {
-        printf("{\"documents\":%ld,\"tokens\":%ld,\"bound_docs\":%.6f,\"global_term\":%.6f,"
-               "\"bound_per_word_docs\":%.6f,\"bound_per_word\":%.6f,\"perplexity_docs\":%.6f,\"perplexity\":%.6f,"
-               "\"completion_perplexity\":%.6f,\"completion_tokens\":%ld",
-               g.docs, g.tokens, g.bound_docs, g.global_term, g.bound_docs / g.tokens,
-               (g.bound_docs + g.global_term) / g.tokens, g.perplexity_docs, g.perplexity, g.completion_perplexity,
-               g.completion_tokens);
-        if (o.train_data) printf(",\"coherence_umass\":%.6f", coh);
+        const char *keys[] = {"bound_docs", "global_term", "bound_per_word_docs", "bound_per_word", "perplexity_docs",
+                              "perplexity", "completion_perplexity", "coherence_umass"};
+        double vals[] = {g.bound_docs, g.global_term, g.bound_docs / g.tokens, (g.bound_docs + g.global_term) / g.tokens,
+                         g.perplexity_docs, g.perplexity, g.completion_perplexity, coh};
+        printf("{\"documents\":%ld,\"tokens\":%ld,\"completion_tokens\":%ld", g.docs, g.tokens, g.completion_tokens);
+        for (int i = 0; i < (o.train_data ? 8 : 7); i++) /* null where a figure is not finite */
+            if (isfinite(vals[i])) printf(",\"%s\":%.6f", keys[i], vals[i]);
+            else printf(",\"%s\":null", keys[i]);
         printf("}\n");
     } else {
         printf("%ld documents, %ld words\n", g.docs, g.tokens);

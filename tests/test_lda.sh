@@ -59,6 +59,13 @@ check "resumed lambda equals the uninterrupted run's" cmp -s "$T/r2/lambda.npy" 
 expect_rc 0 "batch VI" "$E" lda train --data "$P/train.ldac" --no-test --topics 3 --epochs 3 --method batch --estimate-alpha 1 --out "$T/rb" --quiet
 check "batch VI has one step per pass" sh -c "grep -q '\"step\":3' '$T/rb/metrics.jsonl'"
 
+# a test set of one-word documents: nothing to score in document completion, null in the metrics
+printf '1 0:1\n1 1:1\n' > "$T/one.ldac"
+expect_rc 0 "train with one-word test documents" "$E" lda train --data "$P/train.ldac" --test "$T/one.ldac" --vocab "$P/vocab.txt" --topics 2 --epochs 1 --out "$T/r1" --quiet
+check "a figure with nothing to score is null, the line valid JSON" sh -c "grep -q '\"completion_perplexity\":null' '$T/r1/metrics.jsonl' && ! grep -qi 'nan\|inf' '$T/r1/metrics.jsonl'"
+expect_rc 0 "eval --json with nothing to score" "$E" lda eval --model "$R" --data "$T/one.ldac" --json
+check "eval --json writes null" grep -q '"completion_perplexity":null' "$T/out.txt"
+
 # bad input
 printf 'Good words here.\nbad \377 byte\n' > "$T/bad.txt"
 expect_rc 1 "prepare: invalid UTF-8" "$E" lda prepare --input "$T/bad.txt" --out "$T/x"

@@ -263,12 +263,17 @@ static void lda_diagnose(model *base, const elbo_dataset *test, const double *t,
     if (elbo_lda_evaluate(m, test, &r, NULL) != ELBO_OK) return;
     double coh = elbo_lda_coherence(m, m->train, 10, NULL), asum = 0.0;
     for (int k = 0; k < m->cfg.n_topics; k++) asum += m->base.params[m->alpha_off + k];
-    snprintf(json, json_cap,
-             ",\"test_bound_per_word_docs\":%.6f,\"test_perplexity_docs\":%.4f,"
-             "\"test_bound_per_word\":%.6f,\"test_perplexity\":%.4f,\"completion_perplexity\":%.4f,"
-             "\"coherence_umass\":%.5f,\"rho\":%.6g,\"alpha_mean\":%.6g",
-             -t[LDA_LOSS] / t[LDA_TOKENS], r.perplexity_docs, (r.bound_docs + r.global_term) / r.tokens,
-             r.perplexity, r.completion_perplexity, coh, m->rho, asum / m->cfg.n_topics);
+    const char *keys[] = {"test_bound_per_word_docs", "test_perplexity_docs", "test_bound_per_word", "test_perplexity",
+                          "completion_perplexity", "coherence_umass", "rho", "alpha_mean"};
+    double vals[] = {-t[LDA_LOSS] / t[LDA_TOKENS], r.perplexity_docs, (r.bound_docs + r.global_term) / r.tokens,
+                     r.perplexity, r.completion_perplexity, coh, m->rho, asum / m->cfg.n_topics};
+    size_t used = 0;
+    json[0] = 0;
+    for (int i = 0; i < 8 && used < json_cap; i++) { /* null where a figure is not finite (no scored word) */
+        int n = isfinite(vals[i]) ? snprintf(json + used, json_cap - used, ",\"%s\":%.9g", keys[i], vals[i])
+                                  : snprintf(json + used, json_cap - used, ",\"%s\":null", keys[i]);
+        used += n > 0 ? (size_t)n : 0;
+    }
     snprintf(summary, summary_cap, "perplexity %.1f (docs %.1f), completion %.1f, UMass %.3f", r.perplexity,
              r.perplexity_docs, r.completion_perplexity, coh);
 }
