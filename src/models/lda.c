@@ -297,7 +297,8 @@ float *lda_stats(model *base, int nw, size_t *n)
 
 /* lambda <- (1 - rho) lambda + rho (eta + D/B sstats), or eta + sstats for
  * a batch pass (or a minibatch of the whole corpus); then alpha's Newton
- * step, and ebeta. */
+ * step (scaled by rho_t with the online method, whatever the minibatch),
+ * and ebeta. */
 elbo_status lda_apply(model *base, const model_step *s, const model_batch *b, long step,
                              elbo_error *err)
 {
@@ -308,7 +309,7 @@ elbo_status lda_apply(model *base, const model_step *s, const model_batch *b, lo
     /* a minibatch that is the whole corpus has no noise to average: the full
      * step (batch VI), also with the online method on a small corpus */
     int batch = m->cfg.method == ELBO_LDA_BATCH || b->n >= b->ds->n;
-    double rho = batch ? 1.0 : pow(m->cfg.tau0 + (double)step, -m->cfg.kappa);
+    double rho_t = pow(m->cfg.tau0 + (double)step, -m->cfg.kappa), rho = batch ? 1.0 : rho_t;
     double scale = batch ? 1.0 : (double)b->ds->n / b->n;
     float *lam = m->base.params, keep = (float)(1.0 - rho), eta = (float)m->cfg.eta;
     float add = (float)rho, sc = (float)scale;
@@ -325,7 +326,10 @@ elbo_status lda_apply(model *base, const model_step *s, const model_batch *b, lo
         double a[LDA_MAX_ALPHA] = {0}, ls[LDA_MAX_ALPHA] = {0};
         float *alpha = m->base.params + m->alpha_off;
         for (int k = 0; k < K; k++) a[k] = alpha[k], ls[k] = m->stats[VK + k];
-        if (lda_alpha_newton(a, K, (double)b->n, ls, rho))
+        /* alpha keeps the online method's step even when lambda takes the full one:
+         * a full Newton step a pass over a small corpus overfits alpha */
+        double rho_alpha = m->cfg.method == ELBO_LDA_BATCH ? 1.0 : rho_t;
+        if (lda_alpha_newton(a, K, (double)b->n, ls, rho_alpha))
             for (int k = 0; k < K; k++) alpha[k] = (float)a[k];
     }
     lda_refresh(m);
