@@ -233,7 +233,7 @@ enum { L_INPUT = 300, L_OUT, L_CHUNK, L_MIN_DF, L_MAX_DF, L_STOP, L_MIN_LETTERS,
        L_TOP, L_JSON, L_VOCAB, L_DATA, L_LAMBDA, L_ALPHA, L_ETA, L_ITERS, L_TOL, L_THREADS, L_TRAIN_DATA };
 
 typedef struct {
-    const char *input, *out, *stop, *model, *vocab, *data, *lambda, *train_data;
+    const char *input, *out, *model, *vocab, *data, *lambda, *train_data;
     elbo_text_opts t;
     long top, iters, threads;
     double alpha, eta, tol;
