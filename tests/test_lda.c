@@ -90,7 +90,6 @@ static void test_fixture(void)
         double r, k;
         lda_estep(m, w, ds.counts, d, NULL, NULL, w->ss, &r, &k);
     }
-    w->docs = D;
     size_t ns;
     float *st = lda_stats(&m->base, 1, &ns), *ss_kv = malloc(sizeof(float) * VK);
     CHECK(ns == VK + (size_t)K, "stats size %zu", ns);

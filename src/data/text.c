@@ -226,7 +226,6 @@ static elbo_status split_source(const char *path, int line, const char *text, si
     long words_in = 0;
     int part = 0, first = p->n_docs, end;
     for (;;) {
-        size_t at = pos;
         int n = elbo_next_token(text, len, &pos, w, sizeof w, &end);
         if (n < 0) {
             long ln = line;
@@ -240,7 +239,6 @@ static elbo_status split_source(const char *path, int line, const char *text, si
             if (close_doc(p, src, part++)) goto oom;
             words_in = 0;
         }
-        (void)at;
         if (n == 0) break;
         if (n < o->min_letters) continue;
         words_in++;

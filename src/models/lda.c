@@ -252,7 +252,6 @@ void lda_forward(model *base, const model_step *s, int t, const model_batch *b, 
     size_t ns = (size_t)m->cfg.n_vocab * m->cfg.n_topics + (size_t)m->cfg.n_topics;
     memset(w->ss, 0, sizeof(float) * ns);
     memset(w->sums, 0, sizeof w->sums);
-    w->docs = n;
     const elbo_corpus *c = b->ds->counts;
     for (int i = r0; i < r0 + n; i++) {
         int d = b->idx ? b->idx[b->start + i] : b->start + i;

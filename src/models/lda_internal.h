@@ -44,7 +44,6 @@ typedef struct {
     float *phinorm;    /* [V] (a document has at most V distinct words) */
     int *obs;          /* [V] a document's observed counts (document completion) */
     double sums[LDA_TERMS];
-    int docs;          /* documents this step */
 } lda_worker;
 
 struct elbo_lda {
