@@ -158,6 +158,7 @@ void lda_refresh(elbo_lda *m)
     for (int k = 0; k < K; k++) {
         double s = 0.0;
         for (int v = 0; v < V; v++) s += lam[(size_t)v * K + k];
+        m->lsum[k] = s;
         ps[k] = elbo_digamma(s);
     }
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
@@ -173,15 +174,13 @@ double lda_global_term(const elbo_lda *m)
     int K = m->cfg.n_topics, V = m->cfg.n_vocab;
     const float *lam = m->base.params;
     double eta = m->cfg.eta, total = 0.0;
-    for (int k = 0; k < K; k++) {
-        double s = 0.0, t = 0.0;
-        for (int v = 0; v < V; v++) s += lam[(size_t)v * K + k];
-        double ps = elbo_digamma(s);
+    for (int k = 0; k < K; k++) { /* lsum and psum: lambda's sums as lda_refresh left them */
+        double t = 0.0;
         for (int v = 0; v < V; v++) {
             double l = lam[(size_t)v * K + k];
-            t += (eta - l) * (elbo_digamma(l) - ps) + elbo_lgamma(l);
+            t += (eta - l) * (elbo_digamma(l) - m->psum[k]) + elbo_lgamma(l);
         }
-        total += t - V * elbo_lgamma(eta) + elbo_lgamma(V * eta) - elbo_lgamma(s);
+        total += t - V * elbo_lgamma(eta) + elbo_lgamma(V * eta) - elbo_lgamma(m->lsum[k]);
     }
     return total;
 }

@@ -95,23 +95,18 @@ static elbo_status lda_eval(model *base, const elbo_dataset *ds, uint64_t seed, 
     return st;
 }
 
-elbo_status elbo_lda_evaluate(elbo_lda *m, const elbo_dataset *ds, elbo_lda_metrics *out, elbo_error *err)
+/* The metrics of ds from its documents' bound sums s {loss, recon, kl,
+ * tokens} (from the E-step, already run): the global term and document
+ * completion are added here. */
+static elbo_status metrics_from_bound(elbo_lda *m, const elbo_dataset *ds, const double *s, elbo_lda_metrics *out,
+                                      elbo_error *err)
 {
     memset(out, 0, sizeof *out);
-    elbo_status st = m->base.ops->check_data(&m->base, ds, err);
-    double s[4], c[4];
-    if (!st) st = over_docs(m, ds, bound_doc, NULL, s, err);
-    int K = m->cfg.n_topics, V = m->cfg.n_vocab;
-    double *inv = malloc(sizeof(double) * (size_t)K);
-    if (!st && !inv) st = elbo_fail(err, ELBO_ERR_NOMEM, "out of memory");
-    if (!st) {
-        for (int k = 0; k < K; k++) {
-            double t = 0.0;
-            for (int v = 0; v < V; v++) t += m->base.params[(size_t)v * K + k];
-            inv[k] = 1.0 / t;
-        }
-        st = over_docs(m, ds, completion_doc, inv, c, err);
-    }
+    int K = m->cfg.n_topics;
+    double c[4], *inv = malloc(sizeof(double) * (size_t)K);
+    if (!inv) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory");
+    for (int k = 0; k < K; k++) inv[k] = 1.0 / m->lsum[k];
+    elbo_status st = over_docs(m, ds, completion_doc, inv, c, err);
     free(inv);
     if (st) return st;
     out->docs = ds->n;
@@ -123,6 +118,15 @@ elbo_status elbo_lda_evaluate(elbo_lda *m, const elbo_dataset *ds, elbo_lda_metr
     out->completion_tokens = (long)c[1];
     out->completion_perplexity = c[1] > 0 ? exp(-c[0] / c[1]) : NAN;
     return ELBO_OK;
+}
+
+elbo_status elbo_lda_evaluate(elbo_lda *m, const elbo_dataset *ds, elbo_lda_metrics *out, elbo_error *err)
+{
+    memset(out, 0, sizeof *out);
+    elbo_status st = m->base.ops->check_data(&m->base, ds, err);
+    double s[4];
+    if (!st) st = over_docs(m, ds, bound_doc, NULL, s, err);
+    return st ? st : metrics_from_bound(m, ds, s, out, err);
 }
 
 /* ------------------------------------------------------- topics, theta */
@@ -260,7 +264,9 @@ static void lda_diagnose(model *base, const elbo_dataset *test, const double *t,
     (void)warning_cap;
     elbo_lda *m = (elbo_lda *)base;
     elbo_lda_metrics r;
-    if (elbo_lda_evaluate(m, test, &r, NULL) != ELBO_OK) return;
+    double sums[LDA_TERMS]; /* the engine's evaluation just ran the E-step: its means, as sums */
+    for (int k = 0; k < LDA_TERMS; k++) sums[k] = t[k] * test->n;
+    if (metrics_from_bound(m, test, sums, &r, NULL) != ELBO_OK) return;
     double coh = elbo_lda_coherence(m, m->train, 10, NULL), asum = 0.0;
     for (int k = 0; k < m->cfg.n_topics; k++) asum += m->base.params[m->alpha_off + k];
     const char *keys[] = {"test_bound_per_word_docs", "test_perplexity_docs", "test_bound_per_word", "test_perplexity",
@@ -380,6 +386,7 @@ void elbo_lda_free(elbo_lda *m)
     elbo_free_aligned(m->ebeta);
     elbo_free_aligned(m->stats);
     free(m->psum);
+    free(m->lsum);
     free(m);
 }
 
@@ -408,7 +415,8 @@ elbo_lda *elbo_lda_create(const elbo_lda_config *c, uint64_t seed, elbo_error *e
     m->ebeta = elbo_calloc_aligned(VK, sizeof(float));
     m->stats = elbo_calloc_aligned(VK + (size_t)K, sizeof(float));
     m->psum = calloc((size_t)K, sizeof(double));
-    elbo_status st = !m->ebeta || !m->stats || !m->psum
+    m->lsum = calloc((size_t)K, sizeof(double));
+    elbo_status st = !m->ebeta || !m->stats || !m->psum || !m->lsum
                          ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d x %d topics", K, V)
                          : model_setup(&m->base, &m->tr, no_chunks, m, c->threads, seed, init_params, err);
     if (st) {

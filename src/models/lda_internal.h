@@ -54,6 +54,7 @@ struct elbo_lda {
     lda_worker w[LDA_MAX_WORKERS];
     float *ebeta;      /* [V, K] */
     float *stats;      /* [V * K + K] the step's summed statistics */
+    double *lsum;      /* [K] sum_w lambda_kw, with ebeta */
     double *psum;      /* [K] psi(sum_w lambda_kw), with ebeta */
     double rho;        /* the last update's step size */
     const elbo_dataset *train; /* the last training set a step ran over (coherence) */
