@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <math.h>
 
+#include "../io/atomic.h"
 #include "../util/common.h"
 #include "../util/rng.h"
 #include "dataset.h"
@@ -613,27 +614,7 @@ elbo_status elbo_text_prepare(const char *input, const elbo_text_opts *o, elbo_p
 
 /* ---------------------------------------------------------- writers */
 
-/* Writes text produced by fn to path through a temporary file renamed at
- * the end, so that a failure leaves no half-written file. */
-static elbo_status write_atomic(const char *path, int (*fn)(FILE *f, const void *arg), const void *arg,
-                                elbo_error *err)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return elbo_fail(err, ELBO_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-    int bad = fn(f, arg) != 0;
-    bad |= fflush(f) != 0 || ferror(f);
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return elbo_fail(err, ELBO_ERR_IO, "%s: cannot write: %s", path, strerror(e));
-    }
-    return ELBO_OK;
-}
-
-static int put_ldac(FILE *f, const void *arg)
+static int put_ldac(FILE *f, void *arg)
 {
     const elbo_corpus *c = arg;
     for (int d = 0; d < c->n_docs; d++) {
@@ -645,7 +626,7 @@ static int put_ldac(FILE *f, const void *arg)
     return 0;
 }
 
-static int put_vocab(FILE *f, const void *arg)
+static int put_vocab(FILE *f, void *arg)
 {
     const elbo_corpus *c = arg;
     for (int v = 0; v < c->n_vocab; v++)
@@ -655,13 +636,13 @@ static int put_vocab(FILE *f, const void *arg)
 
 elbo_status elbo_corpus_write_ldac(const elbo_corpus *c, const char *path, elbo_error *err)
 {
-    return write_atomic(path, put_ldac, c, err);
+    return elbo_write_atomic(path, put_ldac, (void *)c, err);
 }
 
 elbo_status elbo_corpus_write_vocab(const elbo_corpus *c, const char *path, elbo_error *err)
 {
     if (!c->vocab) return elbo_fail(err, ELBO_ERR_ARG, "%s: the corpus has no vocabulary to write", path);
-    return write_atomic(path, put_vocab, c, err);
+    return elbo_write_atomic(path, put_vocab, (void *)c, err);
 }
 
 elbo_status elbo_text_to_corpus(const char *input, const elbo_corpus *vocab, int min_letters, elbo_prepared *out,

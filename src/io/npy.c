@@ -3,12 +3,27 @@
  * dict literal {'descr': ..., 'fortran_order': False, 'shape': (...), }
  * padded with spaces to a multiple of 64 bytes and ended by '\n', then the
  * data in C order. numpy.load reads them as they are. */
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../util/common.h"
-#include "safetensors.h"
+#include "atomic.h"
+
+/* The file's bytes after the header is formed. */
+typedef struct {
+    const char *hdr;
+    int o;
+    const void *data;
+    size_t esize, count;
+} npy_body;
+
+static int put_npy(FILE *f, void *arg)
+{
+    const npy_body *b = arg;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(b->o & 0xff),
+                             (unsigned char)(b->o >> 8)};
+    return fwrite(pre, 1, 10, f) != 10 || fwrite(b->hdr, 1, (size_t)b->o, f) != (size_t)b->o ||
+           (b->count && fwrite(b->data, b->esize, b->count, f) != b->count);
+}
 
 elbo_status elbo_write_npy(const char *path, const void *data, elbo_npy_dtype dtype, int ndim,
                            const int64_t *shape, elbo_error *err)
@@ -33,29 +48,6 @@ elbo_status elbo_write_npy(const char *path, const void *data, elbo_npy_dtype dt
     memset(hdr + o, ' ', pad);
     o += (int)pad;
     hdr[o++] = '\n';
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
-        return elbo_fail(err, ELBO_ERR_ARG, "%s: path too long", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return elbo_fail(err, ELBO_ERR_IO, "%s: cannot create a file beside it: %s", path, strerror(errno));
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        return elbo_fail(err, ELBO_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(o & 0xff),
-                             (unsigned char)(o >> 8)};
-    int bad = fwrite(pre, 1, 10, f) != 10 || fwrite(hdr, 1, (size_t)o, f) != (size_t)o ||
-              (count && fwrite(data, esize, count, f) != count);
-    bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return elbo_fail(err, ELBO_ERR_IO, "%s: write failed: %s", path, strerror(e));
-    }
-    st_sync_dir(path);
-    return ELBO_OK;
+    npy_body b = {hdr, o, data, esize, count};
+    return elbo_write_atomic(path, put_npy, &b, err);
 }

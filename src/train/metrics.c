@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../io/atomic.h"
 #include "../io/json.h"
 
 elbo_status metrics_append(const char *path, const elbo_epoch_report *r, elbo_error *err)
@@ -27,6 +28,25 @@ elbo_status metrics_append(const char *path, const elbo_epoch_report *r, elbo_er
     return ELBO_OK;
 }
 
+typedef struct {
+    FILE *from;
+    int epochs;
+} trim_arg;
+
+/* The complete lines of the epochs the checkpoint covers, copied. */
+static int keep_epochs(FILE *g, void *arg)
+{
+    const trim_arg *a = arg;
+    char line[1 << 14];
+    while (fgets(line, sizeof line, a->from)) {
+        int e;
+        size_t n = strlen(line);
+        if (n > 0 && line[n - 1] == '\n' && sscanf(line, "{\"epoch\":%d,", &e) == 1 && e <= a->epochs)
+            fputs(line, g);
+    }
+    return ferror(a->from) != 0;
+}
+
 elbo_status metrics_trim(const char *path, int epochs, elbo_error *err)
 {
     FILE *f = fopen(path, "r");
@@ -34,30 +54,10 @@ elbo_status metrics_trim(const char *path, int epochs, elbo_error *err)
         if (errno == ENOENT) return ELBO_OK;
         return elbo_fail(err, ELBO_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
     }
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *g = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!g) {
-        fclose(f);
-        return elbo_fail(err, ELBO_ERR_IO, "%s: cannot rewrite: %s", path, strerror(errno));
-    }
-    char line[1 << 14];
-    while (fgets(line, sizeof line, f)) {
-        int e;
-        size_t n = strlen(line);
-        /* keep complete lines of epochs the checkpoint covers */
-        if (n > 0 && line[n - 1] == '\n' && sscanf(line, "{\"epoch\":%d,", &e) == 1 && e <= epochs)
-            fputs(line, g);
-    }
+    trim_arg a = {f, epochs};
+    elbo_status st = elbo_write_atomic(path, keep_epochs, &a, err);
     fclose(f);
-    int bad = fflush(g) != 0 || fsync(fileno(g)) != 0;
-    bad |= fclose(g) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return elbo_fail(err, ELBO_ERR_IO, "%s: cannot rewrite: %s", path, strerror(errno));
-    }
-    return ELBO_OK;
+    return st;
 }
 
 /* A numeric field of a line; NaN when absent. */
