@@ -2,6 +2,8 @@
 #   make              library (build/libelbo.a, build/libelbo.so), CLI (build/elbo), tests, examples
 #   make test         every test (the README's test command)
 #   make SAN=1 test   the same under AddressSanitizer + UndefinedBehaviorSanitizer (in build-san/)
+#   make MPI=1        an MPI-enabled CLI (mpicc; build-mpi/elbo) for mpirun; MPI=1 test adds
+#                     the data-parallel tests (tests/test_mpi.sh)
 #   make bench        elbo against the PyTorch reference (bench/run.sh)
 #   make install      PREFIX=/usr/local DESTDIR= : libs, header, elbo.pc, CLI, man page
 #   make uninstall    removes what install put there
@@ -38,6 +40,15 @@ ifeq ($(SAN),1)
   LDFLAGS += -fsanitize=address,undefined
 else
   B       := build
+endif
+# MPI=1: the same build with mpicc and cli/par.c's MPI group, in build-mpi/
+# (build-san-mpi/ with SAN=1); `mpirun -np N build-mpi/elbo train ...`.
+# The library stays MPI-free: the CLI gives it the group (elbo_group).
+MPI     ?= 0
+ifeq ($(MPI),1)
+  CC      := mpicc
+  CFLAGS  += -DELBO_MPI
+  B       := $(B)-mpi
 endif
 
 LIB_SRC := $(wildcard src/*/*.c)
@@ -109,7 +120,10 @@ $(B)/bench_infer: bench/bench_infer.c $(B)/libelbo.a include/elbo.h
 
 # The README's test command. Runs every C test binary and the shell tests;
 # prints one "N passed, N failed" line at the end.
+# With mpicc on the PATH (Debian's libopenmpi-dev) it also builds the MPI CLI
+# for tests/test_mpi.sh, which is skipped without one.
 test: all
+	@if [ "$(MPI)" != 1 ] && command -v mpicc > /dev/null; then $(MAKE) --no-print-directory MPI=1 SAN=$(SAN) $(B)-mpi/elbo; fi
 	@ELBO_BUILD=$(B) sh tests/run.sh
 
 # elbo against the PyTorch reference (see bench/run.sh); writes bench/RESULTS.md
@@ -156,4 +170,4 @@ fuzz-run: fuzz
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-mpi build-san-mpi

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmds.h"
+#include "par.h"
 
 static void usage(FILE *f)
 {
@@ -30,7 +31,7 @@ static void usage(FILE *f)
             "  lda          topic models: prepare text, train, topics, infer, eval\n"
             "\n"
             "Run 'elbo <command> --help' or 'elbo help <command>' for a command's options.\n"
-            "  --version    print the version\n",
+            "  --version    print the version and whether this build has MPI\n",
             elbo_version());
 }
 
@@ -71,10 +72,15 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(c, "--version") || !strcmp(c, "version")) {
-        printf("elbo %s\n", elbo_version());
+        printf("elbo %s (%s)\n", elbo_version(), par_describe());
         return 0;
     }
+    /* under mpirun (an MPI build): every rank runs the command; a rank that
+     * fails ends the job, so that no other rank waits for it */
+    if (par_init(&argc, &argv)) return 1;
     int rc = dispatch(c, argc - 1, argv + 1);
+    if (rc == 1) par_abort("the command failed (see the message above); ending the job");
+    par_finalize();
     if (rc != -1) return rc;
     fprintf(stderr, "elbo: unknown command '%s'\n\n", c);
     usage(stderr);

@@ -12,6 +12,7 @@
 #include "args.h"
 #include "cmds.h"
 #include "opts.h"
+#include "par.h"
 #include "train_opts.h"
 
 static void train_help(void)
@@ -125,11 +126,17 @@ static void train_help(void)
            "                       longer bit-identical); other options must agree\n"
            "  --force              replace a run already in --out (says what it replaces)\n"
            "  --quiet              print nothing but errors\n"
+           "  --mpi-timeout S      under mpirun (make MPI=1): end the job when the other\n"
+           "                       ranks do not answer for S seconds (default 60)\n"
            "  -h, --help           this help\n"
            "\n"
            "Ctrl-C (SIGINT) or SIGTERM finishes the current step, saves a checkpoint and\n"
            "exits; --resume then continues bit-identically (same --threads). While it runs,\n"
-           "the output folder is locked: a second 'elbo train' on it fails at once.\n");
+           "the output folder is locked: a second 'elbo train' on it fails at once.\n"
+           "\n"
+           "Data-parallel: 'mpirun -np N elbo train ...' (an MPI build, make MPI=1) splits\n"
+           "every batch over N ranks with one gradient sum per step; rank 0 writes. Same\n"
+           "seed, ranks and threads => same bits; see docs/scaling.md.\n");
 }
 
 /* A folder of MNIST-layout idx files (which brings its test split). */
@@ -204,6 +211,12 @@ static int resolve_resume(train_opts *o)
         fprintf(stderr, "elbo train: note: %s has no run record (an older checkpoint); using the "
                         "options given\n", o->out);
     } else if ((rc = train_opts_resume(o, &info->run, &changed)) == -1) {
+        const char *rec = elbo_run_record_get(&info->run, "ranks");
+        int was = rec ? atoi(rec) : 1;
+        if (was != par_size() && par_rank() == 0)
+            fprintf(stderr, "elbo train: note: the run was trained on %d rank%s, now %d; it stays "
+                            "correct but is no longer bit-identical to an uninterrupted one\n",
+                    was, was == 1 ? "" : "s", par_size());
         if (changed)
             fprintf(stderr, "elbo train: note: --threads differs from the run's recorded %s; the "
                             "run stays correct but is no longer bit-identical to an uninterrupted "
@@ -360,11 +373,23 @@ static int finish_build(const train_opts *o, train_model *tm, int n_train)
         fprintf(stderr, "elbo train: an option is too long for the run record\n");
         return -1;
     }
+    char ranks[16];
+    snprintf(ranks, sizeof ranks, "%d", par_size());
+    if (par_size() > 1 && elbo_run_record_set(&rec, "ranks", ranks, NULL) != ELBO_OK) {
+        fprintf(stderr, "elbo train: the run record is full\n");
+        return -1;
+    }
     elbo_model_set_run_record(tm->h, &rec);
+    if (elbo_model_set_group(tm->h, par_group(), &err) != ELBO_OK) {
+        fprintf(stderr, "elbo train: %s\n", err.msg);
+        return -1;
+    }
     int nt = elbo_model_threads(tm->h);
     if (!o->quiet) {
         tm->header(o, tm->m, n_train);
-        printf(", %d thread%s\n", nt, nt == 1 ? "" : "s");
+        printf(", %d thread%s", nt, nt == 1 ? "" : "s");
+        if (par_size() > 1) printf(" x %d ranks", par_size());
+        printf("\n");
     }
     return 0;
 }
@@ -438,17 +463,36 @@ static int run(train_opts *o, const train_model *tm, const elbo_dataset *train,
     if (stopped == 1) {
         long part = elbo_model_epoch_examples(tm->h);
         const char *q = strpbrk(o->out, " \t\"$\\") ? "'" : "";
-        fprintf(stderr,
-                "elbo train: stopped by %s after step %ld (epoch %d%s); checkpoint saved in %s\n"
-                "resume with: elbo train --resume --out %s%s%s\n",
-                g_signal == SIGINT ? "SIGINT" : "SIGTERM", elbo_model_steps(tm->h),
-                elbo_model_epochs(tm->h) + (part > 0), part > 0 ? ", unfinished" : "", o->out, q, o->out, q);
-        return 128 + g_signal;
+        /* in a group, a rank without a signal of its own stops with the one that had it */
+        int sig = g_signal ? g_signal : SIGTERM;
+        if (!o->quiet || g_signal)
+            fprintf(stderr,
+                    "elbo train: stopped by %s after step %ld (epoch %d%s); checkpoint saved in %s\n"
+                    "resume with: elbo train --resume --out %s%s%s\n",
+                    !g_signal ? "a signal to another rank" : sig == SIGINT ? "SIGINT" : "SIGTERM",
+                    elbo_model_steps(tm->h), elbo_model_epochs(tm->h) + (part > 0),
+                    part > 0 ? ", unfinished" : "", o->out, q, o->out, q);
+        return 128 + sig;
     }
     if (stopped == 2 && !o->quiet)
         printf("stopped early after epoch %d: no lower validation loss for %ld epochs\n",
                elbo_model_epochs(tm->h), o->early_stop);
+    if (par_rank() > 0) return 0; /* rank 0 writes the run's outputs */
     return tm->finish(o, tm->m, o->no_test ? train : test) ? 1 : 0;
+}
+
+/* Under mpirun: ranks other than 0 print only errors, and threads not
+ * given share the cores of a host among its ranks. */
+static void join_group(train_opts *o)
+{
+    par_set_timeout(o->mpi_timeout);
+    if (par_size() <= 1) return;
+    if (par_rank() > 0) o->quiet = 1;
+    if (o->threads == 0) {
+        const char *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+        long cores = sysconf(_SC_NPROCESSORS_ONLN), local = ls ? atol(ls) : 1;
+        o->threads = local > 0 && cores / local > 1 ? cores / local : 1;
+    }
 }
 
 int cmd_train(int argc, char **argv)
@@ -456,11 +500,14 @@ int cmd_train(int argc, char **argv)
     train_opts o;
     int rc = train_opts_parse(&o, argc, argv, train_help);
     if (rc != -1) return rc;
-    /* the folder is ours (locked) before anything in it is read or written */
-    char replaced[512];
+    join_group(&o);
+    /* the folder is ours (locked) before anything in it is read or written;
+     * in a group, rank 0's (the others only read it) */
+    char replaced[512] = "";
     elbo_error err;
-    elbo_rundir *dir = elbo_rundir_open(o.out, o.resume, o.force, replaced, sizeof replaced, &err);
-    if (!dir) {
+    elbo_rundir *dir = NULL;
+    if (par_rank() == 0 &&
+        !(dir = elbo_rundir_open(o.out, o.resume, o.force, replaced, sizeof replaced, &err))) {
         fprintf(stderr, "elbo train: %s\n", err.msg);
         return 1;
     }

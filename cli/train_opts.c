@@ -106,6 +106,7 @@ static const opt_def OPTS[] = {
     {"resume", NULL, T_FLAG, OFF(resume), 0, 0, 0, NULL, K_ALL},
     {"force", NULL, T_FLAG, OFF(force), 0, 0, 0, NULL, K_ALL},
     {"quiet", NULL, T_FLAG, OFF(quiet), 0, 0, 0, NULL, K_ALL},
+    {"mpi-timeout", NULL, T_DBL, OFF(mpi_timeout), 0, 1e6, 1, NULL, K_ALL},
 };
 #define N_OPTS ((int)(sizeof OPTS / sizeof OPTS[0]))
 _Static_assert(sizeof OPTS / sizeof OPTS[0] <= sizeof ((train_opts *)0)->given, "train_opts.given is too small");
@@ -183,6 +184,7 @@ static void defaults(train_opts *o)
     o->epochs = 20;
     o->train_limit = o->test_limit = o->exclude = -1;
     o->seed = 1;
+    o->mpi_timeout = 60.0;
     snprintf(o->ckpt, sizeof o->ckpt, "1e");
     elbo_vae_config_default(&o->cfg);
     elbo_bnn_config_default(&o->bcfg);

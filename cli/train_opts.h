@@ -23,6 +23,7 @@ typedef struct train_opts_s {
     int standardize;
     long epochs, threads, train_limit, test_limit, exclude;
     int no_test, resume, force, quiet;
+    double mpi_timeout;   /* seconds a rank waits for the others (MPI build) */
     uint64_t seed;
     char ckpt[32];        /* "1e": every epoch, "N": every N steps, "Ne": every N epochs */
     int kind;             /* TRAIN_VAE, TRAIN_BNN or TRAIN_LDA (--kind) */

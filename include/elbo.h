@@ -591,6 +591,29 @@ ELBO_API elbo_status elbo_model_run(elbo_model *h, const elbo_train_config *tc,
 /** DIR/model.safetensors and DIR/optim.safetensors, atomically (DIR must exist). */
 ELBO_API elbo_status elbo_model_save(const elbo_model *h, const char *dir, elbo_error *err);
 ELBO_API elbo_status elbo_model_set_threads(elbo_model *h, int n, elbo_error *err);
+/** Data parallelism: a group of processes that train one model together.
+ *  Every member builds the same model with the same seed, options and data
+ *  and makes the same calls; each step, member `rank` computes its slice of
+ *  the batch (rows split as evenly as possible, rank order) and the engine
+ *  combines the members with sum_f32 and sum_f64: the loss terms, batch
+ *  statistics the objective needs (free bits' per-dimension KL), the
+ *  gradient (or LDA's sufficient statistics) and stop requests. Both must
+ *  sum x[0..n) over the members in place, in rank order
+ *  (((x_0 + x_1) + x_2) + ...), leaving the same bits on every member, and
+ *  return 0 (non-zero fails the step with ELBO_ERR_IO). The PRNG, noise and
+ *  shuffled order are the same on every member, so a run's result depends
+ *  on the number of members and threads but not on the transport. Only
+ *  rank 0 writes (checkpoints, best.safetensors, metrics.jsonl); the others
+ *  only read. The elbo CLI's MPI build (cli/par.c) makes one over
+ *  MPI_COMM_WORLD; any other transport works the same way. */
+typedef struct {
+    int rank, size; /* 0 <= rank < size */
+    int (*sum_f32)(void *user, float *x, size_t n);
+    int (*sum_f64)(void *user, double *x, size_t n);
+    void *user;
+} elbo_group;
+/** Makes h a member of g (copied; NULL or size 1: alone again). */
+ELBO_API elbo_status elbo_model_set_group(elbo_model *h, const elbo_group *g, elbo_error *err);
 ELBO_API int elbo_model_threads(const elbo_model *h);
 ELBO_API size_t elbo_model_num_params(const elbo_model *h);
 /** Optimizer steps taken; completed epochs; examples into the unfinished one. */

@@ -446,7 +446,7 @@ static void check_kl_weighting(void)
     elbo_train_config_default(&tc);
     elbo_rng r;
     elbo_rng_seed(&r, 1);
-    model_step s = {&tc, 1.0, &r, 0};
+    model_step s = {&tc, 1.0, &r, 0, 1};
     double kl = bnn_update_sigma(m); /* the step's own KL: the shares must be exact */
     model_batch b = {&ds, NULL, NULL, 0, 4, 0, 1, 0, 3}; /* batch 1 of 3, 4 of 12 rows */
     bnn_ops.step_begin(bnn_base(m), &s, &b);

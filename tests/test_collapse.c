@@ -91,10 +91,12 @@ static int model_grad(elbo_vae *m, const float *x, const float *eps, double w, d
     elbo_rng r;
     elbo_rng_seed(&r, 1);
     model_batch bt = {NULL, NULL, x, 0, 3, 0, 1, 0, 1};
-    model_step s = {&tc, w, &r, 0};
+    model_step s = {&tc, w, &r, 0, 1};
     b->ops->step_begin(b, &s, &bt);
     b->ops->forward(b, &s, 0, &bt, 0, 3, !s.two_phase);
     if (s.two_phase) {
+        size_t nb;
+        b->ops->batch_stats(b, 1, &nb);
         b->ops->between(b, &s, 1, 3);
         b->ops->backward(b, &s, 0, 3);
     }

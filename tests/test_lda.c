@@ -94,7 +94,8 @@ static void test_fixture(void)
     float *st = lda_stats(&m->base, 1, &ns), *ss_kv = malloc(sizeof(float) * VK);
     CHECK(ns == VK + (size_t)K, "stats size %zu", ns);
     for (int k = 0; k < K; k++)
-        for (int v = 0; v < V; v++) ss_kv[(size_t)k * V + v] = st[(size_t)v * K + k];
+        for (int v = 0; v < V; v++) /* apply multiplies the summed statistics by ebeta */
+            ss_kv[(size_t)k * V + v] = st[(size_t)v * K + k] * m->ebeta[(size_t)v * K + k];
     cmp(&f, "sstats", ss_kv, 2, kv, 1e-6, 1e-4, 1);
 
     /* the held-out figures as scikit-learn defines them */

@@ -83,7 +83,8 @@ static void bnn_step_begin(model *base, model_step *s, const model_batch *b)
         normal_fill_fast(s->rng, m->eps_step, nn);
     if (m->mask_step) bnn_fill_masks(m->mask_step, nn, m->cfg.dropout, s->rng);
     /* Blundell's 2^(M-i) / (2^M - 1) = 2^-i / (1 - 2^-M), i = index + 1 */
-    double share = m->cfg.kl_weighting == ELBO_KL_BLUNDELL
+    double share = !s->lead ? 0.0 /* the group's rank 0 adds the KL */
+                   : m->cfg.kl_weighting == ELBO_KL_BLUNDELL
                        ? exp2(-(double)(b->index + 1)) / (1.0 - exp2(-(double)b->count))
                        : (double)b->n / (double)b->ds->n;
     m->kl_step = kl * share;
@@ -240,6 +241,7 @@ const model_ops bnn_ops = {
     .check_train = bnn_check_train,
     .step_begin = bnn_step_begin,
     .forward = bnn_ops_forward,
+    .batch_stats = NULL,
     .between = NULL,
     .backward = bnn_ops_backward,
     .terms_of = bnn_terms_of,

@@ -88,24 +88,48 @@ static void layer_io(const elbo_vae *m, const vae_worker *w, int li, const float
     }
 }
 
-/* Rows [r0, r1) of layer li's weight gradient into dst (packed rows): the
- * workers' contributions added in worker order. */
-static void weight_rows(const elbo_vae *m, int nw, int li, int r0, int r1, float *dst)
+/* Worker w's contribution to rows [r0, r1) of layer li's weight gradient,
+ * added into dst (packed rows). */
+static void weight_rows_of(const elbo_vae *m, const vae_worker *w, int li, int r0, int r1,
+                           float *dst)
 {
     const vae_layer *l = &m->layers[li];
     int I = l->in, O = l->out;
-    memset(dst, 0, sizeof(float) * (size_t)(r1 - r0) * (l->transposed ? O : I));
-    for (int t = 0; t < nw; t++) {
-        const vae_worker *w = &m->w[t];
-        const float *in, *dout;
-        int rows;
-        layer_io(m, w, li, &in, &dout, &rows);
-        if (!l->transposed) /* output features o in [r0, r1) */
-            linear_weight_rows(dst, dout, in, rows, I, O, r0, r1);
-        else if (w->x_sparse) /* input features; the data's non-zeros only */
-            linear_sparse_weight_rows(dst, dout, &w->xs, O, r0, r1);
-        else
-            linear_t_weight_rows(dst, dout, in, rows, I, O, r0, r1);
+    const float *in, *dout;
+    int rows;
+    layer_io(m, w, li, &in, &dout, &rows);
+    if (!l->transposed) /* output features o in [r0, r1) */
+        linear_weight_rows(dst, dout, in, rows, I, O, r0, r1);
+    else if (w->x_sparse) /* input features; the data's non-zeros only */
+        linear_sparse_weight_rows(dst, dout, &w->xs, O, r0, r1);
+    else
+        linear_t_weight_rows(dst, dout, in, rows, I, O, r0, r1);
+}
+
+/* Rows [r0, r1) of layer li's weight gradient into dst (packed rows), the
+ * workers' contributions added in worker order. A group of processes adds
+ * its members' gradients as g_0 + g_1 + ..., each formed from zero; for n
+ * ranks of one thread and one rank of n threads to give the same bits, a
+ * worker's contribution must enter dst the same way. A dense product does:
+ * sgemm with beta 1 forms the product of a worker's rows and then adds it
+ * to C (its rows fit one block of the product's inner dimension). The
+ * sparse first layer adds row by row, so its contributions after the first
+ * are formed in the worker's own buffer and then added. */
+static void weight_rows(elbo_vae *m, int nw, int c, float *dst)
+{
+    const model_chunk *ch = &m->base.chunks[c];
+    size_t n = ch->n;
+    memset(dst, 0, sizeof(float) * n);
+    weight_rows_of(m, &m->w[0], ch->layer, ch->r0, ch->r1, dst); /* 0 + g_0 */
+    for (int t = 1; t < nw; t++) {
+        if (!(m->layers[ch->layer].transposed && m->w[t].x_sparse)) {
+            weight_rows_of(m, &m->w[t], ch->layer, ch->r0, ch->r1, dst);
+            continue;
+        }
+        float *g = m->w[t].grads + ch->off;
+        memset(g, 0, sizeof(float) * n);
+        weight_rows_of(m, &m->w[t], ch->layer, ch->r0, ch->r1, g);
+        for (size_t i = 0; i < n; i++) dst[i] += g[i];
     }
 }
 
@@ -115,16 +139,19 @@ void vae_chunk_grad(elbo_vae *m, int nw, int c, float *dst)
     const model_chunk *ch = &m->base.chunks[c];
     int n = ch->r1 - ch->r0;
     switch (ch->kind) {
-    case VAE_CHUNK_WEIGHT: weight_rows(m, nw, ch->layer, ch->r0, ch->r1, dst); break;
-    case VAE_CHUNK_BIAS: /* db[o] = sum of dout[:, o] over every worker's rows */
-        memset(dst, 0, sizeof(float) * (size_t)n);
+    case VAE_CHUNK_WEIGHT: weight_rows(m, nw, c, dst); break;
+    case VAE_CHUNK_BIAS: /* db[o] = sum of dout[:, o]: each worker's rows into its own
+                            buffer, then the workers added in order (as a group adds
+                            its members', so that ranks and threads give the same bits) */
         for (int t = 0; t < nw; t++) {
             const float *in, *dout;
             int rows;
+            float *g = m->w[t].grads + ch->off;
             layer_io(m, &m->w[t], ch->layer, &in, &dout, &rows);
-            bias_backward(dst, dout, rows, m->layers[ch->layer].out, ch->r0, ch->r1);
+            memset(g, 0, sizeof(float) * (size_t)n);
+            bias_backward(g, dout, rows, m->layers[ch->layer].out, ch->r0, ch->r1);
         }
-        break;
+        /* fall through */
     default: /* accumulated by the workers during backward: sum and zero */
         memset(dst, 0, sizeof(float) * (size_t)n);
         for (int t = 0; t < nw; t++) {

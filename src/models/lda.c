@@ -277,7 +277,9 @@ void lda_drop(model *base, int nw)
     (void)nw;
 }
 
-/* The workers' statistics summed in worker order, times ebeta. */
+/* The workers' statistics summed in worker order (apply multiplies by
+ * ebeta after a group has added its members' in the same way, so that
+ * ranks and threads give the same bits). */
 float *lda_stats(model *base, int nw, size_t *n)
 {
     elbo_lda *m = (elbo_lda *)base;
@@ -287,13 +289,14 @@ float *lda_stats(model *base, int nw, size_t *n)
     for (size_t i = 0; i < ns; i++) {
         float s = 0.0f;
         for (int t = 0; t < nw; t++) s += m->w[t].ss[i];
-        m->stats[i] = i < VK ? s * m->ebeta[i] : s;
+        m->stats[i] = s;
     }
     *n = ns;
     return m->stats;
 }
 
-/* lambda <- (1 - rho) lambda + rho (eta + D/B sstats), or eta + sstats for
+/* lambda <- (1 - rho) lambda + rho (eta + D/B sstats), sstats = the summed
+ * statistics times ebeta, or eta + sstats for
  * a batch pass (or a minibatch of the whole corpus); then alpha's Newton
  * step (scaled by rho_t with the online method, whatever the minibatch),
  * and ebeta. */
@@ -312,7 +315,7 @@ elbo_status lda_apply(model *base, const model_step *s, const model_batch *b, lo
     float *lam = m->base.params, keep = (float)(1.0 - rho), eta = (float)m->cfg.eta;
     float add = (float)rho, sc = (float)scale;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (size_t i = 0; i < VK; i++) lam[i] = keep * lam[i] + add * (eta + sc * m->stats[i]);
+    for (size_t i = 0; i < VK; i++) lam[i] = keep * lam[i] + add * (eta + sc * (m->stats[i] * m->ebeta[i]));
     for (size_t i = 0; i < VK; i++)
         if (!(lam[i] > 0.0f) || !isfinite(lam[i])) {
             char name[64];

@@ -12,8 +12,8 @@
  * One step (lda.c): each worker runs the E-step over its documents of the
  * minibatch (lda_estep), adding exp(E[log theta_d]) n_dw / phinorm_dw into
  * its sufficient statistics [V, K]; ops->stats sums the workers' statistics
- * in worker order and multiplies by ebeta (the sstats of Hoffman et al.);
- * the engine's reduce hook runs over them; ops->apply forms the new lambda
+ * in worker order; the engine sums them over a group (MPI ranks); ops->apply
+ * multiplies by ebeta (the sstats of Hoffman et al.), forms the new lambda
  * and refreshes ebeta. The statistics buffer ends with K more floats, the
  * sum of E[log theta_d] over the minibatch, for the Newton step on alpha.
  *

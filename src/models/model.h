@@ -9,15 +9,18 @@
  *
  * One training step, as the trainer runs it (train/trainer.c):
  *
- *   ops->step_begin(m, &step, &batch)           serial: noise, per-step state
- *   parallel over workers t < nw:               rows [r0, r0 + n) of the batch
- *       ops->forward(m, &step, t, &batch, r0, n, fused)
+ *   ops->step_begin(m, &step, &batch)           serial: noise of the whole batch,
+ *                                               per-step state
+ *   parallel over workers t < nw:               rows [r0, r0 + n) of this
+ *       ops->forward(m, &step, t, &batch, r0, n, fused)   member's slice
  *   if step.two_phase:                          (batch-level statistics)
- *       ops->between(m, &step, nw, &batch);  parallel: ops->backward(...)
- *   terms = sum over t of ops->terms(m, t)      refused when not finite
+ *       ops->batch_stats(m, nw, &n)  [summed over the group]
+ *       ops->between(m, &step, nw, B);  parallel: ops->backward(...)
+ *   terms = sum over t of ops->terms(m, t)      [summed over the group],
+ *                                               refused when not finite
  *   for every chunk c (any thread, any order):
  *       ops->chunk_grad(m, nw, c, g)            the summed gradient of chunk c
- *       [reduce hook, clipping]  optimizer update of params[chunk c]
+ *       [group sum, clipping]  optimizer update of params[chunk c]
  *
  * The forward/backward calls compute activation gradients only; the
  * parameter gradient of chunk c is formed in chunk_grad from what the
@@ -26,8 +29,14 @@
  * stay in cache between chunk_grad and the optimizer (the VAE's speed).
  *
  * A model without a gradient (LDA) sets ops->apply instead: after the
- * workers, ops->stats sums their statistics, the reduce hook runs over
- * them and ops->apply updates the parameters (no optimizer state).
+ * workers, ops->stats sums their statistics, the group sums them and
+ * ops->apply updates the parameters (no optimizer state).
+ *
+ * Data parallelism (elbo_group, trainer.h): every member of a group runs
+ * step_begin on the whole batch (the same noise everywhere) and its
+ * workers on its slice of the rows; what the step sums over rows is summed
+ * over the group. A term or gradient that belongs to the step rather than
+ * to rows (the BNN's KL) is added by the lead member only (step.lead).
  *
  * Ownership: the model allocates and frees its parameters, tensors, chunks
  * and per-worker scratch (model_set_workers over its model_workers); nothing is allocated during a
@@ -46,7 +55,7 @@
 #define MODEL_MAX_DIMS 4
 #define MODEL_MAX_META 24   /* config metadata pairs per model */
 
-/* How a tensor's gradient is reduced over workers (and, later, MPI ranks). */
+/* How a tensor's gradient is reduced over workers and group members. */
 typedef enum {
     MODEL_REDUCE_SUM = 0, /* the loss is a sum over rows: gradients add */
     MODEL_REDUCE_NONE = 1 /* no gradient (statistics, constants) */
@@ -92,6 +101,8 @@ typedef struct {
     double kl_weight;            /* the KL schedule's weight for this step */
     elbo_rng *rng;               /* the run's PRNG: draw this step's noise */
     int two_phase;               /* set by step_begin: forward, between, backward */
+    int lead;                    /* 1: this process adds the step's own terms and
+                                    gradients (alone, or rank 0 of a group) */
 } model_step;
 
 typedef struct model model;
@@ -125,8 +136,12 @@ typedef struct {
      * pass; with fused set, also the backward pass when the loss is finite. */
     void (*forward)(model *m, const model_step *s, int t, const model_batch *b, int r0, int n,
                     int fused);
-    /* Two-phase steps: serial, after every worker's forward pass (NULL when
-     * the model never asks for two phases); then backward per worker. */
+    /* Two-phase steps: batch_stats sums what between needs over workers
+     * 0 .. nw-1 (none when nw is 0) into a buffer the model owns and
+     * returns it (n doubles in *n); the engine sums it over the group; then
+     * between, serial, with B the rows of the whole batch; then backward per
+     * worker. Both NULL when the model never asks for two phases. */
+    double *(*batch_stats)(model *m, int nw, size_t *n);
     void (*between)(model *m, const model_step *s, int nw, int B);
     void (*backward)(model *m, const model_step *s, int t, int n);
     /* Worker t's sums of the terms over its rows, in ops->terms order. */
@@ -152,7 +167,7 @@ typedef struct {
      * state: checkpoints carry the trainer's position only) and these two,
      * which replace chunk_grad and the optimizer: stats sums what workers
      * 0 .. nw-1 kept into a buffer the model owns and returns it (n
-     * floats in *n), the engine's reduce hook runs over it, then apply
+     * floats in *n), the engine sums it over the group, then apply
      * updates the parameters from it for step number step (1-based).
      * apply's failure fails the step. chunk_grad may then be NULL. */
     optim_kind optimizer;

@@ -279,7 +279,8 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
     m->base.wk = (model_workers){m->w, sizeof m->w[0], VAE_MAX_WORKERS, alloc_cb, free_cb};
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * c->latent_dim, sizeof(float));
     m->kl_scale = elbo_calloc_aligned((size_t)c->latent_dim, sizeof(float));
-    elbo_status st = !m->eps_step || !m->kl_scale
+    m->kl_batch = calloc((size_t)c->latent_dim, sizeof(double));
+    elbo_status st = !m->eps_step || !m->kl_scale || !m->kl_batch
                          ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the step's noise")
                          : model_setup(&m->base, &m->tr, list_cb, m, c->threads, seed, init_cb, err);
     if (st) {
@@ -300,6 +301,7 @@ void elbo_vae_free(elbo_vae *m)
     model_chunks_free(&m->base);
     elbo_free_aligned(m->eps_step);
     elbo_free_aligned(m->kl_scale);
+    free(m->kl_batch);
     trainer_free(&m->tr);
     free(m);
 }

@@ -95,6 +95,8 @@ struct elbo_vae {
     vae_worker w[VAE_MAX_WORKERS];
     float *eps_step;           /* [max_batch, Z] eps of the current step */
     const float *eps_fixed;    /* test hook (vae_set_step_noise) or NULL */
+    double *kl_batch;          /* [Z] free bits: the batch's KL per dimension
+                                  (summed over workers and group members) */
     float *kl_scale;           /* [Z] weight of each dimension's KL in backward
                                   (KL weight, free bits); 1 unless a step sets it */
     int objective, samples;    /* of the current step (elbo_train_config) */

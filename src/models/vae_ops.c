@@ -137,15 +137,25 @@ static void vae_ops_forward(model *base, const model_step *s, int t, const model
 }
 
 /* Free bits: dimension j keeps its KL gradient only while the batch-mean
- * KL_j exceeds lambda. */
-static void vae_between(model *base, const model_step *s, int nw, int B)
+ * KL_j exceeds lambda; the batch's KL_j (every member's rows) first. */
+static double *vae_batch_stats(model *base, int nw, size_t *n)
 {
     elbo_vae *m = (elbo_vae *)base;
     for (int j = 0; j < m->cfg.latent_dim; j++) {
         double kj = 0.0;
         for (int t = 0; t < nw; t++) kj += m->w[t].kl_dims[j];
-        if (kj / B <= s->tc->free_bits) m->kl_scale[j] = 0.0f;
+        m->kl_batch[j] = kj;
     }
+    *n = (size_t)m->cfg.latent_dim;
+    return m->kl_batch;
+}
+
+static void vae_between(model *base, const model_step *s, int nw, int B)
+{
+    (void)nw;
+    elbo_vae *m = (elbo_vae *)base;
+    for (int j = 0; j < m->cfg.latent_dim; j++)
+        if (m->kl_batch[j] / B <= s->tc->free_bits) m->kl_scale[j] = 0.0f;
 }
 
 static void vae_ops_backward(model *base, const model_step *s, int t, int n)
@@ -309,6 +319,7 @@ const model_ops vae_ops = {
     .check_train = vae_check_train,
     .step_begin = vae_step_begin,
     .forward = vae_ops_forward,
+    .batch_stats = vae_batch_stats,
     .between = vae_between,
     .backward = vae_ops_backward,
     .terms_of = vae_terms_of,

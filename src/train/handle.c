@@ -44,6 +44,12 @@ elbo_status elbo_model_set_threads(elbo_model *h, int n, elbo_error *err)
     return st;
 }
 
+elbo_status elbo_model_set_group(elbo_model *h, const elbo_group *g, elbo_error *err)
+{
+    ELBO_ASSERT(h);
+    return trainer_set_group(h->c.t, g, err);
+}
+
 int elbo_model_threads(const elbo_model *h) { return h->c.m->n_workers; }
 size_t elbo_model_num_params(const elbo_model *h) { return h->c.m->n_params; }
 long elbo_model_steps(const elbo_model *h) { return h->c.t->step; }

@@ -32,6 +32,7 @@ typedef struct {
     const elbo_run_callbacks *cb;
     long last_saved;
     int stop;
+    int fail; /* the group's stop agreement failed */
 } run_state;
 
 static int on_step(void *user, int step, int n_steps, double loss)
@@ -40,12 +41,19 @@ static int on_step(void *user, int step, int n_steps, double loss)
     const elbo_run_callbacks *cb = s->cb;
     if (cb && cb->progress && cb->progress(cb->user, step, n_steps, loss)) s->stop = 1;
     if (cb && cb->should_stop && cb->should_stop(cb->user)) s->stop = 1;
+    /* a group stops together, at the same step, when any member is asked to */
+    int any = trainer_agree(s->c->t, s->stop);
+    if (any < 0) s->fail = 1;
+    s->stop = any != 0;
     return s->stop || (s->rc->ckpt_steps > 0 && s->c->t->step - s->last_saved >= s->rc->ckpt_steps);
 }
 
+/* The checkpoint (rank 0 of a group writes; the others only note it). */
 static elbo_status save(run_state *s, elbo_error *err)
 {
-    elbo_status st = ckpt_save(s->rc->out_dir, s->c->m, s->c->t, s->c->record, err);
+    elbo_status st = trainer_writes(s->c->t)
+                         ? ckpt_save(s->rc->out_dir, s->c->m, s->c->t, s->c->record, err)
+                         : ELBO_OK;
     if (!st) s->last_saved = s->c->t->step;
     return st;
 }
@@ -72,7 +80,7 @@ static elbo_status validate(run_state *s, elbo_epoch_report *r, elbo_error *err)
     if (t->best_epoch == 0 || r->val[0] < t->best_loss) {
         char path[4200];
         snprintf(path, sizeof path, "%s/best.safetensors", s->rc->out_dir);
-        if ((st = ckpt_save_weights(path, m, t, s->c->record, err))) return st;
+        if (trainer_writes(t) && (st = ckpt_save_weights(path, m, t, s->c->record, err))) return st;
         t->best_epoch = e;
         t->best_loss = r->val[0];
     }
@@ -117,7 +125,7 @@ static elbo_status finish_epoch(run_state *s, const elbo_train_config *tc, const
     snprintf(path, sizeof path, "%s/metrics.jsonl", s->rc->out_dir);
     /* metrics first: a crash before the checkpoint's commit leaves a line
      * that resume trims, never a missing one */
-    return metrics_append(path, r, err);
+    return trainer_writes(t) ? metrics_append(path, r, err) : ELBO_OK;
 }
 
 /* The checks every training call makes before it changes anything, and
@@ -148,11 +156,11 @@ elbo_status run_train(const run_client *c, const elbo_train_config *tc, const el
                       const elbo_run_callbacks *cb, int *stopped, elbo_error *err)
 {
     ELBO_ASSERT(rc->out_dir);
-    run_state s = {c, rc, cb, c->t->step, 0};
+    run_state s = {c, rc, cb, c->t->step, 0, 0};
     char path[4200], extra[64 + 40 * 256], summary[128], warning[256];
     snprintf(path, sizeof path, "%s/metrics.jsonl", rc->out_dir);
     elbo_status st = prepare(c, tc, train, test, rc->val, err);
-    if (!st) st = metrics_trim(path, c->t->epoch, err);
+    if (!st && trainer_writes(c->t)) st = metrics_trim(path, c->t->epoch, err);
     double secs = 0.0;
     if (stopped) *stopped = 0;
     if (early_stop_due(&s)) s.stop = 2; /* a resumed run that had stopped early */
@@ -164,6 +172,8 @@ elbo_status run_train(const run_client *c, const elbo_train_config *tc, const el
         long n;
         st = trainer_epoch(c->t, c->m, tc, train, on_step, &s, r.train, &n, err);
         secs += seconds_now() - t0;
+        if (!st && s.fail)
+            st = elbo_fail(err, ELBO_ERR_IO, "step %ld: the group's stop agreement failed", c->t->step);
         if (st) break;
         if (c->t->epoch < e) { /* stopped inside the epoch: a step checkpoint or a stop */
             st = save(&s, err);
@@ -179,7 +189,11 @@ elbo_status run_train(const run_client *c, const elbo_train_config *tc, const el
         if (!st && ((rc->ckpt_epochs > 0 && e % rc->ckpt_epochs == 0) || e == rc->epochs || s.stop || new_best))
             st = save(&s, err);
         if (!st && cb && cb->epoch_done) cb->epoch_done(cb->user, &r);
-        if (!st && !s.stop && cb && cb->should_stop && cb->should_stop(cb->user)) s.stop = 1;
+        if (!st && !s.stop) { /* a stop asked for at the epoch's end, agreed by a group */
+            int any = trainer_agree(c->t, cb && cb->should_stop && cb->should_stop(cb->user));
+            if (any < 0) st = elbo_fail(err, ELBO_ERR_IO, "epoch %d: the group's stop agreement failed", e);
+            s.stop = any > 0;
+        }
     }
     if (!st && s.stop && c->t->step != s.last_saved) st = save(&s, err);
     if (stopped) *stopped = s.stop;

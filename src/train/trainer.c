@@ -13,6 +13,7 @@ elbo_status trainer_init(trainer *t, const model *m, uint64_t seed, const elbo_r
                          elbo_error *err)
 {
     memset(t, 0, sizeof *t);
+    t->group.size = 1;
     t->seed = seed;
     t->rng = *rng;
     int none = m->ops->optimizer == OPTIM_NONE;
@@ -93,7 +94,8 @@ elbo_status trainer_check(const trainer *t, const model *m, const elbo_train_con
     return m->ops->check_train ? m->ops->check_train(m, tc, err) : ELBO_OK;
 }
 
-/* Row range of worker w when B rows are split over nw workers. */
+/* Row range of part w when B rows are split over nw parts (members of a
+ * group, then workers of a member). */
 static void split_rows(int B, int nw, int w, int *r0, int *n)
 {
     int base = B / nw, extra = B % nw;
@@ -101,15 +103,60 @@ static void split_rows(int B, int nw, int w, int *r0, int *n)
     *n = base + (w < extra);
 }
 
-/* Forward and backward on every worker; the term sums into sums. */
-static void run_workers(model *m, model_step *s, const model_batch *b, int nw, double *sums)
+elbo_status trainer_set_group(trainer *t, const elbo_group *g, elbo_error *err)
+{
+    if (!g || g->size <= 1) {
+        memset(&t->group, 0, sizeof t->group);
+        t->group.size = 1;
+        return ELBO_OK;
+    }
+    if (g->rank < 0 || g->rank >= g->size || !g->sum_f32 || !g->sum_f64)
+        return elbo_fail(err, ELBO_ERR_ARG, "a group needs 0 <= rank < size and both sums "
+                                            "(rank %d of %d)", g->rank, g->size);
+    t->group = *g;
+    return ELBO_OK;
+}
+
+int trainer_writes(const trainer *t) { return t->group.rank == 0; }
+
+int trainer_agree(trainer *t, int flag)
+{
+    if (t->group.size <= 1) return flag;
+    double f = flag ? 1.0 : 0.0;
+    if (t->group.sum_f64(t->group.user, &f, 1)) return -1;
+    return f > 0.0;
+}
+
+/* x[n] summed over the group (nothing alone); non-zero when that fails. */
+static int group_sum64(trainer *t, double *x, size_t n)
+{
+    return t->group.size > 1 && t->group.sum_f64(t->group.user, x, n);
+}
+
+static int group_sum32(trainer *t, float *x, size_t n)
+{
+    return t->group.size > 1 && t->group.sum_f32(t->group.user, x, n);
+}
+
+/* This member's slice of the batch: rows [lo, lo + cnt) split over nw
+ * workers. */
+typedef struct {
+    int lo, cnt, nw;
+} step_rows;
+
+/* Forward and backward on every worker over this member's rows; the term
+ * sums into sums (this member's). Two-phase steps sum the batch
+ * statistics over the group between the passes. */
+static elbo_status run_workers(trainer *t, model *m, model_step *s, const model_batch *b,
+                               const step_rows *rw, double *sums, elbo_error *err)
 {
     const model_ops *ops = m->ops;
-#pragma omp parallel num_threads(nw) if (nw > 1)
-    {
+    int nw = rw->nw; /* 0: a member without rows (a batch smaller than the group) */
+#pragma omp parallel num_threads(nw > 1 ? nw : 1) if (nw > 1)
+    if (nw > 0) {
         int w = omp_get_thread_num(), r0, n;
-        split_rows(b->n, nw, w, &r0, &n);
-        ops->forward(m, s, w, b, r0, n, !s->two_phase);
+        split_rows(rw->cnt, nw, w, &r0, &n);
+        ops->forward(m, s, w, b, rw->lo + r0, n, !s->two_phase);
     }
     int nt = ops->n_terms;
     double part[MODEL_MAX_TERMS];
@@ -120,12 +167,17 @@ static void run_workers(model *m, model_step *s, const model_batch *b, int nw, d
             ops->terms_of(m, w, part);
             for (int k = 0; k < nt; k++) finite &= isfinite(part[k]);
         }
+        size_t ns = 0;
+        double *bs = ops->batch_stats(m, nw, &ns);
+        if (group_sum64(t, bs, ns))
+            return elbo_fail(err, ELBO_ERR_IO, "step %ld: the group's batch statistics failed",
+                             t->step + 1);
         ops->between(m, s, nw, b->n);
-        if (finite) {
+        if (finite && nw > 0) {
 #pragma omp parallel num_threads(nw) if (nw > 1)
             {
                 int w = omp_get_thread_num(), r0, n;
-                split_rows(b->n, nw, w, &r0, &n);
+                split_rows(rw->cnt, nw, w, &r0, &n);
                 ops->backward(m, s, w, n);
             }
         }
@@ -134,6 +186,9 @@ static void run_workers(model *m, model_step *s, const model_batch *b, int nw, d
         ops->terms_of(m, w, part);
         for (int k = 0; k < nt; k++) sums[k] += part[k];
     }
+    if (group_sum64(t, sums, (size_t)nt))
+        return elbo_fail(err, ELBO_ERR_IO, "step %ld: the group's loss sums failed", t->step + 1);
+    return ELBO_OK;
 }
 
 /* The first non-finite term (the objective last), or -1. */
@@ -144,17 +199,22 @@ static int bad_term(const model_ops *ops, const double *sums)
     return isfinite(sums[0]) ? -1 : 0;
 }
 
-/* The whole gradient into t->grad (for clipping or the reduce hook); its
- * norm's clip factor into *scale. */
+/* The whole gradient into t->grad (for clipping or a group), summed over
+ * the group; its norm's clip factor into *scale. A member without rows
+ * (nw 0) contributes zeros. */
 static elbo_status whole_gradient(trainer *t, model *m, const elbo_train_config *tc, int nw,
-                                  double *sums, float *scale, elbo_error *err)
+                                  float *scale, elbo_error *err)
 {
     int nt = m->n_workers, nc = m->n_chunks;
     const model_chunk *ch = m->chunks;
+    if (nw == 0)
+        memset(t->grad, 0, sizeof(float) * m->n_params);
+    else {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
-    for (int c = 0; c < nc; c++) m->ops->chunk_grad(m, nw, c, t->grad + ch[c].off);
-    if (t->reduce && t->reduce(t->reduce_user, t->grad, m->n_params, sums, m->ops->n_terms))
-        return elbo_fail(err, ELBO_ERR_IO, "step %ld: the gradient reduce failed", t->step);
+        for (int c = 0; c < nc; c++) m->ops->chunk_grad(m, nw, c, t->grad + ch[c].off);
+    }
+    if (group_sum32(t, t->grad, m->n_params))
+        return elbo_fail(err, ELBO_ERR_IO, "step %ld: the group's gradient sum failed", t->step);
     *scale = 1.0f;
     if (tc->clip_grad > 0.0) { /* torch.nn.utils.clip_grad_norm_ */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
@@ -170,19 +230,19 @@ static elbo_status whole_gradient(trainer *t, model *m, const elbo_train_config 
 /* The parameter gradients, chunk by chunk, each followed at once by its
  * optimizer update while it is still in cache. A chunk's result does not
  * depend on which thread computes it, so chunks are handed out dynamically.
- * With clipping or a reduce hook the whole gradient is formed first. */
+ * With clipping or a group the whole gradient is formed first. */
 static elbo_status update(trainer *t, model *m, const elbo_train_config *tc, int nw,
-                          double *sums, elbo_error *err)
+                          elbo_error *err)
 {
     optim *o = &t->opt;
     o->lr = tc->lr;
     o->beta1 = tc->beta1;
     o->beta2 = tc->beta2;
     o->eps = tc->eps;
-    int whole = tc->clip_grad > 0.0 || t->reduce, nt = m->n_workers, nc = m->n_chunks;
+    int whole = tc->clip_grad > 0.0 || t->group.size > 1, nt = m->n_workers, nc = m->n_chunks;
     float scale = 1.0f;
     if (whole) {
-        elbo_status st = whole_gradient(t, m, tc, nw, sums, &scale, err);
+        elbo_status st = whole_gradient(t, m, tc, nw, &scale, err);
         if (st) return st;
     }
     const model_chunk *ch = m->chunks;
@@ -214,24 +274,27 @@ elbo_status trainer_step(trainer *t, model *m, const elbo_train_config *tc, cons
                          double *sums, elbo_error *err)
 {
     const model_ops *ops = m->ops;
-    int nw = m->n_workers < b->n ? m->n_workers : b->n;
-    model_step s = {tc, trainer_kl_weight(t, tc), &t->rng, 0};
+    step_rows rw = {0, b->n, 0};
+    if (t->group.size > 1) split_rows(b->n, t->group.size, t->group.rank, &rw.lo, &rw.cnt);
+    rw.nw = m->n_workers < rw.cnt ? m->n_workers : rw.cnt;
+    model_step s = {tc, trainer_kl_weight(t, tc), &t->rng, 0, t->group.rank == 0};
     ops->step_begin(m, &s, b);
-    run_workers(m, &s, b, nw, sums);
+    elbo_status st = run_workers(t, m, &s, b, &rw, sums, err);
+    if (st) return st;
     int k = bad_term(ops, sums);
     if (k >= 0) {
-        ops->drop_grads(m, nw);
+        ops->drop_grads(m, rw.nw);
         return elbo_fail(err, ELBO_ERR_NUMERIC,
                          "step %ld: the %s term is %g (not finite); try a smaller learning rate "
                          "or check that the data are scaled to [0,1]",
                          t->step + 1, ops->term_labels[k], sums[k]);
     }
     t->step++;
-    if (!ops->apply) return update(t, m, tc, nw, sums, err);
-    size_t n = 0; /* a step without a gradient: statistics, reduced, then applied */
-    float *stats = ops->stats(m, nw, &n);
-    if (t->reduce && t->reduce(t->reduce_user, stats, n, sums, ops->n_terms))
-        return elbo_fail(err, ELBO_ERR_IO, "step %ld: the statistics reduce failed", t->step);
+    if (!ops->apply) return update(t, m, tc, rw.nw, err);
+    size_t n = 0; /* a step without a gradient: statistics, summed, then applied */
+    float *stats = ops->stats(m, rw.nw, &n);
+    if (group_sum32(t, stats, n))
+        return elbo_fail(err, ELBO_ERR_IO, "step %ld: the group's statistics sum failed", t->step);
     return ops->apply(m, &s, b, t->step, err);
 }
 

@@ -1,8 +1,8 @@
 /* trainer.h — the engine: one training step and the epoch loop over any
  * model (models/model.h), with the run's PRNG, shuffling and batching,
- * worker threads, KL schedules, the optimizer, a gradient-reduce hook and
- * non-finite detection. The multi-epoch run with evaluation, checkpoints and
- * metrics is train/run.c.
+ * worker threads, KL schedules, the optimizer, data parallelism over a
+ * group of processes (elbo_group) and non-finite detection. The
+ * multi-epoch run with evaluation, checkpoints and metrics is train/run.c.
  *
  * State that a checkpoint must restore to continue a run exactly lives
  * here (step, epoch, PRNG, the position inside an unfinished epoch and its
@@ -16,12 +16,6 @@
 
 #include "../models/model.h"
 #include "../optim/optim.h"
-
-/* Called between the backward pass and the update with the whole summed
- * gradient g [n] and the step's term sums [n_terms]: an allreduce for data
- * parallelism (the identity when NULL). Non-zero return: the step fails
- * with ELBO_ERR_IO. */
-typedef int (*trainer_reduce_fn)(void *user, float *g, size_t n, double *terms, int n_terms);
 
 typedef struct trainer_s {
     optim opt;
@@ -45,15 +39,17 @@ typedef struct trainer_s {
     double best_loss;    /* that loss */
 
     float *grad;         /* [n_params] the summed gradient when a step needs it
-                            whole (clipping, the reduce hook) */
+                            whole (clipping, a group) */
     float *scratch[64];  /* per worker [chunk_max]: a chunk on its way to the
                             optimizer */
     int n_scratch;
     size_t *chunk_bad;   /* [n_chunks] per step: first non-finite element */
     double *chunk_sq;    /* [n_chunks] per step: squared gradient norm */
 
-    trainer_reduce_fn reduce;
-    void *reduce_user;
+    /* data parallelism (elbo.h, elbo_group): size 1 alone; this member
+     * computes rows split_rows(B, size, rank) of every batch and the group
+     * sums terms, batch statistics, the gradient and stop requests */
+    elbo_group group;
 } trainer;
 
 /* Sets up t for model m: the optimizer for m's parameters, the PRNG from
@@ -72,6 +68,14 @@ elbo_status trainer_check(const trainer *t, const model *m, const elbo_train_con
  * rows into r (elbo_run_record_train_config plus "seed", "train_rows"). */
 elbo_status trainer_record(const trainer *t, const elbo_train_config *tc, int train_rows,
                            elbo_run_record *r, elbo_error *err);
+/* Joins group g (NULL or size 1: alone). */
+elbo_status trainer_set_group(trainer *t, const elbo_group *g, elbo_error *err);
+/* Whether this member writes outputs (rank 0, or alone). */
+int trainer_writes(const trainer *t);
+/* Any member's flag: the group's agreement on a stop request (flag itself
+ * when alone); -1 when the group's sum fails. */
+int trainer_agree(trainer *t, int flag);
+
 /* The KL weight of the next step: beta times the warm-up or cyclical
  * schedule at the current position (epochs, fractional). */
 double trainer_kl_weight(const trainer *t, const elbo_train_config *tc);
