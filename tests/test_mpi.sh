@@ -15,6 +15,7 @@
 set -u
 ELBO=${ELBO:-build/elbo}
 MPIELBO=${ELBO_MPI:-$(dirname "$ELBO")-mpi/elbo}
+case $(dirname "$ELBO") in *-mpi) MPIELBO=$ELBO ;; esac # make MPI=1 test: one build for both
 T=$(mktemp -d /tmp/elbo-mpi-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 . tests/lib.sh
