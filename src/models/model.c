@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include "../train/trainer.h"
+#include "../util/fpenv.h"
 
 #include <errno.h>
 #include <omp.h>
@@ -206,11 +207,16 @@ void model_for_row_chunks(model *m, int n, int rows, uint64_t seed, model_chunk_
 {
     int n_chunks = (n + rows - 1) / rows;
     int nt = m->n_workers < n_chunks ? m->n_workers : n_chunks;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int c = 0; c < n_chunks; c++) {
-        int start = c * rows, count = n - start < rows ? n - start : rows;
-        elbo_rng rng;
-        elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)c);
-        fn(m, omp_get_thread_num(), c, start, count, &rng, arg);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        unsigned fp = elbo_fp_flush_begin(); /* util/fpenv.h */
+#pragma omp for schedule(static)
+        for (int c = 0; c < n_chunks; c++) {
+            int start = c * rows, count = n - start < rows ? n - start : rows;
+            elbo_rng rng;
+            elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)c);
+            fn(m, omp_get_thread_num(), c, start, count, &rng, arg);
+        }
+        elbo_fp_flush_end(fp);
     }
 }

@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include "../optim/adam.h"
+#include "../util/fpenv.h"
 
 elbo_status trainer_init(trainer *t, const model *m, uint64_t seed, const elbo_rng *rng,
                          elbo_error *err)
@@ -154,9 +155,11 @@ static elbo_status run_workers(trainer *t, model *m, model_step *s, const model_
     int nw = rw->nw; /* 0: a member without rows (a batch smaller than the group) */
 #pragma omp parallel num_threads(nw > 1 ? nw : 1) if (nw > 1)
     if (nw > 0) {
+        unsigned fp = elbo_fp_flush_begin(); /* util/fpenv.h */
         int w = omp_get_thread_num(), r0, n;
         split_rows(rw->cnt, nw, w, &r0, &n);
         ops->forward(m, s, w, b, rw->lo + r0, n, !s->two_phase);
+        elbo_fp_flush_end(fp);
     }
     int nt = ops->n_terms;
     double part[MODEL_MAX_TERMS];
@@ -176,9 +179,11 @@ static elbo_status run_workers(trainer *t, model *m, model_step *s, const model_
         if (finite && nw > 0) {
 #pragma omp parallel num_threads(nw) if (nw > 1)
             {
+                unsigned fp = elbo_fp_flush_begin();
                 int w = omp_get_thread_num(), r0, n;
                 split_rows(rw->cnt, nw, w, &r0, &n);
                 ops->backward(m, s, w, n);
+                elbo_fp_flush_end(fp);
             }
         }
     }
@@ -210,8 +215,13 @@ static elbo_status whole_gradient(trainer *t, model *m, const elbo_train_config 
     if (nw == 0)
         memset(t->grad, 0, sizeof(float) * m->n_params);
     else {
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
-        for (int c = 0; c < nc; c++) m->ops->chunk_grad(m, nw, c, t->grad + ch[c].off);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            unsigned fp = elbo_fp_flush_begin();
+#pragma omp for schedule(dynamic, 1)
+            for (int c = 0; c < nc; c++) m->ops->chunk_grad(m, nw, c, t->grad + ch[c].off);
+            elbo_fp_flush_end(fp);
+        }
     }
     if (group_sum32(t, t->grad, m->n_params))
         return elbo_fail(err, ELBO_ERR_IO, "step %ld: the group's gradient sum failed", t->step);
@@ -246,14 +256,19 @@ static elbo_status update(trainer *t, model *m, const elbo_train_config *tc, int
         if (st) return st;
     }
     const model_chunk *ch = m->chunks;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
-    for (int c = 0; c < nc; c++) {
-        float *g = t->grad + ch[c].off;
-        if (!whole) {
-            g = t->scratch[omp_get_thread_num()];
-            m->ops->chunk_grad(m, nw, c, g);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        unsigned fp = elbo_fp_flush_begin();
+#pragma omp for schedule(dynamic, 1)
+        for (int c = 0; c < nc; c++) {
+            float *g = t->grad + ch[c].off;
+            if (!whole) {
+                g = t->scratch[omp_get_thread_num()];
+                m->ops->chunk_grad(m, nw, c, g);
+            }
+            t->chunk_bad[c] = optim_update(o, m->params, g, ch[c].off, ch[c].n, t->step, scale);
         }
-        t->chunk_bad[c] = optim_update(o, m->params, g, ch[c].off, ch[c].n, t->step, scale);
+        elbo_fp_flush_end(fp);
     }
     size_t bad = (size_t)-1; /* the lowest non-finite parameter index */
     for (int c = 0; c < nc; c++)
