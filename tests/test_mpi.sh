@@ -140,6 +140,7 @@ victim=$(rank_pid 1 "$T/kill")
 check "a rank to kill" test -n "$victim"
 kill -9 "$victim" 2> /dev/null
 wait_ended "$job" 60
+echo "test_mpi: SIGKILL of rank 1: the job ended after ${took} s, exit $rc"
 check "SIGKILL of rank 1: the job ends within 60 s (took ${took} s)" test "$took" -le 60
 check "... with a non-zero exit ($rc)" test "$rc" != 0 -a "$rc" != 999
 check "... and says so" grep -qi "signal 9\|killed" "$T/kill.err"
@@ -154,6 +155,7 @@ kill -STOP "$victim" 2> /dev/null
 wait_ended "$job" 60
 kill -9 "$victim" 2> /dev/null
 pkill -9 -f "elbo train .*--out $T/hang" 2> /dev/null
+echo "test_mpi: rank 1 stopped (SIGSTOP), --mpi-timeout 3: the job ended after ${took} s, exit $rc"
 check "a hung rank: the job ends after --mpi-timeout (took ${took} s)" test "$took" -le 30
 check "... with a non-zero exit ($rc)" test "$rc" != 0 -a "$rc" != 999
 check "... naming the wait" grep -q "no answer from the other ranks" "$T/hang.err"
