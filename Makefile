@@ -60,7 +60,7 @@ EXAMPLES:= $(patsubst examples/%.c,$(B)/examples/%,$(filter-out examples/vi_%.c,
 # `elbo fit` plug-ins: shared libraries exporting elbo_vi_model_open
 PLUGINS := $(patsubst examples/%.c,$(B)/examples/%.so,$(wildcard examples/vi_*.c)) \
            $(patsubst tests/posteriordb/%.c,$(B)/tests/posteriordb/%.so,$(wildcard tests/posteriordb/*.c))
-HDRS    := Makefile include/elbo.h include/elbo_vi.h include/elbo_lda.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h tests/fd.h tests/fixture.h
+HDRS    := Makefile include/elbo.h include/elbo_vi.h include/elbo_lda.h include/elbo_m2.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h tests/fd.h tests/fixture.h
 SONAME  := libelbo.so.$(SOMAJOR)
 
 .PHONY: all test bench clean install uninstall fuzz fuzz-run

@@ -34,6 +34,10 @@ int build_bnn(struct train_opts_s *o, const elbo_dataset *train, train_model *tm
 int build_lda(struct train_opts_s *o, const elbo_dataset *train, train_model *tm);
 int cmd_lda(int argc, char **argv);
 int cmd_bnn(int argc, char **argv);
+int build_m2(struct train_opts_s *o, const elbo_dataset *train, train_model *tm);
+/* --kind m2's data: M1's latent means with --m1, then the --n-labels draw. */
+int semisupervised_data(struct train_opts_s *o, elbo_dataset *train, elbo_dataset *test, elbo_dataset *val);
+int cmd_m2(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 
 /* Shared by the commands (outputs.c). */

@@ -29,6 +29,7 @@ static void usage(FILE *f)
             "  bnn          eval / predict / prune a Bayesian network (train --kind bnn)\n"
             "  fit          variational inference for your own model (a plug-in)\n"
             "  lda          topic models: prepare text, train, topics, infer, eval\n"
+            "  m2           semi-supervised M2: train, eval, predict, sample, analogies\n"
             "\n"
             "Run 'elbo <command> --help' or 'elbo help <command>' for a command's options.\n"
             "  --version    print the version and whether this build has MPI\n",
@@ -42,7 +43,7 @@ static const struct {
             {"reconstruct", cmd_reconstruct}, {"encode", cmd_encode}, {"score", cmd_score},
             {"interpolate", cmd_interpolate}, {"manifold", cmd_manifold}, {"plot", cmd_plot},
             {"info", cmd_info},               {"bnn", cmd_bnn},         {"fit", cmd_fit},
-            {"lda", cmd_lda}};
+            {"lda", cmd_lda},                 {"m2", cmd_m2}};
 
 /* Runs command name with its argv, or returns -1 when there is none. */
 static int dispatch(const char *name, int argc, char **argv)

@@ -18,6 +18,7 @@ void infer_defaults(infer_opts *o)
     o->seed = 1;
     o->split = ELBO_SPLIT_TEST;
     o->score = ELBO_SCORE_ELBO;
+    o->klass = -1;
     o->iw = 0;
 }
 
@@ -39,7 +40,7 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         {"z", required_argument, 0, O_Z},             {"latents", required_argument, 0, O_LATENTS},
         {"ood", required_argument, 0, O_OOD},         {"reliability", required_argument, 0, O_RELIABILITY},
         {"targets", required_argument, 0, O_TARGETS}, {"fractions", required_argument, 0, O_FRACTIONS},
-        {"plot", required_argument, 0, O_PLOT},
+        {"plot", required_argument, 0, O_PLOT},       {"class", required_argument, 0, O_CLASS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     opterr = 0;
@@ -76,6 +77,7 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         case O_FRACTIONS: o->fractions = optarg; break;
         case O_PLOT: o->plot = optarg; break;
         case O_N: if (arg_int(S, "-n", optarg, 1, 1000000, &o->n)) return 2; break;
+        case O_CLASS: if (arg_int(S, "--class", optarg, 0, 1000000, &o->klass)) return 2; break;
         case O_COLS: if (arg_int(S, "--cols", optarg, 1, 1000, &o->cols)) return 2; break;
         case O_STEPS: if (arg_int(S, "--steps", optarg, 2, 1000, &o->steps)) return 2; break;
         case O_LIMIT: if (arg_int(S, "--limit", optarg, 1, 1L << 30, &o->limit)) return 2; break;

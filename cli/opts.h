@@ -12,12 +12,12 @@
 enum {
     O_MODEL = 256, O_N, O_OUT, O_SEED, O_COLS, O_DATA, O_SPLIT, O_LIMIT, O_THREADS, O_JSON, O_IW,
     O_PROBE, O_SCATTER, O_SCORE, O_INLIERS, O_OUTLIERS, O_STEPS, O_METRICS, O_PREFIX, O_TRAIN_DATA,
-    O_SAMPLES, O_Z, O_LATENTS, O_OOD, O_RELIABILITY, O_TARGETS, O_FRACTIONS, O_PLOT
+    O_SAMPLES, O_Z, O_LATENTS, O_OOD, O_RELIABILITY, O_TARGETS, O_FRACTIONS, O_PLOT, O_CLASS
 };
 
 typedef struct {
     const char *model, *out, *data, *scatter, *inliers, *outliers, *metrics, *prefix, *train_data, *z, *latents, *ood, *reliability, *targets, *fractions, *plot;
-    long n, cols, limit, threads, iw, steps, samples;
+    long n, cols, limit, threads, iw, steps, samples, klass; /* klass: --class, -1 none */
     uint64_t seed;
     elbo_split split;
     elbo_score_kind score;

@@ -35,13 +35,18 @@ static void train_help(void)
            "test set's error, NLL and ECE (or RMSE and interval coverage) each epoch; see\n"
            "'elbo bnn' for eval and predict.\n"
            "\n"
+           "With --kind m2 (or 'elbo m2 train') it trains Kingma et al.'s semi-supervised\n"
+           "M2 (a classifier q(y|x), an encoder q(z|x,y), a decoder p(x|y,z); 500 softplus\n"
+           "units, z 50, batch 100) on --n-labels labels and the rest unlabelled, with the\n"
+           "validation and test error each epoch; see 'elbo m2 --help'.\n"
+           "\n"
            "With --kind lda (or 'elbo lda train') it fits latent Dirichlet allocation to a\n"
            "corpus (--data train.ldac, --test test.ldac; see 'elbo lda prepare') by batch or\n"
            "online variational inference: an epoch is a pass, a step an E-step over a\n"
            "minibatch of documents and the update of the topics; see 'elbo lda --help'.\n"
            "\n"
            "options:\n"
-           "  --kind K             vae (default), bnn or lda\n"
+           "  --kind K             vae (default), bnn, lda or m2\n"
            "  --data PATH          an MNIST-layout folder (default %s), or your file:\n"
            "                       .npy (float32/float64/uint8; [N,D], [N,H,W], [N,H,W,C]),\n"
            "                       .csv or .csv.gz (numbers; a header line is detected),\n"
@@ -101,6 +106,17 @@ static void train_help(void)
            "                       (the deterministic network: no prior, no KL; baselines)\n"
            "  --dropout P          bnn: drop each hidden unit with probability P in training\n"
            "                       (default 0); predictions average --pred-samples masks\n"
+           "  --n-labels N         m2: keep N labels (N/C per class, drawn by --label-seed,\n"
+           "                       default 1), the other rows unlabelled (default: all)\n"
+           "  --labelled-batch L   m2: labelled rows in every batch (default 10): an epoch\n"
+           "                       is a pass over the unlabelled rows, the labelled cycle\n"
+           "  --alpha X            m2: weight of -log q(y|x) per labelled row (default 1)\n"
+           "                       (m2: --val-fraction 1/6 by default, the model selected\n"
+           "                       by validation error; --latent 50, --hidden 500,\n"
+           "                       --activation softplus, --likelihood bernoulli|gaussian)\n"
+           "  --m1 DIR             m2: model the latent means of this M1 VAE (M1+M2)\n"
+           );
+    printf("%s",
            "  --topics K           lda: topics (default 20)\n"
            "  --vocab PATH         lda: the vocabulary (default: vocab.txt beside --data)\n"
            "  --method M           lda: online (minibatches of --batch documents, default;\n"
@@ -187,7 +203,11 @@ static void on_epoch(void *user, const elbo_epoch_report *r)
         printf("epoch %3d  train %8.4f  (", r->epoch, r->train[0]);
         for (int k = 1; k < r->n_terms; k++) printf("%s%s %8.4f", k > 1 ? "  " : "", r->terms[k], r->train[k]);
         printf(")");
-        if (r->has_val) printf("  val %8.4f%s", r->val[0], r->best_epoch == r->epoch ? " *" : "  ");
+        if (r->has_val && r->select_term)
+            printf("  val %s %.4f%s", r->terms[r->select_term], r->val[r->select_term],
+                   r->best_epoch == r->epoch ? " *" : "  ");
+        else if (r->has_val)
+            printf("  val %8.4f%s", r->val[0], r->best_epoch == r->epoch ? " *" : "  ");
         if (r->has_test) printf("  test %8.4f  %s", r->test[0], r->summary);
         printf("  %.2f s\n", r->seconds);
         fflush(stdout);
@@ -321,6 +341,7 @@ static int load_data(train_opts *o, elbo_dataset *train, elbo_dataset *test, elb
         fprintf(stderr, "elbo train: --val-fraction: %s\n", err.msg);
         return -1;
     }
+    if (o->kind == TRAIN_M2 && semisupervised_data(o, train, test, val)) return -1;
     /* a Bayesian network standardizes inside the model (kept in its checkpoint) */
     return o->standardize && o->kind != TRAIN_BNN ? standardize(train, test, val) : 0;
 }
@@ -531,7 +552,7 @@ int cmd_train(int argc, char **argv)
     rc = 1;
     /* each kind's builder, indexed by TRAIN_* */
     static int (*const build[])(train_opts *, const elbo_dataset *, train_model *) = {build_vae, build_bnn,
-                                                                                      build_lda};
+                                                                                      build_lda, build_m2};
     if (load_data(&o, &train, &test, &val) == 0 && build[o.kind](&o, &train, &tm) == 0 &&
         finish_build(&o, &tm, train.n) == 0) {
         fflush(stdout);

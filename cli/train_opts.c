@@ -11,13 +11,15 @@
 #include "args.h"
 #include "cmds.h"
 
+enum { M2_LABELLED_BATCH = 10 }; /* m2: labelled rows per batch by default */
+
 enum { T_STR, T_LONG, T_INT, T_U64, T_DBL, T_FLAG, T_ENUM, T_HIDDEN, T_CKPT };
 
 static const char *const LIKS[] = {"bernoulli", "gaussian", "gaussian-learned", NULL};
 static const char *const BINS[] = {"none", "static", "dynamic", NULL};
 static const char *const ACTS[] = {"relu", "tanh", "softplus", NULL};
 static const char *const OBJS[] = {"elbo", "iwae", NULL};
-static const char *const KINDS[] = {"vae", "bnn", "lda", NULL};
+static const char *const KINDS[] = {"vae", "bnn", "lda", "m2", NULL};
 static const char *const METHODS[] = {"online", "batch", NULL};
 static const char *const KLWS[] = {"uniform", "blundell", NULL};
 static const char *const PRIORS[] = {"gaussian", "mixture", NULL};
@@ -25,8 +27,8 @@ static const char *const TASKS[] = {"classify", "regress", NULL};
 static const char *const WEIGHTS[] = {"gaussian", "point", NULL};
 
 /* Which kinds of model an option is for (a bit per TRAIN_* kind). */
-enum { K_VAE = 1 << TRAIN_VAE, K_BNN = 1 << TRAIN_BNN, K_LDA = 1 << TRAIN_LDA, K_NN = K_VAE | K_BNN,
-       K_ALL = K_NN | K_LDA };
+enum { K_VAE = 1 << TRAIN_VAE, K_BNN = 1 << TRAIN_BNN, K_LDA = 1 << TRAIN_LDA, K_M2 = 1 << TRAIN_M2,
+       K_NN = K_VAE | K_BNN | K_M2, K_ALL = K_NN | K_LDA };
 
 typedef struct {
     const char *flag; /* without the dashes */
@@ -68,11 +70,15 @@ static const opt_def OPTS[] = {
     {"kl-warmup", "kl_warmup", T_INT, OFF(tc.kl_warmup_epochs), 1, 1000000, 0, NULL, K_NN},
     {"kl-cycle", "kl_cycle", T_INT, OFF(tc.kl_cycle_epochs), 1, 1000000, 0, NULL, K_VAE},
     {"free-bits", "free_bits", T_DBL, OFF(tc.free_bits), 0, 1e6, 0, NULL, K_VAE},
-    {"latent", "latent", T_INT, OFF(cfg.latent_dim), 1, 65536, 0, NULL, K_VAE},
+    {"latent", "latent", T_INT, OFF(cfg.latent_dim), 1, 65536, 0, NULL, K_VAE | K_M2},
     {"hidden", "hidden", T_HIDDEN, OFF(cfg), 0, 0, 0, NULL, K_NN},
-    {"likelihood", "likelihood", T_ENUM, OFF(cfg.likelihood), 0, 0, 0, LIKS, K_VAE},
+    {"likelihood", "likelihood", T_ENUM, OFF(cfg.likelihood), 0, 0, 0, LIKS, K_VAE | K_M2},
     {"binarize", "binarize", T_ENUM, OFF(cfg.binarize), 0, 0, 0, BINS, K_VAE},
-    {"activation", "activation", T_ENUM, OFF(cfg.activation), 0, 0, 0, ACTS, K_VAE},
+    {"activation", "activation", T_ENUM, OFF(cfg.activation), 0, 0, 0, ACTS, K_VAE | K_M2},
+    {"n-labels", "n_labels", T_LONG, OFF(n_labels), 1, 1L << 30, 0, NULL, K_M2},
+    {"label-seed", "label_seed", T_U64, OFF(label_seed), 0, 0, 0, NULL, K_M2},
+    {"labelled-batch", "labelled_batch", T_INT, OFF(tc.labelled_batch), 1, 65535, 0, NULL, K_M2},
+    {"m1", "m1", T_STR, OFF(m1), 0, 0, 0, NULL, K_M2},
     {"objective", "objective", T_ENUM, OFF(tc.objective), 0, 0, 0, OBJS, K_VAE},
     {"samples", "samples", T_INT, OFF(tc.samples), 1, 100000, 0, NULL, K_VAE},
     {"prior-sigma", "prior_sigma", T_DBL, OFF(bcfg.prior_sigma), 0, 1e6, 1, NULL, K_BNN},
@@ -88,7 +94,7 @@ static const opt_def OPTS[] = {
     {"prior-sigma2", "prior_sigma2", T_DBL, OFF(bcfg.prior_sigma2), 0, 1e6, 1, NULL, K_BNN},
     {"topics", "topics", T_INT, OFF(lcfg.n_topics), 1, 100000, 0, NULL, K_LDA},
     {"vocab", "vocab", T_STR, OFF(vocab), 0, 0, 0, NULL, K_LDA},
-    {"alpha", "alpha", T_DBL, OFF(lcfg.alpha), 0, 1e6, 1, NULL, K_LDA},
+    {"alpha", "alpha", T_DBL, OFF(lcfg.alpha), 0, 1e6, 1, NULL, K_LDA | K_M2},
     {"eta", "eta", T_DBL, OFF(lcfg.eta), 0, 1e6, 1, NULL, K_LDA},
     {"estimate-alpha", "estimate_alpha", T_INT, OFF(lcfg.estimate_alpha), 0, 1, 0, NULL, K_LDA},
     {"method", "method", T_ENUM, OFF(lcfg.method), 0, 0, 0, METHODS, K_LDA},
@@ -184,6 +190,7 @@ static void defaults(train_opts *o)
     o->epochs = 20;
     o->train_limit = o->test_limit = o->exclude = -1;
     o->seed = 1;
+    o->label_seed = 1;
     o->mpi_timeout = 60.0;
     snprintf(o->ckpt, sizeof o->ckpt, "1e");
     elbo_vae_config_default(&o->cfg);
@@ -207,6 +214,19 @@ static void kind_defaults(train_opts *o)
         if (!o->given[opt_index("out")]) o->out = "runs/lda";
         if (!o->given[opt_index("batch")]) o->tc.batch_size = 2048;
         if (!o->given[opt_index("data")]) o->data = "";
+        return;
+    }
+    if (o->kind == TRAIN_M2) { /* Kingma et al.'s M2: 500 softplus units, z 50 */
+        elbo_m2_config c;
+        elbo_m2_config_default(&c);
+        if (!o->given[opt_index("hidden")]) o->cfg.n_hidden = c.n_hidden, o->cfg.hidden[0] = c.hidden[0];
+        if (!o->given[opt_index("latent")]) o->cfg.latent_dim = c.latent_dim;
+        if (!o->given[opt_index("activation")]) o->cfg.activation = c.activation;
+        if (!o->given[opt_index("alpha")]) o->lcfg.alpha = c.alpha;
+        if (!o->given[opt_index("batch")]) o->tc.batch_size = c.max_batch;
+        if (!o->given[opt_index("labelled-batch")]) o->tc.labelled_batch = M2_LABELLED_BATCH;
+        if (!o->given[opt_index("val-fraction")] && !o->given[opt_index("val")]) o->val_fraction = 1.0 / 6;
+        if (!o->given[opt_index("out")]) o->out = "runs/m2";
         return;
     }
     if (o->kind != TRAIN_BNN) return;

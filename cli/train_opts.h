@@ -9,8 +9,9 @@
 
 #include "elbo.h"
 #include "elbo_lda.h"
+#include "elbo_m2.h"
 
-enum { TRAIN_VAE = 0, TRAIN_BNN = 1, TRAIN_LDA = 2 };
+enum { TRAIN_VAE = 0, TRAIN_BNN = 1, TRAIN_LDA = 2, TRAIN_M2 = 3 };
 
 typedef struct train_opts_s {
     const char *data, *out;
@@ -26,10 +27,14 @@ typedef struct train_opts_s {
     double mpi_timeout;   /* seconds a rank waits for the others (MPI build) */
     uint64_t seed;
     char ckpt[32];        /* "1e": every epoch, "N": every N steps, "Ne": every N epochs */
-    int kind;             /* TRAIN_VAE, TRAIN_BNN or TRAIN_LDA (--kind) */
+    int kind;             /* TRAIN_VAE, TRAIN_BNN, TRAIN_LDA or TRAIN_M2 (--kind) */
+    long n_labels;        /* m2: labels kept, balanced over the classes (0: all) */
+    uint64_t label_seed;  /* m2: the draw of those labels */
+    const char *m1;       /* m2: an M1 VAE checkpoint whose latent means M2 models */
     elbo_vae_config cfg;  /* the VAE's architecture; its hidden widths serve every kind */
     elbo_bnn_config bcfg; /* the Bayesian network's options (prior, rho, samples) */
-    elbo_lda_config lcfg; /* the topic model's options */
+    elbo_lda_config lcfg; /* the topic model's options (its alpha also serves m2's
+                             --alpha, the weight of the classification loss) */
     const char *vocab;    /* a corpus's vocabulary file (--kind lda) */
     elbo_train_config tc; /* optimizer and objective */
     unsigned char given[96]; /* given[i]: option i was on the command line */

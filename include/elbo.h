@@ -159,6 +159,12 @@ ELBO_API int elbo_dataset_is_labelled(const elbo_dataset *ds, int i);
  *  (in row order), for semi-supervised training; returns how many stay
  *  labelled, or -1 without labels or when out of memory. */
 ELBO_API int elbo_dataset_keep_labels(elbo_dataset *ds, int keep);
+/** Marks per_class rows of each class labelled, drawn at random (the same
+ *  seed gives the same draw), and every other row unlabelled: a balanced
+ *  labelled subset for semi-supervised training. Returns how many are
+ *  labelled (fewer than per_class x classes when a class has fewer rows),
+ *  or -1 without labels or when out of memory. */
+ELBO_API int elbo_dataset_draw_labels(elbo_dataset *ds, int per_class, uint64_t seed);
 /** Removes the examples labelled `label`, keeping the others in order (no
  *  reallocation); returns how many were removed (0 without labels). For
  *  held-out-class anomaly detection. */
@@ -256,6 +262,10 @@ typedef struct {
     int samples;          /* IWAE's K (1 for the ELBO); batch_size * samples
                              must fit the model's max_batch. The IWAE cannot be
                              combined with beta, warm-up, cycles or free bits */
+    int labelled_batch;   /* semi-supervised models (M2): labelled rows in every
+                             batch, the rest unlabelled; an epoch is one pass
+                             over the unlabelled rows, the labelled ones cycled
+                             (0: rows as the shuffle gives them) */
 } elbo_train_config;
 
 ELBO_API void elbo_train_config_default(elbo_train_config *c);
@@ -432,6 +442,8 @@ typedef struct {
     double val[ELBO_MAX_TERMS];
     int best_epoch;            /* with a validation set: the epoch of the lowest
                                   validation loss so far (best.safetensors) */
+    int select_term;           /* the term that model selection minimises: 0 (the
+                                  loss), or M2's classification error */
     const char *extra_json;    /* the model's extra metrics fields, ",\"key\":value..." */
     const char *summary;       /* the model's short summary ("active 20/20"), may be "" */
     const char *warning;       /* a diagnosis worth telling the user, or "" */

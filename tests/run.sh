@@ -9,7 +9,7 @@ for t in "$B"/tests/test_* tests/cli_smoke.sh tests/test_rundir.sh tests/test_bn
     case "$t" in *.sh) cmd="sh $t" ;; *) cmd="$t" ;; esac
     start=$(date +%s)
     out=$($cmd 2>&1); rc=$?
-    line=$(printf '%s\n' "$out" | grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    line=$(printf '%s\n' "$out" | grep -E '^[a-z0-9_]+: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
     secs=$(( $(date +%s) - start ))
     if [ -z "$line" ]; then
         echo "$t: no summary line (exit $rc)"; printf '%s\n' "$out" | tail -n 20
@@ -20,7 +20,7 @@ for t in "$B"/tests/test_* tests/cli_smoke.sh tests/test_rundir.sh tests/test_bn
     s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
     total_p=$((total_p + p)); total_f=$((total_f + f)); total_s=$((total_s + ${s:-0}))
     if [ "$rc" != 0 ] || [ "$f" != 0 ]; then
-        printf '%s\n' "$out" | grep -v -E '^[a-z_]+: [0-9]+ passed' | tail -n 30
+        printf '%s\n' "$out" | grep -v -E '^[a-z0-9_]+: [0-9]+ passed' | tail -n 30
         [ "$f" = 0 ] && broken=$((broken + 1))
     fi
     echo "$line  (${secs}s)"

@@ -134,6 +134,36 @@ int elbo_dataset_keep_labels(elbo_dataset *ds, int keep)
     return kept;
 }
 
+int elbo_dataset_draw_labels(elbo_dataset *ds, int per_class, uint64_t seed)
+{
+    if (!ds->labels || per_class < 0) return -1;
+    int *order = malloc(sizeof(int) * (size_t)(ds->n > 0 ? ds->n : 1));
+    int *seen = calloc((size_t)ds->n_classes + 1, sizeof(int));
+    if (!ds->labelled) ds->labelled = malloc((size_t)(ds->n > 0 ? ds->n : 1));
+    if (!order || !seen || !ds->labelled) {
+        free(order);
+        free(seen);
+        return -1;
+    }
+    elbo_rng r;
+    elbo_rng_seed(&r, seed);
+    for (int i = 0; i < ds->n; i++) order[i] = i;
+    elbo_rng_shuffle(&r, order, ds->n);
+    int kept = 0;
+    for (int k = 0; k < ds->n; k++) {
+        int i = order[k], y = ds->labels[i];
+        if (y < 0 || y >= ds->n_classes) {
+            kept = -1;
+            break;
+        }
+        ds->labelled[i] = seen[y] < per_class;
+        if (ds->labelled[i]) seen[y]++, kept++;
+    }
+    free(order);
+    free(seen);
+    return kept;
+}
+
 int elbo_dataset_drop_label(elbo_dataset *ds, int label)
 {
     if (!ds->labels) return 0;

@@ -148,10 +148,14 @@ static int trainer_meta(const model *m, const trainer *t, st_meta *meta, elbo_kv
         PUT("best_loss", "%a", t->best_loss);
     }
     PUT("epoch_n", "%d", t->epoch_n);
+    if (t->epoch_len != t->epoch_n && t->epoch_seen > 0) PUT("epoch_len", "%d", t->epoch_len);
     for (int k = 0; k < m->ops->n_terms; k++) {
         char key[48];
         snprintf(key, sizeof key, "epoch_%s", m->ops->terms[k]);
         PUT(key, "%a", t->epoch_sums[k]);
+        if (!m->ops->counts_of) continue; /* else every term counts every row */
+        snprintf(key, sizeof key, "epoch_rows_%s", m->ops->terms[k]);
+        PUT(key, "%a", t->epoch_counts[k]);
     }
 #undef PUT
     return n;
@@ -277,7 +281,7 @@ static elbo_status read_trainer(const st_file *f, long mstep, trainer *t, const 
     char fmt_want[64];
     snprintf(fmt_want, sizeof fmt_want, "%s-optim", m->ops->format);
     const char *fmt = st_meta_get(f, "format"), *seed_s = st_meta_get(f, "seed");
-    long step, epoch, np, seen = 0, en = 0; /* epoch_* absent: an epoch boundary */
+    long step, epoch, np, seen = 0, en = 0, elen = -1; /* epoch_* absent: an epoch boundary */
     uint64_t seed = 0;
     elbo_rng rng, erng = {{0, 0, 0, 0}, 0, 0.0};
     char *end = NULL;
@@ -287,8 +291,10 @@ static elbo_status read_trainer(const st_file *f, long mstep, trainer *t, const 
     if (meta_long(f, "step", 0, 1L << 50, &step, err) || meta_long(f, "epoch", 0, 1L << 30, &epoch, err) ||
         meta_long(f, "n_params", 0, 1L << 50, &np, err) ||
         (st_meta_get(f, "epoch_seen") && meta_long(f, "epoch_seen", 0, 1L << 30, &seen, err)) ||
-        (st_meta_get(f, "epoch_n") && meta_long(f, "epoch_n", 0, 1L << 30, &en, err)))
+        (st_meta_get(f, "epoch_n") && meta_long(f, "epoch_n", 0, 1L << 30, &en, err)) ||
+        (st_meta_get(f, "epoch_len") && meta_long(f, "epoch_len", 1, 1L << 31, &elen, err)))
         return ELBO_ERR_FORMAT;
+    if (elen < 0) elen = en; /* a plain order: one position per row */
     if (mstep >= 0 && step != mstep)
         return elbo_fail(err, ELBO_ERR_MISMATCH,
                          "%s: optimizer state is from step %ld but the model beside it is from "
@@ -300,12 +306,14 @@ static elbo_status read_trainer(const st_file *f, long mstep, trainer *t, const 
     if (rng_parse(st_meta_get(f, "rng"), &rng) ||
         (st_meta_get(f, "epoch_rng") && rng_parse(st_meta_get(f, "epoch_rng"), &erng)))
         return elbo_fail(err, ELBO_ERR_FORMAT, "%s: bad 'rng' or 'epoch_rng' metadata", f->path);
-    double sums[MODEL_MAX_TERMS] = {0};
-    int bad = (seed_s && (seed = strtoull(seed_s, &end, 10), *end)) || seen > en;
+    double sums[MODEL_MAX_TERMS] = {0}, counts[MODEL_MAX_TERMS] = {0};
+    int bad = (seed_s && (seed = strtoull(seed_s, &end, 10), *end)) || seen > elen;
     for (int k = 0; k < m->ops->n_terms; k++) {
         char key[48];
         snprintf(key, sizeof key, "epoch_%s", m->ops->terms[k]);
         bad |= meta_hexf(f, key, k == 0 ? NAN : 0.0, &sums[k]) != 0;
+        snprintf(key, sizeof key, "epoch_rows_%s", m->ops->terms[k]);
+        bad |= meta_hexf(f, key, (double)seen, &counts[k]) != 0 || !(counts[k] >= 0 && counts[k] <= 1e15);
     }
     long best_epoch = 0;
     double best_loss = 0.0;
@@ -330,6 +338,7 @@ static elbo_status read_trainer(const st_file *f, long mstep, trainer *t, const 
     t->epoch_seen = seen;
     t->epoch_n = (int)en;
     memcpy(t->epoch_sums, sums, sizeof sums);
+    memcpy(t->epoch_counts, counts, sizeof counts);
     t->best_epoch = (int)best_epoch;
     t->best_loss = best_loss;
     t->perm_valid = 0;

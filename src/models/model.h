@@ -121,6 +121,9 @@ typedef struct {
     const char *kind;   /* "vae": checkpoint metadata "model" */
     const char *format; /* model.safetensors "format", e.g. "elbo-vae-1" */
     int n_terms;        /* terms[0] is the objective, reported as "loss" */
+    int select_term;    /* the term whose validation mean model selection and
+                           early stopping minimise (0: the loss; M2: the
+                           classification error) */
     const char *const *terms;       /* metric names: "loss", "recon", "kl" */
     const char *const *term_labels; /* in messages: "loss", "reconstruction", "KL" */
 
@@ -146,6 +149,10 @@ typedef struct {
     void (*backward)(model *m, const model_step *s, int t, int n);
     /* Worker t's sums of the terms over its rows, in ops->terms order. */
     void (*terms_of)(const model *m, int t, double *sums);
+    /* The rows behind each of those sums, for terms that only some rows
+     * have (M2's labelled and unlabelled bounds): epoch means divide by
+     * them. NULL: every term sums over every row. */
+    void (*counts_of)(const model *m, int t, double *counts);
     /* The summed gradient of chunk c over workers 0 .. nw-1 into dst [n]. */
     void (*chunk_grad)(model *m, int nw, int c, float *dst);
     /* Drops what workers accumulated for a step that was refused. */

@@ -317,24 +317,12 @@ int elbo_vae_epochs(const elbo_vae *m) { return m->tr.epoch; }
 #define W_(l) (m->base.params + (l)->w_off)
 #define B_(l) (m->base.params + (l)->b_off)
 
-/* The hidden layers' activation, forward in place and backward from the
- * output, dispatched on the model's choice. */
-static void act_forward(const elbo_vae *m, float *h, long n)
-{
-    switch (m->cfg.activation) {
-    case ELBO_ACT_TANH: tanh_forward(h, h, n); break;
-    case ELBO_ACT_SOFTPLUS: softplus_forward(h, h, n); break;
-    default: relu_forward(h, h, n); break;
-    }
-}
+/* The hidden layers' activation (nn/ops.h), on the model's choice. */
+static void act_forward(const elbo_vae *m, float *h, long n) { activation_forward((int)m->cfg.activation, h, n); }
 
 static void act_backward(const elbo_vae *m, float *dpre, const float *dh, const float *h, long n)
 {
-    switch (m->cfg.activation) {
-    case ELBO_ACT_TANH: tanh_backward(dpre, dh, h, n); break;
-    case ELBO_ACT_SOFTPLUS: softplus_backward(dpre, dh, h, n); break;
-    default: relu_backward(dpre, dh, h, n); break;
-    }
+    activation_backward((int)m->cfg.activation, dpre, dh, h, n);
 }
 
 /* The first layer reads the data: sparse when at most half the inputs are

@@ -26,6 +26,7 @@ void elbo_train_config_default(elbo_train_config *c)
     c->free_bits = 0.0;
     c->objective = ELBO_OBJ_ELBO;
     c->samples = 1;
+    c->labelled_batch = 0;
 }
 
 double elbo_vae_kl_weight(const elbo_vae *m, const elbo_train_config *tc)

@@ -248,3 +248,21 @@ void kl_normal_dims_backward(float *dmu, float *dlogvar, const float *mu, const 
         }
     }
 }
+
+void activation_forward(int act, float *h, long n)
+{
+    switch (act) {
+    case 1: tanh_forward(h, h, n); break;
+    case 2: softplus_forward(h, h, n); break;
+    default: relu_forward(h, h, n); break;
+    }
+}
+
+void activation_backward(int act, float *dpre, const float *dh, const float *h, long n)
+{
+    switch (act) {
+    case 1: tanh_backward(dpre, dh, h, n); break;
+    case 2: softplus_backward(dpre, dh, h, n); break;
+    default: relu_backward(dpre, dh, h, n); break;
+    }
+}

@@ -60,6 +60,12 @@ void softplus_forward(float *out, const float *in, long n);
  * 1 - exp(-out). */
 void softplus_backward(float *din, const float *dout, const float *out, long n);
 
+/* A hidden layer's activation by its elbo_activation value (0 ReLU,
+ * 1 tanh, 2 softplus), forward in place and backward from the OUTPUT:
+ * dpre[n] += dh * act'(pre). */
+void activation_forward(int act, float *h, long n);
+void activation_backward(int act, float *dpre, const float *dh, const float *h, long n);
+
 /* Sigmoid: out[n] = 1 / (1 + exp(-in)), stable for large |in|. */
 void sigmoid_forward(float *out, const float *in, long n);
 

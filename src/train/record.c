@@ -63,6 +63,7 @@ elbo_status elbo_run_record_train_config(elbo_run_record *r, const elbo_train_co
     if (!st) st = set_num(r, "free_bits", tc->free_bits, err);
     if (!st) st = elbo_run_record_set(r, "objective", tc->objective == ELBO_OBJ_IWAE ? "iwae" : "elbo", err);
     if (!st) st = set_num(r, "samples", tc->samples, err);
+    if (!st && tc->labelled_batch) st = set_num(r, "labelled_batch", tc->labelled_batch, err);
     return st;
 }
 
@@ -88,7 +89,7 @@ elbo_status elbo_train_config_from_record(const elbo_run_record *r, elbo_train_c
         {"adam_eps", &tc->eps, NULL},     {"clip_grad", &tc->clip_grad, NULL},
         {"beta", &tc->beta, NULL},        {"kl_warmup", NULL, &tc->kl_warmup_epochs},
         {"kl_cycle", NULL, &tc->kl_cycle_epochs}, {"free_bits", &tc->free_bits, NULL},
-        {"samples", NULL, &tc->samples}};
+        {"samples", NULL, &tc->samples},  {"labelled_batch", NULL, &tc->labelled_batch}};
     for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
         double v;
         int got = get_num(r, f[k].key, &v);

@@ -77,12 +77,13 @@ static elbo_status validate(run_state *s, elbo_epoch_report *r, elbo_error *err)
         return elbo_fail(err, st, "epoch %d: validation set: %s", e, why);
     }
     r->has_val = 1;
-    if (t->best_epoch == 0 || r->val[0] < t->best_loss) {
+    double v = r->val[m->ops->select_term];
+    if (t->best_epoch == 0 || v < t->best_loss) {
         char path[4200];
         snprintf(path, sizeof path, "%s/best.safetensors", s->rc->out_dir);
         if (trainer_writes(t) && (st = ckpt_save_weights(path, m, t, s->c->record, err))) return st;
         t->best_epoch = e;
-        t->best_loss = r->val[0];
+        t->best_loss = v;
     }
     r->best_epoch = t->best_epoch;
     return ELBO_OK;
@@ -167,6 +168,7 @@ elbo_status run_train(const run_client *c, const elbo_train_config *tc, const el
     while (!st && c->t->epoch < rc->epochs && !s.stop) {
         int e = c->t->epoch + 1;
         elbo_epoch_report r = {.epoch = e, .n_terms = c->m->ops->n_terms, .terms = c->m->ops->terms,
+                               .select_term = c->m->ops->select_term,
                                .extra_json = extra, .summary = summary, .warning = warning};
         double t0 = seconds_now();
         long n;

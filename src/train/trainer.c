@@ -3,6 +3,8 @@
 #include "trainer.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <omp.h>
@@ -40,6 +42,7 @@ void trainer_free(trainer *t)
     free(t->chunk_bad);
     free(t->chunk_sq);
     free(t->perm);
+    free(t->mix);
     memset(t, 0, sizeof *t);
 }
 
@@ -64,7 +67,8 @@ elbo_status trainer_fit_workers(trainer *t, const model *m, elbo_error *err)
 
 double trainer_kl_weight(const trainer *t, const elbo_train_config *tc)
 {
-    double e = t->epoch + (t->epoch_n > 0 ? (double)t->epoch_seen / t->epoch_n : 0.0), w = 1.0;
+    int len = t->epoch_len > 0 ? t->epoch_len : t->epoch_n;
+    double e = t->epoch + (len > 0 ? (double)t->epoch_seen / len : 0.0), w = 1.0;
     if (tc->kl_warmup_epochs > 0) w = fmin(1.0, e / tc->kl_warmup_epochs);
     if (tc->kl_cycle_epochs > 0) w = fmin(1.0, 2.0 * fmod(e, tc->kl_cycle_epochs) / tc->kl_cycle_epochs);
     return tc->beta * w;
@@ -92,6 +96,10 @@ elbo_status trainer_check(const trainer *t, const model *m, const elbo_train_con
         return elbo_fail(err, ELBO_ERR_ARG,
                          "batch size %d out of range 1..%d (the model's max_batch)",
                          tc->batch_size, m->max_rows);
+    if (tc->labelled_batch < 0 || (tc->labelled_batch > 0 && tc->labelled_batch >= tc->batch_size))
+        return elbo_fail(err, ELBO_ERR_ARG,
+                         "labelled rows per batch (%d) must be 0 (off) or fewer than the batch (%d)",
+                         tc->labelled_batch, tc->batch_size);
     return m->ops->check_train ? m->ops->check_train(m, tc, err) : ELBO_OK;
 }
 
@@ -149,7 +157,7 @@ typedef struct {
  * sums into sums (this member's). Two-phase steps sum the batch
  * statistics over the group between the passes. */
 static elbo_status run_workers(trainer *t, model *m, model_step *s, const model_batch *b,
-                               const step_rows *rw, double *sums, elbo_error *err)
+                               const step_rows *rw, double *sums, double *counts, elbo_error *err)
 {
     const model_ops *ops = m->ops;
     int nw = rw->nw; /* 0: a member without rows (a batch smaller than the group) */
@@ -187,12 +195,20 @@ static elbo_status run_workers(trainer *t, model *m, model_step *s, const model_
             }
         }
     }
+    double all[2 * MODEL_MAX_TERMS] = {0}; /* the sums, then the rows behind them */
     for (int w = 0; w < nw; w++) {
         ops->terms_of(m, w, part);
-        for (int k = 0; k < nt; k++) sums[k] += part[k];
+        for (int k = 0; k < nt; k++) all[k] += part[k];
+        if (!ops->counts_of) continue;
+        ops->counts_of(m, w, part);
+        for (int k = 0; k < nt; k++) all[nt + k] += part[k];
     }
-    if (group_sum64(t, sums, (size_t)nt))
+    if (!ops->counts_of)
+        for (int k = 0; k < nt; k++) all[nt + k] = rw->cnt;
+    if (group_sum64(t, all, 2 * (size_t)nt))
         return elbo_fail(err, ELBO_ERR_IO, "step %ld: the group's loss sums failed", t->step + 1);
+    memcpy(sums, all, sizeof(double) * (size_t)nt);
+    memcpy(counts, all + nt, sizeof(double) * (size_t)nt);
     return ELBO_OK;
 }
 
@@ -294,7 +310,7 @@ elbo_status trainer_step(trainer *t, model *m, const elbo_train_config *tc, cons
     rw.nw = m->n_workers < rw.cnt ? m->n_workers : rw.cnt;
     model_step s = {tc, trainer_kl_weight(t, tc), &t->rng, 0, t->group.rank == 0};
     ops->step_begin(m, &s, b);
-    elbo_status st = run_workers(t, m, &s, b, &rw, sums, err);
+    elbo_status st = run_workers(t, m, &s, b, &rw, sums, t->step_counts, err);
     if (st) return st;
     int k = bad_term(ops, sums);
     if (k >= 0) {
@@ -313,29 +329,97 @@ elbo_status trainer_step(trainer *t, model *m, const elbo_train_config *tc, cons
     return ops->apply(m, &s, b, t->step, err);
 }
 
-/* Makes t->perm this epoch's order (a fresh shuffle at a boundary). */
-static elbo_status epoch_order(trainer *t, int n, elbo_error *err)
+/* Grows *buf to hold n ints; -1 when out of memory. */
+static int grow(int **buf, int *cap, int n)
 {
-    if (t->perm_cap < n) {
-        int *p = realloc(t->perm, (size_t)n * sizeof *p);
-        if (!p) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the shuffle order");
-        t->perm = p;
-        t->perm_cap = n;
+    if (*cap >= n) return 0;
+    int *p = realloc(*buf, (size_t)(n > 0 ? n : 1) * sizeof *p);
+    if (!p) return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+/* The labelled and unlabelled row counts of ds for a mixed order, or 0
+ * when the order is a plain shuffle (no labelled_batch, or one kind of
+ * row missing). */
+static int mixes(const elbo_dataset *ds, const elbo_train_config *tc, int *n_lab)
+{
+    *n_lab = 0;
+    if (tc->labelled_batch <= 0 || !ds->labels) return 0;
+    for (int i = 0; i < ds->n; i++) *n_lab += elbo_dataset_is_labelled(ds, i);
+    return *n_lab > 0 && *n_lab < ds->n;
+}
+
+/* The mixed order (trainer_epoch in trainer.h) into t->perm, from r. */
+static void mixed_order(trainer *t, const elbo_dataset *ds, const elbo_train_config *tc, int n_lab,
+                        elbo_rng *r)
+{
+    int *lab = t->mix, *unl = t->mix + n_lab, nu = ds->n - n_lab, L = tc->labelled_batch;
+    int U = tc->batch_size - L;
+    for (int i = 0, a = 0, b = 0; i < ds->n; i++) {
+        if (elbo_dataset_is_labelled(ds, i)) lab[a++] = i;
+        else unl[b++] = i;
     }
+    elbo_rng_shuffle(r, unl, nu);
+    elbo_rng_shuffle(r, lab, n_lab);
+    int pos = 0, li = 0;
+    for (int u0 = 0; u0 < nu; u0 += U) {
+        int start = pos, nb = nu - u0 < U ? nu - u0 : U;
+        for (int k = 0; k < L; k++) {
+            if (li == n_lab) { /* every labelled row used: a fresh order of them */
+                elbo_rng_shuffle(r, lab, n_lab);
+                li = 0;
+            }
+            t->perm[pos++] = lab[li++];
+        }
+        memcpy(t->perm + pos, unl + u0, sizeof(int) * (size_t)nb);
+        pos += nb;
+        elbo_rng_shuffle(r, t->perm + start, pos - start); /* labelled rows among the others */
+    }
+}
+
+/* Makes t->perm this epoch's order (a fresh shuffle at a boundary) and
+ * sets t->epoch_len. */
+static elbo_status epoch_order(trainer *t, const elbo_dataset *ds, const elbo_train_config *tc,
+                               elbo_error *err)
+{
+    int n = ds->n, n_lab, mix = mixes(ds, tc, &n_lab);
+    long len = n;
+    if (mix) {
+        int U = tc->batch_size - tc->labelled_batch, nu = n - n_lab;
+        len = nu + (long)((nu + U - 1) / U) * tc->labelled_batch;
+        if (len > INT32_MAX)
+            return elbo_fail(err, ELBO_ERR_ARG, "the mixed epoch would be %ld rows long", len);
+    }
+    if (grow(&t->perm, &t->perm_cap, (int)len) || (mix && grow(&t->mix, &t->mix_cap, n)))
+        return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the shuffle order");
+    t->epoch_len = (int)len;
     if (t->epoch_seen == 0) { /* a new epoch: remember the PRNG, then shuffle */
         t->epoch_rng = t->rng;
         t->epoch_n = n;
         memset(t->epoch_sums, 0, sizeof t->epoch_sums);
+        memset(t->epoch_counts, 0, sizeof t->epoch_counts);
         t->perm_valid = 0;
     }
     if (!t->perm_valid) { /* (re)build this epoch's order from its PRNG state */
         elbo_rng r = t->epoch_rng;
-        for (int i = 0; i < n; i++) t->perm[i] = i;
-        elbo_rng_shuffle(&r, t->perm, n);
+        if (mix) {
+            mixed_order(t, ds, tc, n_lab, &r);
+        } else {
+            for (int i = 0; i < n; i++) t->perm[i] = i;
+            elbo_rng_shuffle(&r, t->perm, n);
+        }
         if (t->epoch_seen == 0) t->rng = r;
         t->perm_valid = 1;
     }
     return ELBO_OK;
+}
+
+/* The epoch's mean of term k so far. */
+static double epoch_mean(const trainer *t, int k)
+{
+    return t->epoch_counts[k] > 0 ? t->epoch_sums[k] / t->epoch_counts[k] : 0.0;
 }
 
 elbo_status trainer_epoch(trainer *t, model *m, const elbo_train_config *tc,
@@ -349,26 +433,30 @@ elbo_status trainer_epoch(trainer *t, model *m, const elbo_train_config *tc,
                          "the unfinished epoch ran over %d examples but this data set has %d; "
                          "continue it with the same data",
                          t->epoch_n, ds->n);
-    if ((st = epoch_order(t, ds->n, err))) return st;
-    int nt = m->ops->n_terms, bs = tc->batch_size;
-    int n_steps = (int)(t->epoch_seen / bs) + (int)((ds->n - t->epoch_seen + bs - 1) / bs);
+    if ((st = epoch_order(t, ds, tc, err))) return st;
+    int nt = m->ops->n_terms, bs = tc->batch_size, len = t->epoch_len;
+    int n_steps = (int)(t->epoch_seen / bs) + (int)((len - t->epoch_seen + bs - 1) / bs);
     int s = (int)(t->epoch_seen / bs), stopped = 0;
-    while (t->epoch_seen < ds->n && !stopped) {
-        int start = (int)t->epoch_seen, B = ds->n - start < bs ? ds->n - start : bs;
+    while (t->epoch_seen < len && !stopped) {
+        int start = (int)t->epoch_seen, B = len - start < bs ? len - start : bs;
         model_batch b = {ds, t->perm, NULL, start, B, t->epoch, t->seed, s, n_steps};
         double sums[MODEL_MAX_TERMS];
         if ((st = trainer_step(t, m, tc, &b, sums, err))) return st;
-        for (int k = 0; k < nt; k++) t->epoch_sums[k] += sums[k];
+        for (int k = 0; k < nt; k++) {
+            t->epoch_sums[k] += sums[k];
+            t->epoch_counts[k] += t->step_counts[k];
+        }
         t->epoch_seen += B;
         s++;
-        if (progress && progress(user, s, n_steps, t->epoch_sums[0] / t->epoch_seen)) stopped = 1;
+        if (progress && progress(user, s, n_steps, epoch_mean(t, 0))) stopped = 1;
     }
-    for (int k = 0; k < nt && means; k++) means[k] = t->epoch_sums[k] / t->epoch_seen;
+    for (int k = 0; k < nt && means; k++) means[k] = epoch_mean(t, k);
     if (n_seen) *n_seen = t->epoch_seen;
-    if (t->epoch_seen >= ds->n) { /* finished: back to a boundary */
+    if (t->epoch_seen >= len) { /* finished: back to a boundary */
         t->epoch++;
         t->epoch_seen = 0;
         memset(t->epoch_sums, 0, sizeof t->epoch_sums);
+        memset(t->epoch_counts, 0, sizeof t->epoch_counts);
         t->perm_valid = 0;
     }
     return ELBO_OK;

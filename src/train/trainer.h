@@ -26,13 +26,20 @@ typedef struct trainer_s {
 
     /* an unfinished epoch (all zero at an epoch boundary): enough to
      * continue it exactly after a stop or a reload */
-    long epoch_seen;     /* examples consumed so far */
+    long epoch_seen;     /* positions of the epoch's order consumed so far */
     int epoch_n;         /* size of the data set it runs over */
     double epoch_sums[MODEL_MAX_TERMS]; /* term sums so far */
+    double epoch_counts[MODEL_MAX_TERMS]; /* the rows behind each sum */
     elbo_rng epoch_rng;  /* PRNG state before the epoch's shuffle */
     int perm_valid;      /* perm holds this epoch's order */
     int *perm;
     int perm_cap;
+    int epoch_len;       /* positions in perm: the data set's rows, or with
+                            tc->labelled_batch one pass over the unlabelled
+                            rows plus the labelled rows mixed in */
+    int *mix;            /* [n] scratch of the mixed order (labelled, unlabelled) */
+    int mix_cap;
+    double step_counts[MODEL_MAX_TERMS]; /* the rows behind the last step's sums */
 
     /* model selection on a validation set (run.c), kept in checkpoints */
     int best_epoch;      /* epoch of the lowest validation loss (0: none yet) */
@@ -81,14 +88,24 @@ int trainer_agree(trainer *t, int flag);
 double trainer_kl_weight(const trainer *t, const elbo_train_config *tc);
 
 /* One step on batch b (b->n rows): forward and backward over the workers,
- * term sums into sums[ops->n_terms], then the gradient chunk by chunk into
- * the optimizer. A non-finite term is refused before any weight changes. */
+ * term sums into sums[ops->n_terms] (and the rows behind each into
+ * t->step_counts: b->n unless the model's counts_of says otherwise), then
+ * the gradient chunk by chunk into the optimizer. A non-finite term is
+ * refused before any weight changes. */
 elbo_status trainer_step(trainer *t, model *m, const elbo_train_config *tc, const model_batch *b,
                          double *sums, elbo_error *err);
 
 /* Trains to the end of the current epoch over ds (see elbo_vae_train_epoch
  * in elbo.h for the contract); means gets the per-example means of the
- * terms of the epoch so far. */
+ * terms of the epoch so far (each over the rows its model counts for it).
+ *
+ * The epoch's order is a fresh shuffle of ds's rows; with
+ * tc->labelled_batch L > 0 (semi-supervised models) and a data set with
+ * both labelled and unlabelled rows, it is instead one pass over the
+ * shuffled unlabelled rows in batches of B - L, each batch completed by
+ * the next L of the labelled rows (reshuffled whenever they run out) and
+ * then shuffled within itself: every batch mixes the two as M2's training
+ * needs, however few the labels. */
 elbo_status trainer_epoch(trainer *t, model *m, const elbo_train_config *tc,
                           const elbo_dataset *ds, elbo_progress_fn progress, void *user,
                           double *means, long *n_seen, elbo_error *err);
