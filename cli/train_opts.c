@@ -57,7 +57,7 @@ static const opt_def OPTS[] = {
     {"scale", "scale", T_DBL, OFF(scale), -1e30, 1e30, 0, NULL, K_NN},
     {"val", "val", T_STR, OFF(val), 0, 0, 0, NULL, K_NN},
     {"val-labels", "val_labels", T_STR, OFF(val_labels), 0, 0, 0, NULL, K_NN},
-    {"val-fraction", "val_fraction", T_DBL, OFF(val_fraction), 0, 1, 1, NULL, K_NN},
+    {"val-fraction", "val_fraction", T_DBL, OFF(val_fraction), 0, 1, 0, NULL, K_NN}, /* 0: none */
     {"early-stop", "early_stop", T_LONG, OFF(early_stop), 1, 1000000, 0, NULL, K_NN},
     {"standardize", "standardize", T_FLAG, OFF(standardize), 0, 0, 0, NULL, K_NN},
     {"out", NULL, T_STR, OFF(out), 0, 0, 0, NULL, K_ALL},
