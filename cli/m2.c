@@ -87,9 +87,33 @@ int build_m2(train_opts *o, const elbo_dataset *train, train_model *tm)
     return 0;
 }
 
-/* ds's rows replaced by their latent means under the VAE at path (M1),
- * labels and flags kept. 0 on success (errors printed for command S). */
-static int through_m1(const char *S, const char *path, elbo_dataset *ds)
+/* The M1 units to keep into units ("3,7,..."): those active over ds
+ * (the variance of their means above 0.01, Burda et al. 2015); the
+ * others are constant and would let a Gaussian likelihood's variance
+ * shrink without end. Returns the count, 0 on failure (printed). */
+static int active_units(const char *S, elbo_vae *v, const elbo_dataset *ds, char *units, size_t cap)
+{
+    int Z = elbo_vae_get_config(v)->latent_dim, n = 0;
+    double *var = malloc(sizeof(double) * (size_t)Z);
+    elbo_error err;
+    if (!var || elbo_vae_latent_stats(v, ds, NULL, var, &err) < 0) {
+        fprintf(stderr, "elbo %s: --m1: %s\n", S, var ? err.msg : "out of memory");
+        free(var);
+        return 0;
+    }
+    size_t pos = 0;
+    units[0] = '\0';
+    for (int j = 0; j < Z; j++)
+        if (var[j] > 0.01 && pos + 8 < cap) pos += (size_t)snprintf(units + pos, cap - pos, "%s%d", n++ ? "," : "", j);
+    free(var);
+    if (n == 0) fprintf(stderr, "elbo %s: --m1: the VAE has no active unit on these data\n", S);
+    return n;
+}
+
+/* ds's rows replaced by the latent means under the VAE at path (M1) of
+ * the units listed in units (computed from ds when empty: its active
+ * ones), labels and flags kept. 0 on success (errors printed for S). */
+static int through_m1(const char *S, const char *path, char *units, size_t cap, elbo_dataset *ds)
 {
     if (ds->n == 0) return 0;
     elbo_error err;
@@ -98,17 +122,33 @@ static int through_m1(const char *S, const char *path, elbo_dataset *ds)
         fprintf(stderr, "elbo %s: --m1: %s\n", S, err.msg);
         return 1;
     }
-    int Z = elbo_vae_get_config(v)->latent_dim, D = elbo_vae_get_config(v)->input_dim, rc = 1;
-    float *x = ds->dim == D ? dataset_floats(ds, ds->n) : NULL;
+    int Z = elbo_vae_get_config(v)->latent_dim, D = elbo_vae_get_config(v)->input_dim, rc = 1, K = 0;
+    int *keep = malloc(sizeof(int) * (size_t)Z);
+    if (ds->dim != D) {
+        fprintf(stderr, "elbo %s: --m1 %s: the VAE reads %d values per row, the data have %d\n", S, path, D, ds->dim);
+        goto done;
+    }
+    if (!keep || (!units[0] && !active_units(S, v, ds, units, cap))) goto done;
+    for (const char *p = units; *p && K < Z;) {
+        char *end;
+        long j = strtol(p, &end, 10);
+        if (end == p || j < 0 || j >= Z) {
+            fprintf(stderr, "elbo %s: --m1 %s: bad unit list '%s'\n", S, path, units);
+            goto done;
+        }
+        keep[K++] = (int)j;
+        p = *end ? end + 1 : end;
+    }
+    float *x = dataset_floats(ds, ds->n);
     float *mu = malloc(sizeof(float) * (size_t)ds->n * Z), *lv = malloc(sizeof(float) * (size_t)ds->n * Z);
     elbo_dataset z = {0};
-    if (ds->dim != D)
-        fprintf(stderr, "elbo %s: --m1 %s: the VAE reads %d values per row, the data have %d\n", S, path, D, ds->dim);
-    else if (!x || !mu || !lv)
+    if (!x || !mu || !lv) {
         fprintf(stderr, "elbo %s: out of memory\n", S);
-    else {
+    } else {
         elbo_vae_encode(v, x, ds->n, mu, lv);
-        if (elbo_dataset_from_float(ds->n, Z, mu, ds->labels, &z, &err) != ELBO_OK) {
+        for (long i = 0; i < ds->n; i++) /* the kept units, packed */
+            for (int k = 0; k < K; k++) mu[i * K + k] = mu[i * Z + keep[k]];
+        if (elbo_dataset_from_float(ds->n, K, mu, ds->labels, &z, &err) != ELBO_OK) {
             fprintf(stderr, "elbo %s: %s\n", S, err.msg);
         } else {
             z.labelled = ds->labelled;
@@ -121,6 +161,8 @@ static int through_m1(const char *S, const char *path, elbo_dataset *ds)
     free(x);
     free(mu);
     free(lv);
+done:
+    free(keep);
     elbo_vae_free(v);
     return rc;
 }
@@ -128,9 +170,13 @@ static int through_m1(const char *S, const char *path, elbo_dataset *ds)
 int semisupervised_data(train_opts *o, elbo_dataset *train, elbo_dataset *test, elbo_dataset *val)
 {
     if (o->m1) {
-        if (through_m1("train", o->m1, train) || through_m1("train", o->m1, test) || through_m1("train", o->m1, val))
+        size_t cap = sizeof o->m1_units;
+        o->m1_units[0] = '\0'; /* the training rows' active units, for every split */
+        if (through_m1("train", o->m1, o->m1_units, cap, train) || through_m1("train", o->m1, o->m1_units, cap, test) ||
+            through_m1("train", o->m1, o->m1_units, cap, val))
             return -1;
         o->cfg.likelihood = ELBO_LIK_GAUSSIAN_LEARNED; /* real-valued means */
+        if (!o->quiet) printf("M1+M2: M1's active units %s of %s\n", o->m1_units, o->m1);
     }
     if (o->n_labels <= 0) return 0;
     int C = train->n_classes;
@@ -207,8 +253,15 @@ static elbo_m2 *load_m2(const char *path, long threads)
 static int m2_rows(const char *S, elbo_m2 *m, const infer_opts *o, elbo_dataset *ds)
 {
     if (load_split(S, o->data, o->split, o->limit, ds)) return 1;
-    const char *m1 = elbo_run_record_get(elbo_model_get_run_record(elbo_m2_model(m)), "m1");
-    if (m1 && through_m1(S, m1, ds)) return 1;
+    const elbo_run_record *rec = elbo_model_get_run_record(elbo_m2_model(m));
+    const char *m1 = elbo_run_record_get(rec, "m1"), *u = elbo_run_record_get(rec, "m1_units");
+    char units[512];
+    snprintf(units, sizeof units, "%s", u ? u : "");
+    if (m1 && !u) {
+        fprintf(stderr, "elbo %s: the run record names the M1 %s but not its units (m1_units)\n", S, m1);
+        return 1;
+    }
+    if (m1 && through_m1(S, m1, units, sizeof units, ds)) return 1;
     if (ds->dim != elbo_m2_get_config(m)->input_dim) {
         fprintf(stderr, "elbo %s: %s has rows of %d values; the model reads %d\n", S, o->data, ds->dim,
                 elbo_m2_get_config(m)->input_dim);

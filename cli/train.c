@@ -394,6 +394,10 @@ static int finish_build(const train_opts *o, train_model *tm, int n_train)
         fprintf(stderr, "elbo train: an option is too long for the run record\n");
         return -1;
     }
+    if (o->m1_units[0] && elbo_run_record_set(&rec, "m1_units", o->m1_units, NULL) != ELBO_OK) {
+        fprintf(stderr, "elbo train: the run record is full\n");
+        return -1;
+    }
     char ranks[16];
     snprintf(ranks, sizeof ranks, "%d", par_size());
     if (par_size() > 1 && elbo_run_record_set(&rec, "ranks", ranks, NULL) != ELBO_OK) {

@@ -31,6 +31,7 @@ typedef struct train_opts_s {
     long n_labels;        /* m2: labels kept, balanced over the classes (0: all) */
     uint64_t label_seed;  /* m2: the draw of those labels */
     const char *m1;       /* m2: an M1 VAE checkpoint whose latent means M2 models */
+    char m1_units[512];   /* m2 with m1: the M1 units kept (its active ones), "3,7,..." */
     elbo_vae_config cfg;  /* the VAE's architecture; its hidden widths serve every kind */
     elbo_bnn_config bcfg; /* the Bayesian network's options (prior, rho, samples) */
     elbo_lda_config lcfg; /* the topic model's options (its alpha also serves m2's
