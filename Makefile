@@ -141,6 +141,7 @@ install: $(B)/elbo $(B)/libelbo.a $(B)/libelbo.so
 	install -m 644 include/elbo.h $(DESTDIR)$(PREFIX)/include/elbo.h
 	install -m 644 include/elbo_vi.h $(DESTDIR)$(PREFIX)/include/elbo_vi.h
 	install -m 644 include/elbo_lda.h $(DESTDIR)$(PREFIX)/include/elbo_lda.h
+	install -m 644 include/elbo_m2.h $(DESTDIR)$(PREFIX)/include/elbo_m2.h
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(VERSION)|' elbo.pc.in \
 	    > $(DESTDIR)$(LIBDIR)/pkgconfig/elbo.pc
 	install -m 644 docs/elbo.1 $(DESTDIR)$(PREFIX)/share/man/man1/elbo.1
@@ -149,7 +150,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/elbo $(DESTDIR)$(LIBDIR)/libelbo.a \
 	      $(DESTDIR)$(LIBDIR)/libelbo.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	      $(DESTDIR)$(LIBDIR)/libelbo.so $(DESTDIR)$(PREFIX)/include/elbo.h $(DESTDIR)$(PREFIX)/include/elbo_vi.h $(DESTDIR)$(PREFIX)/include/elbo_lda.h \
-	      $(DESTDIR)$(LIBDIR)/pkgconfig/elbo.pc $(DESTDIR)$(PREFIX)/share/man/man1/elbo.1
+	      $(DESTDIR)$(PREFIX)/include/elbo_m2.h $(DESTDIR)$(LIBDIR)/pkgconfig/elbo.pc $(DESTDIR)$(PREFIX)/share/man/man1/elbo.1
 
 # libFuzzer targets (clang, ASan + UBSan), one per parser; see docs/robustness.md.
 #   make fuzz                      build them in build-fuzz/

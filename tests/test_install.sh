@@ -15,7 +15,7 @@ trap 'rm -rf "$T"' EXIT
 P="$T/prefix"
 
 expect_rc 0 "make install" make -s install PREFIX="$P"
-for f in bin/elbo lib/libelbo.a lib/libelbo.so lib/libelbo.so.0 include/elbo.h include/elbo_vi.h include/elbo_lda.h \
+for f in bin/elbo lib/libelbo.a lib/libelbo.so lib/libelbo.so.0 include/elbo.h include/elbo_vi.h include/elbo_lda.h include/elbo_m2.h \
          lib/pkgconfig/elbo.pc share/man/man1/elbo.1; do
     check "installed $f" test -e "$P/$f"
 done

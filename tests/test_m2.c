@@ -439,7 +439,7 @@ static void check_training(const char *dir)
     for (int i = 0; i < 2 * 784; i++) xb[i] = 0.5f;
     xb[3] = 2.0f;
     elbo_dataset_from_float(2, 784, xb, NULL, &bad, &err);
-    CHECK(elbo_m2_check_dataset(a, &bad, &err) == ELBO_ERR_ARG && strstr(err.msg, "row 0, column 3"),
+    CHECK(elbo_m2_check_dataset(a, &bad, &err) == ELBO_ERR_ARG && strstr(err.msg, "row 0, column 3 holds 2"),
           "values outside [0,1] refused: %s", err.msg);
     elbo_dataset_free(&bad);
     tc.samples = 2;

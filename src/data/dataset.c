@@ -134,6 +134,18 @@ int elbo_dataset_keep_labels(elbo_dataset *ds, int keep)
     return kept;
 }
 
+elbo_status elbo_dataset_check_unit(const elbo_dataset *ds, elbo_error *err)
+{
+    if (ds->dtype != ELBO_DTYPE_F32) return ELBO_OK;
+    for (size_t i = 0; i < (size_t)ds->n * ds->dim; i++)
+        if (!(ds->f32[i] >= 0.0f && ds->f32[i] <= 1.0f))
+            return elbo_fail(err, ELBO_ERR_ARG,
+                             "row %zu, column %zu holds %g, outside [0, 1], which a Bernoulli "
+                             "likelihood cannot model: use --likelihood gaussian",
+                             i / ds->dim, i % ds->dim, (double)ds->f32[i]);
+    return ELBO_OK;
+}
+
 int elbo_dataset_draw_labels(elbo_dataset *ds, int per_class, uint64_t seed)
 {
     if (!ds->labels || per_class < 0) return -1;

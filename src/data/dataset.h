@@ -10,6 +10,9 @@
 
 /* Sets ds->n_classes from ds->labels (0 without labels). */
 void elbo_dataset_count_classes(elbo_dataset *ds);
+/* ELBO_ERR_ARG naming the first row and column of float data outside
+ * [0, 1], which a Bernoulli likelihood cannot model (uint8 data always fit). */
+elbo_status elbo_dataset_check_unit(const elbo_dataset *ds, elbo_error *err);
 
 /* Row i of ds into dst [dim]: values as they are (uint8 scaled by 1/255)
  * for ELBO_BINARIZE_NONE, else one Bernoulli draw per value determined by

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../data/dataset.h"
 #include "../io/checkpoint.h"
 #include "../nn/bayes.h"
 #include "m2_internal.h"
@@ -24,13 +25,7 @@ elbo_status elbo_m2_check_dataset(const elbo_m2 *m, const elbo_dataset *ds, elbo
 {
     elbo_status st = elbo_dataset_check(ds, m->cfg.input_dim, err);
     if (st) return st;
-    if (ds->dtype == ELBO_DTYPE_F32 && m->cfg.likelihood == ELBO_M2_BERNOULLI)
-        for (long i = 0; i < (long)ds->n * ds->dim; i++)
-            if (!(ds->f32[i] >= 0.0f && ds->f32[i] <= 1.0f))
-                return elbo_fail(err, ELBO_ERR_ARG,
-                                 "row %ld, column %ld is %g: the Bernoulli likelihood needs values in "
-                                 "[0, 1] (--likelihood gaussian for real values)",
-                                 i / ds->dim, i % ds->dim, (double)ds->f32[i]);
+    if (m->cfg.likelihood == ELBO_M2_BERNOULLI && (st = elbo_dataset_check_unit(ds, err))) return st;
     for (int i = 0; ds->labels && i < ds->n; i++)
         if (elbo_dataset_is_labelled(ds, i) && (ds->labels[i] < 0 || ds->labels[i] >= m->cfg.n_classes))
             return elbo_fail(err, ELBO_ERR_ARG, "row %d has label %d, outside the model's %d classes", i,

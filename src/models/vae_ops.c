@@ -184,14 +184,8 @@ static void vae_drop_grads(model *base, int nw) { vae_zero_worker_grads((elbo_va
 elbo_status vae_check_dataset(const elbo_vae *m, const elbo_dataset *ds, elbo_error *err)
 {
     elbo_status st = elbo_dataset_check(ds, m->cfg.input_dim, err);
-    if (st || m->cfg.likelihood != ELBO_LIK_BERNOULLI || ds->dtype != ELBO_DTYPE_F32) return st;
-    for (size_t i = 0; i < (size_t)ds->n * ds->dim; i++)
-        if (!(ds->f32[i] >= 0.0f && ds->f32[i] <= 1.0f))
-            return elbo_fail(err, ELBO_ERR_ARG,
-                             "row %zu, column %zu holds %g, outside [0, 1], which a Bernoulli "
-                             "likelihood cannot model: use --likelihood gaussian",
-                             i / ds->dim, i % ds->dim, (double)ds->f32[i]);
-    return ELBO_OK;
+    if (st || m->cfg.likelihood != ELBO_LIK_BERNOULLI) return st;
+    return elbo_dataset_check_unit(ds, err);
 }
 
 typedef struct {
