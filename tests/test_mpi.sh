@@ -83,6 +83,14 @@ expect_rc 0 "BNN alone" "$ELBO" train $B --threads 2 --out "$T/bt"
 check "BNN: a 2-rank run is bit-identical to its rerun" same_tensors "$T/b2/model.safetensors" "$T/b2b/model.safetensors"
 check "BNN: 2 ranks within 1e-3 nats of 1 rank (the KL counted once)" curves_close "$T/b2/metrics.jsonl" "$T/bt/metrics.jsonl" 0.001
 
+# M2: mixed batches, per-term row counts summed over the ranks, bit for bit
+M="m2 train --labels 100 --train-limit 2000 --test-limit 300 --hidden 64 --latent 8 --epochs 1 --seed 2 --quiet"
+expect_rc 0 "M2 on 2 ranks" $MPIRUN 2 "$MPIELBO" $M --threads 1 --out "$T/m2r"
+expect_rc 0 "M2 on 1 rank x 2 threads" "$ELBO" $M --threads 2 --out "$T/m2t"
+check "M2: 2 ranks x 1 thread == 1 rank x 2 threads" same_tensors "$T/m2r/model.safetensors" "$T/m2t/model.safetensors"
+check "M2: the same metrics (term means over their own rows)" sh -c \
+    "sed 's/\"seconds\":[0-9.]*//' '$T/m2r/metrics.jsonl' > '$T/m2r.m' && sed 's/\"seconds\":[0-9.]*//' '$T/m2t/metrics.jsonl' > '$T/m2t.m' && cmp -s '$T/m2r.m' '$T/m2t.m'"
+
 # LDA: the minibatch's sufficient statistics summed over the ranks
 mkdir -p "$T/txt"
 for i in 1 2 3 4 5 6 7 8; do

@@ -199,6 +199,7 @@ static void worker_free(m2_worker *w)
     free(w->iblock);
     free(w->lc);
     free(w->vu);
+    elbo_free_aligned(w->gpart);
     memset(w, 0, sizeof *w);
 }
 
@@ -210,7 +211,8 @@ static int worker_alloc(elbo_m2 *m, m2_worker *w)
     w->iblock = calloc(3 * N + 2 * R, sizeof(int32_t) + 1);
     w->lc = calloc(R, sizeof(double));
     w->vu = calloc(R, sizeof(double));
-    if (!w->block || !w->iblock || !w->lc || !w->vu) {
+    w->gpart = elbo_calloc_aligned(m->base.n_params, sizeof(float));
+    if (!w->block || !w->iblock || !w->lc || !w->vu || !w->gpart) {
         worker_free(w);
         return -1;
     }
@@ -543,20 +545,23 @@ void m2_chunk_grad(elbo_m2 *m, int nw, int c, float *dst)
             for (size_t i = 0; i < ch->n; i++) dst[i] += w->dlogvar[i];
             continue;
         }
+        float *out = t ? w->gpart + ch->off : dst; /* worker t's part alone */
+        if (t) memset(out, 0, sizeof(float) * ch->n);
         int rows = L->net == M2_CLS ? w->n : w->R;
         if (ch->kind == M2_BIAS) {
-            bias_backward(dst, w->dpre[l], rows, L->out, ch->r0, ch->r1);
+            bias_backward(out, w->dpre[l], rows, L->out, ch->r0, ch->r1);
         } else if (l == m->l_enc) { /* [x, y] by row: the gradient summed over each row's copies */
-            linear_cat_weight_rows(dst, w->dsum, w->x, w->dpre[l], w->cy, w->R, w->n, L->in, L->cat, L->out,
+            linear_cat_weight_rows(out, w->dsum, w->x, w->dpre[l], w->cy, w->R, w->n, L->in, L->cat, L->out,
                                    ch->r0, ch->r1);
         } else if (l == m->l_dec) { /* [z, y] by copy */
-            linear_cat_weight_rows(dst, w->dpre[l], w->z, w->dpre[l], w->cy, w->R, w->R, L->in, L->cat,
+            linear_cat_weight_rows(out, w->dpre[l], w->z, w->dpre[l], w->cy, w->R, w->R, L->in, L->cat,
                                    L->out, ch->r0, ch->r1);
         } else {
             const float *in = l == m->l_cls ? w->x
                               : l == m->l_mu || l == m->l_lv ? w->out[m->l_enc + m->cfg.n_hidden - 1]
                                                              : w->out[l - 1];
-            linear_weight_rows(dst, w->dpre[l], in, rows, L->in, L->out, ch->r0, ch->r1);
+            linear_weight_rows(out, w->dpre[l], in, rows, L->in, L->out, ch->r0, ch->r1);
         }
+        for (size_t i = 0; t && i < ch->n; i++) dst[i] += out[i];
     }
 }

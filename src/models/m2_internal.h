@@ -17,7 +17,10 @@
  * row), z, the KL, the decoder and the likelihood per copy, giving each
  * copy's bound L_c; then the losses of the header of elbo_m2.h and the
  * backward pass in reverse. Parameter gradients are formed per chunk
- * afterwards from what each worker kept (m2_chunk_grad), in worker order.
+ * afterwards from what each worker kept (m2_chunk_grad): each worker's
+ * part on its own, then added in worker order, so that the sum is the
+ * one a group of processes forms (2 ranks x 1 thread == 1 rank x 2
+ * threads, bit for bit).
  *
  * Ownership: the model owns params, the step's noise, the chunk list and
  * the workers' scratch (allocated at creation or by model_set_workers). */
@@ -64,6 +67,8 @@ typedef struct {
     double *lc;                 /* [R] each copy's bound L_c, nats */
     double *vu;                 /* [N, C] the unlabelled rows' copies' L_c */
     float *dlogvar;             /* [D] Gaussian likelihood: dec.out.logvar's gradient */
+    float *gpart;               /* [n_params] workers after the first: their part of
+                                   a chunk's gradient, added to the others' in order */
     float *block;               /* the one allocation the float pointers carve */
     void *iblock;               /* the int allocation */
     int n, nl, R;               /* rows, labelled rows, copies of the last pass */
