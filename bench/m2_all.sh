@@ -1,0 +1,14 @@
+#!/bin/sh
+# bench/m2_all.sh — the runs behind docs/semisupervised.md's table, in the
+# order they ran (about 90 minutes on 2 cores): the M1, then M1+M2 and M2
+# through bench/m2_protocol.sh (each run resumable; rerunning skips nothing
+# but continues unfinished runs).
+set -eu
+ELBO=${ELBO:-build/elbo}
+[ -f runs/m1_sp/model.safetensors ] ||
+    "$ELBO" train --hidden 600,600 --latent 50 --activation softplus --kl-warmup 10 --epochs 40 --out runs/m1_sp --quiet
+M1=runs/m1_sp sh bench/m2_protocol.sh m1m2 30 "100" "1 2 3 4 5" --no-test
+sh bench/m2_protocol.sh m2 20 "100" "1 2 3 4 5" --no-test --alpha 20
+M1=runs/m1_sp sh bench/m2_protocol.sh m1m2 30 "600 1000 3000" "1 2 3 4 5" --no-test
+# M2 on pixels continued to 50 epochs (the same runs resumed)
+sh bench/m2_protocol.sh m2 50 "100" "1 2 3 4 5"
