@@ -110,18 +110,22 @@ static int active_units(const char *S, elbo_vae *v, const elbo_dataset *ds, char
     return n;
 }
 
-/* ds's rows replaced by the latent means under the VAE at path (M1) of
- * the units listed in units (computed from ds when empty: its active
- * ones), labels and flags kept. 0 on success (errors printed for S). */
-static int through_m1(const char *S, const char *path, char *units, size_t cap, elbo_dataset *ds)
+/* The M1 VAE at path, or NULL (printed for command S). */
+static elbo_vae *load_m1(const char *S, const char *path)
+{
+    elbo_error err;
+    elbo_vae *v = elbo_vae_load(path, 0, &err);
+    if (!v) fprintf(stderr, "elbo %s: --m1: %s\n", S, err.msg);
+    return v;
+}
+
+/* ds's rows replaced by their latent means under the VAE v (M1, from
+ * path) of the units listed in units (computed from ds when empty: its
+ * active ones), labels and flags kept. 0 on success (errors printed for S). */
+static int through_m1(const char *S, elbo_vae *v, const char *path, char *units, size_t cap, elbo_dataset *ds)
 {
     if (ds->n == 0) return 0;
     elbo_error err;
-    elbo_vae *v = elbo_vae_load(path, 0, &err);
-    if (!v) {
-        fprintf(stderr, "elbo %s: --m1: %s\n", S, err.msg);
-        return 1;
-    }
     int Z = elbo_vae_get_config(v)->latent_dim, D = elbo_vae_get_config(v)->input_dim, rc = 1, K = 0;
     int *keep = malloc(sizeof(int) * (size_t)Z);
     if (ds->dim != D) {
@@ -163,7 +167,6 @@ static int through_m1(const char *S, const char *path, char *units, size_t cap, 
     free(lv);
 done:
     free(keep);
-    elbo_vae_free(v);
     return rc;
 }
 
@@ -172,9 +175,12 @@ int semisupervised_data(train_opts *o, elbo_dataset *train, elbo_dataset *test, 
     if (o->m1) {
         size_t cap = sizeof o->m1_units;
         o->m1_units[0] = '\0'; /* the training rows' active units, for every split */
-        if (through_m1("train", o->m1, o->m1_units, cap, train) || through_m1("train", o->m1, o->m1_units, cap, test) ||
-            through_m1("train", o->m1, o->m1_units, cap, val))
-            return -1;
+        elbo_vae *v = load_m1("train", o->m1);
+        int bad = !v || through_m1("train", v, o->m1, o->m1_units, cap, train) ||
+                  through_m1("train", v, o->m1, o->m1_units, cap, test) ||
+                  through_m1("train", v, o->m1, o->m1_units, cap, val);
+        elbo_vae_free(v);
+        if (bad) return -1;
         o->cfg.likelihood = ELBO_LIK_GAUSSIAN_LEARNED; /* real-valued means */
         if (!o->quiet) printf("M1+M2: M1's active units %s of %s\n", o->m1_units, o->m1);
     }
@@ -261,7 +267,12 @@ static int m2_rows(const char *S, elbo_m2 *m, const infer_opts *o, elbo_dataset 
         fprintf(stderr, "elbo %s: the run record names the M1 %s but not its units (m1_units)\n", S, m1);
         return 1;
     }
-    if (m1 && through_m1(S, m1, units, sizeof units, ds)) return 1;
+    if (m1) {
+        elbo_vae *v = load_m1(S, m1);
+        int bad = !v || through_m1(S, v, m1, units, sizeof units, ds);
+        elbo_vae_free(v);
+        if (bad) return 1;
+    }
     if (ds->dim != elbo_m2_get_config(m)->input_dim) {
         fprintf(stderr, "elbo %s: %s has rows of %d values; the model reads %d\n", S, o->data, ds->dim,
                 elbo_m2_get_config(m)->input_dim);
@@ -396,8 +407,10 @@ static int analogies_cmd(const infer_opts *o, elbo_m2 *m, const elbo_dataset *ds
     int32_t *y = malloc(sizeof(int32_t) * (size_t)n * C);
     elbo_error err;
     int rc = 1;
-    if (!x || !p || !z || !grid || !y || elbo_m2_predict(m, x, n, p, &err) != ELBO_OK) {
+    if (!x || !p || !z || !grid || !y) {
         fprintf(stderr, "elbo m2 analogies: out of memory\n");
+    } else if (elbo_m2_predict(m, x, n, p, &err) != ELBO_OK) {
+        fprintf(stderr, "elbo m2 analogies: %s\n", err.msg);
     } else {
         for (int i = 0; i < n; i++) {
             int best = 0;

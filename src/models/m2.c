@@ -390,8 +390,7 @@ void m2_decode(elbo_m2 *m, m2_worker *w)
     else memcpy(w->xp, w->out[m->l_out], sizeof(float) * (size_t)n);
 }
 
-/* -log q(y|x) of row r from its logits (log-sum-exp, stable). */
-static double row_xent(const float *logits, int C, int y)
+double m2_row_xent(const float *logits, int C, int y)
 {
     float mx = logits[0];
     for (int k = 1; k < C; k++) mx = logits[k] > mx ? logits[k] : mx;
@@ -400,7 +399,7 @@ static double row_xent(const float *logits, int C, int y)
     return log(s) + mx - logits[y];
 }
 
-static int row_argmax(const float *p, int C)
+int m2_row_argmax(const float *p, int C)
 {
     int best = 0;
     for (int k = 1; k < C; k++) best = p[k] > p[best] ? k : best;
@@ -435,10 +434,10 @@ double m2_forward(elbo_m2 *m, m2_worker *w)
     const float *logits = w->out[m->l_enc - 1];
     for (int r = 0; r < w->n; r++) {
         if (w->lab[r]) {
-            double ce = row_xent(logits + (size_t)r * C, C, w->y[r]), lb = w->lc[w->first[r]];
+            double ce = m2_row_xent(logits + (size_t)r * C, C, w->y[r]), lb = w->lc[w->first[r]];
             s[1] += lb;
             s[3] += ce;
-            s[4] += row_argmax(w->probs + (size_t)r * C, C) != w->y[r];
+            s[4] += m2_row_argmax(w->probs + (size_t)r * C, C) != w->y[r];
             s[0] += lb + m->cfg.alpha * ce;
             continue;
         }

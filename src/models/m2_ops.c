@@ -9,6 +9,7 @@
 #include "../data/dataset.h"
 #include "../io/checkpoint.h"
 #include "../nn/bayes.h"
+#include "../nn/semisup.h"
 #include "m2_internal.h"
 
 /* The terms: "loss" (the objective per row), the labelled rows' bound
@@ -104,14 +105,14 @@ static void m2_drop_grads(model *base, int nw)
 
 enum { EVAL_ROWS = 100 };
 
-/* Per chunk of rows: the sums and counts of the terms, and the
- * classifier's probabilities when wanted. */
+/* Per chunk of rows: the classifier's probabilities (when probs is not
+ * NULL) and, when acc is not NULL, the sums and counts of the terms with
+ * every class enumerated. */
 typedef struct {
     const elbo_dataset *ds;
     const float *x;
     double (*acc)[2 * N_TERMS];
     float *probs; /* [n, C] or NULL */
-    int full;     /* 1: the bounds too (every class enumerated); 0: the classifier only */
 } eval_arg;
 
 static void eval_chunk(model *base, int t, int c, int start, int n, elbo_rng *rng, void *argp)
@@ -126,39 +127,26 @@ static void eval_chunk(model *base, int t, int c, int start, int n, elbo_rng *rn
     if (!a->acc) return;
     double *s = a->acc[c], *k = s + N_TERMS;
     memset(s, 0, sizeof(double) * 2 * N_TERMS);
+    float *eps = w->dz; /* scratch [n, C, Z] for the noise, consumed by make_copies */
+    normal_fill_fast(rng, eps, (long)n * C * m->cfg.latent_dim);
+    m2_make_copies(m, w, eps);
+    m2_forward(m, w); /* every row unlabelled: L_c of every class */
     const float *logits = w->out[m->l_enc - 1];
-    if (a->full) {
-        float *eps = m->w[t].dz; /* scratch [n, C, Z] for the noise, consumed by make_copies */
-        normal_fill_fast(rng, eps, (long)n * C * m->cfg.latent_dim);
-        m2_make_copies(m, w, eps);
-        m2_forward(m, w); /* every row unlabelled: U(x) per row, L_c of every class */
-    }
     for (int r = 0; r < n; r++) {
-        double ur = 0.0;
-        if (a->full) {
-            const float *q = w->probs + (size_t)r * C;
-            const double *v = w->lc + w->first[r];
-            for (int j = 0; j < C; j++) ur += q[j] * (v[j] + (q[j] > 0 ? log(q[j]) : 0.0));
-            s[T_UNL] += ur;
-            k[T_UNL]++;
-        }
+        const float *q = w->probs + (size_t)r * C;
+        double ur = softmax_expect_forward(q, w->lc + w->first[r], 1, C) - entropy_forward(q, 1, C, NULL);
+        s[T_UNL] += ur;
+        k[T_UNL]++;
         if (w->y[r] < 0) {
             s[T_LOSS] += ur;
             k[T_LOSS]++;
             continue;
         }
-        double ce, lb = a->full ? w->lc[w->first[r] + w->y[r]] : 0.0;
-        float mx = logits[(size_t)r * C];
-        for (int j = 1; j < C; j++) mx = fmaxf(mx, logits[(size_t)r * C + j]);
-        double se = 0.0;
-        for (int j = 0; j < C; j++) se += exp((double)logits[(size_t)r * C + j] - mx);
-        ce = log(se) + mx - logits[(size_t)r * C + w->y[r]];
-        int best = 0;
-        for (int j = 1; j < C; j++) best = w->probs[(size_t)r * C + j] > w->probs[(size_t)r * C + best] ? j : best;
+        double ce = m2_row_xent(logits + (size_t)r * C, C, w->y[r]), lb = w->lc[w->first[r] + w->y[r]];
         s[T_LOSS] += lb + m->cfg.alpha * ce;
         s[T_LAB] += lb;
         s[T_CLASS] += ce;
-        s[T_ERROR] += best != w->y[r];
+        s[T_ERROR] += m2_row_argmax(q, C) != w->y[r];
         k[T_LOSS]++;
         k[T_LAB]++;
         k[T_CLASS]++;
@@ -168,12 +156,12 @@ static void eval_chunk(model *base, int t, int c, int start, int n, elbo_rng *rn
 
 /* The chunks' sums and counts into means (chunk order: thread-independent). */
 static elbo_status run_eval(elbo_m2 *m, const elbo_dataset *ds, const float *x, int n, uint64_t seed,
-                            int full, float *probs, double *means, elbo_error *err)
+                            float *probs, double *means, elbo_error *err)
 {
     int rows = m->base.max_rows < EVAL_ROWS ? m->base.max_rows : EVAL_ROWS, nc = (n + rows - 1) / rows;
     double(*acc)[2 * N_TERMS] = means ? calloc((size_t)nc, sizeof *acc) : NULL;
     if (means && !acc) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory evaluating %d rows", n);
-    eval_arg a = {ds, x, acc, probs, full};
+    eval_arg a = {ds, x, acc, probs};
     model_for_row_chunks(&m->base, n, rows, seed, eval_chunk, &a);
     if (!means) return ELBO_OK;
     double tot[2 * N_TERMS] = {0};
@@ -188,7 +176,7 @@ static elbo_status m2_eval(model *base, const elbo_dataset *ds, uint64_t seed, d
 {
     elbo_m2 *m = (elbo_m2 *)base;
     elbo_status st = elbo_m2_check_dataset(m, ds, err);
-    if (!st) st = run_eval(m, ds, NULL, ds->n, seed, 1, NULL, terms, err);
+    if (!st) st = run_eval(m, ds, NULL, ds->n, seed, NULL, terms, err);
     if (!st && !isfinite(terms[0])) st = elbo_fail(err, ELBO_ERR_NUMERIC, "evaluation loss is not finite");
     return st;
 }
@@ -290,7 +278,7 @@ elbo_m2 *elbo_m2_load(const char *path, int max_batch, elbo_error *err)
 elbo_status elbo_m2_predict(elbo_m2 *m, const float *x, int n, float *probs, elbo_error *err)
 {
     if (n < 0) return elbo_fail(err, ELBO_ERR_ARG, "%d rows", n);
-    return run_eval(m, NULL, x, n, 0, 0, probs, NULL, err);
+    return run_eval(m, NULL, x, n, 0, probs, NULL, err);
 }
 
 elbo_status elbo_m2_evaluate(elbo_m2 *m, const elbo_dataset *ds, elbo_m2_metrics *out, elbo_error *err)
@@ -307,14 +295,13 @@ elbo_status elbo_m2_evaluate(elbo_m2 *m, const elbo_dataset *ds, elbo_m2_metrics
         return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory evaluating %d rows", ds->n);
     }
     out->n_classes = C;
-    run_eval(m, ds, NULL, ds->n, 0, 0, probs, NULL, err);
+    run_eval(m, ds, NULL, ds->n, 0, probs, NULL, err);
     long right = 0;
     double nll = 0.0;
     for (int i = 0; i < ds->n; i++) {
         if (!ds->labels || !elbo_dataset_is_labelled(ds, i)) continue;
         const float *p = probs + (size_t)i * C;
-        int best = 0, y = ds->labels[i];
-        for (int k = 1; k < C; k++) best = p[k] > p[best] ? k : best;
+        int best = m2_row_argmax(p, C), y = ds->labels[i];
         out->confusion[(size_t)y * C + best]++;
         right += best == y;
         nll -= log(p[y] > 1e-30f ? p[y] : 1e-30f);
@@ -336,15 +323,17 @@ void elbo_m2_metrics_free(elbo_m2_metrics *r)
     r->confusion = NULL;
 }
 
-/* Rows of at most max_rows at a time through worker 0 (serial: sampling
- * and analogies are small). */
-void elbo_m2_decode(elbo_m2 *m, const float *z, const int32_t *y, int n, float *out)
+/* The decoder's means of n rows with classes y into out, max_rows at a
+ * time through worker 0 (serial: sampling and analogies are small): z
+ * from z [n, latent_dim], or drawn from N(0, I) by r when z is NULL. */
+static void decode_rows(elbo_m2 *m, const float *z, elbo_rng *r, const int32_t *y, int n, float *out)
 {
     m2_worker *w = &m->w[0];
     int Z = m->cfg.latent_dim, D = m->cfg.input_dim;
     for (int s = 0; s < n; s += m->base.max_rows) {
         int k = n - s < m->base.max_rows ? n - s : m->base.max_rows;
-        memcpy(w->z, z + (size_t)s * Z, sizeof(float) * (size_t)k * Z);
+        if (z) memcpy(w->z, z + (size_t)s * Z, sizeof(float) * (size_t)k * Z);
+        else for (long i = 0; i < (long)k * Z; i++) w->z[i] = (float)elbo_rng_normal(r);
         memcpy(w->cy, y + s, sizeof(int32_t) * (size_t)k);
         w->R = k;
         m2_decode(m, w);
@@ -352,20 +341,16 @@ void elbo_m2_decode(elbo_m2 *m, const float *z, const int32_t *y, int n, float *
     }
 }
 
+void elbo_m2_decode(elbo_m2 *m, const float *z, const int32_t *y, int n, float *out)
+{
+    decode_rows(m, z, NULL, y, n, out);
+}
+
 void elbo_m2_sample(elbo_m2 *m, const int32_t *y, int n, uint64_t seed, float *out)
 {
-    m2_worker *w = &m->w[0];
-    int Z = m->cfg.latent_dim, D = m->cfg.input_dim;
     elbo_rng r;
     elbo_rng_seed(&r, seed);
-    for (int s = 0; s < n; s += m->base.max_rows) {
-        int k = n - s < m->base.max_rows ? n - s : m->base.max_rows;
-        for (long i = 0; i < (long)k * Z; i++) w->z[i] = (float)elbo_rng_normal(&r);
-        memcpy(w->cy, y + s, sizeof(int32_t) * (size_t)k);
-        w->R = k;
-        m2_decode(m, w);
-        memcpy(out + (size_t)s * D, w->xp, sizeof(float) * (size_t)k * D);
-    }
+    decode_rows(m, NULL, &r, y, n, out);
 }
 
 void elbo_m2_encode(elbo_m2 *m, const float *x, const int32_t *y, int n, float *z)

@@ -171,7 +171,6 @@ static elbo_status run_workers(trainer *t, model *m, model_step *s, const model_
     }
     int nt = ops->n_terms;
     double part[MODEL_MAX_TERMS];
-    for (int k = 0; k < nt; k++) sums[k] = 0.0;
     if (s->two_phase) {
         int finite = 1;
         for (int w = 0; w < nw; w++) {
@@ -340,9 +339,9 @@ static int grow(int **buf, int *cap, int n)
     return 0;
 }
 
-/* The labelled and unlabelled row counts of ds for a mixed order, or 0
- * when the order is a plain shuffle (no labelled_batch, or one kind of
- * row missing). */
+/* 1 when ds's epoch takes the mixed order (labelled_batch, and both
+ * labelled and unlabelled rows), with the labelled rows' count in *n_lab;
+ * 0 for a plain shuffle. */
 static int mixes(const elbo_dataset *ds, const elbo_train_config *tc, int *n_lab)
 {
     *n_lab = 0;
