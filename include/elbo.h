@@ -214,6 +214,15 @@ typedef enum {
     ELBO_BINARIZE_DYNAMIC = 2
 } elbo_binarize;
 
+/** The approximate posterior's family beyond the diagonal Gaussian q0:
+ *  a normalizing flow applied to its sample (docs/flows.md). PLANAR: flow_len
+ *  planar layers (Rezende and Mohamed 2015) whose parameters the encoder
+ *  emits. IAF: flow_len inverse autoregressive steps (Kingma et al. 2016),
+ *  MADE networks of flow_hidden units fed a context of flow_hidden values
+ *  from the encoder. With a flow the KL is a one-sample Monte Carlo
+ *  estimate, log q(z_K|x) - log p(z_K). */
+typedef enum { ELBO_FLOW_NONE = 0, ELBO_FLOW_PLANAR = 1, ELBO_FLOW_IAF = 2 } elbo_flow;
+
 /** Architecture of an MLP VAE. Encoder: input -> hidden[0] -> ... ->
  *  hidden[n_hidden-1] -> (mu, logvar) in R^latent_dim; the decoder mirrors
  *  it: latent -> hidden[n_hidden-1] -> ... -> hidden[0] -> input. Every
@@ -228,6 +237,9 @@ typedef struct {
     int threads;                  /* worker threads (0: all cores); see elbo_vae_set_threads */
     elbo_binarize binarize;       /* how training data are read (kept in checkpoints) */
     elbo_activation activation;   /* hidden layers (kept in checkpoints) */
+    elbo_flow flow;               /* NONE (default): the diagonal Gaussian */
+    int flow_len;                 /* planar layers (1..256) or IAF steps (1..8) */
+    int flow_hidden;              /* IAF: MADE width and context size (0: 4 x latent_dim) */
 } elbo_vae_config;
 
 /** Fills c with the reference model: 784-400-20, Bernoulli, max_batch 128,

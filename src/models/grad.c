@@ -76,6 +76,15 @@ static void layer_io(const elbo_vae *m, const vae_worker *w, int li, const float
         *in = w->h_enc[L - 1];
         *dout = li == m->l_mu ? w->dmu : w->dlogvar;
         *rows = w->n_enc;
+    } else if (li == m->l_flow) { /* the flow head */
+        *in = w->h_enc[L - 1];
+        *dout = w->f.dhead;
+        *rows = w->n_enc;
+    } else if (li > m->l_flow && m->l_iaf >= 0) { /* MADE layers of IAF step t */
+        int t = (li - m->l_iaf) / 2, second = (li - m->l_iaf) % 2;
+        *in = second ? w->f.ihid[t] : w->f.icat[t];
+        *dout = second ? w->f.dims[t] : w->f.dipre[t];
+        *rows = w->n_dec;
     } else if (li == m->l_out) {
         *in = w->h_dec[L - 1];
         *dout = w->dlogits;
@@ -130,6 +139,11 @@ static void weight_rows(elbo_vae *m, int nw, int c, float *dst)
         memset(g, 0, sizeof(float) * n);
         weight_rows_of(m, &m->w[t], ch->layer, ch->r0, ch->r1, g);
         for (size_t i = 0; i < n; i++) dst[i] += g[i];
+    }
+    const float *mask = m->layers[ch->layer].mask; /* MADE: masked weights get no gradient */
+    if (mask) {
+        mask += (size_t)ch->r0 * m->layers[ch->layer].in;
+        for (size_t i = 0; i < n; i++) dst[i] *= mask[i];
     }
 }
 

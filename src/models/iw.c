@@ -1,7 +1,9 @@
 /* iw.c — importance-weighted estimates of log p(x) (Burda et al. 2015):
  *   log p(x) ~ log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x),  z_k ~ q(z|x),
  * a lower bound that tightens as K grows (K = 1 is the ELBO). Each example
- * is encoded once; its K latents are decoded in blocks of max_batch rows. */
+ * is encoded once; its K latents are decoded in blocks of max_batch rows.
+ * With a flow, z_k is the flow's output and log q(z_k|x) = log q0(z0) -
+ * log|det J|. */
 #include <math.h>
 #include <string.h>
 
@@ -29,17 +31,27 @@ static double iw_one(elbo_vae *m, vae_worker *w, int e, int K, uint64_t key)
     for (int k0 = 0; k0 < K; k0 += mb) {
         int n = K - k0 < mb ? K - k0 : mb;
         double lw[1024];
+        int flow = m->cfg.flow != ELBO_FLOW_NONE;
         for (int r = 0; r < n; r++) {
             /* log p(z) - log q(z|x) = -z^2/2 + eps^2/2 + sum(logvar)/2 (the
              * 2 pi terms cancel) */
             double s = half_sum_lv;
-            float *z = w->z + (long)r * Z;
+            float *z = vae_z0(w, flow) + (long)r * Z;
             for (int j = 0; j < Z; j++) {
                 float eps = (float)elbo_rng_normal(&rng);
                 z[j] = mu[j] + sd[j] * eps;
-                s += 0.5 * ((double)eps * eps - (double)z[j] * z[j]);
+                s += flow ? 0.5 * (double)eps * eps : 0.5 * ((double)eps * eps - (double)z[j] * z[j]);
             }
             lw[r] = s;
+        }
+        if (flow) { /* z_K = f(z0); log q gains -log|det J| */
+            vae_flow_forward(m, w, n, n, e);
+            for (int r = 0; r < n; r++) {
+                const float *z = w->z + (long)r * Z;
+                double s = w->f.ld[r];
+                for (int j = 0; j < Z; j++) s -= 0.5 * (double)z[j] * z[j];
+                lw[r] += s;
+            }
         }
         vae_decode_forward(m, w, n);
         double rec[1024];

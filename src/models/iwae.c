@@ -4,7 +4,10 @@
  *     = -recon_k - |z_k|^2/2 + |eps_k|^2/2 + sum(logvar)/2   (2 pi terms cancel).
  * The gradient of -L is that of the K log-weights, each weighted by its
  * normalised importance weight w~_k = softmax_k(log w_k). K = 1 is the ELBO
- * with a sampled KL. Rows of the decoder are example-major: row i*K + k. */
+ * with a sampled KL. Rows of the decoder are example-major: row i*K + k.
+ * With a flow, z_k is the flow's output and log w_k gains + log|det J|
+ * (log q(z_K) = log q0(z0) - log|det J|); the K samples of an example share
+ * its flow parameters. */
 #include <math.h>
 #include <string.h>
 
@@ -15,15 +18,19 @@
 void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
 {
     int Z = m->cfg.latent_dim, D = m->cfg.input_dim, R = n * K;
+    int flow = m->cfg.flow != ELBO_FLOW_NONE;
+    float *z0 = vae_z0(w, flow);
     vae_encode_forward(m, w, n);
     for (int i = 0; i < n; i++) {
         const float *mu = w->mu + (long)i * Z, *lv = w->logvar + (long)i * Z;
         for (int k = 0; k < K; k++) {
             long r = (long)i * K + k;
-            reparam_forward(w->z + r * Z, mu, lv, w->eps + r * Z, Z);
+            reparam_forward(z0 + r * Z, mu, lv, w->eps + r * Z, Z);
         }
     }
+    if (flow) vae_flow_forward(m, w, R, K, 0);
     vae_decode_forward(m, w, R);
+    double kl_mc = 0.0;
     double rec_sum = 0.0, bound = 0.0;
     for (int i = 0; i < n; i++) {
         const float *x = w->x + (long)i * D, *lv = w->logvar + (long)i * Z;
@@ -38,6 +45,10 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
             vae_recon_forward(m, w->probs + r * D, w->logits + r * D, x, 0, 1, &rec);
             double lw = -rec + half_lv;
             for (int j = 0; j < Z; j++) lw += 0.5 * ((double)e[j] * e[j] - (double)z[j] * z[j]);
+            if (flow) {
+                lw += w->f.ld[r];
+                kl_mc += vae_flow_kl_row(m, w, (int)r, lv) / K;
+            }
             w->lw[r] = lw;
             rec_sum += rec / K;
             elbo_lme_add(&acc, lw);
@@ -51,7 +62,7 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
         }
     }
     w->recon = rec_sum;
-    w->kl = kl_normal_dims_forward(w->kl_dims, w->mu, w->logvar, n, Z);
+    w->kl = flow ? kl_mc : kl_normal_dims_forward(w->kl_dims, w->mu, w->logvar, n, Z);
     w->iwae = bound;
 }
 
@@ -66,15 +77,20 @@ void vae_backward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
                            w->x + (long)i * D, 0, K, w->lw + r0);
     }
     vae_decoder_backward(m, w, R);
+    int flow = m->cfg.flow != ELBO_FLOW_NONE;
+    for (long r = 0; r < R; r++) {
+        float wt = (float)w->lw[r], *dz = w->dz + r * Z;
+        const float *z = w->z + r * Z;
+        for (int j = 0; j < Z; j++) dz[j] += wt * z[j]; /* the prior's -|z|^2/2 */
+        if (flow) w->f.dld[r] = -w->lw[r];               /* the flow's +log|det J| */
+    }
+    const float *dz0 = flow ? vae_flow_backward(m, w, R, K) : w->dz;
     for (int i = 0; i < n; i++) {
         float *dmu = w->dmu + (long)i * Z, *dlv = w->dlogvar + (long)i * Z;
         const float *lv = w->logvar + (long)i * Z;
         for (int k = 0; k < K; k++) {
             long r = (long)i * K + k;
-            float wt = (float)w->lw[r], *dz = w->dz + r * Z;
-            const float *z = w->z + r * Z;
-            for (int j = 0; j < Z; j++) dz[j] += wt * z[j]; /* the prior's -|z|^2/2 */
-            reparam_backward(dmu, dlv, dz, lv, w->eps + r * Z, Z);
+            reparam_backward(dmu, dlv, dz0 + r * Z, lv, w->eps + r * Z, Z);
         }
         for (int j = 0; j < Z; j++) dlv[j] -= 0.5f; /* sum(logvar)/2, weights sum to 1 */
     }

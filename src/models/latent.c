@@ -1,6 +1,12 @@
 /* latent.c — statistics of the approximate posterior over a data set: KL per
  * latent dimension and active units (Burda et al. 2015), for diagnosing
- * posterior collapse. */
+ * posterior collapse.
+ *
+ * With a flow: a unit is active when the posterior's centre moves with x,
+ * Cov_x(f(mu(x)))_jj > 0.01, f(mu) being z_K on the eps = 0 path (for a
+ * collapsed unit q(z|x) is the prior whatever x, so f(mu(x)) is constant).
+ * The per-dimension KL stays that of the base q0 against the prior: the
+ * flow's KL does not split by dimension (docs/flows.md). */
 #include <math.h>
 #include <string.h>
 
@@ -31,9 +37,15 @@ int elbo_vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, double *kl, doubl
         vae_encode_forward(m, w, B);
         double *a = acc + (size_t)c * 3 * Z;
         kl_normal_dims_forward(a, w->mu, w->logvar, B, Z);
+        /* the posterior's centre: mu, or with a flow mu pushed through it */
+        const float *ctr = w->mu;
+        if (m->cfg.flow != ELBO_FLOW_NONE) {
+            vae_posterior_centre(m, w, B);
+            ctr = w->z;
+        }
         for (int r = 0; r < B; r++)
             for (int j = 0; j < Z; j++) {
-                double v = w->mu[(long)r * Z + j];
+                double v = ctr[(long)r * Z + j];
                 a[Z + j] += v;
                 a[2 * Z + j] += v * v;
             }

@@ -36,10 +36,12 @@ elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind 
             vae_forward(m, w, B);
             vae_recon_forward(m, w->probs, w->logits, w->x, D, B, scores + start);
             for (int r = 0; r < B; r++)
-                scores[start + r] += kl_normal_forward(w->mu + (long)r * Z, w->logvar + (long)r * Z, Z);
+                scores[start + r] += m->cfg.flow != ELBO_FLOW_NONE
+                    ? vae_flow_kl_row(m, w, r, w->logvar + (long)r * Z)
+                    : kl_normal_forward(w->mu + (long)r * Z, w->logvar + (long)r * Z, Z);
         } else {
             vae_encode_forward(m, w, B);
-            memcpy(w->z, w->mu, sizeof(float) * (size_t)B * Z);
+            vae_posterior_centre(m, w, B);
             vae_decode_forward(m, w, B);
             if (m->cfg.likelihood == ELBO_LIK_BERNOULLI)
                 sigmoid_forward(w->probs, w->logits, (long)B * D);

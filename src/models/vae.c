@@ -52,6 +52,17 @@ elbo_status elbo_vae_config_check(const elbo_vae_config *c, elbo_error *err)
     if (c->binarize != ELBO_BINARIZE_NONE && c->binarize != ELBO_BINARIZE_STATIC &&
         c->binarize != ELBO_BINARIZE_DYNAMIC)
         return elbo_fail(err, ELBO_ERR_ARG, "unknown binarization %d", (int)c->binarize);
+    if (c->flow != ELBO_FLOW_NONE && c->flow != ELBO_FLOW_PLANAR && c->flow != ELBO_FLOW_IAF)
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown flow %d", (int)c->flow);
+    int max_len = c->flow == ELBO_FLOW_IAF ? VAE_MAX_IAF : VAE_MAX_PLANAR;
+    if (c->flow != ELBO_FLOW_NONE && (c->flow_len < 1 || c->flow_len > max_len))
+        return elbo_fail(err, ELBO_ERR_ARG, "flow length %d out of range 1..%d", c->flow_len,
+                         max_len);
+    if (c->flow == ELBO_FLOW_IAF && (c->flow_hidden < 0 || c->flow_hidden > MAX_WIDTH))
+        return elbo_fail(err, ELBO_ERR_ARG, "IAF hidden width %d out of range 0..%d",
+                         c->flow_hidden, MAX_WIDTH);
+    if (c->flow == ELBO_FLOW_IAF && c->latent_dim < 2)
+        return elbo_fail(err, ELBO_ERR_ARG, "IAF needs latent_dim >= 2");
     if (c->threads < 0 || c->threads > VAE_MAX_WORKERS)
         return elbo_fail(err, ELBO_ERR_ARG, "threads %d out of range 0..%d", c->threads,
                          VAE_MAX_WORKERS);
@@ -66,6 +77,7 @@ static void add_layer(elbo_vae *m, const char *name, int in, int out, int transp
     l->in = in;
     l->out = out;
     l->transposed = transposed;
+    l->mask = NULL;
     l->w_off = m->base.n_params;
     m->base.n_params += (size_t)in * out;
     l->b_off = m->base.n_params;
@@ -97,6 +109,7 @@ static void build_layout(elbo_vae *m)
     snprintf(name, sizeof name, "fc%d", 2 * L + 2);
     m->l_out = m->n_layers;
     add_layer(m, name, c->hidden[0], D, 0);
+    vae_flow_layout(m, add_layer);
     m->lv_off = (size_t)-1;
     if (c->likelihood == ELBO_LIK_GAUSSIAN_LEARNED) { /* log-variance per pixel, starts at 0 */
         m->lv_off = m->base.n_params;
@@ -176,6 +189,7 @@ static void worker_free(vae_worker *w)
     sparse_batch_free(&w->xs);
     free(w->kl_dims);
     free(w->lw);
+    vae_flow_worker_free(&w->f);
     memset(w, 0, sizeof *w);
 }
 
@@ -190,7 +204,8 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
     int xs_bad = sparse_batch_alloc(&w->xs, w->cap, m->cfg.input_dim, 0);
     w->kl_dims = calloc((size_t)m->cfg.latent_dim, sizeof(double));
     w->lw = calloc((size_t)w->cap, sizeof(double));
-    if (!w->kl_dims || !w->lw || !w->act || !w->dact || !w->grads || xs_bad) {
+    int f_bad = vae_flow_worker_alloc(m, &w->f, w->cap);
+    if (!w->kl_dims || !w->lw || !w->act || !w->dact || !w->grads || xs_bad || f_bad) {
         worker_free(w);
         return -1;
     }
@@ -254,6 +269,7 @@ static void init_params(elbo_vae *m, elbo_rng *rng)
         for (int k = 0; k < l->out; k++)
             m->base.params[l->b_off + k] = (float)(bound * (2.0 * elbo_rng_uniform(rng) - 1.0));
     }
+    vae_flow_init(m);
 }
 
 static void init_cb(model *base, elbo_rng *rng) { init_params((elbo_vae *)base, rng); }
@@ -273,6 +289,9 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
     m->base.ops = &vae_ops;
     m->cfg = *c;
     for (int i = c->n_hidden; i < ELBO_MAX_HIDDEN; i++) m->cfg.hidden[i] = 0;
+    if (c->flow == ELBO_FLOW_NONE) m->cfg.flow_len = m->cfg.flow_hidden = 0;
+    if (c->flow != ELBO_FLOW_IAF) m->cfg.flow_hidden = 0;
+    else if (c->flow_hidden == 0) m->cfg.flow_hidden = 4 * c->latent_dim;
     build_layout(m);
     build_tensors(m);
     m->base.max_rows = c->max_batch;
@@ -280,7 +299,7 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * c->latent_dim, sizeof(float));
     m->kl_scale = elbo_calloc_aligned((size_t)c->latent_dim, sizeof(float));
     m->kl_batch = calloc((size_t)c->latent_dim, sizeof(double));
-    elbo_status st = !m->eps_step || !m->kl_scale || !m->kl_batch
+    elbo_status st = !m->eps_step || !m->kl_scale || !m->kl_batch || vae_flow_masks(m)
                          ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the step's noise")
                          : model_setup(&m->base, &m->tr, list_cb, m, c->threads, seed, init_cb, err);
     if (st) {
@@ -302,6 +321,7 @@ void elbo_vae_free(elbo_vae *m)
     elbo_free_aligned(m->eps_step);
     elbo_free_aligned(m->kl_scale);
     free(m->kl_batch);
+    free(m->masks);
     trainer_free(&m->tr);
     free(m);
 }
@@ -351,6 +371,7 @@ void vae_encode_forward(elbo_vae *m, vae_worker *w, int B)
     const vae_layer *lm = &m->layers[m->l_mu], *lv = &m->layers[m->l_logvar];
     linear_forward(w->mu, w->h_enc[L - 1], W_(lm), B_(lm), B, lm->in, lm->out);
     linear_forward(w->logvar, w->h_enc[L - 1], W_(lv), B_(lv), B, lv->in, lv->out);
+    if (m->l_flow >= 0) vae_flow_head_forward(m, w, B);
 }
 
 void vae_decode_forward(elbo_vae *m, vae_worker *w, int B)
@@ -370,13 +391,17 @@ void vae_decode_forward(elbo_vae *m, vae_worker *w, int B)
 void vae_forward(elbo_vae *m, vae_worker *w, int B)
 {
     long nz = (long)B * m->cfg.latent_dim, nx = (long)B * m->cfg.input_dim;
+    int flow = m->cfg.flow != ELBO_FLOW_NONE;
     vae_encode_forward(m, w, B);
-    reparam_forward(w->z, w->mu, w->logvar, w->eps, nz);
+    reparam_forward(vae_z0(w, flow), w->mu, w->logvar, w->eps, nz);
+    if (flow) vae_flow_forward(m, w, B, 1, 0);
     vae_decode_forward(m, w, B);
     w->recon = vae_recon_forward(m, w->probs, w->logits, w->x, m->cfg.input_dim, B, NULL);
     (void)nx;
-    w->kl = kl_normal_dims_forward(w->kl_dims, w->mu, w->logvar, B, m->cfg.latent_dim);
-    (void)nz;
+    if (flow) /* per-dimension KL is not defined: the flow mixes dimensions */
+        w->kl = vae_flow_kl_forward(m, w, B);
+    else
+        w->kl = kl_normal_dims_forward(w->kl_dims, w->mu, w->logvar, B, m->cfg.latent_dim);
 }
 
 double vae_recon_forward(const elbo_vae *m, float *probs, const float *logits, const float *x,
@@ -436,6 +461,7 @@ void vae_zero_dgrads(elbo_vae *m, vae_worker *w, int n_enc, int n_dec)
     memset(w->dlogvar, 0, sizeof(float) * (size_t)n_enc * c->latent_dim);
     memset(w->dz, 0, sizeof(float) * (size_t)n_dec * c->latent_dim);
     memset(w->dlogits, 0, sizeof(float) * (size_t)n_dec * c->input_dim);
+    if (m->l_flow >= 0) vae_flow_zero_dgrads(m, w, n_enc);
 }
 
 /* Backward through the layers computes the activations' gradients only;
@@ -462,6 +488,7 @@ void vae_encoder_backward(elbo_vae *m, vae_worker *w, int B)
     const vae_layer *lm = &m->layers[m->l_mu], *lv = &m->layers[m->l_logvar];
     linear_backward_data(w->dh_enc[L - 1], w->dmu, W_(lm), B, lm->in, lm->out);
     linear_backward_data(w->dh_enc[L - 1], w->dlogvar, W_(lv), B, lv->in, lv->out);
+    if (m->l_flow >= 0) vae_flow_head_backward(m, w, B);
     for (int i = L - 1; i >= 1; i--) {
         const vae_layer *l = &m->layers[i];
         act_backward(m, w->dpre_enc[i], w->dh_enc[i], w->h_enc[i], (long)B * l->out);
@@ -483,10 +510,20 @@ void vae_backward(elbo_vae *m, vae_worker *w, int B)
     vae_recon_backward(m, w, w->dlogits, w->probs, w->logits, w->x, c->input_dim, B, NULL);
     (void)nx;
     vae_decoder_backward(m, w, B);
-    /* latent: reparameterisation and the closed-form KL */
-    reparam_backward(w->dmu, w->dlogvar, w->dz, w->logvar, w->eps, nz);
-    kl_normal_dims_backward(w->dmu, w->dlogvar, w->mu, w->logvar, B, c->latent_dim, m->kl_scale);
+    if (c->flow != ELBO_FLOW_NONE) { /* the MC KL through the flow (one weight: no free bits) */
+        vae_flow_kl_backward(m, w, B, m->kl_scale[0]);
+    } else { /* latent: reparameterisation and the closed-form KL */
+        reparam_backward(w->dmu, w->dlogvar, w->dz, w->logvar, w->eps, nz);
+        kl_normal_dims_backward(w->dmu, w->dlogvar, w->mu, w->logvar, B, c->latent_dim, m->kl_scale);
+    }
     vae_encoder_backward(m, w, B);
+}
+
+void vae_posterior_centre(elbo_vae *m, vae_worker *w, int B)
+{
+    int flow = m->cfg.flow != ELBO_FLOW_NONE;
+    memcpy(vae_z0(w, flow), w->mu, sizeof(float) * (size_t)B * m->cfg.latent_dim);
+    if (flow) vae_flow_forward(m, w, B, 1, 0);
 }
 
 /* ----------------------------------------------------- batch-level calls */
@@ -585,7 +622,8 @@ static void reconstruct_chunk(elbo_vae *m, vae_worker *w, int row0, int n, void 
     int D = m->cfg.input_dim, Z = m->cfg.latent_dim;
     memcpy(w->x, a->x + (size_t)row0 * D, sizeof(float) * (size_t)n * D);
     vae_encode_forward(m, w, n);
-    memcpy(w->z, w->mu, (size_t)n * Z * sizeof(float));
+    vae_posterior_centre(m, w, n);
+    (void)Z;
     decode_loaded(m, w, n, a->out + (size_t)row0 * D);
 }
 

@@ -37,7 +37,9 @@
 #include "../util/common.h"
 #include "../util/rng.h"
 
-#define VAE_MAX_LAYERS (2 * ELBO_MAX_HIDDEN + 3)
+#define VAE_MAX_IAF 8      /* IAF steps */
+#define VAE_MAX_PLANAR 256 /* planar layers */
+#define VAE_MAX_LAYERS (2 * ELBO_MAX_HIDDEN + 4 + 2 * VAE_MAX_IAF)
 #define VAE_MAX_WORKERS 64
 
 /* A piece of the parameter buffer whose gradient is computed in one go:
@@ -51,7 +53,26 @@ typedef struct {
     int in, out;
     int transposed;      /* 1: W stored [in, out] */
     size_t w_off, b_off; /* offsets into params/grads */
+    const float *mask;   /* [out, in] 0/1 (MADE layers; owned by the model) or NULL */
 } vae_layer;
+
+/* A worker's buffers for the posterior stage (vae_flow.c), for up to cap
+ * rows; all NULL without a flow. */
+typedef struct {
+    float *head, *dhead; /* [cap, width] the encoder's flow head (planar: every
+                            layer's (u, w, b); IAF: the context) and its gradient */
+    float *fz;           /* [K, cap, Z]: the input of flow layer k (slab 0 = z0) */
+    float *dza, *dzb;    /* [cap, Z] gradient ping-pong */
+    double *ld, *dld;    /* [cap] sum of log|det J| per row, and d loss / d ld */
+    /* IAF step t: [z, ctx] [cap, Z + C], hidden [cap, H], (m, s) [cap, 2Z],
+     * the gradients at the hidden pre-activation and at (m, s), and the
+     * masked weights of the last forward pass */
+    float *icat[VAE_MAX_IAF], *ihid[VAE_MAX_IAF], *ims[VAE_MAX_IAF];
+    float *dipre[VAE_MAX_IAF], *dims[VAE_MAX_IAF];
+    float *wm_in[VAE_MAX_IAF], *wm_out[VAE_MAX_IAF];
+    float *dihid, *dicat; /* scratch of one step's backward */
+    float *buf;           /* the one allocation behind the float views */
+} vae_flow_work;
 
 /* One thread's share of a batch: activations for up to `cap` rows. */
 typedef struct {
@@ -81,6 +102,7 @@ typedef struct {
     double *kl_dims;  /* [Z] KL per latent dimension, summed over the rows */
     double iwae;      /* minus the IWAE bound, summed (IWAE objective only) */
     double *lw;       /* [cap] log importance weights, then normalised weights */
+    vae_flow_work f;  /* the posterior stage's buffers (flows only) */
 } vae_worker;
 
 struct elbo_vae {
@@ -89,6 +111,8 @@ struct elbo_vae {
     int n_layers;              /* 2L + 3 */
     vae_layer layers[VAE_MAX_LAYERS];
     int l_mu, l_logvar, l_out; /* indices of the special layers */
+    int l_flow, l_iaf;         /* the flow head and the first MADE layer, or -1 */
+    float *masks;              /* IAF: every MADE layer's mask (vae_flow.c) */
     size_t lv_off;             /* learned per-pixel log-variance [D] (Gaussian,
                                   learned variance) or (size_t)-1 */
     model_tensor tensors[2 * VAE_MAX_LAYERS + 1];
@@ -161,6 +185,38 @@ void vae_chunk_grad(elbo_vae *m, int nw, int c, float *dst);
 void vae_param_grads(elbo_vae *m, int nw, float *dst);
 void vae_zero_worker_grads(elbo_vae *m, int nw);
 
+
+/* The posterior stage (vae_flow.c); only called when cfg.flow is set.
+ * vae_flow_width: the flow head's width. Layout, masks and initialisation
+ * at creation; worker buffers; the passes:
+ *  - head forward/backward: h_enc[L-1] <-> f.head (B encoder rows);
+ *  - forward: f.fz slab 0 (z0, R rows) -> w->z, log-dets into f.ld; row r
+ *    uses example ex0 + r / rep's head row (rep samples per example);
+ *  - backward (training: ex0 = 0): w->dz and f.dld -> returns the gradient
+ *    at z0, head gradients into f.dhead (zeroed by vae_flow_zero_dgrads);
+ *  - the MC KL: per row (eps, w->z, f.ld of the last forward), summed, and
+ *    its gradient times scale through the flow and the reparameterisation
+ *    into dmu, dlogvar (w->dz holding the decoder's gradient). */
+int vae_flow_width(const elbo_vae_config *c);
+void vae_flow_layout(elbo_vae *m, void (*add)(elbo_vae *, const char *, int, int, int));
+int vae_flow_masks(elbo_vae *m);
+void vae_flow_init(elbo_vae *m);
+size_t vae_flow_carve(const elbo_vae *m, vae_flow_work *f, float *base, int cap);
+int vae_flow_worker_alloc(const elbo_vae *m, vae_flow_work *f, int cap);
+void vae_flow_worker_free(vae_flow_work *f);
+void vae_flow_head_forward(elbo_vae *m, vae_worker *w, int B);
+void vae_flow_head_backward(elbo_vae *m, vae_worker *w, int B);
+void vae_flow_forward(elbo_vae *m, vae_worker *w, int R, int rep, int ex0);
+const float *vae_flow_backward(elbo_vae *m, vae_worker *w, int R, int rep);
+void vae_flow_zero_dgrads(elbo_vae *m, vae_worker *w, int n_enc);
+double vae_flow_kl_row(const elbo_vae *m, const vae_worker *w, int r, const float *logvar);
+double vae_flow_kl_forward(elbo_vae *m, vae_worker *w, int B);
+void vae_flow_kl_backward(elbo_vae *m, vae_worker *w, int B, float scale);
+/* w->z = the posterior's centre for B encoded rows: mu, pushed through the
+ * flow when there is one (the eps = 0 path; reconstructions, active units). */
+void vae_posterior_centre(elbo_vae *m, vae_worker *w, int B);
+/* The base sample's buffer: f.fz slab 0 with a flow, else w->z. */
+static inline float *vae_z0(vae_worker *w, int flow) { return flow ? w->f.fz : w->z; }
 
 /* Internal API for tests and tools: the model interface and trainer of a
  * handle, worker t's buffers, a tensor's values in memory layout. */

@@ -83,6 +83,9 @@ static elbo_status vae_check_train(const model *base, const elbo_train_config *t
     const elbo_vae *m = (const elbo_vae *)base;
     if (!(tc->free_bits >= 0.0) || !isfinite(tc->free_bits))
         return elbo_fail(err, ELBO_ERR_ARG, "free_bits must be finite and >= 0");
+    if (tc->free_bits > 0.0 && m->cfg.flow != ELBO_FLOW_NONE)
+        return elbo_fail(err, ELBO_ERR_ARG,
+                         "free bits need a per-dimension KL, which a flow posterior does not have");
     if (tc->objective != ELBO_OBJ_ELBO && tc->objective != ELBO_OBJ_IWAE)
         return elbo_fail(err, ELBO_ERR_ARG, "unknown objective %d", (int)tc->objective);
     if (tc->samples < 1 || (tc->objective == ELBO_OBJ_ELBO && tc->samples != 1))
@@ -235,6 +238,7 @@ static elbo_status vae_eval(model *base, const elbo_dataset *ds, uint64_t seed, 
 static const char *const LIKELIHOODS[] = {"bernoulli", "gaussian", "gaussian-learned"};
 static const char *const ACTIVATIONS[] = {"relu", "tanh", "softplus"};
 static const char *const BINARIZATIONS[] = {"none", "static", "dynamic"};
+static const char *const FLOWS[] = {"none", "planar", "iaf"};
 #define N_OF(a) ((int)(sizeof a / sizeof a[0]))
 
 static int vae_config_to_meta(const model *base, elbo_kv *out)
@@ -247,6 +251,11 @@ static int vae_config_to_meta(const model *base, elbo_kv *out)
     n = model_meta_put(out, n, "activation", "%s", ACTIVATIONS[c->activation]);
     n = model_meta_put(out, n, "likelihood", "%s", LIKELIHOODS[c->likelihood]);
     n = model_meta_put(out, n, "binarize", "%s", BINARIZATIONS[c->binarize]);
+    if (c->flow != ELBO_FLOW_NONE) { /* absent: the diagonal Gaussian */
+        n = model_meta_put(out, n, "flow", "%s", FLOWS[c->flow]);
+        n = model_meta_put(out, n, "flow_len", "%d", c->flow_len);
+        if (c->flow == ELBO_FLOW_IAF) n = model_meta_put(out, n, "flow_hidden", "%d", c->flow_hidden);
+    }
     return n;
 }
 
@@ -271,6 +280,16 @@ elbo_status vae_config_from_meta(const char *(*get)(const void *src, const char 
     c->activation = (elbo_activation)a;
     c->likelihood = (elbo_likelihood)l;
     c->binarize = (elbo_binarize)b;
+    const char *fl = get(src, "flow");
+    int f = model_meta_lookup(fl, FLOWS, N_OF(FLOWS), ELBO_FLOW_NONE);
+    if (f < 0) return elbo_fail(err, ELBO_ERR_FORMAT, "%s: unknown flow '%s'", file, fl);
+    c->flow = (elbo_flow)f;
+    if (f != ELBO_FLOW_NONE &&
+        model_meta_pos_int(get(src, "flow_len"), "flow_len", file, &c->flow_len, err))
+        return ELBO_ERR_FORMAT;
+    if (f == ELBO_FLOW_IAF &&
+        model_meta_pos_int(get(src, "flow_hidden"), "flow_hidden", file, &c->flow_hidden, err))
+        return ELBO_ERR_FORMAT;
     if (model_meta_widths(hid, "hidden", file, c->hidden, &c->n_hidden, ELBO_MAX_HIDDEN, err))
         return ELBO_ERR_FORMAT;
     return elbo_vae_config_check(c, err);
@@ -288,7 +307,7 @@ static void vae_diagnose(model *base, const elbo_dataset *test, const double *te
     int active = elbo_vae_latent_stats(m, test, kd, NULL, NULL);
     size_t pos = (size_t)snprintf(json, json_cap, ",\"kl_weight\":%.6g,\"active_units\":%d",
                                   kl_weight, active);
-    if (kd && pos < json_cap) {
+    if (kd && pos < json_cap && m->cfg.flow == ELBO_FLOW_NONE) { /* a flow's KL has no dims */
         pos += (size_t)snprintf(json + pos, json_cap - pos, ",\"kl_dims\":[");
         for (int j = 0; j < Z && pos < json_cap; j++)
             pos += (size_t)snprintf(json + pos, json_cap - pos, "%s%.5f", j ? "," : "", kd[j]);

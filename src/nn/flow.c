@@ -1,0 +1,175 @@
+/* flow.c — planar and IAF flow ops (see flow.h for the math). Dot products
+ * and log-determinants are accumulated in double: a layer's terms are few,
+ * and K = 80 layers compound float rounding. */
+#include "flow.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "gemm.h"
+
+static double softplus_d(double a) { return a > 0 ? a + log1p(exp(-a)) : log1p(exp(a)); }
+static double sigmoid_d(double a)
+{
+    if (a >= 0) return 1.0 / (1.0 + exp(-a));
+    double e = exp(a);
+    return e / (1.0 + e);
+}
+
+static double dot(const float *a, const float *b, int n)
+{
+    double s = 0.0;
+    for (int j = 0; j < n; j++) s += (double)a[j] * b[j];
+    return s;
+}
+
+/* The constraint's scalars for one parameter row: w.u, m(w.u), |w|^2, and
+ * c = (m - w.u) / |w|^2, so that u^ = u + c w. */
+typedef struct {
+    double wu, mwu, ww, c;
+} planar_consts;
+
+static planar_consts planar_constants(const float *u, const float *w, int Z)
+{
+    planar_consts k;
+    k.wu = dot(w, u, Z);
+    k.mwu = -1.0 + softplus_d(k.wu);
+    k.ww = dot(w, w, Z);
+    k.c = (k.mwu - k.wu) / k.ww;
+    return k;
+}
+
+void planar_uhat(float *uhat, const float *par, int Z)
+{
+    const float *u = par, *w = par + Z;
+    planar_consts k = planar_constants(u, w, Z);
+    for (int j = 0; j < Z; j++) uhat[j] = (float)(u[j] + k.c * w[j]);
+}
+
+void planar_forward(float *zout, double *logdet, const float *zin, const float *par, int rows,
+                    int rep, int Z, int stride)
+{
+    for (int p0 = 0; p0 < rows; p0 += rep) {
+        const float *u = par + (long)(p0 / rep) * stride, *w = u + Z, b = u[2 * Z];
+        planar_consts k = planar_constants(u, w, Z);
+        int p1 = p0 + rep < rows ? p0 + rep : rows;
+        for (int r = p0; r < p1; r++) {
+            const float *z = zin + (long)r * Z;
+            float *o = zout + (long)r * Z;
+            double h = tanh(dot(w, z, Z) + b);
+            for (int j = 0; j < Z; j++) o[j] = (float)(z[j] + (u[j] + k.c * w[j]) * h);
+            logdet[r] += log1p((1.0 - h * h) * k.mwu);
+        }
+    }
+}
+
+void planar_backward(float *dzin, float *dpar, const float *dzout, const double *dlogdet,
+                     const float *zin, const float *par, int rows, int rep, int Z, int stride)
+{
+    for (int p0 = 0; p0 < rows; p0 += rep) {
+        long po = (long)(p0 / rep) * stride;
+        const float *u = par + po, *w = u + Z, b = u[2 * Z];
+        float *du = dpar + po, *dw = du + Z, *db = du + 2 * Z;
+        planar_consts k = planar_constants(u, w, Z);
+        int p1 = p0 + rep < rows ? p0 + rep : rows;
+        /* per parameter row: d/d(u^) summed over the rep rows, d/dm(w.u) */
+        double duh_w = 0.0, dmwu = 0.0; /* (sum of d u^) . w, and dm */
+        for (int r = p0; r < p1; r++) {
+            const float *z = zin + (long)r * Z, *g = dzout + (long)r * Z;
+            double h = tanh(dot(w, z, Z) + b), t = 1.0 - h * h, s = dlogdet ? dlogdet[r] : 0.0;
+            double det = 1.0 + t * k.mwu;
+            /* zout = z + u^ h: d u^ += g h, dh = g . u^ */
+            double dh = 0.0;
+            for (int j = 0; j < Z; j++) {
+                double uh = u[j] + k.c * w[j];
+                dh += (double)g[j] * uh;
+                du[j] += (float)(g[j] * h); /* d u^ part to u directly ... */
+                duh_w += g[j] * h * w[j];   /* ... and its dot with w for c */
+                dw[j] += (float)(k.c * g[j] * h);
+            }
+            /* logdet = log(1 + t m): d t = s m / det, dm += s t / det */
+            dh += s * (k.mwu / det) * (-2.0 * h);
+            dmwu += s * t / det;
+            double da = dh * t; /* h = tanh(a), a = w.z + b */
+            *db += (float)da;
+            for (int j = 0; j < Z; j++) {
+                if (dzin) dzin[(long)r * Z + j] += (float)(g[j] + da * w[j]);
+                dw[j] += (float)(da * z[j]);
+            }
+        }
+        /* u^ = u + c w, c = (m - wu) / ww: dc = (d u^) . w */
+        double dc = duh_w;
+        dmwu += dc / k.ww;
+        double dwu = -dc / k.ww, dww = -dc * (k.mwu - k.wu) / (k.ww * k.ww);
+        dwu += dmwu * sigmoid_d(k.wu); /* m = -1 + softplus(wu) */
+        for (int j = 0; j < Z; j++) {
+            du[j] += (float)(dwu * w[j]);
+            dw[j] += (float)(dwu * u[j] + 2.0 * dww * w[j]);
+        }
+    }
+}
+
+void made_masks(float *m_in, float *m_out, int Z, int C, int H, int reverse)
+{
+    int I = Z + C;
+    for (int k = 0; k < H; k++) {
+        int deg = Z > 1 ? 1 + k % (Z - 1) : 1;
+        for (int j = 0; j < Z; j++) {
+            int ord = reverse ? Z - j : j + 1;
+            m_in[(long)k * I + j] = deg >= ord ? 1.0f : 0.0f;
+            m_out[(long)j * H + k] = ord > deg ? 1.0f : 0.0f;
+            m_out[(long)(Z + j) * H + k] = ord > deg ? 1.0f : 0.0f;
+        }
+        for (int c = 0; c < C; c++) m_in[(long)k * I + Z + c] = 1.0f;
+    }
+}
+
+void masked_linear_forward(float *out, float *Wm, const float *in, const float *W, const float *M,
+                           const float *b, int B, int I, int O)
+{
+    long n = (long)O * I;
+    for (long i = 0; i < n; i++) Wm[i] = W[i] * M[i];
+    for (int r = 0; r < B; r++) memcpy(out + (long)r * O, b, sizeof(float) * (size_t)O);
+    /* out[B,O] += in[B,I] @ Wm^T */
+    elbo_matmul(out, in, Wm, B, O, I, 0, 1, 1.0f);
+}
+
+void masked_linear_backward_data(float *din, const float *dout, const float *Wm, int B, int I,
+                                 int O)
+{
+    elbo_matmul(din, dout, Wm, B, I, O, 0, 0, 1.0f); /* [B,O] @ [O,I] */
+}
+
+void iaf_gate_forward(float *zout, double *logdet, const float *zin, const float *ms, int rows,
+                      int Z)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *z = zin + (long)r * Z, *m = ms + (long)r * 2 * Z, *s = m + Z;
+        float *o = zout + (long)r * Z;
+        double ld = 0.0;
+        for (int j = 0; j < Z; j++) {
+            double sg = sigmoid_d(s[j]);
+            o[j] = (float)(sg * z[j] + (1.0 - sg) * m[j]);
+            ld -= softplus_d(-(double)s[j]); /* log sigmoid(s) */
+        }
+        logdet[r] += ld;
+    }
+}
+
+void iaf_gate_backward(float *dzin, float *dms, const float *dzout, const double *dlogdet,
+                       const float *zin, const float *ms, int rows, int Z)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *z = zin + (long)r * Z, *m = ms + (long)r * 2 * Z, *s = m + Z;
+        const float *g = dzout + (long)r * Z;
+        float *dm = dms + (long)r * 2 * Z, *ds = dm + Z;
+        double sl = dlogdet ? dlogdet[r] : 0.0;
+        for (int j = 0; j < Z; j++) {
+            double sg = sigmoid_d(s[j]);
+            if (dzin) dzin[(long)r * Z + j] += (float)(g[j] * sg);
+            dm[j] += (float)(g[j] * (1.0 - sg));
+            /* d sigma/ds = sg (1 - sg); d log sigma/ds = 1 - sg */
+            ds[j] += (float)(g[j] * (z[j] - m[j]) * sg * (1.0 - sg) + sl * (1.0 - sg));
+        }
+    }
+}
