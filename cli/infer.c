@@ -60,7 +60,7 @@ static int write_rows(const char *S, const char *out, const float *x, int n, int
 }
 
 /* The latents a sample decoded, as float32 .npy [n, latent]. */
-static int write_latents(const elbo_vae *m, int n, uint64_t seed, const char *path)
+static int write_latents(elbo_vae *m, int n, uint64_t seed, const char *path)
 {
     int Z = elbo_vae_get_config(m)->latent_dim;
     float *z = malloc(sizeof(float) * (size_t)n * Z);

@@ -86,6 +86,16 @@ static void train_help(void)
            "                       gaussian-learned (a learned variance per pixel)\n"
            "  --binarize B         none (grey levels, default), static or dynamic\n"
            "  --activation A       relu (default), tanh or softplus\n"
+           "  --flow F             the posterior: none (diagonal Gaussian, default), planar\n"
+           "                       (Rezende and Mohamed 2015) or iaf (Kingma et al. 2016);\n"
+           "                       the KL is then a Monte Carlo estimate (docs/flows.md)\n"
+           "  --flow-len K         planar layers (default 10, at most 256) or IAF steps\n"
+           "                       (default 2, at most 8)\n"
+           "  --flow-hidden H      iaf: MADE width and context size (default 4 x latent)\n"
+           "  --latent2 N          a second stochastic layer z2 of N units above z1 (the\n"
+           "                       --latent ones; Burda et al. 2015): q(z2|z1), p(z1|z2),\n"
+           "                       the prior on z2, samples drawn top-down\n"
+           "  --hidden2 LIST       its hidden widths, in q(z2|z1)'s order (default 100,100)\n"
            "  --objective O        elbo (default) or iwae (importance-weighted bound)\n"
            "  --samples K          the IWAE's K (default 1); the model then holds\n"
            "                       batch x K rows of activations\n"
@@ -354,8 +364,16 @@ static void vae_header(const train_opts *o, void *mv, int n_train)
     const elbo_vae_config *c = elbo_vae_get_config(mv);
     printf("elbo %s: training %d", elbo_version(), c->input_dim);
     for (int i = 0; i < c->n_hidden; i++) printf("-%d", c->hidden[i]);
-    printf("-%d VAE (%zu parameters) on %d images from %s, batch %d, lr %g", c->latent_dim,
-           elbo_vae_num_params(mv), n_train, o->data, o->tc.batch_size, o->tc.lr);
+    static const char *const flows[] = {"", " with a planar flow", " with IAF"};
+    printf("-%d VAE%s", c->latent_dim, flows[c->flow]);
+    if (c->flow != ELBO_FLOW_NONE) printf(" (K = %d)", c->flow_len);
+    if (c->latent2) {
+        printf(" with z2: %d", c->latent_dim);
+        for (int i = 0; i < c->n_hidden2; i++) printf("-%d", c->hidden2[i]);
+        printf("-%d", c->latent2);
+    }
+    printf(" (%zu parameters) on %d images from %s, batch %d, lr %g", elbo_vae_num_params(mv),
+           n_train, o->data, o->tc.batch_size, o->tc.lr);
 }
 
 /* A fresh VAE, or the checkpoint in o->out (train_model in cmds.h). */

@@ -13,12 +13,13 @@
 
 enum { M2_LABELLED_BATCH = 10 }; /* m2: labelled rows per batch by default */
 
-enum { T_STR, T_LONG, T_INT, T_U64, T_DBL, T_FLAG, T_ENUM, T_HIDDEN, T_CKPT };
+enum { T_STR, T_LONG, T_INT, T_U64, T_DBL, T_FLAG, T_ENUM, T_HIDDEN, T_HIDDEN2, T_CKPT };
 
 static const char *const LIKS[] = {"bernoulli", "gaussian", "gaussian-learned", NULL};
 static const char *const BINS[] = {"none", "static", "dynamic", NULL};
 static const char *const ACTS[] = {"relu", "tanh", "softplus", NULL};
 static const char *const OBJS[] = {"elbo", "iwae", NULL};
+static const char *const FLOWS[] = {"none", "planar", "iaf", NULL};
 static const char *const KINDS[] = {"vae", "bnn", "lda", "m2", NULL};
 static const char *const METHODS[] = {"online", "batch", NULL};
 static const char *const KLWS[] = {"uniform", "blundell", NULL};
@@ -79,6 +80,11 @@ static const opt_def OPTS[] = {
     {"label-seed", "label_seed", T_U64, OFF(label_seed), 0, 0, 0, NULL, K_M2},
     {"labelled-batch", "labelled_batch", T_INT, OFF(tc.labelled_batch), 1, 65535, 0, NULL, K_M2},
     {"m1", "m1", T_STR, OFF(m1), 0, 0, 0, NULL, K_M2},
+    {"flow", "flow", T_ENUM, OFF(cfg.flow), 0, 0, 0, FLOWS, K_VAE},
+    {"flow-len", "flow_len", T_INT, OFF(cfg.flow_len), 1, 256, 0, NULL, K_VAE},
+    {"flow-hidden", "flow_hidden", T_INT, OFF(cfg.flow_hidden), 1, 1 << 20, 0, NULL, K_VAE},
+    {"latent2", "latent2", T_INT, OFF(cfg.latent2), 1, 65536, 0, NULL, K_VAE},
+    {"hidden2", "hidden2", T_HIDDEN2, OFF(cfg), 0, 0, 0, NULL, K_VAE},
     {"objective", "objective", T_ENUM, OFF(tc.objective), 0, 0, 0, OBJS, K_VAE},
     {"samples", "samples", T_INT, OFF(tc.samples), 1, 100000, 0, NULL, K_VAE},
     {"prior-sigma", "prior_sigma", T_DBL, OFF(bcfg.prior_sigma), 0, 1e6, 1, NULL, K_BNN},
@@ -138,6 +144,13 @@ static int set_opt(train_opts *o, const opt_def *d, const char *v)
     case T_DBL: return arg_double("train", flag, v, d->lo, d->hi, d->open_lo, (double *)p);
     case T_FLAG: *(int *)p = strcmp(v, "0") != 0; return 0;
     case T_HIDDEN: return arg_hidden("train", flag, v, (elbo_vae_config *)p);
+    case T_HIDDEN2: { /* the same list syntax, into hidden2 */
+        elbo_vae_config *c = p, t = *c;
+        if (arg_hidden("train", flag, v, &t)) return -1;
+        c->n_hidden2 = t.n_hidden;
+        memcpy(c->hidden2, t.hidden, sizeof c->hidden2);
+        return 0;
+    }
     case T_ENUM:
         for (int i = 0; d->names[i]; i++)
             if (!strcmp(v, d->names[i])) {
@@ -176,6 +189,13 @@ static void get_opt(const train_opts *o, const opt_def *d, char *buf, size_t cap
         buf[0] = 0;
         for (int i = 0; i < c->n_hidden; i++)
             snprintf(buf + strlen(buf), cap - strlen(buf), "%s%d", i ? "," : "", c->hidden[i]);
+        break;
+    }
+    case T_HIDDEN2: {
+        const elbo_vae_config *c = p;
+        buf[0] = 0;
+        for (int i = 0; i < c->n_hidden2; i++)
+            snprintf(buf + strlen(buf), cap - strlen(buf), "%s%d", i ? "," : "", c->hidden2[i]);
         break;
     }
     default: snprintf(buf, cap, "%s", o->ckpt); break;
@@ -229,6 +249,12 @@ static void kind_defaults(train_opts *o)
         if (!o->given[opt_index("out")]) o->out = "runs/m2";
         return;
     }
+    if (o->kind == TRAIN_VAE && o->cfg.flow != ELBO_FLOW_NONE && !o->given[opt_index("flow-len")])
+        o->cfg.flow_len = o->cfg.flow == ELBO_FLOW_PLANAR ? 10 : 2; /* planar K 10, IAF 2 steps */
+    if (o->kind == TRAIN_VAE && o->cfg.latent2 && !o->given[opt_index("hidden2")]) {
+        o->cfg.n_hidden2 = 2; /* Burda et al.'s 100-100 */
+        o->cfg.hidden2[0] = o->cfg.hidden2[1] = 100;
+    }
     if (o->kind != TRAIN_BNN) return;
     if (!o->given[opt_index("hidden")]) {
         o->cfg.n_hidden = o->bcfg.n_hidden;
@@ -269,6 +295,22 @@ static int check_combinations(const train_opts *o)
         (tc->kl_warmup_epochs || tc->kl_cycle_epochs || tc->free_bits > 0 || tc->beta != 1.0))
         return usage_error("train", "--objective iwae cannot be combined with --beta, --kl-* or "
                                     "--free-bits");
+    if (o->cfg.flow == ELBO_FLOW_NONE && (o->given[opt_index("flow-len")] || o->given[opt_index("flow-hidden")]))
+        return usage_error("train", "--flow-len and --flow-hidden need --flow planar or --flow iaf");
+    if (o->cfg.flow == ELBO_FLOW_PLANAR && o->given[opt_index("flow-hidden")])
+        return usage_error("train", "--flow-hidden is for --flow iaf (a planar layer has no hidden units)");
+    if (o->cfg.flow == ELBO_FLOW_IAF && o->cfg.flow_len > 8)
+        return usage_error("train", "--flow iaf takes at most 8 steps (--flow-len 1..8)");
+    if (!o->cfg.latent2 && o->given[opt_index("hidden2")])
+        return usage_error("train", "--hidden2 needs --latent2 N (a second stochastic layer)");
+    if (o->cfg.latent2 && o->cfg.flow != ELBO_FLOW_NONE)
+        return usage_error("train", "--flow and --latent2 do not combine");
+    if (o->cfg.latent2 && tc->free_bits > 0)
+        return usage_error("train", "--free-bits needs a per-dimension KL of N(0, I), which "
+                                    "--latent2 does not give");
+    if (o->cfg.flow != ELBO_FLOW_NONE && tc->free_bits > 0)
+        return usage_error("train", "--free-bits needs a per-dimension KL, which a --flow posterior "
+                                    "does not have");
     if (o->resume && o->force) return usage_error("train", "--resume and --force exclude each other");
     if (o->val && o->val_fraction > 0) return usage_error("train", "--val and --val-fraction exclude each other");
     if (o->val_fraction >= 1) return usage_error("train", "--val-fraction must be below 1");

@@ -240,6 +240,13 @@ typedef struct {
     elbo_flow flow;               /* NONE (default): the diagonal Gaussian */
     int flow_len;                 /* planar layers (1..256) or IAF steps (1..8) */
     int flow_hidden;              /* IAF: MADE width and context size (0: 4 x latent_dim) */
+    /* A second stochastic layer (Burda et al. 2015; 0: none): z1 (latent_dim)
+     * -> hidden2 -> z2 (latent2) in q(z2|z1), and the mirror z2 -> hidden2
+     * reversed -> (mean, log-variance) of p(z1|z2); the prior N(0, I) is on
+     * z2 and samples are drawn top-down. Not combined with a flow. */
+    int latent2;
+    int n_hidden2;                /* 1..ELBO_MAX_HIDDEN when latent2 > 0 */
+    int hidden2[ELBO_MAX_HIDDEN]; /* widths, in q(z2|z1)'s order */
 } elbo_vae_config;
 
 /** Fills c with the reference model: 784-400-20, Bernoulli, max_batch 128,
@@ -406,7 +413,7 @@ ELBO_API void elbo_vae_decode(elbo_vae *m, const float *z, int B, float *out);
 ELBO_API void elbo_vae_sample(elbo_vae *m, int n, uint64_t seed, float *out);
 /** The latents elbo_vae_sample(m, n, seed, ...) decodes, into z [n, latent_dim]:
  *  elbo_vae_decode of them gives its output exactly. */
-ELBO_API void elbo_vae_sample_latents(const elbo_vae *m, int n, uint64_t seed, float *z);
+ELBO_API void elbo_vae_sample_latents(elbo_vae *m, int n, uint64_t seed, float *z);
 
 /** Encodes x, takes z = mu (the posterior mean) and decodes it into out. */
 ELBO_API void elbo_vae_reconstruct(elbo_vae *m, const float *x, int B, float *out);

@@ -417,6 +417,69 @@ static void check_mask_gradient(void)
     elbo_vae_free(m);
 }
 
+/* The two-stochastic-layer VAE (vae_hier.c): every tensor, ELBO and IWAE.
+ * The noise is z1's rows then z2's, as the fixture hook lays it out. */
+static double L_hier(void *c)
+{
+    vae_ctx *v = c;
+    vae_worker *w = vae_worker_of(v->m, 0);
+    const elbo_vae_config *cf = elbo_vae_get_config(v->m);
+    int K = v->K ? v->K : 1, R = v->B * K;
+    memcpy(w->x, v->x, sizeof(float) * v->B * cf->input_dim);
+    memcpy(w->eps, v->eps, sizeof(float) * R * cf->latent_dim);
+    memcpy(w->h.eps2, v->eps + R * cf->latent_dim, sizeof(float) * R * cf->latent2);
+    if (v->K) {
+        vae_forward_iwae(v->m, w, v->B, v->K);
+        return w->iwae;
+    }
+    vae_forward(v->m, w, v->B);
+    return w->recon + w->kl;
+}
+
+static void check_vae_hier(int n_hidden2, elbo_activation act, int K)
+{
+    elbo_vae_config c;
+    elbo_vae_config_default(&c);
+    c.input_dim = 10;
+    c.latent_dim = 4;
+    c.hidden[0] = 7;
+    c.latent2 = 3;
+    c.n_hidden2 = n_hidden2;
+    c.hidden2[0] = 5;
+    c.hidden2[1] = 6;
+    c.max_batch = 8;
+    c.threads = 1;
+    c.activation = act;
+    elbo_error err;
+    elbo_vae *m = elbo_vae_create(&c, 11, &err);
+    CHECK(m != NULL, "%s", err.msg);
+    if (!m) return;
+    int B = K ? 2 : 4, R = B * (K ? K : 1);
+    float x[8 * 10], eps[8 * 7];
+    for (int i = 0; i < B * 10; i++) x[i] = (float)elbo_rng_uniform(&rng);
+    fd_fill_normal(&rng, eps, R * 7, 1);
+    vae_ctx v = {m, x, eps, B, K};
+    double L = L_hier(&v);
+    vae_worker *w = vae_worker_of(m, 0);
+    if (K) vae_backward_iwae(m, w, B, K);
+    else vae_backward(m, w, B);
+    CHECK(K || fabs(w->kl - (w->h.kl1 + w->h.kl2)) < 1e-9 * (1 + fabs(L)), "kl != kl_z1 + kl_z2");
+    model *mb = vae_base(m);
+    float *g = malloc(sizeof(float) * mb->n_params);
+    vae_param_grads(m, 1, g);
+    char what[96];
+    int hier_tensors = 0;
+    for (int ti = 0; ti < mb->n_tensors; ti++) {
+        const model_tensor *t = &mb->tensors[ti];
+        snprintf(what, sizeof what, "hier(L2=%d,act%d,K=%d).%s", n_hidden2, (int)act, K, t->name);
+        hier_tensors += !strncmp(t->name, "q2_", 3) || !strncmp(t->name, "p1_", 3);
+        fd_check_h(what, mb->params + t->off, g + t->off, (long)t->n, L_hier, &v, 1e-3, DETECT_KINKS);
+    }
+    CHECK(hier_tensors == 4 * (n_hidden2 + 2), "%d second-layer tensors", hier_tensors);
+    free(g);
+    elbo_vae_free(m);
+}
+
 int main(void)
 {
     elbo_rng_seed(&rng, 515);
@@ -434,5 +497,8 @@ int main(void)
     check_vae_flow(ELBO_FLOW_IAF, 1, 1, ELBO_ACT_TANH, 0);
     check_vae_flow(ELBO_FLOW_IAF, 3, 2, ELBO_ACT_SOFTPLUS, 0);
     check_vae_flow(ELBO_FLOW_IAF, 2, 1, ELBO_ACT_TANH, 2);
+    check_vae_hier(1, ELBO_ACT_TANH, 0);
+    check_vae_hier(2, ELBO_ACT_RELU, 0);
+    check_vae_hier(2, ELBO_ACT_TANH, 3);
     return check_summary("test_flow");
 }

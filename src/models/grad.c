@@ -68,6 +68,7 @@ static void layer_io(const elbo_vae *m, const vae_worker *w, int li, const float
                      const float **dout, int *rows)
 {
     int L = m->cfg.n_hidden;
+    if (vae_hier_layer_io(m, w, li, in, dout, rows)) return; /* the second layer's stacks */
     if (li < L) { /* encoder layer li */
         *in = li ? w->h_enc[li - 1] : w->x;
         *dout = w->dpre_enc[li];

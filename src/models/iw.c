@@ -31,7 +31,7 @@ static double iw_one(elbo_vae *m, vae_worker *w, int e, int K, uint64_t key)
     for (int k0 = 0; k0 < K; k0 += mb) {
         int n = K - k0 < mb ? K - k0 : mb;
         double lw[1024];
-        int flow = m->cfg.flow != ELBO_FLOW_NONE;
+        int flow = m->cfg.flow != ELBO_FLOW_NONE, hier = m->cfg.latent2 > 0;
         for (int r = 0; r < n; r++) {
             /* log p(z) - log q(z|x) = -z^2/2 + eps^2/2 + sum(logvar)/2 (the
              * 2 pi terms cancel) */
@@ -40,9 +40,15 @@ static double iw_one(elbo_vae *m, vae_worker *w, int e, int K, uint64_t key)
             for (int j = 0; j < Z; j++) {
                 float eps = (float)elbo_rng_normal(&rng);
                 z[j] = mu[j] + sd[j] * eps;
-                s += flow ? 0.5 * (double)eps * eps : 0.5 * ((double)eps * eps - (double)z[j] * z[j]);
+                s += flow || hier ? 0.5 * (double)eps * eps
+                                  : 0.5 * ((double)eps * eps - (double)z[j] * z[j]);
             }
             lw[r] = s;
+        }
+        if (hier) { /* z2 ~ q(z2|z1) for each z1; the prior of z1 is p(z1|z2) */
+            elbo_rng_normal_fill(&rng, w->h.eps2, (long)n * m->cfg.latent2);
+            vae_hier_forward(m, w, n, n, 1);
+            for (int r = 0; r < n; r++) lw[r] -= w->h.lr[r];
         }
         if (flow) { /* z_K = f(z0); log q gains -log|det J| */
             vae_flow_forward(m, w, n, n, e);

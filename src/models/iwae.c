@@ -29,6 +29,8 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
         }
     }
     if (flow) vae_flow_forward(m, w, R, K, 0);
+    int hier = m->cfg.latent2 > 0;
+    if (hier) vae_hier_forward(m, w, R, K, 1);
     vae_decode_forward(m, w, R);
     double kl_mc = 0.0;
     double rec_sum = 0.0, bound = 0.0;
@@ -44,7 +46,12 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
             double rec;
             vae_recon_forward(m, w->probs + r * D, w->logits + r * D, x, 0, 1, &rec);
             double lw = -rec + half_lv;
-            for (int j = 0; j < Z; j++) lw += 0.5 * ((double)e[j] * e[j] - (double)z[j] * z[j]);
+            if (hier) { /* the prior of z1 is p(z1|z2); z2's own terms */
+                for (int j = 0; j < Z; j++) lw += 0.5 * (double)e[j] * e[j];
+                lw -= w->h.lr[r];
+            } else {
+                for (int j = 0; j < Z; j++) lw += 0.5 * ((double)e[j] * e[j] - (double)z[j] * z[j]);
+            }
             if (flow) {
                 lw += w->f.ld[r];
                 kl_mc += vae_flow_kl_row(m, w, (int)r, lv) / K;
@@ -62,7 +69,9 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
         }
     }
     w->recon = rec_sum;
-    w->kl = flow ? kl_mc : kl_normal_dims_forward(w->kl_dims, w->mu, w->logvar, n, Z);
+    w->kl = flow ? kl_mc
+            : hier ? w->h.kl1 + w->h.kl2
+                   : kl_normal_dims_forward(w->kl_dims, w->mu, w->logvar, n, Z);
     w->iwae = bound;
 }
 
@@ -78,12 +87,15 @@ void vae_backward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
     }
     vae_decoder_backward(m, w, R);
     int flow = m->cfg.flow != ELBO_FLOW_NONE;
-    for (long r = 0; r < R; r++) {
-        float wt = (float)w->lw[r], *dz = w->dz + r * Z;
-        const float *z = w->z + r * Z;
-        for (int j = 0; j < Z; j++) dz[j] += wt * z[j]; /* the prior's -|z|^2/2 */
-        if (flow) w->f.dld[r] = -w->lw[r];               /* the flow's +log|det J| */
-    }
+    if (m->cfg.latent2) /* -log p(z1|z2) and z2's terms, weighted */
+        vae_hier_backward(m, w, R, K, 1, 0.0f, w->lw);
+    else
+        for (long r = 0; r < R; r++) {
+            float wt = (float)w->lw[r], *dz = w->dz + r * Z;
+            const float *z = w->z + r * Z;
+            for (int j = 0; j < Z; j++) dz[j] += wt * z[j]; /* the prior's -|z|^2/2 */
+            if (flow) w->f.dld[r] = -w->lw[r];               /* the flow's +log|det J| */
+        }
     const float *dz0 = flow ? vae_flow_backward(m, w, R, K) : w->dz;
     for (int i = 0; i < n; i++) {
         float *dmu = w->dmu + (long)i * Z, *dlv = w->dlogvar + (long)i * Z;

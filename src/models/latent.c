@@ -6,7 +6,11 @@
  * Cov_x(f(mu(x)))_jj > 0.01, f(mu) being z_K on the eps = 0 path (for a
  * collapsed unit q(z|x) is the prior whatever x, so f(mu(x)) is constant).
  * The per-dimension KL stays that of the base q0 against the prior: the
- * flow's KL does not split by dimension (docs/flows.md). */
+ * flow's KL does not split by dimension (docs/flows.md).
+ *
+ * With a second stochastic layer, z1's statistics are those of q(z1|x)
+ * (its KL against N(0, I), not against p(z1|z2)), and z2's those of
+ * q(z2|z1 = mu1(x)), the means path. */
 #include <math.h>
 #include <string.h>
 
@@ -15,10 +19,11 @@
 #include "../nn/ops.h"
 #include "vae_internal.h"
 
-int elbo_vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, double *kl, double *mu_var,
-                          elbo_error *err)
+int vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, int layer, double *kl, double *mu_var,
+                     elbo_error *err)
 {
-    int Z = m->cfg.latent_dim, mb = m->cfg.max_batch;
+    ELBO_ASSERT(layer == 1 || (layer == 2 && m->cfg.latent2));
+    int Z = layer == 1 ? m->cfg.latent_dim : m->cfg.latent2, mb = m->cfg.max_batch;
     if (vae_check_dataset(m, ds, err)) return -1;
     int n_chunks = (ds->n + mb - 1) / mb;
     /* per chunk: KL_j, sum mu_j, sum mu_j^2 (combined in chunk order, so the
@@ -36,9 +41,17 @@ int elbo_vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, double *kl, doubl
         vae_load_rows(m, w, NULL, ds, NULL, start, B, 0, 1);
         vae_encode_forward(m, w, B);
         double *a = acc + (size_t)c * 3 * Z;
-        kl_normal_dims_forward(a, w->mu, w->logvar, B, Z);
-        /* the posterior's centre: mu, or with a flow mu pushed through it */
+        /* the posterior's centre: mu, or with a flow mu pushed through it;
+         * z2: the mean of q(z2|z1 = mu1) */
         const float *ctr = w->mu;
+        if (layer == 2) {
+            memcpy(w->z, w->mu, sizeof(float) * (size_t)B * m->cfg.latent_dim);
+            vae_hier_q2_forward(m, w, B);
+            ctr = w->h.mu2;
+            kl_normal_dims_forward(a, w->h.mu2, w->h.lv2, B, Z);
+        } else {
+            kl_normal_dims_forward(a, w->mu, w->logvar, B, Z);
+        }
         if (m->cfg.flow != ELBO_FLOW_NONE) {
             vae_posterior_centre(m, w, B);
             ctr = w->z;
@@ -66,4 +79,10 @@ int elbo_vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, double *kl, doubl
     }
     free(acc);
     return active;
+}
+
+int elbo_vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, double *kl, double *mu_var,
+                          elbo_error *err)
+{
+    return vae_latent_stats(m, ds, 1, kl, mu_var, err);
 }

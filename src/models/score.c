@@ -33,11 +33,13 @@ elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind 
             elbo_rng rng;
             elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)c);
             elbo_rng_normal_fill(&rng, w->eps, (long)B * Z);
+            if (m->cfg.latent2) elbo_rng_normal_fill(&rng, w->h.eps2, (long)B * m->cfg.latent2);
             vae_forward(m, w, B);
             vae_recon_forward(m, w->probs, w->logits, w->x, D, B, scores + start);
             for (int r = 0; r < B; r++)
                 scores[start + r] += m->cfg.flow != ELBO_FLOW_NONE
                     ? vae_flow_kl_row(m, w, r, w->logvar + (long)r * Z)
+                    : m->cfg.latent2 ? w->h.lr[r]
                     : kl_normal_forward(w->mu + (long)r * Z, w->logvar + (long)r * Z, Z);
         } else {
             vae_encode_forward(m, w, B);

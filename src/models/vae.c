@@ -63,6 +63,17 @@ elbo_status elbo_vae_config_check(const elbo_vae_config *c, elbo_error *err)
                          c->flow_hidden, MAX_WIDTH);
     if (c->flow == ELBO_FLOW_IAF && c->latent_dim < 2)
         return elbo_fail(err, ELBO_ERR_ARG, "IAF needs latent_dim >= 2");
+    if (c->latent2 < 0 || c->latent2 > MAX_WIDTH)
+        return elbo_fail(err, ELBO_ERR_ARG, "latent2 %d out of range 0..%d", c->latent2, MAX_WIDTH);
+    if (c->latent2 && (c->n_hidden2 < 1 || c->n_hidden2 > ELBO_MAX_HIDDEN))
+        return elbo_fail(err, ELBO_ERR_ARG, "number of second-layer hidden layers %d out of range 1..%d",
+                         c->n_hidden2, ELBO_MAX_HIDDEN);
+    for (int i = 0; c->latent2 && i < c->n_hidden2; i++)
+        if (c->hidden2[i] < 1 || c->hidden2[i] > MAX_WIDTH)
+            return elbo_fail(err, ELBO_ERR_ARG, "second-layer hidden %d width %d out of range 1..%d",
+                             i + 1, c->hidden2[i], MAX_WIDTH);
+    if (c->latent2 && c->flow != ELBO_FLOW_NONE)
+        return elbo_fail(err, ELBO_ERR_ARG, "a flow and a second stochastic layer do not combine");
     if (c->threads < 0 || c->threads > VAE_MAX_WORKERS)
         return elbo_fail(err, ELBO_ERR_ARG, "threads %d out of range 0..%d", c->threads,
                          VAE_MAX_WORKERS);
@@ -110,6 +121,7 @@ static void build_layout(elbo_vae *m)
     m->l_out = m->n_layers;
     add_layer(m, name, c->hidden[0], D, 0);
     vae_flow_layout(m, add_layer);
+    vae_hier_layout(m, add_layer);
     m->lv_off = (size_t)-1;
     if (c->likelihood == ELBO_LIK_GAUSSIAN_LEARNED) { /* log-variance per pixel, starts at 0 */
         m->lv_off = m->base.n_params;
@@ -190,6 +202,7 @@ static void worker_free(vae_worker *w)
     free(w->kl_dims);
     free(w->lw);
     vae_flow_worker_free(&w->f);
+    vae_hier_worker_free(&w->h);
     memset(w, 0, sizeof *w);
 }
 
@@ -204,7 +217,7 @@ static int worker_alloc(const elbo_vae *m, vae_worker *w)
     int xs_bad = sparse_batch_alloc(&w->xs, w->cap, m->cfg.input_dim, 0);
     w->kl_dims = calloc((size_t)m->cfg.latent_dim, sizeof(double));
     w->lw = calloc((size_t)w->cap, sizeof(double));
-    int f_bad = vae_flow_worker_alloc(m, &w->f, w->cap);
+    int f_bad = vae_flow_worker_alloc(m, &w->f, w->cap) || vae_hier_worker_alloc(m, &w->h, w->cap);
     if (!w->kl_dims || !w->lw || !w->act || !w->dact || !w->grads || xs_bad || f_bad) {
         worker_free(w);
         return -1;
@@ -286,12 +299,14 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
     /* the workers call OpenBLAS concurrently; its own threads would only
      * compete with them for the cores */
     elbo_blas_single_thread();
-    m->base.ops = &vae_ops;
+    m->base.ops = c->latent2 ? &vae_hier_ops : &vae_ops;
     m->cfg = *c;
     for (int i = c->n_hidden; i < ELBO_MAX_HIDDEN; i++) m->cfg.hidden[i] = 0;
     if (c->flow == ELBO_FLOW_NONE) m->cfg.flow_len = m->cfg.flow_hidden = 0;
     if (c->flow != ELBO_FLOW_IAF) m->cfg.flow_hidden = 0;
     else if (c->flow_hidden == 0) m->cfg.flow_hidden = 4 * c->latent_dim;
+    if (!c->latent2) m->cfg.n_hidden2 = 0;
+    for (int i = m->cfg.n_hidden2; i < ELBO_MAX_HIDDEN; i++) m->cfg.hidden2[i] = 0;
     build_layout(m);
     build_tensors(m);
     m->base.max_rows = c->max_batch;
@@ -299,7 +314,9 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * c->latent_dim, sizeof(float));
     m->kl_scale = elbo_calloc_aligned((size_t)c->latent_dim, sizeof(float));
     m->kl_batch = calloc((size_t)c->latent_dim, sizeof(double));
-    elbo_status st = !m->eps_step || !m->kl_scale || !m->kl_batch || vae_flow_masks(m)
+    if (c->latent2) m->eps2_step = elbo_calloc_aligned((size_t)c->max_batch * c->latent2, sizeof(float));
+    elbo_status st = !m->eps_step || !m->kl_scale || !m->kl_batch || vae_flow_masks(m) ||
+                                 (c->latent2 && !m->eps2_step)
                          ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the step's noise")
                          : model_setup(&m->base, &m->tr, list_cb, m, c->threads, seed, init_cb, err);
     if (st) {
@@ -322,6 +339,7 @@ void elbo_vae_free(elbo_vae *m)
     elbo_free_aligned(m->kl_scale);
     free(m->kl_batch);
     free(m->masks);
+    elbo_free_aligned(m->eps2_step);
     trainer_free(&m->tr);
     free(m);
 }
@@ -395,11 +413,14 @@ void vae_forward(elbo_vae *m, vae_worker *w, int B)
     vae_encode_forward(m, w, B);
     reparam_forward(vae_z0(w, flow), w->mu, w->logvar, w->eps, nz);
     if (flow) vae_flow_forward(m, w, B, 1, 0);
+    if (m->cfg.latent2) vae_hier_forward(m, w, B, 1, 0);
     vae_decode_forward(m, w, B);
     w->recon = vae_recon_forward(m, w->probs, w->logits, w->x, m->cfg.input_dim, B, NULL);
     (void)nx;
     if (flow) /* per-dimension KL is not defined: the flow mixes dimensions */
         w->kl = vae_flow_kl_forward(m, w, B);
+    else if (m->cfg.latent2) /* one sample for z1 (its prior is p(z1|z2)), closed form for z2 */
+        w->kl = w->h.kl1 + w->h.kl2;
     else
         w->kl = kl_normal_dims_forward(w->kl_dims, w->mu, w->logvar, B, m->cfg.latent_dim);
 }
@@ -462,6 +483,7 @@ void vae_zero_dgrads(elbo_vae *m, vae_worker *w, int n_enc, int n_dec)
     memset(w->dz, 0, sizeof(float) * (size_t)n_dec * c->latent_dim);
     memset(w->dlogits, 0, sizeof(float) * (size_t)n_dec * c->input_dim);
     if (m->l_flow >= 0) vae_flow_zero_dgrads(m, w, n_enc);
+    if (c->latent2) vae_hier_zero_dgrads(m, w, n_dec);
 }
 
 /* Backward through the layers computes the activations' gradients only;
@@ -512,6 +534,11 @@ void vae_backward(elbo_vae *m, vae_worker *w, int B)
     vae_decoder_backward(m, w, B);
     if (c->flow != ELBO_FLOW_NONE) { /* the MC KL through the flow (one weight: no free bits) */
         vae_flow_kl_backward(m, w, B, m->kl_scale[0]);
+    } else if (c->latent2) { /* both layers' KL terms into dz1, then z1's q0 part */
+        float s = m->kl_scale[0];
+        vae_hier_backward(m, w, B, 1, 0, s, NULL);
+        reparam_backward(w->dmu, w->dlogvar, w->dz, w->logvar, w->eps, nz);
+        for (long i = 0; i < nz; i++) w->dlogvar[i] -= 0.5f * s;
     } else { /* latent: reparameterisation and the closed-form KL */
         reparam_backward(w->dmu, w->dlogvar, w->dz, w->logvar, w->eps, nz);
         kl_normal_dims_backward(w->dmu, w->dlogvar, w->mu, w->logvar, B, c->latent_dim, m->kl_scale);
@@ -596,17 +623,26 @@ static void sample_chunk(elbo_vae *m, vae_worker *w, int row0, int n, void *arg)
     /* one PRNG stream per chunk: samples do not depend on the thread count */
     elbo_rng rng;
     elbo_rng_seed(&rng, a->seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(row0 / m->cfg.max_batch));
-    elbo_rng_normal_fill(&rng, w->z, (long)n * m->cfg.latent_dim);
+    if (m->cfg.latent2) /* top-down: z2 ~ N(0, I), z1 ~ p(z1|z2) */
+        vae_hier_top_down(m, w, n, &rng);
+    else
+        elbo_rng_normal_fill(&rng, w->z, (long)n * m->cfg.latent_dim);
     decode_loaded(m, w, n, a->out + (size_t)row0 * m->cfg.input_dim);
 }
 
-void elbo_vae_sample_latents(const elbo_vae *m, int n, uint64_t seed, float *z)
+void elbo_vae_sample_latents(elbo_vae *m, int n, uint64_t seed, float *z)
 {
     int mb = m->cfg.max_batch, Z = m->cfg.latent_dim;
     for (int row0 = 0; row0 < n; row0 += mb) { /* the streams of sample_chunk */
         elbo_rng rng;
+        int rows = n - row0 < mb ? n - row0 : mb;
         elbo_rng_seed(&rng, seed + 0x9e3779b97f4a7c15ULL * (uint64_t)(row0 / mb));
-        elbo_rng_normal_fill(&rng, z + (size_t)row0 * Z, (long)(n - row0 < mb ? n - row0 : mb) * Z);
+        if (m->cfg.latent2) {
+            vae_hier_top_down(m, &m->w[0], rows, &rng);
+            memcpy(z + (size_t)row0 * Z, m->w[0].z, sizeof(float) * (size_t)rows * Z);
+        } else {
+            elbo_rng_normal_fill(&rng, z + (size_t)row0 * Z, (long)rows * Z);
+        }
     }
 }
 

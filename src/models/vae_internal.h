@@ -39,7 +39,7 @@
 
 #define VAE_MAX_IAF 8      /* IAF steps */
 #define VAE_MAX_PLANAR 256 /* planar layers */
-#define VAE_MAX_LAYERS (2 * ELBO_MAX_HIDDEN + 4 + 2 * VAE_MAX_IAF)
+#define VAE_MAX_LAYERS (4 * ELBO_MAX_HIDDEN + 7 + 2 * VAE_MAX_IAF)
 #define VAE_MAX_WORKERS 64
 
 /* A piece of the parameter buffer whose gradient is computed in one go:
@@ -74,6 +74,21 @@ typedef struct {
     float *buf;           /* the one allocation behind the float views */
 } vae_flow_work;
 
+/* A worker's buffers for the second stochastic layer (vae_hier.c), for up
+ * to cap rows (one per z1 sample); all NULL without one. */
+typedef struct {
+    float *hq[ELBO_MAX_HIDDEN], *dhq[ELBO_MAX_HIDDEN], *dpreq[ELBO_MAX_HIDDEN]; /* q(z2|z1) */
+    float *mu2, *lv2, *eps2, *z2, *dmu2, *dlv2, *dz2;                            /* [cap, Z2] */
+    float *hp[ELBO_MAX_HIDDEN], *dhp[ELBO_MAX_HIDDEN], *dprep[ELBO_MAX_HIDDEN]; /* p(z1|z2) */
+    float *pmu, *plv, *dpmu, *dplv;                                              /* [cap, Z1] */
+    double kl1, kl2; /* the last forward's sums: log q(z1|x) - log p(z1|z2) (one sample)
+                        and KL(q(z2|z1) || p(z2)) (closed form; IW: one sample) */
+    double *lr;      /* [cap] per row, IW: -log p(z1|z2) - log p(z2) + log q(z2|z1)
+                        (2 pi terms cancel against q(z1|x)'s); ELBO: the row's
+                        KL, kl1 + kl2 */
+    float *buf;
+} vae_hier_work;
+
 /* One thread's share of a batch: activations for up to `cap` rows. */
 typedef struct {
     int cap;
@@ -103,6 +118,7 @@ typedef struct {
     double iwae;      /* minus the IWAE bound, summed (IWAE objective only) */
     double *lw;       /* [cap] log importance weights, then normalised weights */
     vae_flow_work f;  /* the posterior stage's buffers (flows only) */
+    vae_hier_work h;  /* the second stochastic layer's (hierarchical only) */
 } vae_worker;
 
 struct elbo_vae {
@@ -113,6 +129,8 @@ struct elbo_vae {
     int l_mu, l_logvar, l_out; /* indices of the special layers */
     int l_flow, l_iaf;         /* the flow head and the first MADE layer, or -1 */
     float *masks;              /* IAF: every MADE layer's mask (vae_flow.c) */
+    int l_q2, l_p1;            /* the first layer of q(z2|z1) and of p(z1|z2), or -1 */
+    float *eps2_step;          /* [max_batch, latent2]: z2's noise of the step */
     size_t lv_off;             /* learned per-pixel log-variance [D] (Gaussian,
                                   learned variance) or (size_t)-1 */
     model_tensor tensors[2 * VAE_MAX_LAYERS + 1];
@@ -218,6 +236,36 @@ void vae_posterior_centre(elbo_vae *m, vae_worker *w, int B);
 /* The base sample's buffer: f.fz slab 0 with a flow, else w->z. */
 static inline float *vae_z0(vae_worker *w, int flow) { return flow ? w->f.fz : w->z; }
 
+/* The second stochastic layer (vae_hier.c); only called when cfg.latent2
+ * is set. Layers:
+ *   q2_fc{i+1}  z1 (or hidden2[i-1]) -> hidden2[i]         then the activation
+ *   q2_mu, q2_logvar                  hidden2[L2-1] -> Z2
+ *   p1_fc{j+1}  z2 (or hidden2[L2-j]) -> hidden2[L2-1-j]   then the activation
+ *   p1_mu, p1_logvar                  hidden2[0] -> Z1
+ * forward: from w->z (z1, R rows) and w->h.eps2, q(z2|z1), z2 and
+ * p(z1|z2); h.kl1 (with eps of w->eps and logvar row r / rep), h.kl2
+ * (closed form, or one sample with iw = 1) and h.lr per row.
+ * backward: the gradient of scale * (kl1 + kl2) (iw = 0) or of sum_r
+ * row_scale[r] lr[r] (iw = 1) through both stacks into w->dz (z1); the z1
+ * reparameterisation stays the caller's. top_down: z2 ~ N(0, I) from rng,
+ * z1 = mean + sd * eps of p(z1|z2) into w->z (n rows). */
+void vae_hier_layout(elbo_vae *m, void (*add)(elbo_vae *, const char *, int, int, int));
+int vae_hier_worker_alloc(const elbo_vae *m, vae_hier_work *h, int cap);
+void vae_hier_worker_free(vae_hier_work *h);
+void vae_hier_forward(elbo_vae *m, vae_worker *w, int R, int rep, int iw);
+void vae_hier_backward(elbo_vae *m, vae_worker *w, int R, int rep, int iw, float scale,
+                       const double *row_scale);
+void vae_hier_zero_dgrads(elbo_vae *m, vae_worker *w, int R);
+void vae_hier_top_down(elbo_vae *m, vae_worker *w, int n, elbo_rng *rng);
+int vae_hier_layer_io(const elbo_vae *m, const vae_worker *w, int li, const float **in,
+                      const float **dout, int *rows);
+/* q(z2|z1) alone on w->z (B rows): h.mu2, h.lv2. */
+void vae_hier_q2_forward(elbo_vae *m, vae_worker *w, int B);
+/* elbo_vae_latent_stats of layer 1 (z1) or 2 (z2, latent2 dimensions:
+ * q(z2|z1 = mu1(x))); latent.c. */
+int vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, int layer, double *kl, double *mu_var,
+                     elbo_error *err);
+
 /* Internal API for tests and tools: the model interface and trainer of a
  * handle, worker t's buffers, a tensor's values in memory layout. */
 static inline model *vae_base(elbo_vae *m) { return &m->base; }
@@ -230,7 +278,7 @@ void vae_set_step_noise(elbo_vae *m, const float *eps);
 
 /* The VAE's side of the engine (vae_ops.c): its model_ops table, and the
  * checks of a data set against the model. */
-extern const model_ops vae_ops;
+extern const model_ops vae_ops, vae_hier_ops; /* one or two stochastic layers */
 elbo_status vae_check_dataset(const elbo_vae *m, const elbo_dataset *ds, elbo_error *err);
 /* A config from checkpoint metadata (NULL get: every key absent). get
  * returns the value of a key or NULL; file names the source in messages. */

@@ -70,8 +70,9 @@ float *vae_tensor(elbo_vae *m, const char *name)
 
 /* ------------------------------------------------------- the model_ops */
 
-static const char *const TERMS[] = {"loss", "recon", "kl"};
-static const char *const LABELS[] = {"loss", "reconstruction", "KL"};
+/* With a second stochastic layer the KL splits: kl = kl_z1 + kl_z2. */
+static const char *const TERMS[] = {"loss", "recon", "kl", "kl_z1", "kl_z2"};
+static const char *const LABELS[] = {"loss", "reconstruction", "KL", "KL of z1", "KL of z2"};
 
 static elbo_status vae_check_data(const model *base, const elbo_dataset *ds, elbo_error *err)
 {
@@ -83,9 +84,10 @@ static elbo_status vae_check_train(const model *base, const elbo_train_config *t
     const elbo_vae *m = (const elbo_vae *)base;
     if (!(tc->free_bits >= 0.0) || !isfinite(tc->free_bits))
         return elbo_fail(err, ELBO_ERR_ARG, "free_bits must be finite and >= 0");
-    if (tc->free_bits > 0.0 && m->cfg.flow != ELBO_FLOW_NONE)
+    if (tc->free_bits > 0.0 && (m->cfg.flow != ELBO_FLOW_NONE || m->cfg.latent2))
         return elbo_fail(err, ELBO_ERR_ARG,
-                         "free bits need a per-dimension KL, which a flow posterior does not have");
+                         "free bits need a per-dimension KL of N(0, I), which a flow posterior "
+                         "or a second stochastic layer does not give");
     if (tc->objective != ELBO_OBJ_ELBO && tc->objective != ELBO_OBJ_IWAE)
         return elbo_fail(err, ELBO_ERR_ARG, "unknown objective %d", (int)tc->objective);
     if (tc->samples < 1 || (tc->objective == ELBO_OBJ_ELBO && tc->samples != 1))
@@ -116,6 +118,11 @@ static void vae_step_begin(model *base, model_step *s, const model_batch *b)
         memcpy(m->eps_step, m->eps_fixed, sizeof(float) * (size_t)n_eps);
     else
         elbo_rng_normal_fill(s->rng, m->eps_step, n_eps);
+    long n_eps2 = (long)b->n * tc->samples * m->cfg.latent2; /* then z2's (hierarchical) */
+    if (n_eps2 && m->eps_fixed)
+        memcpy(m->eps2_step, m->eps_fixed + n_eps, sizeof(float) * (size_t)n_eps2);
+    else if (n_eps2)
+        elbo_rng_normal_fill(s->rng, m->eps2_step, n_eps2);
     float wkl = (float)s->kl_weight;
     for (int j = 0; j < m->cfg.latent_dim; j++) m->kl_scale[j] = wkl;
     s->two_phase = tc->free_bits > 0.0;
@@ -130,6 +137,8 @@ static void vae_ops_forward(model *base, const model_step *s, int t, const model
     vae_worker *w = &m->w[t];
     vae_load_rows(m, w, b->x, b->ds, b->idx, b->start + r0, n, 1, 0);
     memcpy(w->eps, m->eps_step + (size_t)r0 * K * Z, sizeof(float) * (size_t)n * K * Z);
+    int Z2 = m->cfg.latent2;
+    if (Z2) memcpy(w->h.eps2, m->eps2_step + (size_t)r0 * K * Z2, sizeof(float) * (size_t)n * K * Z2);
     if (m->objective == ELBO_OBJ_IWAE) {
         vae_forward_iwae(m, w, n, K);
         if (fused && isfinite(w->iwae)) vae_backward_iwae(m, w, n, K);
@@ -175,6 +184,10 @@ static void vae_terms_of(const model *base, int t, double *sums)
     sums[0] = w->iwae;
     sums[1] = w->recon;
     sums[2] = w->kl;
+    if (base->ops->n_terms > 3) {
+        sums[3] = w->h.kl1;
+        sums[4] = w->h.kl2;
+    }
 }
 
 static void vae_ops_chunk_grad(model *base, int nw, int c, float *dst)
@@ -194,7 +207,7 @@ elbo_status vae_check_dataset(const elbo_vae *m, const elbo_dataset *ds, elbo_er
 typedef struct {
     const elbo_dataset *ds;
     uint64_t seed;
-    double *sums; /* [n_chunks, 2]: recon, kl */
+    double *sums; /* [n_chunks, 4]: recon, kl, kl_z1, kl_z2 */
 } eval_arg;
 
 static void eval_chunk(model *base, int t, int c, int start, int B, elbo_rng *rng, void *arg)
@@ -203,10 +216,14 @@ static void eval_chunk(model *base, int t, int c, int start, int B, elbo_rng *rn
     eval_arg *a = arg;
     vae_worker *w = &m->w[t];
     elbo_rng_normal_fill(rng, w->eps, (long)B * m->cfg.latent_dim);
+    if (m->cfg.latent2) elbo_rng_normal_fill(rng, w->h.eps2, (long)B * m->cfg.latent2);
     vae_load_rows(m, w, NULL, a->ds, NULL, start, B, 0, a->seed);
     vae_forward(m, w, B);
-    a->sums[2 * c] = w->recon;
-    a->sums[2 * c + 1] = w->kl;
+    double *o = a->sums + 4 * c;
+    o[0] = w->recon;
+    o[1] = w->kl;
+    o[2] = w->h.kl1;
+    o[3] = w->h.kl2;
 }
 
 /* Single-sample -ELBO over ds in chunks of max_batch rows, one PRNG stream
@@ -218,17 +235,14 @@ static elbo_status vae_eval(model *base, const elbo_dataset *ds, uint64_t seed, 
     elbo_status st = vae_check_dataset(m, ds, err);
     if (st) return st;
     int mb = m->cfg.max_batch, n_chunks = (ds->n + mb - 1) / mb;
-    eval_arg a = {ds, seed, malloc(sizeof(double) * 2 * (size_t)n_chunks)};
+    eval_arg a = {ds, seed, malloc(sizeof(double) * 4 * (size_t)n_chunks)};
     if (!a.sums) return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %d chunk sums", n_chunks);
     model_for_row_chunks(base, ds->n, mb, seed, eval_chunk, &a);
-    double recon_sum = 0.0, kl_sum = 0.0;
-    for (int c = 0; c < n_chunks; c++) {
-        recon_sum += a.sums[2 * c];
-        kl_sum += a.sums[2 * c + 1];
-    }
+    double sum[4] = {0, 0, 0, 0};
+    for (int c = 0; c < n_chunks; c++)
+        for (int k = 0; k < 4; k++) sum[k] += a.sums[4 * c + k];
     free(a.sums);
-    terms[1] = recon_sum / ds->n;
-    terms[2] = kl_sum / ds->n;
+    for (int k = 0; k < base->ops->n_terms - 1; k++) terms[k + 1] = sum[k] / ds->n;
     terms[0] = terms[1] + terms[2];
     if (!isfinite(terms[0])) return elbo_fail(err, ELBO_ERR_NUMERIC, "evaluation loss is not finite");
     return ELBO_OK;
@@ -255,6 +269,10 @@ static int vae_config_to_meta(const model *base, elbo_kv *out)
         n = model_meta_put(out, n, "flow", "%s", FLOWS[c->flow]);
         n = model_meta_put(out, n, "flow_len", "%d", c->flow_len);
         if (c->flow == ELBO_FLOW_IAF) n = model_meta_put(out, n, "flow_hidden", "%d", c->flow_hidden);
+    }
+    if (c->latent2) { /* absent: one stochastic layer */
+        n = model_meta_put(out, n, "latent2", "%d", c->latent2);
+        n = model_meta_put_widths(out, n, "hidden2", c->hidden2, c->n_hidden2);
     }
     return n;
 }
@@ -290,6 +308,11 @@ elbo_status vae_config_from_meta(const char *(*get)(const void *src, const char 
     if (f == ELBO_FLOW_IAF &&
         model_meta_pos_int(get(src, "flow_hidden"), "flow_hidden", file, &c->flow_hidden, err))
         return ELBO_ERR_FORMAT;
+    const char *l2 = get(src, "latent2");
+    if (l2 && (model_meta_pos_int(l2, "latent2", file, &c->latent2, err) ||
+               model_meta_widths(get(src, "hidden2"), "hidden2", file, c->hidden2, &c->n_hidden2,
+                                 ELBO_MAX_HIDDEN, err)))
+        return ELBO_ERR_FORMAT;
     if (model_meta_widths(hid, "hidden", file, c->hidden, &c->n_hidden, ELBO_MAX_HIDDEN, err))
         return ELBO_ERR_FORMAT;
     return elbo_vae_config_check(c, err);
@@ -307,7 +330,8 @@ static void vae_diagnose(model *base, const elbo_dataset *test, const double *te
     int active = elbo_vae_latent_stats(m, test, kd, NULL, NULL);
     size_t pos = (size_t)snprintf(json, json_cap, ",\"kl_weight\":%.6g,\"active_units\":%d",
                                   kl_weight, active);
-    if (kd && pos < json_cap && m->cfg.flow == ELBO_FLOW_NONE) { /* a flow's KL has no dims */
+    if (kd && pos < json_cap && m->cfg.flow == ELBO_FLOW_NONE && !m->cfg.latent2) {
+        /* a flow's KL has no dims; z1's prior is p(z1|z2) with a second layer */
         pos += (size_t)snprintf(json + pos, json_cap - pos, ",\"kl_dims\":[");
         for (int j = 0; j < Z && pos < json_cap; j++)
             pos += (size_t)snprintf(json + pos, json_cap - pos, "%s%.5f", j ? "," : "", kd[j]);
@@ -315,6 +339,13 @@ static void vae_diagnose(model *base, const elbo_dataset *test, const double *te
     }
     free(kd);
     snprintf(summary, summary_cap, "active %d/%d", active, Z);
+    if (m->cfg.latent2) { /* z2's active units beside z1's */
+        int a2 = vae_latent_stats(m, test, 2, NULL, NULL, NULL);
+        pos = strlen(json);
+        if (pos < json_cap) snprintf(json + pos, json_cap - pos, ",\"active_units2\":%d", a2);
+        pos = strlen(summary);
+        if (pos < summary_cap) snprintf(summary + pos, summary_cap - pos, ", z2 %d/%d", a2, m->cfg.latent2);
+    }
     if (active == 0)
         snprintf(warning, warning_cap, "no active latent units (posterior collapse); try "
                                        "--kl-warmup or --free-bits");
@@ -323,26 +354,17 @@ static void vae_diagnose(model *base, const elbo_dataset *test, const double *te
                                        "--free-bits", test_terms[2]);
 }
 
-const model_ops vae_ops = {
-    .kind = "vae",
-    .format = "elbo-vae-1",
-    .n_terms = 3,
-    .terms = TERMS,
-    .term_labels = LABELS,
-    .check_data = vae_check_data,
-    .check_train = vae_check_train,
-    .step_begin = vae_step_begin,
-    .forward = vae_ops_forward,
-    .batch_stats = vae_batch_stats,
-    .between = vae_between,
-    .backward = vae_ops_backward,
-    .terms_of = vae_terms_of,
-    .chunk_grad = vae_ops_chunk_grad,
-    .drop_grads = vae_drop_grads,
-    .eval = vae_eval,
-    .diagnose = vae_diagnose,
-    .config_to_meta = vae_config_to_meta,
-};
+#define VAE_OPS_CALLS                                                                          \
+    .kind = "vae", .format = "elbo-vae-1", .terms = TERMS, .term_labels = LABELS,              \
+    .check_data = vae_check_data, .check_train = vae_check_train, .step_begin = vae_step_begin, \
+    .forward = vae_ops_forward, .batch_stats = vae_batch_stats, .between = vae_between,        \
+    .backward = vae_ops_backward, .terms_of = vae_terms_of, .chunk_grad = vae_ops_chunk_grad,  \
+    .drop_grads = vae_drop_grads, .eval = vae_eval, .diagnose = vae_diagnose,                  \
+    .config_to_meta = vae_config_to_meta
+
+/* One stochastic layer: loss, recon, kl. Two: kl_z1 and kl_z2 beside. */
+const model_ops vae_ops = {VAE_OPS_CALLS, .n_terms = 3};
+const model_ops vae_hier_ops = {VAE_OPS_CALLS, .n_terms = 5};
 
 /* ------------------------------------------------------ the public calls */
 

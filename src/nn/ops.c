@@ -266,3 +266,24 @@ void activation_backward(int act, float *dpre, const float *dh, const float *h, 
     default: relu_backward(dpre, dh, h, n); break;
     }
 }
+
+double normal_nll_forward(const float *x, const float *mean, const float *logvar, long n)
+{
+    double s = 0.0;
+    for (long i = 0; i < n; i++) {
+        double d = (double)x[i] - mean[i];
+        s += 0.5 * (d * d * exp(-(double)logvar[i]) + logvar[i]) + 0.91893853320467274178;
+    }
+    return s;
+}
+
+void normal_nll_backward(float *dx, float *dmean, float *dlogvar, const float *x, const float *mean,
+                         const float *logvar, long n, float scale)
+{
+    for (long i = 0; i < n; i++) {
+        float d = x[i] - mean[i], ip = expf(-logvar[i]), g = scale * d * ip;
+        if (dx) dx[i] += g;
+        dmean[i] -= g;
+        dlogvar[i] += scale * 0.5f * (1.0f - d * d * ip);
+    }
+}

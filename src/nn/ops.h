@@ -123,4 +123,14 @@ double kl_normal_dims_forward(double *kl_dims, const float *mu, const float *log
 void kl_normal_dims_backward(float *dmu, float *dlogvar, const float *mu, const float *logvar, int B,
                              int Z, const float *scale);
 
+/* Gaussian negative log-density with a mean and log-variance per element
+ * (a conditional prior p(z1|z2) in a hierarchical VAE): returns
+ * sum_i 0.5 ((x - mean)^2 exp(-logvar) + logvar + log(2 pi)) over n. */
+double normal_nll_forward(const float *x, const float *mean, const float *logvar, long n);
+/* dx += scale (x - mean) exp(-logvar) (skipped when dx is NULL); dmean +=
+ * -scale (x - mean) exp(-logvar); dlogvar += scale 0.5 (1 - (x - mean)^2
+ * exp(-logvar)). */
+void normal_nll_backward(float *dx, float *dmean, float *dlogvar, const float *x, const float *mean,
+                         const float *logvar, long n, float scale);
+
 #endif
