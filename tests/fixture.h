@@ -85,15 +85,21 @@ __attribute__((unused)) static void cmp_params(const model *mb, st_file *f, cons
 }
 
 /* The fixture's "hidden" metadata ("32" or "24,16") into w; returns the count. */
-__attribute__((unused)) static int fixture_hidden(const st_file *f, int *w)
+/* The widths listed in metadata key (e.g. "hidden": "24,16"); returns the count. */
+__attribute__((unused)) static int fixture_widths(const st_file *f, const char *key, int *w)
 {
     int n = 0;
-    for (const char *p = st_meta_get(f, "hidden"); p && *p && n < ELBO_MAX_HIDDEN;) {
+    for (const char *p = st_meta_get(f, key); p && *p && n < ELBO_MAX_HIDDEN;) {
         char *end;
         w[n++] = (int)strtol(p, &end, 10);
         p = *end ? end + 1 : end;
     }
     return n;
+}
+
+__attribute__((unused)) static int fixture_hidden(const st_file *f, int *w)
+{
+    return fixture_widths(f, "hidden", w);
 }
 
 #endif
