@@ -75,6 +75,23 @@ def losses(x, mu, logvar, logits, likelihood):
     return recon, kl
 
 
+DTYPES = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16}
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        buf = f.read()
+    (n,) = struct.unpack("<Q", buf[:8])
+    header = json.loads(buf[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, e in header.items():
+        a, b = e["data_offsets"]
+        t = torch.frombuffer(bytearray(buf[8 + n + a:8 + n + b]), dtype=DTYPES[e["dtype"]])
+        out[name] = t.reshape(e["shape"])
+    return out, meta
+
+
 def save_safetensors(path, tensors, meta):
     header, blobs, off = {"__metadata__": meta}, [], 0
     for name, t in tensors.items():

@@ -48,8 +48,8 @@ ACT = {"softplus": F.softplus, "tanh": torch.tanh, "relu": F.relu}
 def made_masks(Z, C, H, reverse):
     order = [Z - j if reverse else j + 1 for j in range(Z)]
     deg = [1 + k % (Z - 1) if Z > 1 else 1 for k in range(H)]
-    m_in = torch.zeros(H, Z + C, dtype=torch.float64)
-    m_out = torch.zeros(2 * Z, H, dtype=torch.float64)
+    m_in = torch.zeros(H, Z + C)
+    m_out = torch.zeros(2 * Z, H)
     for k in range(H):
         for j in range(Z):
             m_in[k, j] = float(deg[k] >= order[j])

@@ -23,21 +23,8 @@ p.add_argument("--data", default=os.path.join(os.path.dirname(os.path.abspath(__
 p.add_argument("--seed", type=int, default=1)
 args = p.parse_args()
 
-DTYPES = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16}
-
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        buf = f.read()
-    (n,) = struct.unpack("<Q", buf[:8])
-    header = json.loads(buf[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    out = {}
-    for name, e in header.items():
-        a, b = e["data_offsets"]
-        t = torch.frombuffer(bytearray(buf[8 + n + a:8 + n + b]), dtype=DTYPES[e["dtype"]])
-        out[name] = t.reshape(e["shape"])
-    return out, meta
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_fixture import load_safetensors  # noqa: E402
 
 
 class VAE(nn.Module):  # the reference's architecture and names

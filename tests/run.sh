@@ -5,7 +5,7 @@
 B=${ELBO_BUILD:-build}
 export ELBO="$B/elbo"
 total_p=0; total_f=0; total_s=0; broken=0
-for t in "$B"/tests/test_* tests/cli_smoke.sh tests/test_rundir.sh tests/test_bnn_cli.sh tests/test_m2_cli.sh tests/test_fit.sh tests/test_lda.sh tests/test_posteriordb.sh tests/test_user_data.sh tests/toolbox_smoke.sh tests/test_crash.sh tests/test_corrupt.sh tests/test_install.sh tests/test_torch.sh tests/test_mpi.sh tests/test_mpi_hosts.sh; do
+for t in "$B"/tests/test_* tests/cli_smoke.sh tests/test_rundir.sh tests/test_bnn_cli.sh tests/test_m2_cli.sh tests/test_flows_cli.sh tests/test_fit.sh tests/test_lda.sh tests/test_posteriordb.sh tests/test_user_data.sh tests/toolbox_smoke.sh tests/test_crash.sh tests/test_corrupt.sh tests/test_install.sh tests/test_torch.sh tests/test_mpi.sh tests/test_mpi_hosts.sh; do
     case "$t" in *.sh) cmd="sh $t" ;; *) cmd="$t" ;; esac
     start=$(date +%s)
     out=$($cmd 2>&1); rc=$?

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""The table of docs/flows.md from bench/flows_runs.jsonl (bench/flows_protocol.sh):
+one row per (row, epochs), the latest run of each, beside the published
+figures (quoted from the papers, not reproduced here).
+
+  python3 bench/flows_report.py [bench/flows_runs.jsonl]
+"""
+import json, sys
+
+ORDER = ["diag", "planar10", "planar20", "planar40", "planar80", "iaf", "hvae", "hiwae5"]
+LABEL = {
+    "diag": "diagonal Gaussian",
+    "planar10": "planar, K = 10",
+    "planar20": "planar, K = 20",
+    "planar40": "planar, K = 40",
+    "planar80": "planar, K = 80",
+    "iaf": "IAF, 2 steps (MADE 200)",
+    "hvae": "two stochastic layers (100, 50), ELBO",
+    "hiwae5": "two stochastic layers (100, 50), IWAE k = 5",
+}
+# published -log p(x), binarized MNIST (different architectures and budgets)
+PAPER = {
+    "diag": "89.9 (R&M 2015); 86.76 one-layer VAE (Burda 2015)",
+    "planar10": "87.5 (R&M 2015)",
+    "planar20": "86.5 (R&M 2015)",
+    "planar40": "85.7 (R&M 2015)",
+    "planar80": "85.1 (R&M 2015)",
+    "iaf": "79.88 (Kingma 2016, ResNet VAE; not comparable)",
+    "hvae": "85.33 (Burda 2015, 3280 epochs)",
+    "hiwae5": "83.89 k = 5 (Burda 2015; 82.90 at k = 50)",
+}
+
+path = sys.argv[1] if len(sys.argv) > 1 else "bench/flows_runs.jsonl"
+runs = {}
+for line in open(path):
+    r = json.loads(line)
+    runs[(r["row"], r["epochs"])] = r  # the latest run of a (row, epochs) wins
+budgets = sorted({e for _, e in runs})
+for ep in budgets:
+    rows = [runs[(k, ep)] for k in ORDER if (k, ep) in runs]
+    if not rows:
+        continue
+    r0 = rows[0]
+    print(f"\n{ep} epochs ({r0['date']}, {r0['cpu']}, {r0['threads']} thread(s) per run; "
+          f"IW K = {r0['eval']['iw_k']} on the {r0['eval']['n']} test images):\n")
+    print("| posterior | test −log p(x) (IW) | test −ELBO | gap | active units | s/epoch | published −log p(x) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        ev = r["eval"]
+        nll = -ev["log_px"]
+        au = str(r["active_units"]) if r.get("active_units") is not None else "–"
+        if r.get("active_units2") is not None:
+            au += f" + {r['active_units2']}"
+        print(f"| {LABEL[r['row']]} | **{nll:.2f}** | {ev['loss']:.2f} | {ev['loss'] - nll:.2f} | {au} "
+              f"| {r['seconds_per_epoch']:.2f} | {PAPER[r['row']]} |")
