@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/flows_protocol.sh — the flows / hierarchical VAE table (docs/flows.md):
 # dynamically binarized MNIST, every row the same encoder and decoder
-# (784-200-200, tanh, as Burda et al. 2015), batch 100, Adam 1e-3, the same
+# (784-200-200 as Burda et al. 2015, softplus), batch 100, Adam 1e-3, the same
 # number of epochs; scored on the 10,000 test images by the one-sample
 # -ELBO and the importance-weighted estimate of -log p(x) with K = 5000.
 # One JSON line per row is appended to bench/flows_runs.jsonl; the table is
@@ -21,14 +21,14 @@ THREADS=${THREADS:-1}
 IWK=${IWK:-5000}
 OUT=${OUT:-bench/flows_runs.jsonl}
 cpu=$(grep -m1 "model name" /proc/cpuinfo | sed 's/.*: //')
-common="--hidden 200,200 --latent 50 --activation tanh --binarize dynamic --batch 100"
+common="--hidden 200,200 --latent 50 --activation softplus --binarize dynamic --batch 100"
 for row in $ROWS; do
     case "$row" in
         diag) opts="" ;;
         planar*) opts="--flow planar --flow-len ${row#planar}" ;;
         iaf) opts="--flow iaf --flow-len 2" ;;
-        hvae) opts="--latent2 100 --hidden2 100,100" ;;
-        hiwae5) opts="--latent2 100 --hidden2 100,100 --objective iwae --samples 5" ;;
+        hvae) opts="--latent 100 --latent2 50 --hidden2 100,100" ;;
+        hiwae5) opts="--latent 100 --latent2 50 --hidden2 100,100 --objective iwae --samples 5" ;;
         *) echo "unknown row '$row'" >&2; exit 2 ;;
     esac
     dir=runs/flows/$row
