@@ -21,39 +21,19 @@ DATA=${ELBO_DATA:-data/mnist}
 ELBO=${ELBO:-build/elbo}
 OUT=$(mktemp -d /tmp/elbo-bnn-bench-XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-cpu=$(grep -m1 "model name" /proc/cpuinfo | sed 's/.*: //')
-torch_v=$("$VENV/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null) || {
-    echo "no torch in $VENV: python3 -m venv $VENV && $VENV/bin/pip install torch numpy" >&2
-    exit 1
+. "$(dirname "$0")/speed_lib.sh"
+speed_setup "epochs $EPOCHS; rounds $ROUNDS; threads $THREADS"
+peer_epoch_s() {
+    "$VENV/bin/python" bench/bbb_torch.py "$DATA" "$EPOCHS" "$1" > "$OUT/torch.log"
+    peer_log_s "$OUT/torch.log" "$EPOCHS"
 }
-echo "machine: $cpu, $(nproc) cores; PyTorch $torch_v; epochs $EPOCHS; rounds $ROUNDS; threads $THREADS"
-report=""
-for t in $THREADS; do
-    : > "$OUT/ratios"
-    r=1
-    while [ "$r" -le "$ROUNDS" ]; do
-        "$VENV/bin/python" bench/bbb_torch.py "$DATA" "$EPOCHS" "$t" > "$OUT/torch.log"
-        ts=$(sed -n 's/.*train_s=\([0-9.]*\).*/\1/p' "$OUT/torch.log" | tail -n +2 | median)
-        tl=$(sed -n 's/.*epoch='"$EPOCHS"' train_loss=\([0-9.]*\).*/\1/p' "$OUT/torch.log")
-        rm -rf "$OUT/run"
-        "$ELBO" train --kind bnn --hidden 400,400 --train-limit 50000 --epochs "$EPOCHS" --threads "$t" \
-            --no-test --quiet --data "$DATA" --out "$OUT/run"
-        es=$(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' "$OUT/run/metrics.jsonl" | tail -n +2 | median)
-        el=$(tail -1 "$OUT/run/metrics.jsonl" | sed -n 's/.*"train_loss":\([0-9.]*\).*/\1/p')
-        ratio=$(awk "BEGIN{printf \"%.2f\", $ts / $es}")
-        echo "threads $t round $r: PyTorch $ts s/epoch (loss $tl), elbo $es s/epoch (loss $el): ${ratio}x"
-        echo "$ratio $ts $es" >> "$OUT/ratios"
-        r=$((r + 1))
-    done
-    med=$(cut -d' ' -f1 "$OUT/ratios" | median)
-    mt=$(cut -d' ' -f2 "$OUT/ratios" | median)
-    me=$(cut -d' ' -f3 "$OUT/ratios" | median)
-    all=$(cut -d' ' -f1 "$OUT/ratios" | tr '\n' ' ')
-    echo "threads $t: median PyTorch $mt s, elbo $me s per epoch: elbo ${med}x faster (rounds: $all)"
-    report="$report
-| $t | $mt | $me | **${med}x** | $all|"
-done
+elbo_epoch_s() {
+    rm -rf "$OUT/run"
+    "$ELBO" train --kind bnn --hidden 400,400 --train-limit 50000 --epochs "$EPOCHS" --threads "$1" \
+        --no-test --quiet --data "$DATA" --out "$OUT/run"
+    elbo_log_s "$OUT/run/metrics.jsonl"
+}
+speed_rounds "$THREADS" "$ROUNDS"
 {
     echo ""
     echo "## Bayes by Backprop, elbo vs PyTorch $torch_v — $(date +%Y-%m-%d)"

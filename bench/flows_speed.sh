@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/flows_speed.sh — elbo's planar-flow VAE against the same model in
 # current PyTorch (bench/planar_torch.py: dev/make_flow_fixture.py's FlowVAE,
-# 784-200-200-50 tanh, K amortised planar layers, dynamically binarized
+# 784-200-200-50 softplus, K amortised planar layers, dynamically binarized
 # MNIST, batches of 100, Adam 1e-3, the one-sample -ELBO), in one run on one
 # machine; ROUNDS rounds alternate the two (bench/speed_lib.sh). Appends to
 # bench/RESULTS.md.
@@ -19,33 +19,27 @@ THREADS=${*:-1 2}
 VENV=${VENV:-runs/venv}
 DATA=${ELBO_DATA:-data/mnist}
 ELBO=${ELBO:-build/elbo}
-. "$(dirname "$0")/speed_lib.sh"
 OUT=$(mktemp -d /tmp/elbo-flows-bench-XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
-cpu=$(grep -m1 "model name" /proc/cpuinfo | sed 's/.*: //')
-torch_v=$("$VENV/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null) || {
-    echo "no torch in $VENV: python3 -m venv $VENV && $VENV/bin/pip install torch numpy" >&2
-    exit 1
-}
-echo "machine: $cpu, $(nproc) cores; PyTorch $torch_v; epochs $EPOCHS; rounds $ROUNDS; K $K; threads $THREADS"
+. "$(dirname "$0")/speed_lib.sh"
+speed_setup "epochs $EPOCHS; rounds $ROUNDS; K $K; threads $THREADS"
 peer_epoch_s() {
     "$VENV/bin/python" bench/planar_torch.py "$DATA" "$EPOCHS" "$1" "$K" > "$OUT/torch.log"
-    s=$(sed -n 's/.*train_s=\([0-9.]*\).*/\1/p' "$OUT/torch.log" | tail -n +2 | median)
-    echo "$s $(sed -n 's/.*epoch='"$EPOCHS"' train_loss=\([0-9.]*\).*/\1/p' "$OUT/torch.log")"
+    peer_log_s "$OUT/torch.log" "$EPOCHS"
 }
 elbo_epoch_s() {
     rm -rf "$OUT/run"
-    "$ELBO" train --flow planar --flow-len "$K" --hidden 200,200 --latent 50 --activation tanh \
+    "$ELBO" train --flow planar --flow-len "$K" --hidden 200,200 --latent 50 --activation softplus \
         --binarize dynamic --batch 100 --epochs "$EPOCHS" --threads "$1" --no-test --quiet \
         --data "$DATA" --out "$OUT/run"
-    echo "$(metrics_epoch_s "$OUT/run/metrics.jsonl") $(tail -1 "$OUT/run/metrics.jsonl" | sed -n 's/.*"train_loss":\([0-9.]*\).*/\1/p')"
+    elbo_log_s "$OUT/run/metrics.jsonl"
 }
 speed_rounds "$THREADS" "$ROUNDS"
 {
     echo ""
     echo "## Planar-flow VAE, elbo vs PyTorch $torch_v — $(date +%Y-%m-%d)"
     echo ""
-    echo "\`sh bench/flows_speed.sh $EPOCHS $ROUNDS $K $THREADS\` on $cpu, $(nproc) cores. 784-200-200-50 tanh,"
+    echo "\`sh bench/flows_speed.sh $EPOCHS $ROUNDS $K $THREADS\` on $cpu, $(nproc) cores. 784-200-200-50 softplus,"
     echo "K = $K planar layers amortised (the encoder's head emits K(2Z+1) numbers per image), Bernoulli,"
     echo "dynamically binarized MNIST (60,000 images), batches of 100, Adam 1e-3, one-sample -ELBO; the"
     echo "PyTorch side is bench/planar_torch.py (dev/make_flow_fixture.py's FlowVAE in float32, eager)."

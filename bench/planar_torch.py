@@ -24,7 +24,7 @@ with gzip.open(os.path.join(data, "train-images-idx3-ubyte.gz"), "rb") as f:
     buf = f.read()
 n = struct.unpack(">IIII", buf[:16])[1]
 X = torch.frombuffer(bytearray(buf[16:16 + n * 784]), dtype=torch.uint8).reshape(n, 784).float() / 255
-model = FlowVAE(784, hidden, Z, "tanh", flow="planar", flow_len=K)
+model = FlowVAE(784, hidden, Z, "softplus", flow="planar", flow_len=K)
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 B = 100
 for e in range(1, epochs + 1):

@@ -1,5 +1,7 @@
 # bench/speed_lib.sh — the round-alternating timing harness of the *_speed.sh
-# benchmarks (sourced, POSIX sh). The caller defines
+# benchmarks (sourced, POSIX sh). speed_setup checks that $VENV has torch and
+# sets $cpu and $torch_v (printing the machine line with "$1"). The caller
+# defines
 #   peer_epoch_s T   run the peer at T threads; print its s/epoch and loss
 #   elbo_epoch_s T   the same for elbo
 # (each prints "SECONDS LOSS": the median over the epochs after the first),
@@ -9,6 +11,22 @@
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 # seconds per epoch from a metrics.jsonl, the median after the first epoch
 metrics_epoch_s() { sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' "$1" | tail -n +2 | median; }
+speed_setup() {
+    cpu=$(grep -m1 "model name" /proc/cpuinfo | sed 's/.*: //')
+    torch_v=$("$VENV/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null) || {
+        echo "no torch in $VENV: python3 -m venv $VENV && $VENV/bin/pip install torch numpy" >&2
+        exit 1
+    }
+    echo "machine: $cpu, $(nproc) cores; PyTorch $torch_v; $1"
+}
+# the peer's s/epoch and final loss from its "epoch=E train_loss=L train_s=S" lines
+peer_log_s() {
+    echo "$(sed -n 's/.*train_s=\([0-9.]*\).*/\1/p' "$1" | tail -n +2 | median) $(sed -n 's/.*epoch='"$2"' train_loss=\([0-9.]*\).*/\1/p' "$1")"
+}
+# elbo's s/epoch and final loss from its metrics.jsonl
+elbo_log_s() {
+    echo "$(metrics_epoch_s "$1") $(tail -1 "$1" | sed -n 's/.*"train_loss":\([0-9.]*\).*/\1/p')"
+}
 speed_rounds() {
     _sr_dir=$(mktemp -d /tmp/elbo-speed-XXXXXX)
     _sr_rounds=$2

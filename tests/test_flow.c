@@ -310,14 +310,17 @@ typedef struct {
     int B, K; /* K > 0: the IWAE with K samples */
 } vae_ctx;
 
+/* The loss of v's batch; the noise is z1's rows, then z2's (two layers), as
+ * the fixture hook lays it out. */
 static double L_vae(void *c)
 {
     vae_ctx *v = c;
     vae_worker *w = vae_worker_of(v->m, 0);
     const elbo_vae_config *cf = elbo_vae_get_config(v->m);
-    int K = v->K ? v->K : 1;
+    int R = v->B * (v->K ? v->K : 1);
     memcpy(w->x, v->x, sizeof(float) * v->B * cf->input_dim);
-    memcpy(w->eps, v->eps, sizeof(float) * v->B * K * cf->latent_dim);
+    memcpy(w->eps, v->eps, sizeof(float) * R * cf->latent_dim);
+    if (cf->latent2) memcpy(w->h.eps2, v->eps + R * cf->latent_dim, sizeof(float) * R * cf->latent2);
     if (v->K) {
         vae_forward_iwae(v->m, w, v->B, v->K);
         return w->iwae;
@@ -326,12 +329,15 @@ static double L_vae(void *c)
     return w->recon + w->kl;
 }
 
-static elbo_vae *flow_vae(elbo_flow flow, int len, int n_hidden, elbo_activation act)
+/* A small VAE for the whole-loss checks: 10 inputs, hidden 7 (then 5),
+ * latent Z, one of the flows or a second layer (latent2 > 0). */
+static elbo_vae *small_vae(int Z, int n_hidden, elbo_activation act, elbo_flow flow, int len,
+                           int latent2, int n_hidden2)
 {
     elbo_vae_config c;
     elbo_vae_config_default(&c);
     c.input_dim = 10;
-    c.latent_dim = 3;
+    c.latent_dim = Z;
     c.n_hidden = n_hidden;
     c.hidden[0] = 7;
     c.hidden[1] = 5;
@@ -341,40 +347,71 @@ static elbo_vae *flow_vae(elbo_flow flow, int len, int n_hidden, elbo_activation
     c.flow = flow;
     c.flow_len = len;
     c.flow_hidden = flow == ELBO_FLOW_IAF ? 6 : 0;
+    c.latent2 = latent2;
+    c.n_hidden2 = n_hidden2;
+    c.hidden2[0] = 5;
+    c.hidden2[1] = 6;
     elbo_error err;
     elbo_vae *m = elbo_vae_create(&c, 7, &err);
     CHECK(m != NULL, "%s", err.msg);
     return m;
 }
 
-static void check_vae_flow(elbo_flow flow, int len, int n_hidden, elbo_activation act, int K)
+static elbo_vae *flow_vae(elbo_flow flow, int len, int n_hidden, elbo_activation act)
 {
-    elbo_vae *m = flow_vae(flow, len, n_hidden, act);
-    if (!m) return;
-    int B = K ? 2 : 4, R = B * (K ? K : 1);
-    float x[8 * 10], eps[8 * 3];
+    return small_vae(3, n_hidden, act, flow, len, 0, 0);
+}
+
+/* The whole loss of m (ELBO, or the IWAE with K > 0 samples) on a random
+ * batch: every tensor's gradient against finite differences. Returns how
+ * many tensor names contain mark (the new layers' tensors). */
+static int check_whole_loss(elbo_vae *m, int K, const char *tag, const char *mark)
+{
+    const elbo_vae_config *cf = elbo_vae_get_config(m);
+    int B = K ? 2 : 4, R = B * (K ? K : 1), nz = cf->latent_dim + cf->latent2;
+    float x[8 * 10], eps[8 * 16];
     for (int i = 0; i < B * 10; i++) x[i] = (float)elbo_rng_uniform(&rng);
-    fd_fill_normal(&rng, eps, R * 3, 1);
+    fd_fill_normal(&rng, eps, R * nz, 1);
     vae_ctx v = {m, x, eps, B, K};
-    L_vae(&v);
+    double L = L_vae(&v);
     vae_worker *w = vae_worker_of(m, 0);
     if (K) vae_backward_iwae(m, w, B, K);
     else vae_backward(m, w, B);
+    if (cf->latent2 && !K)
+        CHECK(fabs(w->kl - (w->h.kl1 + w->h.kl2)) < 1e-9 * (1 + fabs(L)), "kl != kl_z1 + kl_z2");
     model *mb = vae_base(m);
     float *g = malloc(sizeof(float) * mb->n_params);
     vae_param_grads(m, 1, g);
     char what[96];
-    int flow_tensors = 0;
+    int marked = 0;
     for (int ti = 0; ti < mb->n_tensors; ti++) {
         const model_tensor *t = &mb->tensors[ti];
-        snprintf(what, sizeof what, "vae(%s%d,L=%d,act%d,K=%d).%s",
-                 flow == ELBO_FLOW_PLANAR ? "planar" : "iaf", len, n_hidden, (int)act, K, t->name);
-        flow_tensors += strstr(t->name, "_flow") || strstr(t->name, "_ctx") || strstr(t->name, "iaf");
+        snprintf(what, sizeof what, "%s,K=%d.%s", tag, K, t->name);
+        for (const char *p = mark; *p;) { /* mark: names separated by '|' */
+            size_t n = strcspn(p, "|");
+            char one[16];
+            snprintf(one, sizeof one, "%.*s", (int)n, p);
+            if (strstr(t->name, one)) {
+                marked++;
+                break;
+            }
+            p += n + (p[n] == '|');
+        }
         fd_check_h(what, mb->params + t->off, g + t->off, (long)t->n, L_vae, &v, 1e-3, DETECT_KINKS);
     }
-    CHECK(flow_tensors == (flow == ELBO_FLOW_PLANAR ? 2 : 2 + 4 * len),
-          "%d flow tensors in the table", flow_tensors);
     free(g);
+    return marked;
+}
+
+static void check_vae_flow(elbo_flow flow, int len, int n_hidden, elbo_activation act, int K)
+{
+    elbo_vae *m = flow_vae(flow, len, n_hidden, act);
+    if (!m) return;
+    char tag[64];
+    snprintf(tag, sizeof tag, "vae(%s%d,L=%d,act%d)", flow == ELBO_FLOW_PLANAR ? "planar" : "iaf", len,
+             n_hidden, (int)act);
+    int n = check_whole_loss(m, K, tag, "_flow|_ctx|iaf");
+    CHECK(n == (flow == ELBO_FLOW_PLANAR ? 2 : 2 + 4 * len), "%d flow tensors in the table", n);
     elbo_vae_free(m);
 }
 
@@ -417,66 +454,15 @@ static void check_mask_gradient(void)
     elbo_vae_free(m);
 }
 
-/* The two-stochastic-layer VAE (vae_hier.c): every tensor, ELBO and IWAE.
- * The noise is z1's rows then z2's, as the fixture hook lays it out. */
-static double L_hier(void *c)
-{
-    vae_ctx *v = c;
-    vae_worker *w = vae_worker_of(v->m, 0);
-    const elbo_vae_config *cf = elbo_vae_get_config(v->m);
-    int K = v->K ? v->K : 1, R = v->B * K;
-    memcpy(w->x, v->x, sizeof(float) * v->B * cf->input_dim);
-    memcpy(w->eps, v->eps, sizeof(float) * R * cf->latent_dim);
-    memcpy(w->h.eps2, v->eps + R * cf->latent_dim, sizeof(float) * R * cf->latent2);
-    if (v->K) {
-        vae_forward_iwae(v->m, w, v->B, v->K);
-        return w->iwae;
-    }
-    vae_forward(v->m, w, v->B);
-    return w->recon + w->kl;
-}
-
+/* The two-stochastic-layer VAE (vae_hier.c): every tensor, ELBO and IWAE. */
 static void check_vae_hier(int n_hidden2, elbo_activation act, int K)
 {
-    elbo_vae_config c;
-    elbo_vae_config_default(&c);
-    c.input_dim = 10;
-    c.latent_dim = 4;
-    c.hidden[0] = 7;
-    c.latent2 = 3;
-    c.n_hidden2 = n_hidden2;
-    c.hidden2[0] = 5;
-    c.hidden2[1] = 6;
-    c.max_batch = 8;
-    c.threads = 1;
-    c.activation = act;
-    elbo_error err;
-    elbo_vae *m = elbo_vae_create(&c, 11, &err);
-    CHECK(m != NULL, "%s", err.msg);
+    elbo_vae *m = small_vae(4, 1, act, ELBO_FLOW_NONE, 0, 3, n_hidden2);
     if (!m) return;
-    int B = K ? 2 : 4, R = B * (K ? K : 1);
-    float x[8 * 10], eps[8 * 7];
-    for (int i = 0; i < B * 10; i++) x[i] = (float)elbo_rng_uniform(&rng);
-    fd_fill_normal(&rng, eps, R * 7, 1);
-    vae_ctx v = {m, x, eps, B, K};
-    double L = L_hier(&v);
-    vae_worker *w = vae_worker_of(m, 0);
-    if (K) vae_backward_iwae(m, w, B, K);
-    else vae_backward(m, w, B);
-    CHECK(K || fabs(w->kl - (w->h.kl1 + w->h.kl2)) < 1e-9 * (1 + fabs(L)), "kl != kl_z1 + kl_z2");
-    model *mb = vae_base(m);
-    float *g = malloc(sizeof(float) * mb->n_params);
-    vae_param_grads(m, 1, g);
-    char what[96];
-    int hier_tensors = 0;
-    for (int ti = 0; ti < mb->n_tensors; ti++) {
-        const model_tensor *t = &mb->tensors[ti];
-        snprintf(what, sizeof what, "hier(L2=%d,act%d,K=%d).%s", n_hidden2, (int)act, K, t->name);
-        hier_tensors += !strncmp(t->name, "q2_", 3) || !strncmp(t->name, "p1_", 3);
-        fd_check_h(what, mb->params + t->off, g + t->off, (long)t->n, L_hier, &v, 1e-3, DETECT_KINKS);
-    }
-    CHECK(hier_tensors == 4 * (n_hidden2 + 2), "%d second-layer tensors", hier_tensors);
-    free(g);
+    char tag[64];
+    snprintf(tag, sizeof tag, "hier(L2=%d,act%d)", n_hidden2, (int)act);
+    int n = check_whole_loss(m, K, tag, "q2_|p1_");
+    CHECK(n == 4 * (n_hidden2 + 2), "%d second-layer tensors", n);
     elbo_vae_free(m);
 }
 

@@ -56,7 +56,7 @@ check "metrics carry kl_z1 and kl_z2" grep -q '"train_kl_z1":.*"train_kl_z2":' "
 check "... and active units of z2" grep -q '"active_units2":' "$T/hier/metrics.jsonl"
 check "a flow's metrics have no per-dimension KL" sh -c "! grep -q kl_dims '$T/planar/metrics.jsonl'"
 $E info --model "$T/iaf" > "$T/info.out" 2>&1
-check "info shows the flow" grep -q "iaf" "$T/info.out"
+check "info shows the flow" grep -q "^  flow  *iaf" "$T/info.out"
 expect_rc 0 "IWAE with a flow" $E train --flow planar --flow-len 2 --objective iwae --samples 3 $small --epochs 1 --out "$T/fiw"
 expect_rc 0 "IWAE with two layers" $E train --latent2 4 --objective iwae --samples 3 $small --epochs 1 --out "$T/hiw"
 expect_rc 0 "sample --latents from two layers" $E sample --model "$T/hier" -n 8 --latents "$T/z.npy" --out "$T/h.png"

@@ -1,6 +1,6 @@
-/* flow.c — planar and IAF flow ops (see flow.h for the math). Dot products
- * and log-determinants are accumulated in double: a layer's terms are few,
- * and K = 80 layers compound float rounding. */
+/* flow.c — planar and IAF flow ops (see flow.h for the math). The loops
+ * over z are float (vectorised); a parameter row's constants (w.u, |w|^2)
+ * and the log-determinants, summed over up to 256 layers, are double. */
 #include "flow.h"
 
 #include <math.h>
@@ -46,19 +46,28 @@ void planar_uhat(float *uhat, const float *par, int Z)
     for (int j = 0; j < Z; j++) uhat[j] = (float)(u[j] + k.c * w[j]);
 }
 
+/* w.z + b in float (the vector loops are float; the scalars per row double) */
+static float affine(const float *w, const float *z, float b, int Z)
+{
+    float a = 0.0f;
+    for (int j = 0; j < Z; j++) a += w[j] * z[j];
+    return a + b;
+}
+
 void planar_forward(float *zout, double *logdet, const float *zin, const float *par, int rows,
                     int rep, int Z, int stride)
 {
     for (int p0 = 0; p0 < rows; p0 += rep) {
         const float *u = par + (long)(p0 / rep) * stride, *w = u + Z, b = u[2 * Z];
         planar_consts k = planar_constants(u, w, Z);
+        float c = (float)k.c;
         int p1 = p0 + rep < rows ? p0 + rep : rows;
         for (int r = p0; r < p1; r++) {
             const float *z = zin + (long)r * Z;
             float *o = zout + (long)r * Z;
-            double h = tanh(dot(w, z, Z) + b);
-            for (int j = 0; j < Z; j++) o[j] = (float)(z[j] + (u[j] + k.c * w[j]) * h);
-            logdet[r] += log1p((1.0 - h * h) * k.mwu);
+            float h = tanhf(affine(w, z, b, Z));
+            for (int j = 0; j < Z; j++) o[j] = z[j] + (u[j] + c * w[j]) * h;
+            logdet[r] += log1p((1.0 - (double)h * h) * k.mwu);
         }
     }
 }
@@ -71,30 +80,32 @@ void planar_backward(float *dzin, float *dpar, const float *dzout, const double 
         const float *u = par + po, *w = u + Z, b = u[2 * Z];
         float *du = dpar + po, *dw = du + Z, *db = du + 2 * Z;
         planar_consts k = planar_constants(u, w, Z);
+        float c = (float)k.c;
         int p1 = p0 + rep < rows ? p0 + rep : rows;
-        /* per parameter row: d/d(u^) summed over the rep rows, d/dm(w.u) */
-        double duh_w = 0.0, dmwu = 0.0; /* (sum of d u^) . w, and dm */
+        /* per parameter row: (sum of d u^) . w, and d m(w.u) */
+        double duh_w = 0.0, dmwu = 0.0;
         for (int r = p0; r < p1; r++) {
             const float *z = zin + (long)r * Z, *g = dzout + (long)r * Z;
-            double h = tanh(dot(w, z, Z) + b), t = 1.0 - h * h, s = dlogdet ? dlogdet[r] : 0.0;
-            double det = 1.0 + t * k.mwu;
-            /* zout = z + u^ h: d u^ += g h, dh = g . u^ */
-            double dh = 0.0;
+            float h = tanhf(affine(w, z, b, Z));
+            double t = 1.0 - (double)h * h, s = dlogdet ? dlogdet[r] : 0.0, det = 1.0 + t * k.mwu;
+            /* zout = z + u^ h: d u^ += g h (to u directly, and to w through c w),
+             * dh = g . u^ */
+            float dhf = 0.0f, gw = 0.0f;
             for (int j = 0; j < Z; j++) {
-                double uh = u[j] + k.c * w[j];
-                dh += (double)g[j] * uh;
-                du[j] += (float)(g[j] * h); /* d u^ part to u directly ... */
-                duh_w += g[j] * h * w[j];   /* ... and its dot with w for c */
-                dw[j] += (float)(k.c * g[j] * h);
+                dhf += g[j] * (u[j] + c * w[j]);
+                gw += g[j] * w[j];
+                du[j] += g[j] * h;
+                dw[j] += c * g[j] * h;
             }
+            duh_w += (double)h * gw;
             /* logdet = log(1 + t m): d t = s m / det, dm += s t / det */
-            dh += s * (k.mwu / det) * (-2.0 * h);
+            double dh = dhf + s * (k.mwu / det) * (-2.0 * h);
             dmwu += s * t / det;
-            double da = dh * t; /* h = tanh(a), a = w.z + b */
-            *db += (float)da;
+            float da = (float)(dh * t); /* h = tanh(a), a = w.z + b */
+            *db += da;
             for (int j = 0; j < Z; j++) {
-                if (dzin) dzin[(long)r * Z + j] += (float)(g[j] + da * w[j]);
-                dw[j] += (float)(da * z[j]);
+                if (dzin) dzin[(long)r * Z + j] += g[j] + da * w[j];
+                dw[j] += da * z[j];
             }
         }
         /* u^ = u + c w, c = (m - wu) / ww: dc = (d u^) . w */
