@@ -320,7 +320,8 @@ typedef struct {
     double loss;  /* -ELBO = recon + kl (training with the IWAE objective:
                      minus the K-sample bound, recon averaged over the K) */
     double recon; /* -E_q[log p(x|z)] */
-    double kl;    /* KL(q(z|x) || N(0, I)) */
+    double kl;    /* KL(q(z|x) || N(0, I)); with a flow or a second stochastic
+                     layer a one-sample estimate of log q(z|x) - log p(z) */
     long n;       /* number of examples the figures average over */
 } elbo_losses;
 
@@ -385,7 +386,8 @@ ELBO_API elbo_status elbo_vae_eval_iw(elbo_vae *m, const elbo_dataset *ds, int K
 typedef enum {
     ELBO_SCORE_ELBO = 0,  /* -ELBO, one z draw (as elbo_vae_eval with the seed) */
     ELBO_SCORE_IW = 1,    /* -log p(x), IW estimate with K samples */
-    ELBO_SCORE_RECON = 2  /* squared error of the reconstruction from z = mu */
+    ELBO_SCORE_RECON = 2  /* squared error of the reconstruction from z = mu
+                             (with a flow: its image f(mu)) */
 } elbo_score_kind;
 
 /** Anomaly scores, one per example of ds, into scores [ds->n] (higher: less
@@ -396,6 +398,9 @@ ELBO_API elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_sc
 /** Posterior-collapse diagnostics over ds: kl[j] is the mean per example of
  *  KL(q(z_j|x) || N(0, 1)), mu_var[j] the variance over ds of E_q[z_j] =
  *  mu_j(x). Unit j is active when mu_var[j] > 0.01 (Burda et al. 2015).
+ *  With a flow, mu_var is that of the posterior's centre f(mu(x)) and kl
+ *  that of the base Gaussian (docs/flows.md); with a second layer these
+ *  are z1's.
  *  kl and mu_var ([latent_dim] each, caller-owned) may be NULL. Returns the
  *  number of active units, or -1 with err filled. */
 ELBO_API int elbo_vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, double *kl, double *mu_var,
@@ -408,14 +413,17 @@ ELBO_API void elbo_vae_encode(elbo_vae *m, const float *x, int B, float *mu, flo
  *  probabilities, or Gaussian means). Any B >= 0. */
 ELBO_API void elbo_vae_decode(elbo_vae *m, const float *z, int B, float *out);
 
-/** Draws n latents from N(0, I) with a PRNG seeded with seed and decodes
- *  them into out [n, input_dim]. */
+/** Draws n latents from the prior with a PRNG seeded with seed and decodes
+ *  them into out [n, input_dim]: N(0, I), or with a second stochastic layer
+ *  top-down (z2 ~ N(0, I), z1 ~ p(z1|z2)). */
 ELBO_API void elbo_vae_sample(elbo_vae *m, int n, uint64_t seed, float *out);
 /** The latents elbo_vae_sample(m, n, seed, ...) decodes, into z [n, latent_dim]:
- *  elbo_vae_decode of them gives its output exactly. */
+ *  elbo_vae_decode of them gives its output exactly. Uses the model's worker
+ *  buffers (top-down sampling), like every call on m. */
 ELBO_API void elbo_vae_sample_latents(elbo_vae *m, int n, uint64_t seed, float *z);
 
-/** Encodes x, takes z = mu (the posterior mean) and decodes it into out. */
+/** Encodes x, takes z = mu (the posterior mean; with a flow its image
+ *  f(mu), the eps = 0 path) and decodes it into out. */
 ELBO_API void elbo_vae_reconstruct(elbo_vae *m, const float *x, int B, float *out);
 
 /* ------------------------------------------------------------- checkpoints */

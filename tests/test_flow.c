@@ -50,6 +50,20 @@ static void check_planar_grad(void)
     planar_backward(dz, dpar, p_g, p_s, p_z, p_par, PR, PREP, PZ, PS);
     fd_check_h("planar.z", p_z, dz, PR * PZ, L_planar, NULL, 1e-2, SMOOTH);
     fd_check_h("planar.par", p_par, dpar, PR / PREP * PS, L_planar, NULL, 1e-2, SMOOTH);
+    /* w = 0 (the constraint's division is skipped): a shift by u tanh(b),
+     * log|det J| = 0, everything finite */
+    {
+        float par[2 * PZ + 1] = {0.5f, -1.0f, 0.25f, 2.0f, 0, 0, 0, 0, 0.3f}, z[PZ] = {1, 2, 3, 4}, o[PZ];
+        float dz0[PZ] = {0}, dp[2 * PZ + 1] = {0}, g[PZ] = {1, 1, 1, 1};
+        double ld = 0, s = 1;
+        planar_forward(o, &ld, z, par, 1, 1, PZ, 2 * PZ + 1);
+        planar_backward(dz0, dp, g, &s, z, par, 1, 1, PZ, 2 * PZ + 1);
+        int finite = 1;
+        for (int j = 0; j < PZ; j++) finite &= isfinite(o[j]) && isfinite(dz0[j]);
+        for (int j = 0; j < 2 * PZ + 1; j++) finite &= isfinite(dp[j]);
+        CHECK(finite && ld == 0 && fabsf(o[0] - (1 + 0.5f * tanhf(0.3f))) < 1e-6f,
+              "planar with w = 0: logdet %g, z'0 %g", ld, o[0]);
+    }
     /* the stride's padding gets no gradient */
     int pad_zero = 1;
     for (int p = 0; p < PR / PREP; p++) pad_zero &= dpar[p * PS + 2 * PZ + 1] == 0 && dpar[p * PS + 2 * PZ + 2] == 0;

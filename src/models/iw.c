@@ -47,7 +47,7 @@ static double iw_one(elbo_vae *m, vae_worker *w, int e, int K, uint64_t key)
         }
         if (hier) { /* z2 ~ q(z2|z1) for each z1; the prior of z1 is p(z1|z2) */
             elbo_rng_normal_fill(&rng, w->h.eps2, (long)n * m->cfg.latent2);
-            vae_hier_forward(m, w, n, n, 1);
+            vae_hier_forward(m, w, n, n, e, 1);
             for (int r = 0; r < n; r++) lw[r] -= w->h.lr[r];
         }
         if (flow) { /* z_K = f(z0); log q gains -log|det J| */

@@ -30,7 +30,7 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
     }
     if (flow) vae_flow_forward(m, w, R, K, 0);
     int hier = m->cfg.latent2 > 0;
-    if (hier) vae_hier_forward(m, w, R, K, 1);
+    if (hier) vae_hier_forward(m, w, R, K, 0, 1);
     vae_decode_forward(m, w, R);
     double kl_mc = 0.0;
     double rec_sum = 0.0, bound = 0.0;

@@ -413,7 +413,7 @@ void vae_forward(elbo_vae *m, vae_worker *w, int B)
     vae_encode_forward(m, w, B);
     reparam_forward(vae_z0(w, flow), w->mu, w->logvar, w->eps, nz);
     if (flow) vae_flow_forward(m, w, B, 1, 0);
-    if (m->cfg.latent2) vae_hier_forward(m, w, B, 1, 0);
+    if (m->cfg.latent2) vae_hier_forward(m, w, B, 1, 0, 0);
     vae_decode_forward(m, w, B);
     w->recon = vae_recon_forward(m, w->probs, w->logits, w->x, m->cfg.input_dim, B, NULL);
     (void)nx;

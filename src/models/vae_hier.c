@@ -123,7 +123,7 @@ static void stack_backward(elbo_vae *m, int l0, int L, float *din, float **h, fl
     }
 }
 
-void vae_hier_forward(elbo_vae *m, vae_worker *w, int R, int rep, int iw)
+void vae_hier_forward(elbo_vae *m, vae_worker *w, int R, int rep, int ex0, int iw)
 {
     const elbo_vae_config *c = &m->cfg;
     vae_hier_work *h = &w->h;
@@ -135,7 +135,7 @@ void vae_hier_forward(elbo_vae *m, vae_worker *w, int R, int rep, int iw)
     double kl1 = 0.0, kl2 = 0.0;
     for (int r = 0; r < R; r++) {
         long o1 = (long)r * Z1, o2 = (long)r * Z2;
-        const float *lv1 = w->logvar + (long)(r / rep) * Z1, *e1 = w->eps + o1;
+        const float *lv1 = w->logvar + (long)(ex0 + r / rep) * Z1, *e1 = w->eps + o1;
         double A = normal_nll_forward(w->z + o1, h->pmu + o1, h->plv + o1, Z1) - Z1 * half_log_2pi;
         double C = 0.0, q2 = 0.0;
         for (int j = 0; j < Z1; j++) C -= 0.5 * ((double)lv1[j] + (double)e1[j] * e1[j]);

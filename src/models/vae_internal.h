@@ -124,7 +124,7 @@ typedef struct {
 struct elbo_vae {
     model base;                /* tensor table, params, chunks, workers (model.h) */
     elbo_vae_config cfg;
-    int n_layers;              /* 2L + 3 */
+    int n_layers;              /* 2L + 3, then the flow's or the second layer's */
     vae_layer layers[VAE_MAX_LAYERS];
     int l_mu, l_logvar, l_out; /* indices of the special layers */
     int l_flow, l_iaf;         /* the flow head and the first MADE layer, or -1 */
@@ -136,7 +136,8 @@ struct elbo_vae {
     model_tensor tensors[2 * VAE_MAX_LAYERS + 1];
     vae_worker w[VAE_MAX_WORKERS];
     float *eps_step;           /* [max_batch, Z] eps of the current step */
-    const float *eps_fixed;    /* test hook (vae_set_step_noise) or NULL */
+    const float *eps_fixed;    /* test hook (vae_set_step_noise) or NULL: z1's noise,
+                                  then z2's with a second layer */
     double *kl_batch;          /* [Z] free bits: the batch's KL per dimension
                                   (summed over workers and group members) */
     float *kl_scale;           /* [Z] weight of each dimension's KL in backward
@@ -243,8 +244,9 @@ static inline float *vae_z0(vae_worker *w, int flow) { return flow ? w->f.fz : w
  *   p1_fc{j+1}  z2 (or hidden2[L2-j]) -> hidden2[L2-1-j]   then the activation
  *   p1_mu, p1_logvar                  hidden2[0] -> Z1
  * forward: from w->z (z1, R rows) and w->h.eps2, q(z2|z1), z2 and
- * p(z1|z2); h.kl1 (with eps of w->eps and logvar row r / rep), h.kl2
- * (closed form, or one sample with iw = 1) and h.lr per row.
+ * p(z1|z2); h.kl1 (with eps of w->eps and logvar row ex0 + r / rep), h.kl2
+ * (closed form, or one sample with iw = 1) and h.lr per row (the IW
+ * estimate, iw.c, draws z1's noise inline and reads lr only).
  * backward: the gradient of scale * (kl1 + kl2) (iw = 0) or of sum_r
  * row_scale[r] lr[r] (iw = 1) through both stacks into w->dz (z1); the z1
  * reparameterisation stays the caller's. top_down: z2 ~ N(0, I) from rng,
@@ -252,7 +254,7 @@ static inline float *vae_z0(vae_worker *w, int flow) { return flow ? w->f.fz : w
 void vae_hier_layout(elbo_vae *m, void (*add)(elbo_vae *, const char *, int, int, int));
 int vae_hier_worker_alloc(const elbo_vae *m, vae_hier_work *h, int cap);
 void vae_hier_worker_free(vae_hier_work *h);
-void vae_hier_forward(elbo_vae *m, vae_worker *w, int R, int rep, int iw);
+void vae_hier_forward(elbo_vae *m, vae_worker *w, int R, int rep, int ex0, int iw);
 void vae_hier_backward(elbo_vae *m, vae_worker *w, int R, int rep, int iw, float scale,
                        const double *row_scale);
 void vae_hier_zero_dgrads(elbo_vae *m, vae_worker *w, int R);

@@ -346,12 +346,14 @@ static void vae_diagnose(model *base, const elbo_dataset *test, const double *te
         pos = strlen(summary);
         if (pos < summary_cap) snprintf(summary + pos, summary_cap - pos, ", z2 %d/%d", a2, m->cfg.latent2);
     }
+    /* free bits need a per-dimension KL of N(0, I): not with a flow or a
+     * second layer */
+    const char *cure = m->cfg.flow == ELBO_FLOW_NONE && !m->cfg.latent2 ? "--kl-warmup or --free-bits"
+                                                                       : "--kl-warmup";
     if (active == 0)
-        snprintf(warning, warning_cap, "no active latent units (posterior collapse); try "
-                                       "--kl-warmup or --free-bits");
+        snprintf(warning, warning_cap, "no active latent units (posterior collapse); try %s", cure);
     else if (test_terms[2] < 0.1)
-        snprintf(warning, warning_cap, "the KL has collapsed (%.3g nats); try --kl-warmup or "
-                                       "--free-bits", test_terms[2]);
+        snprintf(warning, warning_cap, "the KL has collapsed (%.3g nats); try %s", test_terms[2], cure);
 }
 
 #define VAE_OPS_CALLS                                                                          \
@@ -420,7 +422,7 @@ elbo_status elbo_vae_eval(elbo_vae *m, const elbo_dataset *ds, uint64_t seed, el
                           elbo_error *err)
 {
     ELBO_ASSERT(m && out);
-    double terms[3];
+    double terms[MODEL_MAX_TERMS]; /* 3 terms, or 5 with a second layer */
     elbo_status st = vae_eval(&m->base, ds, seed, terms, err);
     if (st == ELBO_OK || st == ELBO_ERR_NUMERIC) losses_from(terms, ds->n, out);
     return st;

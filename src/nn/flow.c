@@ -26,7 +26,7 @@ static double dot(const float *a, const float *b, int n)
 /* The constraint's scalars for one parameter row: w.u, m(w.u), |w|^2, and
  * c = (m - w.u) / |w|^2, so that u^ = u + c w. */
 typedef struct {
-    double wu, mwu, ww, c;
+    double wu, mwu, ww, c, wuh; /* wuh = w.u^: m(w.u), or 0 when w = 0 */
 } planar_consts;
 
 static planar_consts planar_constants(const float *u, const float *w, int Z)
@@ -35,7 +35,8 @@ static planar_consts planar_constants(const float *u, const float *w, int Z)
     k.wu = dot(w, u, Z);
     k.mwu = -1.0 + softplus_d(k.wu);
     k.ww = dot(w, w, Z);
-    k.c = (k.mwu - k.wu) / k.ww;
+    k.c = k.ww > 0.0 ? (k.mwu - k.wu) / k.ww : 0.0; /* w = 0: u^ = u, f a shift, det 1 */
+    k.wuh = k.ww > 0.0 ? k.mwu : 0.0;
     return k;
 }
 
@@ -67,7 +68,7 @@ void planar_forward(float *zout, double *logdet, const float *zin, const float *
             float *o = zout + (long)r * Z;
             float h = tanhf(affine(w, z, b, Z));
             for (int j = 0; j < Z; j++) o[j] = z[j] + (u[j] + c * w[j]) * h;
-            logdet[r] += log1p((1.0 - (double)h * h) * k.mwu);
+            logdet[r] += log1p((1.0 - (double)h * h) * k.wuh);
         }
     }
 }
@@ -87,7 +88,7 @@ void planar_backward(float *dzin, float *dpar, const float *dzout, const double 
         for (int r = p0; r < p1; r++) {
             const float *z = zin + (long)r * Z, *g = dzout + (long)r * Z;
             float h = tanhf(affine(w, z, b, Z));
-            double t = 1.0 - (double)h * h, s = dlogdet ? dlogdet[r] : 0.0, det = 1.0 + t * k.mwu;
+            double t = 1.0 - (double)h * h, s = dlogdet ? dlogdet[r] : 0.0, det = 1.0 + t * k.wuh;
             /* zout = z + u^ h: d u^ += g h (to u directly, and to w through c w),
              * dh = g . u^ */
             float dhf = 0.0f, gw = 0.0f;
@@ -99,8 +100,8 @@ void planar_backward(float *dzin, float *dpar, const float *dzout, const double 
             }
             duh_w += (double)h * gw;
             /* logdet = log(1 + t m): d t = s m / det, dm += s t / det */
-            double dh = dhf + s * (k.mwu / det) * (-2.0 * h);
-            dmwu += s * t / det;
+            double dh = dhf + s * (k.wuh / det) * (-2.0 * h);
+            if (k.ww > 0.0) dmwu += s * t / det;
             float da = (float)(dh * t); /* h = tanh(a), a = w.z + b */
             *db += da;
             for (int j = 0; j < Z; j++) {
@@ -109,9 +110,10 @@ void planar_backward(float *dzin, float *dpar, const float *dzout, const double 
             }
         }
         /* u^ = u + c w, c = (m - wu) / ww: dc = (d u^) . w */
-        double dc = duh_w;
-        dmwu += dc / k.ww;
-        double dwu = -dc / k.ww, dww = -dc * (k.mwu - k.wu) / (k.ww * k.ww);
+        double dc = k.ww > 0.0 ? duh_w : 0.0; /* c is fixed at 0 when w = 0 */
+        double iww = k.ww > 0.0 ? 1.0 / k.ww : 0.0;
+        dmwu += dc * iww;
+        double dwu = -dc * iww, dww = -dc * (k.mwu - k.wu) * iww * iww;
         dwu += dmwu * sigmoid_d(k.wu); /* m = -1 + softplus(wu) */
         for (int j = 0; j < Z; j++) {
             du[j] += (float)(dwu * w[j]);
