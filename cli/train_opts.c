@@ -172,6 +172,13 @@ static int set_opt(train_opts *o, const opt_def *d, const char *v)
     }
 }
 
+/* "400,200": n widths, comma-separated, into buf. */
+static void widths_str(char *buf, size_t cap, const int *w, int n)
+{
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) snprintf(buf + strlen(buf), cap - strlen(buf), "%s%d", i ? "," : "", w[i]);
+}
+
 /* The canonical spelling of option d's value (the run record's). */
 static void get_opt(const train_opts *o, const opt_def *d, char *buf, size_t cap)
 {
@@ -186,16 +193,12 @@ static void get_opt(const train_opts *o, const opt_def *d, char *buf, size_t cap
     case T_ENUM: snprintf(buf, cap, "%s", d->names[*(const int *)p]); break;
     case T_HIDDEN: {
         const elbo_vae_config *c = p;
-        buf[0] = 0;
-        for (int i = 0; i < c->n_hidden; i++)
-            snprintf(buf + strlen(buf), cap - strlen(buf), "%s%d", i ? "," : "", c->hidden[i]);
+        widths_str(buf, cap, c->hidden, c->n_hidden);
         break;
     }
     case T_HIDDEN2: {
         const elbo_vae_config *c = p;
-        buf[0] = 0;
-        for (int i = 0; i < c->n_hidden2; i++)
-            snprintf(buf + strlen(buf), cap - strlen(buf), "%s%d", i ? "," : "", c->hidden2[i]);
+        widths_str(buf, cap, c->hidden2, c->n_hidden2);
         break;
     }
     default: snprintf(buf, cap, "%s", o->ckpt); break;
