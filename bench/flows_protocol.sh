@@ -9,6 +9,8 @@
 #
 #   sh bench/flows_protocol.sh EPOCHS "ROWS..."
 #     ROWS from: diag planar10 planar20 planar40 planar80 iaf hvae hiwae5
+#                iwae5 (one stochastic layer trained as an IWAE, k = 5: the
+#                objective's share of hiwae5's gain)
 #   e.g. sh bench/flows_protocol.sh 50 "diag planar10 iaf"
 # Runs go to runs/flows/ROW, checkpointed every epoch: rerunning the script
 # with more EPOCHS resumes a row instead of starting it again (the paper
@@ -21,12 +23,14 @@ THREADS=${THREADS:-1}
 IWK=${IWK:-5000}
 OUT=${OUT:-bench/flows_runs.jsonl}
 cpu=$(grep -m1 "model name" /proc/cpuinfo | sed 's/.*: //')
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 common="--hidden 200,200 --latent 50 --activation softplus --binarize dynamic --batch 100"
 for row in $ROWS; do
     case "$row" in
         diag) opts="" ;;
         planar*) opts="--flow planar --flow-len ${row#planar}" ;;
         iaf) opts="--flow iaf --flow-len 2" ;;
+        iwae5) opts="--objective iwae --samples 5" ;;
         hvae) opts="--latent 100 --latent2 50 --hidden2 100,100" ;;
         hiwae5) opts="--latent 100 --latent2 50 --hidden2 100,100 --objective iwae --samples 5" ;;
         *) echo "unknown row '$row'" >&2; exit 2 ;;
@@ -49,6 +53,6 @@ for row in $ROWS; do
     au2=$(echo "$last" | sed -n 's/.*"active_units2":\([0-9]*\).*/\1/p')
     ep=$(echo "$last" | sed -n 's/.*"epoch":\([0-9]*\).*/\1/p')
     spe=$(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' "$dir/metrics.jsonl" | awk '{s+=$1; n++} END {printf "%.3f", s/n}')
-    echo "{\"date\":\"$(date +%Y-%m-%d)\",\"cpu\":\"$cpu\",\"threads\":$THREADS,\"row\":\"$row\",\"epochs\":$ep,\"options\":\"$common $opts\",\"eval\":$ev,\"active_units\":${au:-null},\"active_units2\":${au2:-null},\"seconds_per_epoch\":$spe,\"train_wall\":$wall,\"iw_wall\":$iw_wall}" >> "$OUT"
+    echo "{\"date\":\"$(date +%Y-%m-%d)\",\"cpu\":\"$cpu\",\"threads\":$THREADS,\"row\":\"$row\",\"commit\":\"$commit\",\"epochs\":$ep,\"options\":\"$common $opts\",\"eval\":$ev,\"active_units\":${au:-null},\"active_units2\":${au2:-null},\"seconds_per_epoch\":$spe,\"train_wall\":$wall,\"iw_wall\":$iw_wall}" >> "$OUT"
     echo "$row: epoch $ep, $(echo "$ev" | sed 's/.*"log_px":\([-0-9.]*\).*/log p(x) >= \1/')"
 done

@@ -10,6 +10,7 @@
 #include <omp.h>
 
 #include "../nn/ops.h"
+#include "../util/fpenv.h"
 #include "../util/lme.h"
 #include "vae_internal.h"
 
@@ -86,10 +87,12 @@ elbo_status elbo_vae_eval_iw(elbo_vae *m, const elbo_dataset *ds, int K, uint64_
     for (int c = 0; c < n_chunks; c++) {
         vae_worker *w = &m->w[omp_get_thread_num()];
         int start = c * mb, B = ds->n - start < mb ? ds->n - start : mb;
+        unsigned fp = elbo_fp_flush_begin(); /* util/fpenv.h: saturated pixels */
         vae_load_rows(m, w, NULL, ds, NULL, start, B, 0, seed);
         vae_encode_forward(m, w, B);
         for (int e = 0; e < B; e++)
             each[start + e] = iw_one(m, w, e, K, seed * 0x9e3779b97f4a7c15ULL + (uint64_t)(start + e));
+        elbo_fp_flush_end(fp);
         if (progress) {
 #pragma omp critical
             {

@@ -17,6 +17,7 @@
 #include <omp.h>
 
 #include "../nn/ops.h"
+#include "../util/fpenv.h"
 #include "vae_internal.h"
 
 int vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, int layer, double *kl, double *mu_var,
@@ -38,6 +39,7 @@ int vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, int layer, double *kl,
     for (int c = 0; c < n_chunks; c++) {
         vae_worker *w = &m->w[omp_get_thread_num()];
         int start = c * mb, B = ds->n - start < mb ? ds->n - start : mb;
+        unsigned fp = elbo_fp_flush_begin(); /* util/fpenv.h */
         vae_load_rows(m, w, NULL, ds, NULL, start, B, 0, 1);
         vae_encode_forward(m, w, B);
         double *a = acc + (size_t)c * 3 * Z;
@@ -62,6 +64,7 @@ int vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, int layer, double *kl,
                 a[Z + j] += v;
                 a[2 * Z + j] += v * v;
             }
+        elbo_fp_flush_end(fp);
     }
     int active = 0;
     for (int j = 0; j < Z; j++) {

@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include "../nn/ops.h"
+#include "../util/fpenv.h"
 #include "vae_internal.h"
 
 elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind kind, int K,
@@ -27,6 +28,7 @@ elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind 
     for (int c = 0; c < n_chunks; c++) {
         vae_worker *w = &m->w[omp_get_thread_num()];
         int start = c * mb, B = ds->n - start < mb ? ds->n - start : mb;
+        unsigned fp = elbo_fp_flush_begin(); /* util/fpenv.h */
         vae_load_rows(m, w, NULL, ds, NULL, start, B, 0, seed);
         if (kind == ELBO_SCORE_ELBO) {
             /* the same draw as elbo_vae_eval with this seed */
@@ -38,7 +40,7 @@ elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind 
             vae_recon_forward(m, w->probs, w->logits, w->x, D, B, scores + start);
             for (int r = 0; r < B; r++)
                 scores[start + r] += m->cfg.flow != ELBO_FLOW_NONE
-                    ? vae_flow_kl_row(m, w, r, w->logvar + (long)r * Z)
+                    ? vae_flow_kl_row(m, w, r, w->mu + (long)r * Z, w->logvar + (long)r * Z)
                     : m->cfg.latent2 ? w->h.lr[r]
                     : kl_normal_forward(w->mu + (long)r * Z, w->logvar + (long)r * Z, Z);
         } else {
@@ -58,6 +60,7 @@ elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind 
                 scores[start + r] = s;
             }
         }
+        elbo_fp_flush_end(fp);
     }
     return ELBO_OK;
 }

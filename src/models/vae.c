@@ -10,6 +10,7 @@
 
 #include "../nn/gemm.h"
 #include "../nn/ops.h"
+#include "../util/fpenv.h"
 
 void elbo_vae_config_default(elbo_vae_config *c)
 {
@@ -566,7 +567,9 @@ static void for_chunks(elbo_vae *m, int B, chunk_fn fn, void *arg)
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int c = 0; c < n_chunks; c++) {
         int row0 = c * mb, rows = B - row0 < mb ? B - row0 : mb;
+        unsigned fp = elbo_fp_flush_begin(); /* util/fpenv.h */
         fn(m, &m->w[omp_get_thread_num()], row0, rows, arg);
+        elbo_fp_flush_end(fp);
     }
 }
 

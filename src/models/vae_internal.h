@@ -228,7 +228,8 @@ void vae_flow_head_backward(elbo_vae *m, vae_worker *w, int B);
 void vae_flow_forward(elbo_vae *m, vae_worker *w, int R, int rep, int ex0);
 const float *vae_flow_backward(elbo_vae *m, vae_worker *w, int R, int rep);
 void vae_flow_zero_dgrads(elbo_vae *m, vae_worker *w, int n_enc);
-double vae_flow_kl_row(const elbo_vae *m, const vae_worker *w, int r, const float *logvar);
+double vae_flow_kl_row(const elbo_vae *m, const vae_worker *w, int r, const float *mu,
+                       const float *logvar);
 double vae_flow_kl_forward(elbo_vae *m, vae_worker *w, int B);
 void vae_flow_kl_backward(elbo_vae *m, vae_worker *w, int B, float scale);
 /* w->z = the posterior's centre for B encoded rows: mu, pushed through the
