@@ -11,6 +11,9 @@
 #     ROWS from: diag planar10 planar20 planar40 planar80 iaf hvae hiwae5
 #                iwae5 (one stochastic layer trained as an IWAE, k = 5: the
 #                objective's share of hiwae5's gain)
+#                diagwu hvaewu (diag and hvae with the KL weight warmed up
+#                over the first 10 epochs, Sonderby et al. 2016: whether the
+#                second layer helps once it is not collapsed)
 #   e.g. sh bench/flows_protocol.sh 50 "diag planar10 iaf"
 # Runs go to runs/flows/ROW, checkpointed every epoch: rerunning the script
 # with more EPOCHS resumes a row instead of starting it again (the paper
@@ -31,6 +34,8 @@ for row in $ROWS; do
         planar*) opts="--flow planar --flow-len ${row#planar}" ;;
         iaf) opts="--flow iaf --flow-len 2" ;;
         iwae5) opts="--objective iwae --samples 5" ;;
+        diagwu) opts="--kl-warmup 10" ;;
+        hvaewu) opts="--latent 100 --latent2 50 --hidden2 100,100 --kl-warmup 10" ;;
         hvae) opts="--latent 100 --latent2 50 --hidden2 100,100" ;;
         hiwae5) opts="--latent 100 --latent2 50 --hidden2 100,100 --objective iwae --samples 5" ;;
         *) echo "unknown row '$row'" >&2; exit 2 ;;

@@ -202,7 +202,10 @@ static void eval_help(void)
            "prints the importance-weighted estimate of log p(x) with K samples per image\n"
            "(Burda et al. 2015; tighter as K grows, K = 5000 is the usual report).\n"
            "Models trained with --binarize static|dynamic are evaluated on a binarization\n"
-           "of the data fixed by --seed.\n"
+           "of the data fixed by --seed. It also counts the active units (coordinates\n"
+           "whose posterior mean varies over the data by more than 0.01, Burda et al.)\n"
+           "and the active dimensions (eigenvalues of that covariance above 0.01: the\n"
+           "count that a flow's rotations do not change; docs/flows.md).\n"
            "  -m, --model PATH   checkpoint folder or model.safetensors\n"
            "  --data PATH        MNIST-layout folder (default %s), or a file\n"
            "                     (--input PATH): .npy, .csv, idx, read as for training\n"
@@ -213,6 +216,23 @@ static void eval_help(void)
            "  --json             print one JSON object instead of text\n"
            "  --threads N        worker threads (default: all cores)\n",
            ELBO_DEFAULT_DATA);
+}
+
+/* Active units (Burda's coordinate count) into units[0] and active
+ * dimensions (the rotation-invariant count, elbo_vae_active_dims) into
+ * units[1] of latent layer `layer` over ds; 0, or -1 with err. */
+static int latent_counts(elbo_vae *m, const elbo_dataset *ds, int layer, int *units, elbo_error *err)
+{
+    const elbo_vae_config *c = elbo_vae_get_config(m);
+    int Z = layer == 1 ? c->latent_dim : c->latent2;
+    double *eig = malloc(sizeof(double) * (size_t)Z);
+    if (!eig) {
+        snprintf(err->msg, sizeof err->msg, "out of memory for %d eigenvalues", Z);
+        return -1;
+    }
+    units[1] = elbo_vae_active_dims(m, ds, layer, eig, &units[0], err);
+    free(eig);
+    return units[1] < 0 ? -1 : 0;
 }
 
 int cmd_eval(int argc, char **argv)
@@ -246,10 +266,17 @@ int cmd_eval(int argc, char **argv)
                 t_iw = now_seconds() - t0;
                 if (!ok) fprintf(stderr, "elbo eval: %s\n", err.msg);
             }
+            int two = elbo_vae_get_config(m)->latent2 > 0, au[4] = {0, 0, 0, 0};
+            if (ok && (latent_counts(m, &ds, 1, au, &err) || (two && latent_counts(m, &ds, 2, au + 2, &err)))) {
+                fprintf(stderr, "elbo eval: %s\n", err.msg);
+                ok = 0;
+            }
             if (ok && o.json) {
                 printf("{\"n\":%ld,\"loss\":%.6f,\"recon\":%.6f,\"kl\":%.6f,\"seconds\":%.4f", l.n,
                        l.loss, l.recon, l.kl, s);
                 if (o.iw > 0) printf(",\"iw_k\":%ld,\"log_px\":%.6f,\"iw_seconds\":%.3f", o.iw, -nll, t_iw);
+                printf(",\"active_units\":%d,\"active_dims\":%d", au[0], au[1]);
+                if (two) printf(",\"active_units2\":%d,\"active_dims2\":%d", au[2], au[3]);
                 printf("}\n");
             } else if (ok) {
                 printf("n %ld  loss %.4f  recon %.4f  kl %.4f  (%.2f s, %.0f images/s)\n", l.n,
@@ -257,6 +284,9 @@ int cmd_eval(int argc, char **argv)
                 if (o.iw > 0)
                     printf("log p(x) >= %.4f  (IW, K = %ld; -ELBO was %.4f)  %.1f s\n", -nll, o.iw,
                            l.loss, t_iw);
+                printf("active units %d, active dimensions %d", au[0], au[1]);
+                if (two) printf("; z2: %d, %d", au[2], au[3]);
+                printf("  (variance of the posterior's centre > 0.01 per coordinate, per eigenvalue)\n");
             }
             rc = ok ? 0 : 1;
         }

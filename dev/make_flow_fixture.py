@@ -16,9 +16,7 @@ The model is written here from the papers' equations, not from elbo's code:
       MADE degrees: input j has order j+1 (steps t = 2, 4, ...: Z - j), hidden
       unit k degree 1 + k mod (Z-1); made_in sees order <= degree (and all of
       c), made_out's m_j and s_j see degree < order(j)
-  KL = KL(q0 || N(0, I)) + (|z_K|^2 - |z0|^2) / 2 - sum log|det J|
-      (one sample; the same expectation as log q0(z0) - sum log|det J| -
-      log p(z_K), which the importance log-weights use)
+  KL = log q0(z0) - sum log|det J| - log p(z_K)  (one sample)
   two layers (Burda et al. 2015): q(z2|z1) = N(q2_mu, exp(q2_logvar)) from
       q2_fc*(z1), p(z1|z2) = N(p1_mu, exp(p1_logvar)) from p1_fc*(z2):
       kl_z1 = log q(z1|x) - log p(z1|z2)  (one sample), kl_z2 = KL(q(z2|z1) || N(0, I))
@@ -119,7 +117,7 @@ class FlowVAE(nn.Module):
         L, Z = self.L, self.Z
         h = self.stack("fc", L, x)
         mu, logvar = getattr(self, f"fc{L+1}_mu")(h), getattr(self, f"fc{L+1}_logvar")(h)
-        z = z0 = mu + eps * torch.exp(0.5 * logvar)
+        z = mu + eps * torch.exp(0.5 * logvar)
         logq0 = (-0.5 * logvar - 0.5 * eps ** 2).sum(1)  # + const
         logdet = torch.zeros_like(logq0)
         if self.flow == "planar":
@@ -159,10 +157,8 @@ class FlowVAE(nn.Module):
             terms.update(kl_z1=kl1.sum(), kl_z2=kl2.sum())
             kl_rows = kl1 + kl2
         else:
-            lw = -recon_rows - (logq0 - logdet + 0.5 * (z ** 2).sum(1))
-            # the KL term: q0's closed form plus the one-sample remainder
-            kl0 = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(1)
-            kl_rows = kl0 + 0.5 * (z ** 2 - z0 ** 2).sum(1) - logdet
+            kl_rows = logq0 - logdet + 0.5 * (z ** 2).sum(1)
+            lw = -recon_rows - kl_rows
         terms.update(recon=recon_rows.sum(), kl=kl_rows.sum())
         return mu, logvar, z, logits, terms, lw
 

@@ -406,6 +406,20 @@ ELBO_API elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_sc
 ELBO_API int elbo_vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, double *kl, double *mu_var,
                                    elbo_error *err);
 
+/** The rotation-invariant count of active latent dimensions: eig[j] are the
+ *  eigenvalues, descending, of the covariance over ds of the posterior's
+ *  centre (mu(x); with a flow f(mu(x)); layer 2: z2's, as in
+ *  elbo_vae_latent_stats), and the count is how many exceed 0.01. For a
+ *  diagonal q whose active means are uncorrelated it equals the active
+ *  units; a flow, which rotates and mixes z, can spread one direction of
+ *  variation over many coordinates, and this count does not move with it
+ *  (docs/flows.md). layer is 1 or 2 (a model with latent2); eig [that
+ *  layer's size <= 512] is caller-owned; units, when not NULL, receives
+ *  the same layer's active units (Burda's coordinate count), from the same
+ *  pass. Returns the count, or -1 with err filled. */
+ELBO_API int elbo_vae_active_dims(elbo_vae *m, const elbo_dataset *ds, int layer, double *eig,
+                                  int *units, elbo_error *err);
+
 /** Encoder: x [B, input_dim] -> mu, logvar [B, latent_dim]. Any B >= 0. */
 ELBO_API void elbo_vae_encode(elbo_vae *m, const float *x, int B, float *mu, float *logvar);
 

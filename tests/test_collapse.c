@@ -1,7 +1,10 @@
 /* test_collapse.c — the posterior-collapse toolkit: the KL weight schedules
  * (warm-up, cyclical, beta), free bits' gradient against finite differences
- * of the objective they define, and the active-unit count on a constructed
- * case. */
+ * of the objective they define, the active-unit count on a constructed
+ * case, and the rotation-invariant count of active dimensions (eigenvalues
+ * of the centres' covariance: util/symeig.c against known spectra; trace
+ * equal to the units' summed variances; unchanged when the encoder's mean
+ * is rotated, which does change the coordinate count). */
 #include <math.h>
 #include <string.h>
 
@@ -9,6 +12,7 @@
 #include "fd.h"
 #include "models/vae_internal.h"
 #include "util/rng.h"
+#include "util/symeig.h"
 
 static void test_schedules(void)
 {
@@ -151,6 +155,99 @@ static void test_free_bits_gradient(double w, double lambda)
     elbo_vae_free(m);
 }
 
+/* q [n, n] <- a random orthogonal matrix (Gram-Schmidt on normal rows) */
+static void random_orthogonal(elbo_rng *r, double *q, int n)
+{
+    for (int i = 0; i < n; i++) {
+        double *v = q + (size_t)i * n;
+        for (int k = 0; k < n; k++) v[k] = elbo_rng_normal(r);
+        for (int p = 0; p < i; p++) {
+            double d = 0;
+            for (int k = 0; k < n; k++) d += v[k] * q[(size_t)p * n + k];
+            for (int k = 0; k < n; k++) v[k] -= d * q[(size_t)p * n + k];
+        }
+        double nn = 0;
+        for (int k = 0; k < n; k++) nn += v[k] * v[k];
+        for (int k = 0; k < n; k++) v[k] /= sqrt(nn);
+    }
+}
+
+static void test_symeig(void)
+{
+    elbo_rng r;
+    elbo_rng_seed(&r, 44);
+    enum { N = 9 };
+    /* Q D Q^T with a repeated, a zero and a negative eigenvalue */
+    const double d[N] = {3.0, 0.0, 7.5, 1e-3, 3.0, -2.0, 0.25, 12.0, 0.011};
+    double q[N * N], a[N * N], eig[N];
+    random_orthogonal(&r, q, N);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0;
+            for (int k = 0; k < N; k++) s += q[k * N + i] * d[k] * q[k * N + j];
+            a[i * N + j] = s;
+        }
+    int sweeps = elbo_symeig(a, N, eig);
+    CHECK(sweeps > 0 && sweeps < 20, "Jacobi sweeps %d", sweeps);
+    const double want[N] = {12.0, 7.5, 3.0, 3.0, 0.25, 0.011, 1e-3, 0.0, -2.0};
+    for (int i = 0; i < N; i++)
+        CHECK(fabs(eig[i] - want[i]) < 1e-12 * 12, "eigenvalue %d: %.15g, expected %g", i, eig[i], want[i]);
+    double one = 4.0;
+    CHECK(elbo_symeig(&one, 1, eig) == 0 && eig[0] == 4.0, "1 x 1");
+}
+
+/* The rotation-invariant count: with two of six mean units constant, four
+ * eigenvalues of the centres' covariance are positive, they sum to the
+ * units' variances, and rotating the encoder's mean layer by an orthogonal Q
+ * (centres Q mu(x)) leaves them unchanged while every coordinate varies. */
+static void test_active_dims(elbo_vae *m, const elbo_dataset *ds, const double *var, int units)
+{
+    elbo_error err;
+    double eig[6], eig2[6], var2[6];
+    int units2 = -1, dims = elbo_vae_active_dims(m, ds, 1, eig, &units2, &err);
+    CHECK(dims == 4 && units2 == units, "active dims %d (units %d), expected 4 (eigenvalues %g %g %g %g %g %g)",
+          dims, units2, eig[0], eig[1], eig[2], eig[3], eig[4], eig[5]);
+    double tr = 0, te = 0;
+    for (int j = 0; j < 6; j++) tr += var[j], te += eig[j];
+    CHECK(fabs(tr - te) < 1e-6 * tr, "trace %g vs summed eigenvalues %g", tr, te);
+    CHECK(fabs(eig[4]) < 1e-6 * eig[0] && fabs(eig[5]) < 1e-6 * eig[0], "two null directions");
+    const model *mb = vae_base(m);
+    int tw = model_tensor_find(mb, "fc2_mu.weight"), tb = model_tensor_find(mb, "fc2_mu.bias");
+    int in = (int)mb->tensors[tw].shape[1];
+    float *w = malloc(sizeof(float) * mb->tensors[tw].n), *w2 = malloc(sizeof(float) * mb->tensors[tw].n);
+    float b[6], b2[6];
+    model_tensor_export(mb, tw, mb->params, w);
+    model_tensor_export(mb, tb, mb->params, b);
+    elbo_rng r;
+    elbo_rng_seed(&r, 45);
+    double q[36];
+    random_orthogonal(&r, q, 6);
+    for (int j = 0; j < 6; j++) {
+        double bs = 0;
+        for (int k = 0; k < 6; k++) bs += q[j * 6 + k] * b[k];
+        b2[j] = (float)bs;
+        for (int i = 0; i < in; i++) {
+            double s = 0;
+            for (int k = 0; k < 6; k++) s += q[j * 6 + k] * w[(size_t)k * in + i];
+            w2[(size_t)j * in + i] = (float)s;
+        }
+    }
+    model_tensor_import(mb, tw, mb->params, w2);
+    model_tensor_import(mb, tb, mb->params, b2);
+    int rot_units = elbo_vae_latent_stats(m, ds, NULL, var2, &err);
+    int rot_dims = elbo_vae_active_dims(m, ds, 1, eig2, NULL, &err);
+    CHECK(rot_units == 6, "after the rotation every coordinate varies: %d active units", rot_units);
+    CHECK(rot_dims == 4, "after the rotation: %d active dims", rot_dims);
+    for (int j = 0; j < 6; j++)
+        CHECK(fabs(eig2[j] - eig[j]) < 1e-4 * eig[0], "eigenvalue %d: %g rotated vs %g", j, eig2[j], eig[j]);
+    CHECK(elbo_vae_active_dims(m, ds, 2, eig2, NULL, &err) < 0 && strstr(err.msg, "layer 2"),
+          "layer 2 of a one-layer model is refused: %s", err.msg);
+    model_tensor_import(mb, tw, mb->params, w);
+    model_tensor_import(mb, tb, mb->params, b);
+    free(w);
+    free(w2);
+}
+
 static void test_active_units(void)
 {
     elbo_vae_config c;
@@ -183,6 +280,7 @@ static void test_active_units(void)
     CHECK(active == 4, "active units %d, expected 4 (vars %g %g %g %g %g %g)", active, var[0], var[1],
           var[2], var[3], var[4], var[5]);
     CHECK(var[1] < 1e-10 && var[4] < 1e-10 && var[0] > 0.01, "variances of the constructed units");
+    test_active_dims(m, &ds, var, active);
     /* KL per dimension against a direct computation */
     float *x = malloc(sizeof(float) * 1000 * 784), *mu = malloc(sizeof(float) * 6000),
           *lv = malloc(sizeof(float) * 6000);
@@ -210,6 +308,7 @@ int main(void)
     test_free_bits_gradient(0.3, 0.0);  /* during warm-up */
     test_free_bits_gradient(1.0, 0.8);  /* free bits */
     test_free_bits_gradient(0.5, 0.8);  /* both */
+    test_symeig();
     test_active_units();
     return check_summary("test_collapse");
 }

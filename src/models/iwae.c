@@ -36,7 +36,6 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
     double rec_sum = 0.0, bound = 0.0;
     for (int i = 0; i < n; i++) {
         const float *x = w->x + (long)i * D, *lv = w->logvar + (long)i * Z;
-        const float *mu = w->mu + (long)i * Z;
         double half_lv = 0.0;
         for (int j = 0; j < Z; j++) half_lv += 0.5 * lv[j];
         elbo_lme acc;
@@ -55,7 +54,7 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
             }
             if (flow) {
                 lw += w->f.ld[r];
-                kl_mc += vae_flow_kl_row(m, w, (int)r, mu, lv) / K;
+                kl_mc += vae_flow_kl_row(m, w, (int)r, lv) / K;
             }
             w->lw[r] = lw;
             rec_sum += rec / K;

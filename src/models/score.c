@@ -40,7 +40,7 @@ elbo_status elbo_vae_score(elbo_vae *m, const elbo_dataset *ds, elbo_score_kind 
             vae_recon_forward(m, w->probs, w->logits, w->x, D, B, scores + start);
             for (int r = 0; r < B; r++)
                 scores[start + r] += m->cfg.flow != ELBO_FLOW_NONE
-                    ? vae_flow_kl_row(m, w, r, w->mu + (long)r * Z, w->logvar + (long)r * Z)
+                    ? vae_flow_kl_row(m, w, r, w->logvar + (long)r * Z)
                     : m->cfg.latent2 ? w->h.lr[r]
                     : kl_normal_forward(w->mu + (long)r * Z, w->logvar + (long)r * Z, Z);
         } else {

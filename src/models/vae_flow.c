@@ -10,8 +10,8 @@
  * The masks (made_masks; alternate steps reverse the order) are constants
  * rebuilt from the config, not parameters: checkpoints do not carry them.
  *
- * The KL of a row: log q(z_K|x) - log p(z_K), estimated with one sample
- * around the base Gaussian's closed form (vae_flow_kl_row). */
+ * The MC KL of a row: log q(z_K|x) - log p(z_K) = sum_j (-logvar_j/2 -
+ * eps_j^2/2 + z_Kj^2/2) - sum_k log|det J_k| (the 2 pi terms cancel). */
 #include <math.h>
 #include <string.h>
 
@@ -69,8 +69,8 @@ int vae_flow_masks(elbo_vae *m)
 void vae_flow_init(elbo_vae *m)
 {
     const elbo_vae_config *c = &m->cfg;
-    int Z = c->latent_dim;
     if (c->flow != ELBO_FLOW_IAF) return;
+    int Z = c->latent_dim;
     for (int t = 0; t < c->flow_len; t++) { /* sigma = sigmoid(s) near 0.73: the step
                                                starts close to the identity */
         float *b = B_(&m->layers[m->l_iaf + 2 * t + 1]);
@@ -234,27 +234,15 @@ void vae_flow_zero_dgrads(elbo_vae *m, vae_worker *w, int n_enc)
     memset(w->f.dhead, 0, sizeof(float) * (size_t)n_enc * vae_flow_width(&m->cfg));
 }
 
-/* ----------------------------------------------------------- the KL term */
+/* ----------------------------------------------------------- the MC KL */
 
-/* A row's KL estimate, log q(z_K|x) - log p(z_K), written as the base
- * Gaussian's closed-form KL plus a one-sample correction:
- *   KL(q0 || N(0, I)) + sum_j (z_Kj^2 - z0_j^2) / 2 - sum_k log|det J_k|.
- * Its expectation is the plain one-sample estimate's (E_q0[log p(z0)] is
- * what the closed form takes away), but log p(z0) acts as a control variate:
- * where the flow leaves z alone the correction is exactly 0 and the row's
- * KL and its gradient are the diagonal VAE's. The plain estimate, sum_j
- * (z_Kj^2 - eps_j^2 - logvar_j) / 2 - log|det|, made the flow rows start
- * 6 nats behind the diagonal q after 10 epochs (docs/flows.md). */
-double vae_flow_kl_row(const elbo_vae *m, const vae_worker *w, int r, const float *mu,
-                       const float *logvar)
+double vae_flow_kl_row(const elbo_vae *m, const vae_worker *w, int r, const float *logvar)
 {
     int Z = m->cfg.latent_dim;
-    const float *z0 = w->f.fz + (long)r * Z, *z = w->z + (long)r * Z;
+    const float *e = w->eps + (long)r * Z, *z = w->z + (long)r * Z;
     double s = -w->f.ld[r];
-    for (int j = 0; j < Z; j++) {
-        double lv = logvar[j], a = mu[j];
-        s += 0.5 * (a * a + exp(lv) - 1.0 - lv) + 0.5 * ((double)z[j] * z[j] - (double)z0[j] * z0[j]);
-    }
+    for (int j = 0; j < Z; j++)
+        s += 0.5 * ((double)z[j] * z[j] - (double)e[j] * e[j] - (double)logvar[j]);
     return s;
 }
 
@@ -262,8 +250,7 @@ double vae_flow_kl_forward(elbo_vae *m, vae_worker *w, int B)
 {
     int Z = m->cfg.latent_dim;
     double sum = 0.0;
-    for (int r = 0; r < B; r++)
-        sum += vae_flow_kl_row(m, w, r, w->mu + (long)r * Z, w->logvar + (long)r * Z);
+    for (int r = 0; r < B; r++) sum += vae_flow_kl_row(m, w, r, w->logvar + (long)r * Z);
     return sum;
 }
 
@@ -271,15 +258,9 @@ void vae_flow_kl_backward(elbo_vae *m, vae_worker *w, int B, float scale)
 {
     int Z = m->cfg.latent_dim;
     long n = (long)B * Z;
-    const float *z0 = w->f.fz;
-    for (long i = 0; i < n; i++) w->dz[i] += scale * w->z[i]; /* z_K^2 / 2 */
+    for (long i = 0; i < n; i++) w->dz[i] += scale * w->z[i]; /* -log p(z_K) */
     for (int r = 0; r < B; r++) w->f.dld[r] = -scale;        /* -log|det| */
     const float *dz0 = vae_flow_backward(m, w, B, 1);
     reparam_backward(w->dmu, w->dlogvar, dz0, w->logvar, w->eps, n);
-    for (long i = 0; i < n; i++) {
-        /* the closed form, and -z0^2 / 2 through z0 = mu + sigma eps */
-        float sd = expf(0.5f * w->logvar[i]);
-        w->dmu[i] += scale * (w->mu[i] - z0[i]);
-        w->dlogvar[i] += 0.5f * scale * (sd * sd - 1.0f - z0[i] * sd * w->eps[i]);
-    }
+    for (long i = 0; i < n; i++) w->dlogvar[i] -= 0.5f * scale; /* log q0's -logvar/2 */
 }

@@ -228,8 +228,7 @@ void vae_flow_head_backward(elbo_vae *m, vae_worker *w, int B);
 void vae_flow_forward(elbo_vae *m, vae_worker *w, int R, int rep, int ex0);
 const float *vae_flow_backward(elbo_vae *m, vae_worker *w, int R, int rep);
 void vae_flow_zero_dgrads(elbo_vae *m, vae_worker *w, int n_enc);
-double vae_flow_kl_row(const elbo_vae *m, const vae_worker *w, int r, const float *mu,
-                       const float *logvar);
+double vae_flow_kl_row(const elbo_vae *m, const vae_worker *w, int r, const float *logvar);
 double vae_flow_kl_forward(elbo_vae *m, vae_worker *w, int B);
 void vae_flow_kl_backward(elbo_vae *m, vae_worker *w, int B, float scale);
 /* w->z = the posterior's centre for B encoded rows: mu, pushed through the
@@ -265,9 +264,10 @@ int vae_hier_layer_io(const elbo_vae *m, const vae_worker *w, int li, const floa
 /* q(z2|z1) alone on w->z (B rows): h.mu2, h.lv2. */
 void vae_hier_q2_forward(elbo_vae *m, vae_worker *w, int B);
 /* elbo_vae_latent_stats of layer 1 (z1) or 2 (z2, latent2 dimensions:
- * q(z2|z1 = mu1(x))); latent.c. */
+ * q(z2|z1 = mu1(x))); latent.c. With eig ([Z]) and n_dims, in the same pass,
+ * elbo_vae_active_dims's eigenvalues and count (both NULL or neither). */
 int vae_latent_stats(elbo_vae *m, const elbo_dataset *ds, int layer, double *kl, double *mu_var,
-                     elbo_error *err);
+                     double *eig, int *n_dims, elbo_error *err);
 
 /* Internal API for tests and tools: the model interface and trainer of a
  * handle, worker t's buffers, a tensor's values in memory layout. */

@@ -327,9 +327,13 @@ static void vae_diagnose(model *base, const elbo_dataset *test, const double *te
     elbo_vae *m = (elbo_vae *)base;
     int Z = m->cfg.latent_dim;
     double *kd = Z <= 256 ? malloc(sizeof(double) * (size_t)Z) : NULL;
-    int active = elbo_vae_latent_stats(m, test, kd, NULL, NULL);
+    double *eig = Z <= 512 ? malloc(sizeof(double) * (size_t)Z) : NULL;
+    int dims = -1, active = vae_latent_stats(m, test, 1, kd, NULL, eig, eig ? &dims : NULL, NULL);
+    free(eig);
     size_t pos = (size_t)snprintf(json, json_cap, ",\"kl_weight\":%.6g,\"active_units\":%d",
                                   kl_weight, active);
+    if (dims >= 0 && pos < json_cap) /* rotation-invariant: latent.c */
+        pos += (size_t)snprintf(json + pos, json_cap - pos, ",\"active_dims\":%d", dims);
     if (kd && pos < json_cap && m->cfg.flow == ELBO_FLOW_NONE && !m->cfg.latent2) {
         /* a flow's KL has no dims; z1's prior is p(z1|z2) with a second layer */
         pos += (size_t)snprintf(json + pos, json_cap - pos, ",\"kl_dims\":[");
@@ -339,10 +343,19 @@ static void vae_diagnose(model *base, const elbo_dataset *test, const double *te
     }
     free(kd);
     snprintf(summary, summary_cap, "active %d/%d", active, Z);
+    pos = strlen(summary);
+    if (dims >= 0 && dims != active && pos < summary_cap)
+        snprintf(summary + pos, summary_cap - pos, " (%d dims)", dims);
     if (m->cfg.latent2) { /* z2's active units beside z1's */
-        int a2 = vae_latent_stats(m, test, 2, NULL, NULL, NULL);
+        int Z2 = m->cfg.latent2, dims2 = -1;
+        double *eig2 = Z2 <= 512 ? malloc(sizeof(double) * (size_t)Z2) : NULL;
+        int a2 = vae_latent_stats(m, test, 2, NULL, NULL, eig2, eig2 ? &dims2 : NULL, NULL);
+        free(eig2);
         pos = strlen(json);
         if (pos < json_cap) snprintf(json + pos, json_cap - pos, ",\"active_units2\":%d", a2);
+        pos = strlen(json);
+        if (dims2 >= 0 && pos < json_cap)
+            snprintf(json + pos, json_cap - pos, ",\"active_dims2\":%d", dims2);
         pos = strlen(summary);
         if (pos < summary_cap) snprintf(summary + pos, summary_cap - pos, ", z2 %d/%d", a2, m->cfg.latent2);
     }
