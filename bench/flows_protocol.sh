@@ -11,9 +11,10 @@
 #     ROWS from: diag planar10 planar20 planar40 planar80 iaf hvae hiwae5
 #                iwae5 (one stochastic layer trained as an IWAE, k = 5: the
 #                objective's share of hiwae5's gain)
-#                diagwu hvaewu (diag and hvae with the KL weight warmed up
-#                over the first 10 epochs, Sonderby et al. 2016: whether the
-#                second layer helps once it is not collapsed)
+#                and any of them + "wu" (diagwu, planar40wu, hvaewu, ...): the
+#                same row with the KL weight warmed up from 0 to 1 over the
+#                first 10 epochs (Sonderby et al. 2016), which keeps the
+#                second layer from collapsing
 #   e.g. sh bench/flows_protocol.sh 50 "diag planar10 iaf"
 # Runs go to runs/flows/ROW, checkpointed every epoch: rerunning the script
 # with more EPOCHS resumes a row instead of starting it again (the paper
@@ -30,16 +31,19 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 common="--hidden 200,200 --latent 50 --activation softplus --binarize dynamic --batch 100"
 for row in $ROWS; do
     case "$row" in
+        *wu) base=${row%wu}; wu="--kl-warmup 10" ;;
+        *) base=$row; wu="" ;;
+    esac
+    case "$base" in
         diag) opts="" ;;
-        planar*) opts="--flow planar --flow-len ${row#planar}" ;;
+        planar*) opts="--flow planar --flow-len ${base#planar}" ;;
         iaf) opts="--flow iaf --flow-len 2" ;;
         iwae5) opts="--objective iwae --samples 5" ;;
-        diagwu) opts="--kl-warmup 10" ;;
-        hvaewu) opts="--latent 100 --latent2 50 --hidden2 100,100 --kl-warmup 10" ;;
         hvae) opts="--latent 100 --latent2 50 --hidden2 100,100" ;;
         hiwae5) opts="--latent 100 --latent2 50 --hidden2 100,100 --objective iwae --samples 5" ;;
         *) echo "unknown row '$row'" >&2; exit 2 ;;
     esac
+    opts="$opts${wu:+ $wu}"
     dir=runs/flows/$row
     mkdir -p runs/flows
     t0=$(date +%s)

@@ -37,21 +37,43 @@ runs = {}
 for line in open(path):
     r = json.loads(line)
     runs[(r["row"], r["epochs"])] = r  # the latest run of a (row, epochs) wins
+def label(row):
+    return LABEL[row[:-2]] + ", KL warm-up" if row.endswith("wu") else LABEL[row]
+
+
+def paper(row):
+    return PAPER[row[:-2] if row.endswith("wu") else row]
+
+
+def units(r):
+    """active units / active dimensions (elbo eval's counts; the metrics'
+    last epoch for rows run before elbo eval printed them)"""
+    ev = r["eval"]
+    u = ev.get("active_units", r.get("active_units"))
+    d = ev.get("active_dims")
+    s = f"{u} / {d}" if d is not None else str(u)
+    u2 = ev.get("active_units2", r.get("active_units2"))
+    if u2 is not None:
+        d2 = ev.get("active_dims2")
+        s += f" + {u2} / {d2}" if d2 is not None else f" + {u2}"
+    return s
+
+
 budgets = sorted({e for _, e in runs})
 for ep in budgets:
-    rows = [runs[(k, ep)] for k in ORDER if (k, ep) in runs]
-    if not rows:
-        continue
-    r0 = rows[0]
-    print(f"\n{ep} epochs ({r0['date']}, {r0['cpu']}, {r0['threads']} thread(s) per run; "
-          f"IW K = {r0['eval']['iw_k']} on the {r0['eval']['n']} test images):\n")
-    print("| posterior | test −log p(x) (IW) | test −ELBO | gap | active units | s/epoch | published −log p(x) |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        ev = r["eval"]
-        nll = -ev["log_px"]
-        au = str(r["active_units"]) if r.get("active_units") is not None else "–"
-        if r.get("active_units2") is not None:
-            au += f" + {r['active_units2']}"
-        print(f"| {LABEL[r['row']]} | **{nll:.2f}** | {ev['loss']:.2f} | {ev['loss'] - nll:.2f} | {au} "
-              f"| {r['seconds_per_epoch']:.2f} | {PAPER[r['row']]} |")
+    for warm in (False, True):
+        keys = [k + "wu" if warm else k for k in ORDER]
+        rows = [runs[(k, ep)] for k in keys if (k, ep) in runs]
+        if not rows:
+            continue
+        r0 = rows[0]
+        print(f"\n{ep} epochs{', KL weight warmed up from 0 to 1 over the first 10' if warm else ''} "
+              f"({r0['date']}, {r0['cpu']}, {r0['threads']} thread(s) per run; "
+              f"IW K = {r0['eval']['iw_k']} on the {r0['eval']['n']} test images):\n")
+        print("| posterior | test −log p(x) (IW) | test −ELBO | gap | active units / dims | s/epoch | published −log p(x) |")
+        print("|---|---|---|---|---|---|---|")
+        for r in rows:
+            ev = r["eval"]
+            nll = -ev["log_px"]
+            print(f"| {label(r['row'])} | **{nll:.2f}** | {ev['loss']:.2f} | {ev['loss'] - nll:.2f} | {units(r)} "
+                  f"| {r['seconds_per_epoch']:.2f} | {paper(r['row'])} |")
