@@ -13,7 +13,7 @@ FASHION=/usr/share/datasets/fashion-mnist
 expect_rc 0 "train latent-2 model" "$ELBO" train --latent 2 --hidden 64 --train-limit 3000 --test-limit 500 \
     --epochs 2 --binarize dynamic --kl-warmup 2 --free-bits 0.1 --quiet --out "$T/m"
 check "metrics record the KL weight" grep -q '"epoch":1,.*"kl_weight":0.5,' "$T/m/metrics.jsonl"
-check "metrics record active units and 2 KL dims" grep -q '"active_units":[0-9],"kl_dims":\[[0-9.]*,[0-9.]*\]' "$T/m/metrics.jsonl"
+check "metrics record active units, active dims and 2 KL dims" grep -q '"active_units":[0-9],"active_dims":[0-9],"kl_dims":\[[0-9.]*,[0-9.]*\]' "$T/m/metrics.jsonl"
 check "checkpoint records the binarization" grep -a -q '"binarize":"dynamic"' "$T/m/model.safetensors"
 
 # IW evaluation
