@@ -96,7 +96,9 @@ static void train_help(void)
            "                       --latent ones; Burda et al. 2015): q(z2|z1), p(z1|z2),\n"
            "                       the prior on z2, samples drawn top-down\n"
            "  --hidden2 LIST       its hidden widths, in q(z2|z1)'s order (default 100,100)\n"
-           "  --objective O        elbo (default) or iwae (importance-weighted bound)\n"
+           "  --objective O        elbo (default) or iwae (importance-weighted bound;\n"
+           "                       --beta and the KL schedules temper its log-weights'\n"
+           "                       log p(z) - log q(z|x))\n"
            "  --samples K          the IWAE's K (default 1); the model then holds\n"
            "                       batch x K rows of activations\n"
            );

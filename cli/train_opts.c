@@ -294,10 +294,8 @@ static int check_combinations(const train_opts *o)
         return usage_error("train", "--kl-warmup and --kl-cycle exclude each other");
     if (tc->objective == ELBO_OBJ_ELBO && tc->samples != 1)
         return usage_error("train", "--samples needs --objective iwae");
-    if (tc->objective == ELBO_OBJ_IWAE &&
-        (tc->kl_warmup_epochs || tc->kl_cycle_epochs || tc->free_bits > 0 || tc->beta != 1.0))
-        return usage_error("train", "--objective iwae cannot be combined with --beta, --kl-* or "
-                                    "--free-bits");
+    if (tc->objective == ELBO_OBJ_IWAE && tc->free_bits > 0)
+        return usage_error("train", "--objective iwae cannot be combined with --free-bits");
     if (o->cfg.flow == ELBO_FLOW_NONE && (o->given[opt_index("flow-len")] || o->given[opt_index("flow-hidden")]))
         return usage_error("train", "--flow-len and --flow-hidden need --flow planar or --flow iaf");
     if (o->cfg.flow == ELBO_FLOW_PLANAR && o->given[opt_index("flow-hidden")])

@@ -59,6 +59,8 @@ $E info --model "$T/iaf" > "$T/info.out" 2>&1
 check "info shows the flow" grep -q "^  flow  *iaf" "$T/info.out"
 expect_rc 0 "IWAE with a flow" $E train --flow planar --flow-len 2 --objective iwae --samples 3 $small --epochs 1 --out "$T/fiw"
 expect_rc 0 "IWAE with two layers" $E train --latent2 4 --objective iwae --samples 3 $small --epochs 1 --out "$T/hiw"
+expect_rc 0 "IWAE with a KL warm-up" $E train --latent2 4 --objective iwae --samples 3 --kl-warmup 2 $small --epochs 1 --out "$T/hiwu"
+expect_rc 2 "IWAE with free bits" $E train --objective iwae --samples 3 --free-bits 0.5 $small --epochs 1 --out "$T/bad"
 expect_rc 0 "sample --latents from two layers" $E sample --model "$T/hier" -n 8 --latents "$T/z.npy" --out "$T/h.png"
 check "... the z1 drawn top-down, [8, 8]" sh -c "head -c 80 '$T/z.npy' | grep -q \"'shape': (8, 8)\""
 

@@ -7,7 +7,12 @@
  * with a sampled KL. Rows of the decoder are example-major: row i*K + k.
  * With a flow, z_k is the flow's output and log w_k gains + log|det J|
  * (log q(z_K) = log q0(z0) - log|det J|); the K samples of an example share
- * its flow parameters. */
+ * its flow parameters.
+ * A KL schedule (warm-up, cycles, beta) tempers the latent part of each
+ * log-weight: log w_k = log p(x|z_k) + beta (log p(z_k) - log q(z_k|x)),
+ * so the normalised weights and the gradient are those of the tempered
+ * bound, while the bound reported (w->iwae) is always the beta = 1 one.
+ * beta = 1 is Burda et al.'s objective. */
 #include <math.h>
 #include <string.h>
 
@@ -32,36 +37,40 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
     int hier = m->cfg.latent2 > 0;
     if (hier) vae_hier_forward(m, w, R, K, 0, 1);
     vae_decode_forward(m, w, R);
-    double kl_mc = 0.0;
-    double rec_sum = 0.0, bound = 0.0;
+    double kl_mc = 0.0, beta = m->iw_beta;
+    double rec_sum = 0.0, bound = 0.0, bound_t = 0.0;
     for (int i = 0; i < n; i++) {
         const float *x = w->x + (long)i * D, *lv = w->logvar + (long)i * Z;
         double half_lv = 0.0;
         for (int j = 0; j < Z; j++) half_lv += 0.5 * lv[j];
-        elbo_lme acc;
+        elbo_lme acc, acc1; /* the tempered log-weights; beta = 1's */
         elbo_lme_init(&acc);
+        elbo_lme_init(&acc1);
         for (int k = 0; k < K; k++) {
             long r = (long)i * K + k;
             const float *z = w->z + r * Z, *e = w->eps + r * Z;
             double rec;
             vae_recon_forward(m, w->probs + r * D, w->logits + r * D, x, 0, 1, &rec);
-            double lw = -rec + half_lv;
+            double lat = half_lv; /* log p(z) - log q(z|x) */
             if (hier) { /* the prior of z1 is p(z1|z2); z2's own terms */
-                for (int j = 0; j < Z; j++) lw += 0.5 * (double)e[j] * e[j];
-                lw -= w->h.lr[r];
+                for (int j = 0; j < Z; j++) lat += 0.5 * (double)e[j] * e[j];
+                lat -= w->h.lr[r];
             } else {
-                for (int j = 0; j < Z; j++) lw += 0.5 * ((double)e[j] * e[j] - (double)z[j] * z[j]);
+                for (int j = 0; j < Z; j++) lat += 0.5 * ((double)e[j] * e[j] - (double)z[j] * z[j]);
             }
             if (flow) {
-                lw += w->f.ld[r];
+                lat += w->f.ld[r];
                 kl_mc += vae_flow_kl_row(m, w, (int)r, lv) / K;
             }
+            double lw = -rec + beta * lat;
             w->lw[r] = lw;
             rec_sum += rec / K;
             elbo_lme_add(&acc, lw);
+            elbo_lme_add(&acc1, -rec + lat);
         }
         double L = elbo_lme_result(&acc);
-        bound -= L;
+        bound_t -= L;
+        bound -= beta == 1.0 ? L : elbo_lme_result(&acc1);
         /* normalised weights: exp(lw - log sum exp) = exp(lw - L - log K) */
         for (int k = 0; k < K; k++) {
             long r = (long)i * K + k;
@@ -73,6 +82,7 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
             : hier ? w->h.kl1 + w->h.kl2
                    : kl_normal_dims_forward(w->kl_dims, w->mu, w->logvar, n, Z);
     w->iwae = bound;
+    w->iwae_t = bound_t;
 }
 
 void vae_backward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
@@ -86,6 +96,9 @@ void vae_backward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
                            w->x + (long)i * D, 0, K, w->lw + r0);
     }
     vae_decoder_backward(m, w, R);
+    float beta = m->iw_beta; /* the latent terms' weights are beta w~_k */
+    if (beta != 1.0f)
+        for (long r = 0; r < R; r++) w->lw[r] *= beta;
     int flow = m->cfg.flow != ELBO_FLOW_NONE;
     if (m->cfg.latent2) /* -log p(z1|z2) and z2's terms, weighted */
         vae_hier_backward(m, w, R, K, 1, 0.0f, w->lw);
@@ -104,7 +117,7 @@ void vae_backward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
             long r = (long)i * K + k;
             reparam_backward(dmu, dlv, dz0 + r * Z, lv, w->eps + r * Z, Z);
         }
-        for (int j = 0; j < Z; j++) dlv[j] -= 0.5f; /* sum(logvar)/2, weights sum to 1 */
+        for (int j = 0; j < Z; j++) dlv[j] -= 0.5f * beta; /* sum(logvar)/2, weights sum to 1 */
     }
     vae_encoder_backward(m, w, n);
 }

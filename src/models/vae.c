@@ -315,6 +315,7 @@ elbo_vae *elbo_vae_create(const elbo_vae_config *c, uint64_t seed, elbo_error *e
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * c->latent_dim, sizeof(float));
     m->kl_scale = elbo_calloc_aligned((size_t)c->latent_dim, sizeof(float));
     m->kl_batch = calloc((size_t)c->latent_dim, sizeof(double));
+    m->iw_beta = 1.0f;
     if (c->latent2) m->eps2_step = elbo_calloc_aligned((size_t)c->max_batch * c->latent2, sizeof(float));
     elbo_status st = !m->eps_step || !m->kl_scale || !m->kl_batch || vae_flow_masks(m) ||
                                  (c->latent2 && !m->eps2_step)

@@ -116,6 +116,8 @@ typedef struct {
     double recon, kl; /* sums from the last forward pass */
     double *kl_dims;  /* [Z] KL per latent dimension, summed over the rows */
     double iwae;      /* minus the IWAE bound, summed (IWAE objective only) */
+    double iwae_t;    /* minus the tempered bound that backward differentiates
+                         (m->iw_beta < 1); iwae at beta = 1 */
     double *lw;       /* [cap] log importance weights, then normalised weights */
     vae_flow_work f;  /* the posterior stage's buffers (flows only) */
     vae_hier_work h;  /* the second stochastic layer's (hierarchical only) */
@@ -143,6 +145,8 @@ struct elbo_vae {
     float *kl_scale;           /* [Z] weight of each dimension's KL in backward
                                   (KL weight, free bits); 1 unless a step sets it */
     int objective, samples;    /* of the current step (elbo_train_config) */
+    float iw_beta;             /* the step's KL weight, which tempers the IWAE
+                                  log-weights' latent terms (iwae.c) */
     uint64_t seed;             /* the run's seed and completed epochs at the */
     int epoch;                 /* current step (model_batch): they key the
                                   training binarization */

@@ -92,10 +92,9 @@ static elbo_status vae_check_train(const model *base, const elbo_train_config *t
         return elbo_fail(err, ELBO_ERR_ARG, "unknown objective %d", (int)tc->objective);
     if (tc->samples < 1 || (tc->objective == ELBO_OBJ_ELBO && tc->samples != 1))
         return elbo_fail(err, ELBO_ERR_ARG, "samples must be 1 for the ELBO and >= 1 for the IWAE");
-    if (tc->objective == ELBO_OBJ_IWAE &&
-        (tc->beta != 1.0 || tc->free_bits > 0 || tc->kl_warmup_epochs > 0 || tc->kl_cycle_epochs > 0))
-        return elbo_fail(err, ELBO_ERR_ARG,
-                         "the IWAE objective cannot be combined with beta, KL schedules or free bits");
+    if (tc->objective == ELBO_OBJ_IWAE && tc->free_bits > 0)
+        return elbo_fail(err, ELBO_ERR_ARG, "the IWAE objective cannot be combined with free bits "
+                                            "(a KL schedule or beta tempers its log-weights instead)");
     if ((long)tc->batch_size * tc->samples > m->cfg.max_batch)
         return elbo_fail(err, ELBO_ERR_ARG,
                          "batch size %d x %d samples exceeds the model's max_batch %d",
@@ -124,6 +123,7 @@ static void vae_step_begin(model *base, model_step *s, const model_batch *b)
     else if (n_eps2)
         elbo_rng_normal_fill(s->rng, m->eps2_step, n_eps2);
     float wkl = (float)s->kl_weight;
+    m->iw_beta = wkl;
     for (int j = 0; j < m->cfg.latent_dim; j++) m->kl_scale[j] = wkl;
     s->two_phase = tc->free_bits > 0.0;
 }
