@@ -18,13 +18,16 @@
 #   e.g. sh bench/flows_protocol.sh 50 "diag planar10 iaf"
 # Runs go to runs/flows/ROW, checkpointed every epoch: rerunning the script
 # with more EPOCHS resumes a row instead of starting it again (the paper
-# budgets). THREADS (default 1) sets the worker threads, IWK the K.
+# budgets). THREADS (default 1) sets the worker threads, IWK the K, SEED
+# (default 1) the training seed: other seeds run in runs/flows/ROW_sSEED
+# and measure the spread between training runs (bench/flows_report.py).
 set -eu
 EPOCHS=$1
 ROWS=$2
 ELBO=${ELBO:-build/elbo}
 THREADS=${THREADS:-1}
 IWK=${IWK:-5000}
+SEED=${SEED:-1}
 OUT=${OUT:-bench/flows_runs.jsonl}
 cpu=$(grep -m1 "model name" /proc/cpuinfo | sed 's/.*: //')
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -45,13 +48,14 @@ for row in $ROWS; do
     esac
     opts="$opts${wu:+ $wu}"
     dir=runs/flows/$row
+    [ "$SEED" = 1 ] || dir=${dir}_s$SEED
     mkdir -p runs/flows
     t0=$(date +%s)
     if [ -f "$dir/optim.safetensors" ]; then
         "$ELBO" train --resume --epochs "$EPOCHS" --out "$dir" --threads "$THREADS" --quiet
     else
         # shellcheck disable=SC2086
-        "$ELBO" train $common $opts --epochs "$EPOCHS" --threads "$THREADS" --out "$dir" --force --quiet
+        "$ELBO" train $common $opts --seed "$SEED" --epochs "$EPOCHS" --threads "$THREADS" --out "$dir" --force --quiet
     fi
     wall=$(( $(date +%s) - t0 ))
     t1=$(date +%s)
@@ -62,6 +66,6 @@ for row in $ROWS; do
     au2=$(echo "$last" | sed -n 's/.*"active_units2":\([0-9]*\).*/\1/p')
     ep=$(echo "$last" | sed -n 's/.*"epoch":\([0-9]*\).*/\1/p')
     spe=$(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' "$dir/metrics.jsonl" | awk '{s+=$1; n++} END {printf "%.3f", s/n}')
-    echo "{\"date\":\"$(date +%Y-%m-%d)\",\"cpu\":\"$cpu\",\"threads\":$THREADS,\"row\":\"$row\",\"commit\":\"$commit\",\"epochs\":$ep,\"options\":\"$common $opts\",\"eval\":$ev,\"active_units\":${au:-null},\"active_units2\":${au2:-null},\"seconds_per_epoch\":$spe,\"train_wall\":$wall,\"iw_wall\":$iw_wall}" >> "$OUT"
+    echo "{\"date\":\"$(date +%Y-%m-%d)\",\"cpu\":\"$cpu\",\"threads\":$THREADS,\"row\":\"$row\",\"seed\":$SEED,\"commit\":\"$commit\",\"epochs\":$ep,\"options\":\"$common $opts\",\"eval\":$ev,\"active_units\":${au:-null},\"active_units2\":${au2:-null},\"seconds_per_epoch\":$spe,\"train_wall\":$wall,\"iw_wall\":$iw_wall}" >> "$OUT"
     echo "$row: epoch $ep, $(echo "$ev" | sed 's/.*"log_px":\([-0-9.]*\).*/log p(x) >= \1/')"
 done

@@ -33,10 +33,13 @@ PAPER = {
 }
 
 path = sys.argv[1] if len(sys.argv) > 1 else "bench/flows_runs.jsonl"
-runs = {}
+runs, seeds = {}, {}
 for line in open(path):
     r = json.loads(line)
-    runs[(r["row"], r["epochs"])] = r  # the latest run of a (row, epochs) wins
+    s = r.get("seed", 1)
+    seeds.setdefault((r["row"], r["epochs"]), {})[s] = r  # the latest run of each seed wins
+    if s == 1:
+        runs[(r["row"], r["epochs"])] = r
 def label(row):
     return LABEL[row[:-2]] + ", KL warm-up" if row.endswith("wu") else LABEL[row]
 
@@ -59,6 +62,14 @@ def units(r):
     return s
 
 
+def same_objective_base(row):
+    """the one-layer diagonal row a row is compared with: the IWAE rows
+    with the one-layer IWAE, the others with the diagonal VAE"""
+    wu = "wu" if row.endswith("wu") else ""
+    base = row[:-2] if wu else row
+    return ("iwae5" if base in ("iwae5", "hiwae5") else "diag") + wu
+
+
 budgets = sorted({e for _, e in runs})
 for ep in budgets:
     for warm in (False, True):
@@ -67,13 +78,33 @@ for ep in budgets:
         if not rows:
             continue
         r0 = rows[0]
+        dates = sorted({r["date"] for r in rows})
+        cpus = list(dict.fromkeys(r["cpu"] for r in rows))
+        mark = {c: "" if len(cpus) == 1 else "*" * (i + 1) for i, c in enumerate(cpus)}
+        where = cpus[0] if len(cpus) == 1 else "; ".join(f"{mark[c]} {c}" for c in cpus)
         print(f"\n{ep} epochs{', KL weight warmed up from 0 to 1 over the first 10' if warm else ''} "
-              f"({r0['date']}, {r0['cpu']}, {r0['threads']} thread(s) per run; "
-              f"IW K = {r0['eval']['iw_k']} on the {r0['eval']['n']} test images):\n")
-        print("| posterior | test −log p(x) (IW) | test −ELBO | gap | active units / dims | s/epoch | published −log p(x) |")
-        print("|---|---|---|---|---|---|---|")
+              f"({' to '.join([dates[0], dates[-1]] if len(dates) > 1 else dates)}, {where}, "
+              f"{r0['threads']} thread(s) per run; "
+              f"IW K = {r0['eval']['iw_k']} on the {r0['eval']['n']} test images; "
+              f"Δ: −log p(x) minus that of the one-layer diagonal row with the same objective):\n")
+        print("| posterior | test −log p(x) (IW) | Δ | test −ELBO | gap | active units / dims | s/epoch | published −log p(x) |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in rows:
             ev = r["eval"]
             nll = -ev["log_px"]
-            print(f"| {label(r['row'])} | **{nll:.2f}** | {ev['loss']:.2f} | {ev['loss'] - nll:.2f} | {units(r)} "
-                  f"| {r['seconds_per_epoch']:.2f} | {paper(r['row'])} |")
+            b = runs.get((same_objective_base(r["row"]), ep))
+            d = "—" if b is None or b is r else f"{nll + b['eval']['log_px']:+.2f}".replace("-", "−")
+            print(f"| {label(r['row'])} | **{nll:.2f}** | {d} | {ev['loss']:.2f} | {ev['loss'] - nll:.2f} | {units(r)} "
+                  f"| {r['seconds_per_epoch']:.2f}{mark[r['cpu']]} | {paper(r['row'])} |")
+
+spread = [(k, v) for k, v in sorted(seeds.items(), key=lambda kv: (kv[0][1], kv[0][0])) if len(v) > 1]
+if spread:
+    print("\nBetween training runs (seeds; the same protocol, test −log p(x) by IW):\n")
+    print("| posterior | epochs | seeds | −log p(x) per seed | mean | sd |")
+    print("|---|---|---|---|---|---|")
+    for (row, ep), v in spread:
+        xs = [-v[s]["eval"]["log_px"] for s in sorted(v)]
+        m = sum(xs) / len(xs)
+        sd = (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5
+        print(f"| {label(row)} | {ep} | {', '.join(str(s) for s in sorted(v))} | "
+              f"{', '.join(f'{x:.2f}' for x in xs)} | {m:.2f} | {sd:.2f} |")
