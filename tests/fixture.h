@@ -84,6 +84,48 @@ __attribute__((unused)) static void cmp_params(const model *mb, st_file *f, cons
     }
 }
 
+/* The parameters after `steps` Adam steps (learning rate lr) against the
+ * fixture's adam3.*, with g (laid out like params) our first-step gradient,
+ * compared by cmp_params with the fixture's grad.*. Adam's update
+ * m^/sqrt(v^) does not change when an element's gradients are all scaled
+ * alike, so a relative error d in that element's gradient moves its update
+ * by about 2 d lr per step at most, whatever the gradient's size: an
+ * element whose gradient nearly cancels (the gradient check holds small
+ * elements only to a fraction of the tensor's largest) may end a few lr d
+ * away from PyTorch's. Each element is held to atol + rtol |r| plus
+ * 2 steps lr d, d its measured relative gradient difference (at most 1);
+ * for every other element that term is below float32 rounding. */
+__attribute__((unused)) static void cmp_adam_params(const model *mb, st_file *f, const float *params,
+                                                    const float *g, int steps, double lr, double atol,
+                                                    double rtol)
+{
+    for (int i = 0; i < mb->n_tensors; i++) {
+        const model_tensor *t = &mb->tensors[i];
+        char name[96];
+        float *a = malloc(sizeof(float) * t->n), *ga = malloc(sizeof(float) * t->n);
+        model_tensor_export(mb, i, params, a);
+        model_tensor_export(mb, i, g, ga);
+        snprintf(name, sizeof name, "grad.%s", t->name);
+        float *gr = read_any(f, name, (long)t->n, t->ndim, t->shape);
+        snprintf(name, sizeof name, "adam3.%s", t->name);
+        float *r = gr ? read_any(f, name, (long)t->n, t->ndim, t->shape) : NULL;
+        if (r) {
+            double w = 0;
+            for (size_t k = 0; k < t->n; k++) {
+                double d = fabs((double)ga[k] - gr[k]) / fmax(fabs((double)gr[k]), 1e-30);
+                double e = fabs((double)a[k] - r[k]) / (atol + rtol * fabs(r[k]) + 2.0 * steps * lr * fmin(d, 1.0));
+                if (!(e <= w)) w = e;
+            }
+            CHECK(w <= 1.0, "%s: %s differs from the reference (worst error %.3g x tolerance)", f->path, name, w);
+            n_checked++;
+        }
+        free(a);
+        free(ga);
+        free(gr);
+        free(r);
+    }
+}
+
 /* The fixture's "hidden" metadata ("32" or "24,16") into w; returns the count. */
 /* The widths listed in metadata key (e.g. "hidden": "24,16"); returns the count. */
 __attribute__((unused)) static int fixture_widths(const st_file *f, const char *key, int *w)

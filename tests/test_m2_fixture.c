@@ -89,7 +89,7 @@ static void run_case(const char *path, int threads)
         step_loss[k] = (float)sums[0];
     }
     cmp(&f, "adam.losses", step_loss, 1, s3, 0, 1e-5, 0);
-    cmp_params(mb, &f, "adam3", mb->params, 2e-6, 1e-5, 0);
+    cmp_adam_params(mb, &f, mb->params, g, 3, tc.lr, 2e-6, 1e-5);
 out:
     elbo_dataset_free(&ds);
     free(x);
