@@ -43,7 +43,7 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
         const float *x = w->x + (long)i * D, *lv = w->logvar + (long)i * Z;
         double half_lv = 0.0;
         for (int j = 0; j < Z; j++) half_lv += 0.5 * lv[j];
-        elbo_lme acc, acc1; /* the tempered log-weights; beta = 1's */
+        elbo_lme acc, acc1; /* the tempered log-weights; beta = 1's (when beta != 1) */
         elbo_lme_init(&acc);
         elbo_lme_init(&acc1);
         for (int k = 0; k < K; k++) {
@@ -66,7 +66,7 @@ void vae_forward_iwae(elbo_vae *m, vae_worker *w, int n, int K)
             w->lw[r] = lw;
             rec_sum += rec / K;
             elbo_lme_add(&acc, lw);
-            elbo_lme_add(&acc1, -rec + lat);
+            if (beta != 1.0) elbo_lme_add(&acc1, -rec + lat);
         }
         double L = elbo_lme_result(&acc);
         bound_t -= L;
