@@ -75,6 +75,8 @@ static void train_help(void)
            "  --batch N            batch size (default 128)\n"
            "  --lr X               Adam learning rate (default 1e-3)\n"
            "  --adam-eps X         Adam's epsilon (default 1e-8)\n"
+           "  --lr-decay G         multiply the learning rate by G per epoch, smoothly per\n"
+           "                       step (default 1: constant); --lr-min X its floor (0)\n"
            "  --clip-grad X        rescale gradients to L2 norm <= X (default: off)\n"
            "  --beta X             KL weight (default 1: the ELBO; beta-VAE otherwise)\n"
            "  --kl-warmup N        KL weight rises linearly 0 -> beta over N epochs\n"

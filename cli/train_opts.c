@@ -66,6 +66,8 @@ static const opt_def OPTS[] = {
     {"batch", "batch", T_INT, OFF(tc.batch_size), 1, 65536, 0, NULL, K_ALL},
     {"lr", "lr", T_DBL, OFF(tc.lr), 0, 10, 1, NULL, K_NN},
     {"adam-eps", "adam_eps", T_DBL, OFF(tc.eps), 0, 1, 1, NULL, K_NN},
+    {"lr-decay", "lr_decay", T_DBL, OFF(tc.lr_decay), 0, 1, 1, NULL, K_NN},
+    {"lr-min", "lr_min", T_DBL, OFF(tc.lr_min), 0, 10, 0, NULL, K_NN},
     {"clip-grad", "clip_grad", T_DBL, OFF(tc.clip_grad), 0, 1e30, 1, NULL, K_NN},
     {"beta", "beta", T_DBL, OFF(tc.beta), 0, 1e6, 0, NULL, K_NN},
     {"kl-warmup", "kl_warmup", T_INT, OFF(tc.kl_warmup_epochs), 1, 1000000, 0, NULL, K_NN},

@@ -280,11 +280,17 @@ typedef struct {
     elbo_objective objective; /* ELBO (default) or IWAE */
     int samples;          /* IWAE's K (1 for the ELBO); batch_size * samples
                              must fit the model's max_batch. The IWAE cannot be
-                             combined with beta, warm-up, cycles or free bits */
+                             combined with free bits */
     int labelled_batch;   /* semi-supervised models (M2): labelled rows in every
                              batch, the rest unlabelled; an epoch is one pass
                              over the unlabelled rows, the labelled ones cycled
                              (0: rows as the shuffle gives them) */
+    /* Learning-rate decay: the rate at fractional epoch e (epochs done plus
+     * the share of this one seen) is max(lr_min, lr * lr_decay^e), so it
+     * falls smoothly step by step and resumes exactly. 1 (the default) or 0
+     * (a struct zeroed before this field existed): constant. */
+    double lr_decay; /* in (0, 1]; e.g. 0.98: the rate halves every 34 epochs */
+    double lr_min;   /* floor, >= 0 (default 0) */
 } elbo_train_config;
 
 ELBO_API void elbo_train_config_default(elbo_train_config *c);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "data/dataset.h"
 #include "models/vae_internal.h"
 #include "optim/adam.h"
 
@@ -31,10 +32,11 @@ static elbo_vae *fresh(void)
     return elbo_vae_create(&c, 77, &err);
 }
 
-static void test_mid_epoch(void)
+static void test_mid_epoch(double lr_decay)
 {
     elbo_train_config tc;
     elbo_train_config_default(&tc);
+    tc.lr_decay = lr_decay; /* the schedule's position must resume too */
     elbo_error err;
     elbo_losses la1, la2, lb1, lb2;
     elbo_vae *a = fresh();
@@ -176,15 +178,61 @@ static void test_run_record(void)
     tc.lr = 0.1 + 0.2; /* 0.30000000000000004: needs 17 digits */
     tc.beta = 0.25;
     tc.kl_warmup_epochs = 7;
+    tc.lr_decay = 0.97;
+    tc.lr_min = 1e-5;
     elbo_run_record r = {0};
     elbo_error err;
     CHECK(elbo_run_record_train_config(&r, &tc, &err) == ELBO_OK, "%s", err.msg);
     elbo_train_config_default(&back);
     CHECK(elbo_train_config_from_record(&r, &back, &err) == ELBO_OK, "%s", err.msg);
-    CHECK(back.lr == tc.lr && back.beta == 0.25 && back.kl_warmup_epochs == 7, "train config round trip");
+    CHECK(back.lr == tc.lr && back.beta == 0.25 && back.kl_warmup_epochs == 7 && back.lr_decay == 0.97 &&
+              back.lr_min == 1e-5,
+          "train config round trip");
     CHECK(elbo_run_record_set(&r, "lr", "x", &err) == ELBO_OK &&
               elbo_train_config_from_record(&r, &back, &err) == ELBO_ERR_FORMAT && strstr(err.msg, "lr"),
           "a bad value is named: %s", err.msg);
+}
+
+/* The learning-rate decay: its value along the epochs, the floor, and that
+ * the Adam step really takes it (a first step moves every parameter with a
+ * gradient well above eps by the rate itself). */
+static void test_lr_decay(void)
+{
+    elbo_vae *m = fresh();
+    trainer *t = vae_trainer(m);
+    elbo_train_config tc;
+    elbo_train_config_default(&tc);
+    elbo_error err;
+    t->epoch_n = 1000;
+    CHECK(trainer_lr(t, &tc) == tc.lr, "constant by default");
+    tc.lr_decay = 0.5;
+    tc.lr_min = 1e-5;
+    struct { int epoch; long seen; double want; } at[] = {
+        {0, 0, 1e-3}, {0, 500, 1e-3 / sqrt(2.0)}, {1, 0, 5e-4}, {3, 0, 1.25e-4}, {20, 0, 1e-5}};
+    for (int i = 0; i < 5; i++) {
+        t->epoch = at[i].epoch;
+        t->epoch_seen = at[i].seen;
+        double lr = trainer_lr(t, &tc);
+        CHECK(fabs(lr - at[i].want) < 1e-15, "lr at %d+%ld: %g, want %g", at[i].epoch, at[i].seen, lr,
+              at[i].want);
+    }
+    t->epoch = 2;
+    t->epoch_seen = 0;
+    t->epoch_n = train.n;
+    model *b = vae_base(m);
+    float *before = malloc(sizeof(float) * b->n_params), *x = malloc(sizeof(float) * 128 * 784);
+    for (int r = 0; r < 128; r++) elbo_dataset_row_input(&train, r, x + (size_t)r * 784, ELBO_BINARIZE_NONE, 0);
+    memcpy(before, b->params, sizeof(float) * b->n_params);
+    CHECK(elbo_vae_train_step(m, &tc, x, 128, NULL, &err) == ELBO_OK, "%s", err.msg);
+    double big = 0.0;
+    for (size_t i = 0; i < b->n_params; i++) big = fmax(big, fabs(b->params[i] - before[i]));
+    CHECK(fabs(big - 2.5e-4) < 1e-6, "the first Adam step at epoch 2 with decay 0.5 moved %g, want 2.5e-4", big);
+    free(before);
+    tc.lr_decay = 1.5;
+    CHECK(elbo_vae_train_step(m, &tc, x, 128, NULL, &err) == ELBO_ERR_ARG && strstr(err.msg, "lr_decay"),
+          "a decay above 1 is refused: %s", err.msg);
+    free(x);
+    elbo_vae_free(m);
 }
 
 int main(void)
@@ -198,7 +246,9 @@ int main(void)
     elbo_dataset_truncate(&train, 1100); /* 9 steps: 8 full batches and one of 76 */
     snprintf(dir, sizeof dir, "/tmp/elbo-test-resume-XXXXXX");
     if (!mkdtemp(dir)) return 1;
-    test_mid_epoch();
+    test_mid_epoch(1.0);
+    test_mid_epoch(0.5);
+    test_lr_decay();
     test_clip_and_faults();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -227,8 +227,10 @@ elbo_status lda_check_data(const model *base, const elbo_dataset *ds, elbo_error
 elbo_status lda_check_train(const model *base, const elbo_train_config *tc, elbo_error *err)
 {
     (void)base;
-    if (tc->kl_warmup_epochs > 0 || tc->kl_cycle_epochs > 0 || tc->beta != 1.0 || tc->clip_grad > 0.0)
-        return elbo_fail(err, ELBO_ERR_ARG, "KL schedules, beta and gradient clipping do not apply to LDA");
+    if (tc->kl_warmup_epochs > 0 || tc->kl_cycle_epochs > 0 || tc->beta != 1.0 || tc->clip_grad > 0.0 ||
+        (tc->lr_decay != 0.0 && tc->lr_decay != 1.0))
+        return elbo_fail(err, ELBO_ERR_ARG, "KL schedules, beta, gradient clipping and lr decay do not apply "
+                                            "to LDA (its step sizes are --tau0 and --kappa)");
     return ELBO_OK;
 }
 

@@ -27,6 +27,8 @@ void elbo_train_config_default(elbo_train_config *c)
     c->objective = ELBO_OBJ_ELBO;
     c->samples = 1;
     c->labelled_batch = 0;
+    c->lr_decay = 1.0;
+    c->lr_min = 0.0;
 }
 
 double elbo_vae_kl_weight(const elbo_vae *m, const elbo_train_config *tc)

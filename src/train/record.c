@@ -64,6 +64,8 @@ elbo_status elbo_run_record_train_config(elbo_run_record *r, const elbo_train_co
     if (!st) st = elbo_run_record_set(r, "objective", tc->objective == ELBO_OBJ_IWAE ? "iwae" : "elbo", err);
     if (!st) st = set_num(r, "samples", tc->samples, err);
     if (!st && tc->labelled_batch) st = set_num(r, "labelled_batch", tc->labelled_batch, err);
+    if (!st && tc->lr_decay != 0.0 && tc->lr_decay != 1.0) st = set_num(r, "lr_decay", tc->lr_decay, err);
+    if (!st && tc->lr_min != 0.0) st = set_num(r, "lr_min", tc->lr_min, err);
     return st;
 }
 
@@ -89,7 +91,8 @@ elbo_status elbo_train_config_from_record(const elbo_run_record *r, elbo_train_c
         {"adam_eps", &tc->eps, NULL},     {"clip_grad", &tc->clip_grad, NULL},
         {"beta", &tc->beta, NULL},        {"kl_warmup", NULL, &tc->kl_warmup_epochs},
         {"kl_cycle", NULL, &tc->kl_cycle_epochs}, {"free_bits", &tc->free_bits, NULL},
-        {"samples", NULL, &tc->samples},  {"labelled_batch", NULL, &tc->labelled_batch}};
+        {"samples", NULL, &tc->samples},  {"labelled_batch", NULL, &tc->labelled_batch},
+        {"lr_decay", &tc->lr_decay, NULL}, {"lr_min", &tc->lr_min, NULL}};
     for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
         double v;
         int got = get_num(r, f[k].key, &v);

@@ -65,13 +65,25 @@ elbo_status trainer_fit_workers(trainer *t, const model *m, elbo_error *err)
     return ELBO_OK;
 }
 
-double trainer_kl_weight(const trainer *t, const elbo_train_config *tc)
+/* Epochs done, plus the share of this one seen: the schedules' clock. */
+static double fractional_epoch(const trainer *t)
 {
     int len = t->epoch_len > 0 ? t->epoch_len : t->epoch_n;
-    double e = t->epoch + (len > 0 ? (double)t->epoch_seen / len : 0.0), w = 1.0;
+    return t->epoch + (len > 0 ? (double)t->epoch_seen / len : 0.0);
+}
+
+double trainer_kl_weight(const trainer *t, const elbo_train_config *tc)
+{
+    double e = fractional_epoch(t), w = 1.0;
     if (tc->kl_warmup_epochs > 0) w = fmin(1.0, e / tc->kl_warmup_epochs);
     if (tc->kl_cycle_epochs > 0) w = fmin(1.0, 2.0 * fmod(e, tc->kl_cycle_epochs) / tc->kl_cycle_epochs);
     return tc->beta * w;
+}
+
+double trainer_lr(const trainer *t, const elbo_train_config *tc)
+{
+    if (tc->lr_decay == 0.0 || tc->lr_decay == 1.0) return tc->lr;
+    return fmax(tc->lr_min, tc->lr * pow(tc->lr_decay, fractional_epoch(t)));
 }
 
 elbo_status trainer_check(const trainer *t, const model *m, const elbo_train_config *tc,
@@ -80,6 +92,8 @@ elbo_status trainer_check(const trainer *t, const model *m, const elbo_train_con
     (void)t;
     if (!(tc->lr > 0.0) || !isfinite(tc->lr))
         return elbo_fail(err, ELBO_ERR_ARG, "learning rate must be finite and > 0");
+    if (!(tc->lr_decay >= 0.0 && tc->lr_decay <= 1.0) || !(tc->lr_min >= 0.0) || !isfinite(tc->lr_min))
+        return elbo_fail(err, ELBO_ERR_ARG, "lr_decay must lie in (0, 1] (0: off) and lr_min be finite and >= 0");
     if (!(tc->beta1 >= 0.0 && tc->beta1 < 1.0) || !(tc->beta2 >= 0.0 && tc->beta2 < 1.0))
         return elbo_fail(err, ELBO_ERR_ARG, "Adam betas must lie in [0, 1)");
     if (!(tc->eps > 0.0) || !isfinite(tc->eps))
@@ -260,7 +274,7 @@ static elbo_status update(trainer *t, model *m, const elbo_train_config *tc, int
                           elbo_error *err)
 {
     optim *o = &t->opt;
-    o->lr = tc->lr;
+    o->lr = trainer_lr(t, tc);
     o->beta1 = tc->beta1;
     o->beta2 = tc->beta2;
     o->eps = tc->eps;

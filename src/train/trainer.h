@@ -86,6 +86,9 @@ int trainer_agree(trainer *t, int flag);
 /* The KL weight of the next step: beta times the warm-up or cyclical
  * schedule at the current position (epochs, fractional). */
 double trainer_kl_weight(const trainer *t, const elbo_train_config *tc);
+/* The learning rate of the coming step: tc->lr, decayed by tc->lr_decay per
+ * (fractional) epoch down to tc->lr_min. */
+double trainer_lr(const trainer *t, const elbo_train_config *tc);
 
 /* One step on batch b (b->n rows): forward and backward over the workers,
  * term sums into sums[ops->n_terms] (and the rows behind each into
