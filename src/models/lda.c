@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include "../util/special.h"
+#include "../train/trainer.h"
 #include "lda_internal.h"
 
 #define LDA_EPS 2.220446049250313e-16f /* added to phinorm, as scikit-learn does */
@@ -228,7 +229,7 @@ elbo_status lda_check_train(const model *base, const elbo_train_config *tc, elbo
 {
     (void)base;
     if (tc->kl_warmup_epochs > 0 || tc->kl_cycle_epochs > 0 || tc->beta != 1.0 || tc->clip_grad > 0.0 ||
-        (tc->lr_decay != 0.0 && tc->lr_decay != 1.0))
+        trainer_lr_decays(tc))
         return elbo_fail(err, ELBO_ERR_ARG, "KL schedules, beta, gradient clipping and lr decay do not apply "
                                             "to LDA (its step sizes are --tau0 and --kappa)");
     return ELBO_OK;

@@ -15,7 +15,6 @@ int optim_init(optim *o, optim_kind kind, size_t n)
     o->beta1 = 0.9;
     o->beta2 = 0.999;
     o->eps = 1e-8;
-    o->schedule = LR_CONSTANT;
     if (kind == OPTIM_ADAM) {
         o->n_state = 2;
         o->state_names[0] = "adam.exp_avg";
@@ -42,16 +41,10 @@ float *optim_state(const optim *o, int k)
 
 const char *optim_name(optim_kind kind) { return kind == OPTIM_ADAM ? "adam" : "none"; }
 
-double optim_lr(const optim *o, long t)
-{
-    (void)t; /* LR_CONSTANT; schedules go here */
-    return o->lr;
-}
-
 size_t optim_update(optim *o, float *params, const float *g, size_t off, size_t n, long t,
                     float scale)
 {
     ELBO_ASSERT(o->kind == OPTIM_ADAM && off + n <= o->n);
     return adam_step(params + off, g, optim_state(o, 0) + off, optim_state(o, 1) + off, n, t,
-                     optim_lr(o, t), o->beta1, o->beta2, o->eps, scale);
+                     o->lr, o->beta1, o->beta2, o->eps, scale);
 }

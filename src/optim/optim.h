@@ -1,23 +1,23 @@
 /* optim.h — the optimizer interface the trainer uses: an update over a
  * contiguous slice of the parameter buffer, its state as one buffer with
- * named views (so checkpoints can save it by name), and a learning-rate
- * schedule. Adam (PyTorch's semantics, adam.h) today; OPTIM_NONE for models
- * whose step is not "gradient, then optimizer" (they update their
- * parameters themselves and keep no optimizer state). */
+ * named views (so checkpoints can save it by name). The learning rate is
+ * o->lr, which the trainer sets before every step (trainer_lr: the decay
+ * schedule needs the epoch position, which only the trainer knows). Adam
+ * (PyTorch's semantics, adam.h) today; OPTIM_NONE for models whose step
+ * is not "gradient, then optimizer" (they update their parameters
+ * themselves and keep no optimizer state). */
 #ifndef ELBO_OPTIM_H
 #define ELBO_OPTIM_H
 
 #include <stddef.h>
 
 typedef enum { OPTIM_ADAM = 0, OPTIM_NONE = 1 } optim_kind;
-typedef enum { LR_CONSTANT = 0 } lr_schedule;
 
 #define OPTIM_MAX_STATE 2
 
 typedef struct {
     optim_kind kind;
     double lr, beta1, beta2, eps;
-    lr_schedule schedule;
     size_t n;          /* parameters it updates */
     int n_state;       /* state vectors of n floats each */
     const char *state_names[OPTIM_MAX_STATE]; /* "adam.exp_avg", ... */
@@ -31,8 +31,6 @@ void optim_free(optim *o);
 float *optim_state(const optim *o, int k);
 /* "adam" or "none". */
 const char *optim_name(optim_kind kind);
-/* The learning rate at step t (1-based). */
-double optim_lr(const optim *o, long t);
 /* Step t over params[off .. off + n) with gradient scale * g[0 .. n).
  * Returns the index (relative to off) of the first non-finite gradient
  * element, or (size_t)-1. */

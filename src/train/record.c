@@ -64,7 +64,7 @@ elbo_status elbo_run_record_train_config(elbo_run_record *r, const elbo_train_co
     if (!st) st = elbo_run_record_set(r, "objective", tc->objective == ELBO_OBJ_IWAE ? "iwae" : "elbo", err);
     if (!st) st = set_num(r, "samples", tc->samples, err);
     if (!st && tc->labelled_batch) st = set_num(r, "labelled_batch", tc->labelled_batch, err);
-    if (!st && tc->lr_decay != 0.0 && tc->lr_decay != 1.0) st = set_num(r, "lr_decay", tc->lr_decay, err);
+    if (!st && trainer_lr_decays(tc)) st = set_num(r, "lr_decay", tc->lr_decay, err);
     if (!st && tc->lr_min != 0.0) st = set_num(r, "lr_min", tc->lr_min, err);
     return st;
 }

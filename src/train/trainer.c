@@ -82,7 +82,7 @@ double trainer_kl_weight(const trainer *t, const elbo_train_config *tc)
 
 double trainer_lr(const trainer *t, const elbo_train_config *tc)
 {
-    if (tc->lr_decay == 0.0 || tc->lr_decay == 1.0) return tc->lr;
+    if (!trainer_lr_decays(tc)) return tc->lr;
     return fmax(tc->lr_min, tc->lr * pow(tc->lr_decay, fractional_epoch(t)));
 }
 

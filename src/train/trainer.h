@@ -86,6 +86,12 @@ int trainer_agree(trainer *t, int flag);
 /* The KL weight of the next step: beta times the warm-up or cyclical
  * schedule at the current position (epochs, fractional). */
 double trainer_kl_weight(const trainer *t, const elbo_train_config *tc);
+/* Whether tc decays the learning rate (lr_decay 1, or 0 from a struct zeroed
+ * before the field existed, means a constant rate). */
+static inline int trainer_lr_decays(const elbo_train_config *tc)
+{
+    return tc->lr_decay != 0.0 && tc->lr_decay != 1.0;
+}
 /* The learning rate of the coming step: tc->lr, decayed by tc->lr_decay per
  * (fractional) epoch down to tc->lr_min. */
 double trainer_lr(const trainer *t, const elbo_train_config *tc);
