@@ -61,7 +61,8 @@ static void train_help(void)
            ELBO_DEFAULT_DATA);
     printf("%s",
            "  --image-shape HxW[xC] the image shape of flat rows, for grids (e.g. 8x8)\n"
-           "  --scale X            multiply float data by X (e.g. 0.0625 for 0..16 pixels)\n"
+           "  --scale X            multiply the values by X (e.g. 0.0625 for 0..16 pixels;\n"
+           "                       images are x/255 first: 2.0238 gives Blundell's x/126)\n"
            "  --val PATH           a validation set: its loss each epoch, the best epoch's\n"
            "                       weights in best.safetensors (--val-labels PATH beside)\n"
            "  --val-fraction F     hold out a seeded fraction F of the training rows instead\n"
@@ -73,7 +74,11 @@ static void train_help(void)
            "  --out DIR            output folder, created if needed (default runs/vae)\n"
            "  --epochs N           epochs to train in total (default 20)\n"
            "  --batch N            batch size (default 128)\n"
-           "  --lr X               Adam learning rate (default 1e-3)\n"
+           "  --lr X               learning rate (default 1e-3)\n"
+           "  --optimizer O        adam (default) or sgd (torch.optim.SGD); a resumed run\n"
+           "                       keeps its optimizer. The vae and bnn step on the batch's\n"
+           "                       summed loss (reduction='sum'): sgd wants an lr near 1e-3\n"
+           "  --momentum X         sgd: momentum in [0, 1) (default 0)\n"
            "  --adam-eps X         Adam's epsilon (default 1e-8)\n"
            "  --lr-decay G         multiply the learning rate by G per epoch, smoothly per\n"
            "                       step (default 1: constant); --lr-min X its floor (0)\n"

@@ -19,6 +19,7 @@ static const char *const LIKS[] = {"bernoulli", "gaussian", "gaussian-learned", 
 static const char *const BINS[] = {"none", "static", "dynamic", NULL};
 static const char *const ACTS[] = {"relu", "tanh", "softplus", NULL};
 static const char *const OBJS[] = {"elbo", "iwae", NULL};
+static const char *const OPTIMS[] = {"adam", "sgd", NULL};
 static const char *const FLOWS[] = {"none", "planar", "iaf", NULL};
 static const char *const KINDS[] = {"vae", "bnn", "lda", "m2", NULL};
 static const char *const METHODS[] = {"online", "batch", NULL};
@@ -66,6 +67,8 @@ static const opt_def OPTS[] = {
     {"batch", "batch", T_INT, OFF(tc.batch_size), 1, 65536, 0, NULL, K_ALL},
     {"lr", "lr", T_DBL, OFF(tc.lr), 0, 10, 1, NULL, K_NN},
     {"adam-eps", "adam_eps", T_DBL, OFF(tc.eps), 0, 1, 1, NULL, K_NN},
+    {"optimizer", "optimizer", T_ENUM, OFF(tc.optimizer), 0, 0, 0, OPTIMS, K_NN},
+    {"momentum", "momentum", T_DBL, OFF(tc.momentum), 0, 0.999999, 0, NULL, K_NN},
     {"lr-decay", "lr_decay", T_DBL, OFF(tc.lr_decay), 0, 1, 1, NULL, K_NN},
     {"lr-min", "lr_min", T_DBL, OFF(tc.lr_min), 0, 10, 0, NULL, K_NN},
     {"clip-grad", "clip_grad", T_DBL, OFF(tc.clip_grad), 0, 1e30, 1, NULL, K_NN},

@@ -125,8 +125,9 @@ typedef struct {
     int height, width, channels; /* the image shape of flat rows (all 0: none); their
                                     product must be the row length */
     elbo_split split;         /* mnist folders: which split (default train) */
-    double scale;             /* float data: every value multiplied by this (0: 1);
-                                 e.g. 1/16 for scikit-learn's 0..16 digits */
+    double scale;             /* every value multiplied by this (0: 1); e.g. 1/16 for
+                                 scikit-learn's 0..16 digits. uint8 data become the
+                                 floats x / 255 * scale */
     const char *targets;      /* real-valued targets, one per row: a 1-D (or [N, 1])
                                  .npy or a one-column .csv(.gz); NULL: none */
     const char *vocab;        /* ldac corpora: the vocabulary file; NULL: vocab.txt
@@ -259,7 +260,11 @@ ELBO_API elbo_status elbo_vae_config_check(const elbo_vae_config *c, elbo_error 
  *  importance-weighted bound of the IWAE (Burda et al. 2015). */
 typedef enum { ELBO_OBJ_ELBO = 0, ELBO_OBJ_IWAE = 1 } elbo_objective;
 
-/** Adam and training-loop settings. PyTorch semantics. */
+/** The optimizer: Adam (the default) or plain SGD with optional momentum
+ *  (torch.optim.SGD: buf = momentum * buf + g; p -= lr * buf). */
+typedef enum { ELBO_OPTIM_ADAM = 0, ELBO_OPTIM_SGD = 1 } elbo_optimizer;
+
+/** Optimizer and training-loop settings. PyTorch semantics. */
 typedef struct {
     double lr, beta1, beta2, eps; /* 1e-3, 0.9, 0.999, 1e-8 */
     int batch_size;              /* 128; must be <= the model's max_batch */
@@ -291,6 +296,11 @@ typedef struct {
      * (a struct zeroed before this field existed): constant. */
     double lr_decay; /* in (0, 1]; e.g. 0.98: the rate halves every 34 epochs */
     double lr_min;   /* floor, >= 0 (default 0) */
+    /* The optimizer (a struct zeroed before these fields existed: Adam).
+     * A run keeps the optimizer it started with: resuming with another is
+     * refused. beta1, beta2 and eps are Adam's alone. */
+    elbo_optimizer optimizer;
+    double momentum; /* SGD's, in [0, 1) (default 0: plain SGD) */
 } elbo_train_config;
 
 ELBO_API void elbo_train_config_default(elbo_train_config *c);

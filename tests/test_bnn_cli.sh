@@ -30,6 +30,25 @@ expect_rc 2 "bnn option on a vae" "$ELBO" train --prior-sigma 1 --out "$T/c"
 check "names the option" err_has "prior-sigma is not an option of --kind vae"
 expect_rc 1 "second run into the same folder refused" "$ELBO" train $SMALL --epochs 1 --out "$T/a"
 
+# SGD (with momentum) on images scaled to [0, 2] (Blundell's protocol): the run
+# record keeps both, resume continues bit for bit, another optimizer is refused,
+# and eval reads the scale from the record
+SGD="$SMALL --optimizer sgd --momentum 0.5 --lr 0.001 --scale 2.0238"
+expect_rc 0 "sgd on scaled images, 2 epochs" "$ELBO" train $SGD --epochs 2 --out "$T/s2"
+expect_rc 0 "info of the sgd run" "$ELBO" info --model "$T/s2"
+check "record names sgd, momentum, scale" sh -c "grep -q 'optimizer  *sgd' '$T/out.txt' &&
+    grep -q 'momentum  *0.5' '$T/out.txt' && grep -q 'scale  *2.0238' '$T/out.txt'"
+check "sgd learns (test accuracy above 0.8)" grep -q '"test_accuracy":0\.[89]' "$T/s2/metrics.jsonl"
+check "sgd's state is its momentum buffer" grep -q 'sgd.momentum_buffer' "$T/s2/optim.safetensors"
+expect_rc 0 "sgd 1 epoch" "$ELBO" train $SGD --epochs 1 --out "$T/s1"
+expect_rc 0 "sgd resumed" "$ELBO" train --resume --out "$T/s1" --epochs 2 --quiet
+check "sgd resumed is bit-identical" cmp -s "$T/s1/model.safetensors" "$T/s2/model.safetensors"
+expect_rc 2 "resume with adam refused" "$ELBO" train --resume --out "$T/s1" --epochs 3 --optimizer adam
+check "names both optimizers" err_has "optimizer adam conflicts"
+expect_rc 0 "eval of the scaled run" "$ELBO" bnn eval --model "$T/s2" --limit 500 --samples 4 --json
+check "eval with the recorded scale" grep -q '"accuracy":0\.[89]' "$T/out.txt"
+expect_rc 2 "momentum 1 refused" "$ELBO" train $SGD --momentum 1 --epochs 1 --out "$T/s3"
+
 # SIGTERM in the middle of a run, then resume: the same weights as straight through
 MID="--kind bnn --hidden 64 --train-limit 20000 --test-limit 200 --threads 2 --epochs 3 --checkpoint-every 5"
 "$ELBO" train $MID --out "$T/d" >/dev/null 2>"$T/d.err" &

@@ -32,11 +32,16 @@ static elbo_vae *fresh(void)
     return elbo_vae_create(&c, 77, &err);
 }
 
-static void test_mid_epoch(double lr_decay)
+static void test_mid_epoch(double lr_decay, elbo_optimizer opt)
 {
     elbo_train_config tc;
     elbo_train_config_default(&tc);
     tc.lr_decay = lr_decay; /* the schedule's position must resume too */
+    tc.optimizer = opt;     /* and SGD's momentum buffer, its only state */
+    if (opt == ELBO_OPTIM_SGD) {
+        tc.lr = 1e-4; /* (the VAE's loss is hundreds of nats per image) */
+        tc.momentum = 0.9;
+    }
     elbo_error err;
     elbo_losses la1, la2, lb1, lb2;
     elbo_vae *a = fresh();
@@ -65,9 +70,13 @@ static void test_mid_epoch(double lr_decay)
     CHECK(lb2.loss == la2.loss, "epoch-2 losses differ: %.17g vs %.17g", lb2.loss, la2.loss);
     CHECK(vae_trainer(a)->step == vae_trainer(b)->step, "steps differ");
     CHECK(memcmp(vae_base(a)->params, vae_base(b)->params, 4 * vae_base(a)->n_params) == 0, "resumed weights differ");
-    CHECK(memcmp(optim_state(&vae_trainer(a)->opt, 0), optim_state(&vae_trainer(b)->opt, 0), 4 * vae_base(a)->n_params) == 0 &&
-              memcmp(optim_state(&vae_trainer(a)->opt, 1), optim_state(&vae_trainer(b)->opt, 1), 4 * vae_base(a)->n_params) == 0,
-          "resumed Adam moments differ");
+    const optim *oa = &vae_trainer(a)->opt, *ob = &vae_trainer(b)->opt;
+    CHECK(oa->kind == ob->kind && oa->kind == (opt == ELBO_OPTIM_SGD ? OPTIM_SGD : OPTIM_ADAM) &&
+              oa->n_state == ob->n_state, "resumed with optimizer %s, want %s", optim_name(ob->kind),
+          optim_name(oa->kind));
+    for (int k = 0; k < oa->n_state && k < ob->n_state; k++)
+        CHECK(memcmp(optim_state(oa, k), optim_state(ob, k), 4 * vae_base(a)->n_params) == 0,
+              "resumed optimizer state %s differs", oa->state_names[k]);
     CHECK(memcmp(vae_trainer(a)->rng.s, vae_trainer(b)->rng.s, sizeof vae_trainer(a)->rng.s) == 0 && vae_trainer(a)->rng.have_spare == vae_trainer(b)->rng.have_spare &&
               (!vae_trainer(a)->rng.have_spare || vae_trainer(a)->rng.spare == vae_trainer(b)->rng.spare),
           "resumed PRNG state differs");
@@ -180,13 +189,15 @@ static void test_run_record(void)
     tc.kl_warmup_epochs = 7;
     tc.lr_decay = 0.97;
     tc.lr_min = 1e-5;
+    tc.optimizer = ELBO_OPTIM_SGD;
+    tc.momentum = 0.9;
     elbo_run_record r = {0};
     elbo_error err;
     CHECK(elbo_run_record_train_config(&r, &tc, &err) == ELBO_OK, "%s", err.msg);
     elbo_train_config_default(&back);
     CHECK(elbo_train_config_from_record(&r, &back, &err) == ELBO_OK, "%s", err.msg);
     CHECK(back.lr == tc.lr && back.beta == 0.25 && back.kl_warmup_epochs == 7 && back.lr_decay == 0.97 &&
-              back.lr_min == 1e-5,
+              back.lr_min == 1e-5 && back.optimizer == ELBO_OPTIM_SGD && back.momentum == 0.9,
           "train config round trip");
     CHECK(elbo_run_record_set(&r, "lr", "x", &err) == ELBO_OK &&
               elbo_train_config_from_record(&r, &back, &err) == ELBO_ERR_FORMAT && strstr(err.msg, "lr"),
@@ -235,6 +246,66 @@ static void test_lr_decay(void)
     elbo_vae_free(m);
 }
 
+/* SGD with momentum against its definition: a first step moves every
+ * parameter by -lr g (g: Adam's first moment / (1 - beta1) from the same
+ * step on a copy), a second by -lr (momentum buf + g) with g from a copy
+ * without momentum (identical until then), and a trained run keeps its
+ * optimizer. */
+static void test_sgd(void)
+{
+    elbo_train_config ta, ts, t0;
+    elbo_train_config_default(&ta);
+    ts = ta;
+    ts.optimizer = ELBO_OPTIM_SGD;
+    ts.lr = 1e-4;
+    ts.momentum = 0.9;
+    t0 = ts;
+    t0.momentum = 0.0;
+    elbo_error err;
+    elbo_vae *ma = fresh(), *ms = fresh(), *m0 = fresh();
+    model *bs = vae_base(ms);
+    size_t n = bs->n_params;
+    float *x = malloc(sizeof(float) * 256 * 784), *p0 = malloc(sizeof(float) * n), *buf1 = malloc(sizeof(float) * n);
+    for (int r = 0; r < 256; r++) elbo_dataset_row_input(&train, r, x + (size_t)r * 784, ELBO_BINARIZE_NONE, 0);
+    memcpy(p0, bs->params, sizeof(float) * n);
+    CHECK(elbo_vae_train_step(ma, &ta, x, 128, NULL, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(elbo_vae_train_step(ms, &ts, x, 128, NULL, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(elbo_vae_train_step(m0, &t0, x, 128, NULL, &err) == ELBO_OK, "%s", err.msg);
+    const optim *os = &vae_trainer(ms)->opt, *o0 = &vae_trainer(m0)->opt;
+    CHECK(os->kind == OPTIM_SGD && os->n_state == 1 && !strcmp(os->state_names[0], "sgd.momentum_buffer"),
+          "a fresh run takes the optimizer it is asked for");
+    const float *g1 = optim_state(os, 0), *m1 = optim_state(&vae_trainer(ma)->opt, 0);
+    double worst_g = 0.0, worst_p = 0.0, gmax = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        worst_g = fmax(worst_g, fabs(g1[i] - m1[i] / 0.1));
+        gmax = fmax(gmax, fabs(g1[i]));
+        worst_p = fmax(worst_p, fabs(bs->params[i] - (p0[i] - (float)ts.lr * g1[i])));
+    }
+    CHECK(gmax > 1e-3 && worst_g < 1e-5 * gmax, "SGD's first buffer is the gradient: off by %g of %g", worst_g, gmax);
+    CHECK(worst_p == 0.0, "the first SGD step is p - lr g: off by %g", worst_p);
+    CHECK(memcmp(bs->params, vae_base(m0)->params, sizeof(float) * n) == 0, "momentum plays no part in step 1");
+    memcpy(buf1, g1, sizeof(float) * n);
+    memcpy(p0, bs->params, sizeof(float) * n);
+    CHECK(elbo_vae_train_step(ms, &ts, x + 128 * 784, 128, NULL, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(elbo_vae_train_step(m0, &t0, x + 128 * 784, 128, NULL, &err) == ELBO_OK, "%s", err.msg);
+    const float *g2 = optim_state(o0, 0), *b2 = optim_state(os, 0);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++)
+        off += b2[i] != buf1[i] * 0.9f + g2[i] || bs->params[i] != p0[i] - (float)ts.lr * b2[i];
+    CHECK(off == 0, "step 2: buf = 0.9 buf + g and p -= lr buf fail for %zu of %zu parameters", off, n);
+    CHECK(elbo_vae_train_step(ma, &ts, x, 128, NULL, &err) == ELBO_ERR_MISMATCH && strstr(err.msg, "adam"),
+          "a run trained with Adam refuses SGD: %s", err.msg);
+    ts.momentum = 1.0;
+    CHECK(elbo_vae_train_step(ms, &ts, x, 128, NULL, &err) == ELBO_ERR_ARG && strstr(err.msg, "momentum"),
+          "momentum 1 is refused: %s", err.msg);
+    free(x);
+    free(p0);
+    free(buf1);
+    elbo_vae_free(ma);
+    elbo_vae_free(ms);
+    elbo_vae_free(m0);
+}
+
 int main(void)
 {
     elbo_error err;
@@ -246,9 +317,11 @@ int main(void)
     elbo_dataset_truncate(&train, 1100); /* 9 steps: 8 full batches and one of 76 */
     snprintf(dir, sizeof dir, "/tmp/elbo-test-resume-XXXXXX");
     if (!mkdtemp(dir)) return 1;
-    test_mid_epoch(1.0);
-    test_mid_epoch(0.5);
+    test_mid_epoch(1.0, ELBO_OPTIM_ADAM);
+    test_mid_epoch(0.5, ELBO_OPTIM_ADAM);
+    test_mid_epoch(1.0, ELBO_OPTIM_SGD);
     test_lr_decay();
+    test_sgd();
     test_clip_and_faults();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <math.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "../util/common.h"
@@ -93,6 +95,26 @@ static elbo_status apply_shape(const char *path, const elbo_load_opts *o, elbo_d
     return ELBO_OK;
 }
 
+/* Bytes as the floats x / 255 that every model reads them as, so that a
+ * scale can multiply them (Blundell et al.'s x / 126 is --scale 255/126). */
+static elbo_status u8_to_float(const char *path, elbo_dataset *ds, elbo_error *err)
+{
+    size_t cells = (size_t)ds->n * (size_t)ds->dim;
+    float *f = malloc(sizeof(float) * (cells ? cells : 1));
+    if (!f) return elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory for %zu scaled values", path, cells);
+    for (size_t i = 0; i < cells; i++) f[i] = (float)ds->u8[i] / 255.0f;
+    if (ds->map_base)
+        munmap(ds->map_base, ds->map_len);
+    else
+        free(ds->u8);
+    ds->map_base = NULL;
+    ds->map_len = 0;
+    ds->u8 = NULL;
+    ds->f32 = f;
+    ds->dtype = ELBO_DTYPE_F32;
+    return ELBO_OK;
+}
+
 elbo_status elbo_dataset_load(const char *path, const elbo_load_opts *opts, elbo_dataset *out,
                               elbo_error *err)
 {
@@ -125,9 +147,10 @@ elbo_status elbo_dataset_load(const char *path, const elbo_load_opts *opts, elbo
     if (!st && o->labels && !out->labels) st = load_labels(o->labels, out, err);
     if (!st && o->targets) st = load_targets(o->targets, out, err);
     if (!st && o->scale != 0.0 && o->scale != 1.0) {
-        if (out->dtype != ELBO_DTYPE_F32 || !isfinite(o->scale))
-            st = elbo_fail(err, ELBO_ERR_ARG, "%s: a scale applies to finite float data (uint8 is scaled "
-                                              "to [0, 1] already)", path);
+        if (!isfinite(o->scale) || (out->dtype != ELBO_DTYPE_F32 && out->dtype != ELBO_DTYPE_U8))
+            st = elbo_fail(err, ELBO_ERR_ARG, "%s: a scale must be finite and applies to images or "
+                                              "float data", path);
+        if (!st && out->dtype == ELBO_DTYPE_U8) st = u8_to_float(path, out, err);
         /* (a mapped .npy is private: its scaled pages become copies, never the file) */
         for (size_t i = 0; !st && i < (size_t)out->n * out->dim; i++) {
             out->f32[i] *= (float)o->scale;

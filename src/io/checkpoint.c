@@ -325,6 +325,13 @@ static elbo_status read_trainer(const st_file *f, long mstep, trainer *t, const 
         sums[0] = 0.0;
         for (int k = 1; k < m->ops->n_terms; k++) sums[0] += sums[k];
     }
+    const char *oname = st_meta_get(f, "optimizer"); /* absent in older files: Adam */
+    int okind = oname ? optim_kind_of(oname) : (int)t->opt.kind;
+    if (okind < 0 || (okind == OPTIM_NONE) != (t->opt.kind == OPTIM_NONE))
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: optimizer '%s' is not one this model can use",
+                         f->path, oname);
+    elbo_status ost = trainer_use_optimizer(t, m, (optim_kind)okind, err);
+    if (ost) return ost;
     int64_t shape[1] = {(int64_t)m->n_params};
     for (int k = 0; k < t->opt.n_state; k++) {
         elbo_status st = st_read_f32(f, t->opt.state_names[k], 1, shape, optim_state(&t->opt, k), err);

@@ -5,6 +5,7 @@
 
 #include "../util/common.h"
 #include "adam.h"
+#include "sgd.h"
 
 int optim_init(optim *o, optim_kind kind, size_t n)
 {
@@ -19,6 +20,9 @@ int optim_init(optim *o, optim_kind kind, size_t n)
         o->n_state = 2;
         o->state_names[0] = "adam.exp_avg";
         o->state_names[1] = "adam.exp_avg_sq";
+    } else if (kind == OPTIM_SGD) {
+        o->n_state = 1;
+        o->state_names[0] = "sgd.momentum_buffer";
     }
     size_t cells;
     if (!elbo_mul_ok(n, (size_t)o->n_state, &cells)) return -1;
@@ -39,12 +43,25 @@ float *optim_state(const optim *o, int k)
     return o->state + (size_t)k * o->n;
 }
 
-const char *optim_name(optim_kind kind) { return kind == OPTIM_ADAM ? "adam" : "none"; }
+const char *optim_name(optim_kind kind)
+{
+    return kind == OPTIM_ADAM ? "adam" : kind == OPTIM_SGD ? "sgd" : "none";
+}
+
+int optim_kind_of(const char *name)
+{
+    if (!strcmp(name, "adam")) return OPTIM_ADAM;
+    if (!strcmp(name, "sgd")) return OPTIM_SGD;
+    if (!strcmp(name, "none")) return OPTIM_NONE;
+    return -1;
+}
 
 size_t optim_update(optim *o, float *params, const float *g, size_t off, size_t n, long t,
                     float scale)
 {
-    ELBO_ASSERT(o->kind == OPTIM_ADAM && off + n <= o->n);
+    ELBO_ASSERT(o->kind != OPTIM_NONE && off + n <= o->n);
+    if (o->kind == OPTIM_SGD)
+        return sgd_step(params + off, g, optim_state(o, 0) + off, n, o->lr, o->momentum, scale);
     return adam_step(params + off, g, optim_state(o, 0) + off, optim_state(o, 1) + off, n, t,
                      o->lr, o->beta1, o->beta2, o->eps, scale);
 }

@@ -66,6 +66,8 @@ elbo_status elbo_run_record_train_config(elbo_run_record *r, const elbo_train_co
     if (!st && tc->labelled_batch) st = set_num(r, "labelled_batch", tc->labelled_batch, err);
     if (!st && trainer_lr_decays(tc)) st = set_num(r, "lr_decay", tc->lr_decay, err);
     if (!st && tc->lr_min != 0.0) st = set_num(r, "lr_min", tc->lr_min, err);
+    if (!st && tc->optimizer == ELBO_OPTIM_SGD) st = elbo_run_record_set(r, "optimizer", "sgd", err);
+    if (!st && tc->momentum != 0.0) st = set_num(r, "momentum", tc->momentum, err);
     return st;
 }
 
@@ -92,7 +94,8 @@ elbo_status elbo_train_config_from_record(const elbo_run_record *r, elbo_train_c
         {"beta", &tc->beta, NULL},        {"kl_warmup", NULL, &tc->kl_warmup_epochs},
         {"kl_cycle", NULL, &tc->kl_cycle_epochs}, {"free_bits", &tc->free_bits, NULL},
         {"samples", NULL, &tc->samples},  {"labelled_batch", NULL, &tc->labelled_batch},
-        {"lr_decay", &tc->lr_decay, NULL}, {"lr_min", &tc->lr_min, NULL}};
+        {"lr_decay", &tc->lr_decay, NULL}, {"lr_min", &tc->lr_min, NULL},
+        {"momentum", &tc->momentum, NULL}};
     for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
         double v;
         int got = get_num(r, f[k].key, &v);
@@ -106,6 +109,10 @@ elbo_status elbo_train_config_from_record(const elbo_run_record *r, elbo_train_c
     if (obj && strcmp(obj, "elbo") && strcmp(obj, "iwae"))
         return elbo_fail(err, ELBO_ERR_FORMAT, "run record: unknown objective '%s'", obj);
     if (obj) tc->objective = strcmp(obj, "iwae") == 0 ? ELBO_OBJ_IWAE : ELBO_OBJ_ELBO;
+    const char *opt = elbo_run_record_get(r, "optimizer");
+    if (opt && strcmp(opt, "adam") && strcmp(opt, "sgd"))
+        return elbo_fail(err, ELBO_ERR_FORMAT, "run record: unknown optimizer '%s'", opt);
+    if (opt) tc->optimizer = strcmp(opt, "sgd") == 0 ? ELBO_OPTIM_SGD : ELBO_OPTIM_ADAM;
     return ELBO_OK;
 }
 

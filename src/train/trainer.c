@@ -80,16 +80,49 @@ double trainer_kl_weight(const trainer *t, const elbo_train_config *tc)
     return tc->beta * w;
 }
 
+elbo_status trainer_use_optimizer(trainer *t, const model *m, optim_kind kind, elbo_error *err)
+{
+    if (t->opt.kind == kind) return ELBO_OK;
+    optim_free(&t->opt);
+    if (optim_init(&t->opt, kind, m->n_params) != 0)
+        return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the optimizer state of %zu "
+                                              "parameters", m->n_params);
+    return ELBO_OK;
+}
+
+/* The optimizer tc asks for: a fresh trainer takes it, a trained one must
+ * already have it (its state is that optimizer's). */
+static elbo_status check_optimizer(trainer *t, const model *m, const elbo_train_config *tc,
+                                   elbo_error *err)
+{
+    if (tc->optimizer != ELBO_OPTIM_ADAM && tc->optimizer != ELBO_OPTIM_SGD)
+        return elbo_fail(err, ELBO_ERR_ARG, "unknown optimizer %d", (int)tc->optimizer);
+    if (!(tc->momentum >= 0.0 && tc->momentum < 1.0))
+        return elbo_fail(err, ELBO_ERR_ARG, "momentum must lie in [0, 1)");
+    optim_kind want = tc->optimizer == ELBO_OPTIM_SGD ? OPTIM_SGD : OPTIM_ADAM;
+    if (t->opt.kind == OPTIM_NONE) {
+        if (want != OPTIM_ADAM || tc->momentum != 0.0)
+            return elbo_fail(err, ELBO_ERR_ARG, "this model updates its own parameters: it takes "
+                                                "no optimizer (sgd, momentum)");
+        return ELBO_OK;
+    }
+    if (t->opt.kind == want) return ELBO_OK;
+    if (t->step > 0)
+        return elbo_fail(err, ELBO_ERR_MISMATCH, "the run was trained with %s for %ld steps; it "
+                                                 "cannot continue with %s",
+                         optim_name(t->opt.kind), t->step, optim_name(want));
+    return trainer_use_optimizer(t, m, want, err);
+}
+
 double trainer_lr(const trainer *t, const elbo_train_config *tc)
 {
     if (!trainer_lr_decays(tc)) return tc->lr;
     return fmax(tc->lr_min, tc->lr * pow(tc->lr_decay, fractional_epoch(t)));
 }
 
-elbo_status trainer_check(const trainer *t, const model *m, const elbo_train_config *tc,
+elbo_status trainer_check(trainer *t, const model *m, const elbo_train_config *tc,
                           elbo_error *err)
 {
-    (void)t;
     if (!(tc->lr > 0.0) || !isfinite(tc->lr))
         return elbo_fail(err, ELBO_ERR_ARG, "learning rate must be finite and > 0");
     if (!(tc->lr_decay >= 0.0 && tc->lr_decay <= 1.0) || !(tc->lr_min >= 0.0) || !isfinite(tc->lr_min))
@@ -114,7 +147,8 @@ elbo_status trainer_check(const trainer *t, const model *m, const elbo_train_con
         return elbo_fail(err, ELBO_ERR_ARG,
                          "labelled rows per batch (%d) must be 0 (off) or fewer than the batch (%d)",
                          tc->labelled_batch, tc->batch_size);
-    return m->ops->check_train ? m->ops->check_train(m, tc, err) : ELBO_OK;
+    elbo_status st = m->ops->check_train ? m->ops->check_train(m, tc, err) : ELBO_OK;
+    return st ? st : check_optimizer(t, m, tc, err);
 }
 
 /* Row range of part w when B rows are split over nw parts (members of a
@@ -278,6 +312,7 @@ static elbo_status update(trainer *t, model *m, const elbo_train_config *tc, int
     o->beta1 = tc->beta1;
     o->beta2 = tc->beta2;
     o->eps = tc->eps;
+    o->momentum = tc->momentum;
     int whole = tc->clip_grad > 0.0 || t->group.size > 1, nt = m->n_workers, nc = m->n_chunks;
     float scale = 1.0f;
     if (whole) {

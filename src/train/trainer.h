@@ -68,9 +68,14 @@ void trainer_free(trainer *t);
 elbo_status trainer_fit_workers(trainer *t, const model *m, elbo_error *err);
 
 /* The checks every model shares (optimizer, batch, schedules), then the
- * model's own. */
-elbo_status trainer_check(const trainer *t, const model *m, const elbo_train_config *tc,
+ * model's own, then the optimizer tc names: a trainer that has taken no
+ * step switches to it (fresh, zeroed state); one that has must already use
+ * it (ELBO_ERR_MISMATCH otherwise: its state belongs to the other). */
+elbo_status trainer_check(trainer *t, const model *m, const elbo_train_config *tc,
                           elbo_error *err);
+/* Replaces t's optimizer by a fresh one of kind (nothing if it is that
+ * kind already): a checkpoint's optimizer before its state is read. */
+elbo_status trainer_use_optimizer(trainer *t, const model *m, optim_kind kind, elbo_error *err);
 /* Writes the options of tc, the run's seed and the number of training
  * rows into r (elbo_run_record_train_config plus "seed", "train_rows"). */
 elbo_status trainer_record(const trainer *t, const elbo_train_config *tc, int train_rows,

@@ -1,0 +1,21 @@
+#!/bin/sh
+# bench/bnn_sgd.sh — Blundell et al.'s MNIST protocol as the paper states it:
+# 784-400-400-10, the scale-mixture prior (elbo's default 0.5 N(0,1) +
+# 0.5 N(0,e^-12)), plain SGD at lr 1e-3 on the batch's summed loss (the
+# paper's minibatch cost F_i), batch 128, inputs x / 126 (--scale 2.0238 of
+# x / 255), the first 50,000 training images, 600 epochs, 1 thread. Test error
+# of the 10-draw predictive after every epoch in OUT/metrics.jsonl; resumable:
+# run it again with the same OUT to continue after an interruption.
+#
+#   sh bench/bnn_sgd.sh [OUT] [EPOCHS] [RHO_INIT]   (defaults runs/sgd/blundell, 600, -6)
+set -eu
+OUT=${1:-runs/sgd/blundell}
+EPOCHS=${2:-600}
+RHO=${3:--6}
+ELBO=${ELBO:-build/elbo}
+if [ -f "$OUT/optim.safetensors" ]; then
+    exec "$ELBO" train --resume --out "$OUT" --epochs "$EPOCHS" --threads 1
+fi
+exec "$ELBO" train --kind bnn --hidden 400,400 --prior mixture --train-limit 50000 \
+    --optimizer sgd --lr 1e-3 --scale 2.0238 --rho-init "$RHO" --epochs "$EPOCHS" --threads 1 \
+    --checkpoint-every 10e --out "$OUT"
