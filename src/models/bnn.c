@@ -355,6 +355,9 @@ elbo_model *elbo_bnn_model(elbo_bnn *m) { return &m->handle; }
 
 /* ------------------------------------------------------- forward, backward */
 
+/* sigma^2 of every weight into m->s2, and (gauss_prior_stats) the Gaussian
+ * prior's rho-gradient factors into m->gv, m->gk, which a mixture model's
+ * step then overwrites with its own (bnn_mixture_pass). */
 double bnn_update_sigma(elbo_bnn *m)
 {
     const float *p = m->base.params;
@@ -363,7 +366,7 @@ double bnn_update_sigma(elbo_bnn *m)
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int k = 0; k < m->n_blocks; k++) {
         size_t mu = m->blocks[k][0], rho = m->blocks[k][1], n = m->blocks[k][2];
-        m->block_kl[k] = gauss_prior_stats(m->s2 + rho, NULL, NULL, p + mu, p + rho, (long)n, pv);
+        m->block_kl[k] = gauss_prior_stats(m->s2 + rho, m->gv + rho, m->gk + rho, p + mu, p + rho, (long)n, pv);
     }
     double kl = 0.0;
     for (int k = 0; k < m->n_blocks; k++) kl += m->block_kl[k];
@@ -598,10 +601,6 @@ void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst)
     /* dst holds d/d sigma^2: the chain rule to rho, then the KL's gradient,
      * with the factors of this step (the mixture's from its pass, the
      * Gaussian's recomputed here from rho) */
-    if (m->cfg.prior != ELBO_PRIOR_MIXTURE) {
-        gauss_prior_rho_grad(dst, p + ch->off, (long)ch->n, m->cfg.prior_sigma * m->cfg.prior_sigma, scale);
-        return;
-    }
     const float *gv = m->gv + ch->off, *gk = m->gk + ch->off;
     for (size_t i = 0; i < ch->n; i++) dst[i] = dst[i] * gv[i] + scale * gk[i];
 }

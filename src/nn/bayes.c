@@ -101,28 +101,12 @@ double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, c
             float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
             var[i] = sd * sd;
             term[j] = hl - elbo_log_pos(sd) + (sd * sd + mu[i] * mu[i]) * h - 0.5f;
-            (void)g;
-        }
-        for (long j = 0; dvar && j < m; j++) { /* the factors of the rho gradient, when wanted */
-            long i = i0 + j;
-            float r = rho[i], e = elbo_exp_neg(-fabsf(r));
-            float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
-            dvar[i] = 2.0f * sd * g;
+            dvar[i] = 2.0f * sd * g; /* the factors of the rho gradient */
             dkl[i] = (sd * ipv - 1.0f / sd) * g;
         }
         kl += sum_terms(term, m);
     }
     return kl;
-}
-
-void gauss_prior_rho_grad(float *dst, const float *rho, long n, double prior_var, float scale)
-{
-    const float ipv = (float)(1.0 / prior_var);
-    for (long i = 0; i < n; i++) { /* vectorised, as gauss_prior_stats */
-        float r = rho[i], e = elbo_exp_neg(-fabsf(r));
-        float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
-        dst[i] = dst[i] * 2.0f * sd * g + scale * (sd * ipv - 1.0f / sd) * g;
-    }
 }
 
 void normal_fill_fast(elbo_rng *rng, float *out, long n)
@@ -131,7 +115,9 @@ void normal_fill_fast(elbo_rng *rng, float *out, long n)
     uint64_t bits[CH];
     for (long i0 = 0; i0 < n; i0 += 2 * CH) {
         long m = n - i0 < 2 * CH ? n - i0 : 2 * CH, pairs = (m + 1) / 2;
-        for (long k = 0; k < pairs; k++) bits[k] = elbo_rng_next(rng);
+        uint64_t st[4] = {rng->s[0], rng->s[1], rng->s[2], rng->s[3]}; /* in registers */
+        for (long k = 0; k < pairs; k++) bits[k] = elbo_rng_next_inline(st);
+        memcpy(rng->s, st, sizeof st);
         float z[2 * CH];
         for (long k = 0; k < pairs; k++) { /* vectorised: no calls, no branches */
             uint64_t x = bits[k];

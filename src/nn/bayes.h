@@ -15,12 +15,6 @@
 
 #include "../util/rng.h"
 
-/* The rho gradient from the gradient at sigma^2 in dst [n], in place:
- * dst = dst * d sigma^2 / d rho + scale * d KL / d rho (the factors
- * gauss_prior_stats would give, recomputed from rho where dst is in cache
- * rather than stored and read back). */
-void gauss_prior_rho_grad(float *dst, const float *rho, long n, double prior_var, float scale);
-
 /* n standard normals as float from rng, fast and vectorised: Box-Muller on
  * two 24-bit uniforms per 64-bit draw (elbo_rng_normal_fill's polar method
  * with libm is about 8x slower). The 24-bit uniform caps |z| at 5.9 (a
@@ -53,8 +47,8 @@ void kl_gauss_prior_backward(float *dmu, float *drho, const float *mu, const flo
 
 /* The per-step statistics of n weights in one pass, what the forward pass
  * and the gradient need: var = sigma^2, dvar = d sigma^2 / d rho and
- * dkl = d KL / d rho (as kl_gauss_prior_backward with scale 1), each [n]
- * (dvar and dkl both NULL: not written); returns the KL summed
+ * dkl = d KL / d rho (as kl_gauss_prior_backward with scale 1), each [n];
+ * returns the KL summed
  * (kl_gauss_prior_forward). In float with fastmath.h. */
 double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, const float *rho,
                          long n, double prior_var);

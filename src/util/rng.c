@@ -21,19 +21,7 @@ void elbo_rng_seed(elbo_rng *r, uint64_t seed)
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t elbo_rng_next(elbo_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
+uint64_t elbo_rng_next(elbo_rng *r) { return elbo_rng_next_inline(r->s); }
 
 double elbo_rng_uniform(elbo_rng *r) { return (double)(elbo_rng_next(r) >> 11) * 0x1.0p-53; }
 

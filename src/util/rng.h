@@ -17,6 +17,20 @@ typedef struct {
 void elbo_rng_seed(elbo_rng *r, uint64_t seed);
 /* Next 64 random bits. */
 uint64_t elbo_rng_next(elbo_rng *r);
+/* The same step written inline, for loops that draw many: the state then
+ * stays in registers (elbo_rng_next through a call reloads and stores it
+ * each time). Identical output. */
+static inline uint64_t elbo_rng_next_inline(uint64_t s[4])
+{
+    uint64_t x = s[1] * 5, result = ((x << 7) | (x >> 57)) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
 /* Uniform double in [0, 1) with 53 random bits. */
 double elbo_rng_uniform(elbo_rng *r);
 /* Uniform integer in [0, n), n >= 1, without modulo bias (Lemire). */
