@@ -10,6 +10,7 @@
 #include "data/dataset.h"
 #include "models/vae_internal.h"
 #include "optim/adam.h"
+#include "optim/sgd.h"
 
 static elbo_dataset train;
 static char dir[256];
@@ -298,6 +299,15 @@ static void test_sgd(void)
     ts.momentum = 1.0;
     CHECK(elbo_vae_train_step(ms, &ts, x, 128, NULL, &err) == ELBO_ERR_ARG && strstr(err.msg, "momentum"),
           "momentum 1 is refused: %s", err.msg);
+    /* the non-finite guard: the first bad element's index, past a clean block */
+    float pp[600] = {0}, gg[600], bb[600] = {0};
+    for (int i = 0; i < 600; i++) gg[i] = 0.01f * (float)i;
+    CHECK(sgd_step(pp, gg, bb, 600, 0.1, 0.9, 1.0f) == (size_t)-1, "finite gradients pass");
+    gg[300] = NAN;
+    gg[450] = INFINITY;
+    CHECK(sgd_step(pp, gg, bb, 600, 0.1, 0.9, 1.0f) == 300, "the first NaN is found");
+    gg[300] = 1e38f;
+    CHECK(sgd_step(pp, gg, bb, 600, 0.1, 0.9, 10.0f) == 300, "overflow by the scale is found");
     free(x);
     free(p0);
     free(buf1);

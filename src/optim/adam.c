@@ -3,7 +3,8 @@
 
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
+
+#include "nonfinite.h"
 
 typedef struct {
     float step_size, bc2_sqrt, b1, b2, omb1, omb2, eps;
@@ -24,12 +25,8 @@ size_t adam_step(float *params, const float *grads, float *m, float *v, size_t n
 {
     adam_consts c = consts(t, lr, beta1, beta2, eps);
     size_t bad = (size_t)-1;
-    /* One pass over blocks of 256. A float is inf or NaN when its exponent
-     * bits are all ones; OR-ing that test over the block is a branch-free
-     * integer reduction the compiler vectorises along with the update (a
-     * float sum of 0 * g, the obvious test, would be a serial chain of
-     * dependent adds, four cycles per element). Multiplying by a scale of 1
-     * is exact. */
+    /* One pass over blocks of 256, the non-finite test branch-free
+     * (nonfinite.h). Multiplying by a scale of 1 is exact. */
     enum { BLK = 256 };
     for (size_t i0 = 0; i0 < n; i0 += BLK) {
         size_t w = n - i0 < BLK ? n - i0 : BLK;
@@ -38,21 +35,14 @@ size_t adam_step(float *params, const float *grads, float *m, float *v, size_t n
         uint32_t nonfinite = 0;
         for (size_t i = 0; i < w; i++) {
             float g = gg[i] * scale;
-            uint32_t u;
-            memcpy(&u, &g, sizeof u);
-            nonfinite |= (u & 0x7f800000u) == 0x7f800000u;
+            nonfinite |= nonfinite_bit(g);
             float mi = mm[i] * c.b1 + c.omb1 * g;
             float vi = vv[i] * c.b2 + c.omb2 * g * g;
             mm[i] = mi;
             vv[i] = vi;
             pp[i] -= c.step_size * (mi / (sqrtf(vi) / c.bc2_sqrt + c.eps));
         }
-        if (nonfinite && bad == (size_t)-1)
-            for (size_t i = 0; i < w; i++)
-                if (!isfinite(gg[i] * scale)) {
-                    bad = i0 + i;
-                    break;
-                }
+        if (nonfinite && bad == (size_t)-1) bad = i0 + first_nonfinite(gg, w, scale);
     }
     return bad;
 }

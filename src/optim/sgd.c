@@ -3,14 +3,15 @@
 
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
+
+#include "nonfinite.h"
 
 size_t sgd_step(float *params, const float *grads, float *buf, size_t n, double lr,
                 double momentum, float scale)
 {
     const float flr = (float)lr, mom = (float)momentum;
     size_t bad = (size_t)-1;
-    /* blocks of 256 with a branch-free non-finite test, as adam_step */
+    /* blocks of 256 with the branch-free non-finite test of nonfinite.h */
     enum { BLK = 256 };
     for (size_t i0 = 0; i0 < n; i0 += BLK) {
         size_t w = n - i0 < BLK ? n - i0 : BLK;
@@ -19,19 +20,12 @@ size_t sgd_step(float *params, const float *grads, float *buf, size_t n, double 
         uint32_t nonfinite = 0;
         for (size_t i = 0; i < w; i++) {
             float g = gg[i] * scale;
-            uint32_t u;
-            memcpy(&u, &g, sizeof u);
-            nonfinite |= (u & 0x7f800000u) == 0x7f800000u;
+            nonfinite |= nonfinite_bit(g);
             float b = bb[i] * mom + g;
             bb[i] = b;
             pp[i] -= flr * b;
         }
-        if (nonfinite && bad == (size_t)-1)
-            for (size_t i = 0; i < w; i++)
-                if (!isfinite(gg[i] * scale)) {
-                    bad = i0 + i;
-                    break;
-                }
+        if (nonfinite && bad == (size_t)-1) bad = i0 + first_nonfinite(gg, w, scale);
     }
     return bad;
 }
