@@ -48,10 +48,12 @@ static int m2_finish(const train_opts *o, void *mv, const elbo_dataset *shown)
         return -1;
     }
     if (!o->quiet) {
-        printf("%s set: accuracy %.2f%% (error %.2f%%), NLL %.4f (%ld rows)\n", o->no_test ? "training" : "test",
-               100.0 * r.accuracy, 100.0 * (1.0 - r.accuracy), r.nll, r.n);
+        int best = o->val_fraction > 0 || o->val != NULL;
+        printf("%s set, the last epoch's weights: accuracy %.2f%% (error %.2f%%), NLL %.4f (%ld rows)\n",
+               o->no_test ? "training" : "test", 100.0 * r.accuracy, 100.0 * (1.0 - r.accuracy), r.nll, r.n);
         printf("wrote %s/{model,optim}.safetensors, metrics.jsonl%s\n", o->out,
-               o->val_fraction > 0 || o->val ? ", best.safetensors (lowest validation error)" : "");
+               best ? ", best.safetensors (lowest validation error)" : "");
+        if (best) printf("the selected model: elbo m2 eval --model %s/best.safetensors\n", o->out);
     }
     elbo_m2_metrics_free(&r);
     return 0;

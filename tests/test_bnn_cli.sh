@@ -48,6 +48,13 @@ check "names both optimizers" err_has "optimizer adam conflicts"
 expect_rc 0 "eval of the scaled run" "$ELBO" bnn eval --model "$T/s2" --limit 500 --samples 4 --json
 check "eval with the recorded scale" grep -q '"accuracy":0\.[89]' "$T/out.txt"
 expect_rc 2 "momentum 1 refused" "$ELBO" train $SGD --momentum 1 --epochs 1 --out "$T/s3"
+# the learning-rate decay through the CLI: recorded, kept on resume, a change refused
+expect_rc 0 "lr decay" "$ELBO" train $SMALL --lr-decay 0.5 --lr-min 1e-5 --epochs 1 --out "$T/d1"
+expect_rc 0 "info of the decayed run" "$ELBO" info --model "$T/d1"
+check "record names lr_decay and lr_min" sh -c "grep -q 'lr_decay  *0.5' '$T/out.txt' && grep -q 'lr_min  *1e-05' '$T/out.txt'"
+expect_rc 2 "another decay on resume refused" "$ELBO" train --resume --out "$T/d1" --epochs 2 --lr-decay 0.9
+check "names both decays" err_has "lr-decay 0.9 conflicts"
+expect_rc 2 "a decay above 1 refused" "$ELBO" train $SMALL --lr-decay 1.5 --epochs 1 --out "$T/d2"
 
 # SIGTERM in the middle of a run, then resume: the same weights as straight through
 MID="--kind bnn --hidden 64 --train-limit 20000 --test-limit 200 --threads 2 --epochs 3 --checkpoint-every 5"
