@@ -299,6 +299,8 @@ static int check_combinations(const train_opts *o)
         return usage_error("train", "--kl-warmup and --kl-cycle exclude each other");
     if (tc->objective == ELBO_OBJ_ELBO && tc->samples != 1)
         return usage_error("train", "--samples needs --objective iwae");
+    if (tc->momentum != 0.0 && tc->optimizer != ELBO_OPTIM_SGD)
+        return usage_error("train", "--momentum needs --optimizer sgd");
     if (tc->objective == ELBO_OBJ_IWAE && tc->free_bits > 0)
         return usage_error("train", "--objective iwae cannot be combined with --free-bits");
     if (o->cfg.flow == ELBO_FLOW_NONE && (o->given[opt_index("flow-len")] || o->given[opt_index("flow-hidden")]))

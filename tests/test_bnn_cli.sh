@@ -47,6 +47,8 @@ expect_rc 2 "resume with adam refused" "$ELBO" train --resume --out "$T/s1" --ep
 check "names both optimizers" err_has "optimizer adam conflicts"
 expect_rc 0 "eval of the scaled run" "$ELBO" bnn eval --model "$T/s2" --limit 500 --samples 4 --json
 check "eval with the recorded scale" grep -q '"accuracy":0\.[89]' "$T/out.txt"
+expect_rc 2 "momentum without sgd refused" "$ELBO" train $SMALL --momentum 0.5 --epochs 1 --out "$T/s4"
+check "says momentum needs sgd" err_has "momentum needs --optimizer sgd"
 expect_rc 2 "momentum 1 refused" "$ELBO" train $SGD --momentum 1 --epochs 1 --out "$T/s3"
 # the learning-rate decay through the CLI: recorded, kept on resume, a change refused
 expect_rc 0 "lr decay" "$ELBO" train $SMALL --lr-decay 0.5 --lr-min 1e-5 --epochs 1 --out "$T/d1"

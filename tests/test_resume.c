@@ -296,6 +296,9 @@ static void test_sgd(void)
     CHECK(off == 0, "step 2: buf = 0.9 buf + g and p -= lr buf fail for %zu of %zu parameters", off, n);
     CHECK(elbo_vae_train_step(ma, &ts, x, 128, NULL, &err) == ELBO_ERR_MISMATCH && strstr(err.msg, "adam"),
           "a run trained with Adam refuses SGD: %s", err.msg);
+    ta.momentum = 0.5;
+    CHECK(elbo_vae_train_step(ma, &ta, x, 128, NULL, &err) == ELBO_ERR_ARG && strstr(err.msg, "momentum"),
+          "momentum with Adam is refused: %s", err.msg);
     ts.momentum = 1.0;
     CHECK(elbo_vae_train_step(ms, &ts, x, 128, NULL, &err) == ELBO_ERR_ARG && strstr(err.msg, "momentum"),
           "momentum 1 is refused: %s", err.msg);

@@ -106,6 +106,8 @@ static elbo_status check_optimizer(trainer *t, const model *m, const elbo_train_
                                                 "no optimizer (sgd, momentum)");
         return ELBO_OK;
     }
+    if (want == OPTIM_ADAM && tc->momentum != 0.0)
+        return elbo_fail(err, ELBO_ERR_ARG, "momentum is SGD's (Adam's is beta1): give the optimizer sgd");
     if (t->opt.kind == want) return ELBO_OK;
     if (t->step > 0)
         return elbo_fail(err, ELBO_ERR_MISMATCH, "the run was trained with %s for %ld steps; it "
