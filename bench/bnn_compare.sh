@@ -14,6 +14,9 @@
 # for a point network, whose mutual information is 0), 10 draws, seed 1.
 #
 #   sh bench/bnn_compare.sh [OUT] [EPOCHS] [THREADS]   (defaults runs/compare, 50, 1)
+# OPTS adds training options to every row, e.g. the SGD recipe of docs/bnn.md:
+#   OPTS="--optimizer sgd --momentum 0.9 --lr-decay 0.98 --scale 2.0238" \
+#   BNN_RUN=runs/sgd/mom09d98 sh bench/bnn_compare.sh runs/compare_sgd 120
 set -eu
 OUT=${1:-runs/compare}
 EPOCHS=${2:-50}
@@ -22,7 +25,7 @@ ELBO=${ELBO:-build/elbo}
 BNN_RUN=${BNN_RUN:-runs/bnn-mix}
 OOD=${OOD:-/usr/share/datasets/fashion-mnist}
 mkdir -p "$OUT"
-NET="--kind bnn --hidden 400,400 --train-limit 50000 --threads $THREADS --checkpoint-every 10e --quiet"
+NET="--kind bnn --hidden 400,400 --train-limit 50000 --threads $THREADS --checkpoint-every 10e --quiet ${OPTS:-}"
 train() { # name, options
     if [ -f "$OUT/$1/optim.safetensors" ]; then
         "$ELBO" train --resume --out "$OUT/$1" --epochs "$EPOCHS" --quiet >&2

@@ -8,17 +8,19 @@
 # run it again with the same OUT to continue after an interruption.
 #
 #   sh bench/bnn_sgd.sh [OUT] [EPOCHS] [RHO_INIT] [MOMENTUM] [LR_DECAY]
-#   (defaults runs/sgd/blundell, 600, -6, 0: plain SGD as the paper, 1: constant)
+#   (defaults runs/sgd/blundell, 600, -6, 0: plain SGD as the paper, 1: constant);
+#   SEED=N for another seed (default 1)
 set -eu
 OUT=${1:-runs/sgd/blundell}
 EPOCHS=${2:-600}
 RHO=${3:--6}
 MOM=${4:-0}
 DECAY=${5:-1}
+SEED=${SEED:-1}
 ELBO=${ELBO:-build/elbo}
 if [ -f "$OUT/optim.safetensors" ]; then
     exec "$ELBO" train --resume --out "$OUT" --epochs "$EPOCHS" --threads 1
 fi
 exec "$ELBO" train --kind bnn --hidden 400,400 --prior mixture --train-limit 50000 \
     --optimizer sgd --momentum "$MOM" --lr 1e-3 --lr-decay "$DECAY" --scale 2.0238 --rho-init "$RHO" --epochs "$EPOCHS" --threads 1 \
-    --checkpoint-every 10e --out "$OUT"
+    --seed "$SEED" --checkpoint-every 10e --out "$OUT"
