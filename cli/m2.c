@@ -69,7 +69,8 @@ int build_m2(train_opts *o, const elbo_dataset *train, train_model *tm)
     } else {
         elbo_m2_config c;
         elbo_m2_config_default(&c);
-        c.input_dim = train->dim;
+        c.gaussian_inputs = o->m1_sample; /* training rows: M1's means, then log-variances */
+        c.input_dim = o->m1_sample ? train->dim / 2 : train->dim;
         c.n_classes = train->n_classes > 2 ? train->n_classes : 2;
         c.latent_dim = o->cfg.latent_dim;
         c.n_hidden = o->cfg.n_hidden;
@@ -123,8 +124,11 @@ static elbo_vae *load_m1(const char *S, const char *path)
 
 /* ds's rows replaced by their latent means under the VAE v (M1, from
  * path) of the units listed in units (computed from ds when empty: its
- * active ones), labels and flags kept. 0 on success (errors printed for S). */
-static int through_m1(const char *S, elbo_vae *v, const char *path, char *units, size_t cap, elbo_dataset *ds)
+ * active ones), followed with logvar by their log-variances (rows of 2 K
+ * values for K units), labels and flags kept. 0 on success (errors
+ * printed for S). */
+static int through_m1(const char *S, elbo_vae *v, const char *path, char *units, size_t cap, elbo_dataset *ds,
+                      int logvar)
 {
     if (ds->n == 0) return 0;
     elbo_error err;
@@ -147,14 +151,19 @@ static int through_m1(const char *S, elbo_vae *v, const char *path, char *units,
     }
     float *x = dataset_floats(ds, ds->n);
     float *mu = malloc(sizeof(float) * (size_t)ds->n * Z), *lv = malloc(sizeof(float) * (size_t)ds->n * Z);
+    int W = logvar ? 2 * K : K;
+    float *rows = malloc(sizeof(float) * (size_t)ds->n * W);
     elbo_dataset z = {0};
-    if (!x || !mu || !lv) {
+    if (!x || !mu || !lv || !rows) {
         fprintf(stderr, "elbo %s: out of memory\n", S);
     } else {
         elbo_vae_encode(v, x, ds->n, mu, lv);
-        for (long i = 0; i < ds->n; i++) /* the kept units, packed */
-            for (int k = 0; k < K; k++) mu[i * K + k] = mu[i * Z + keep[k]];
-        if (elbo_dataset_from_float(ds->n, K, mu, ds->labels, &z, &err) != ELBO_OK) {
+        for (long i = 0; i < ds->n; i++) /* the kept units' means, then log-variances */
+            for (int k = 0; k < K; k++) {
+                rows[i * W + k] = mu[i * Z + keep[k]];
+                if (logvar) rows[i * W + K + k] = lv[i * Z + keep[k]];
+            }
+        if (elbo_dataset_from_float(ds->n, W, rows, ds->labels, &z, &err) != ELBO_OK) {
             fprintf(stderr, "elbo %s: %s\n", S, err.msg);
         } else {
             z.labelled = ds->labelled;
@@ -164,6 +173,7 @@ static int through_m1(const char *S, elbo_vae *v, const char *path, char *units,
             rc = 0;
         }
     }
+    free(rows);
     free(x);
     free(mu);
     free(lv);
@@ -178,9 +188,9 @@ int semisupervised_data(train_opts *o, elbo_dataset *train, elbo_dataset *test, 
         size_t cap = sizeof o->m1_units;
         o->m1_units[0] = '\0'; /* the training rows' active units, for every split */
         elbo_vae *v = load_m1("train", o->m1);
-        int bad = !v || through_m1("train", v, o->m1, o->m1_units, cap, train) ||
-                  through_m1("train", v, o->m1, o->m1_units, cap, test) ||
-                  through_m1("train", v, o->m1, o->m1_units, cap, val);
+        int bad = !v || through_m1("train", v, o->m1, o->m1_units, cap, train, o->m1_sample) ||
+                  through_m1("train", v, o->m1, o->m1_units, cap, test, 0) ||
+                  through_m1("train", v, o->m1, o->m1_units, cap, val, 0);
         elbo_vae_free(v);
         if (bad) return -1;
         o->cfg.likelihood = ELBO_LIK_GAUSSIAN_LEARNED; /* real-valued means */
@@ -271,7 +281,7 @@ static int m2_rows(const char *S, elbo_m2 *m, const infer_opts *o, elbo_dataset 
     }
     if (m1) {
         elbo_vae *v = load_m1(S, m1);
-        int bad = !v || through_m1(S, v, m1, units, sizeof units, ds);
+        int bad = !v || through_m1(S, v, m1, units, sizeof units, ds, 0);
         elbo_vae_free(v);
         if (bad) return 1;
     }

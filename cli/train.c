@@ -134,6 +134,9 @@ static void train_help(void)
            "                       by validation error; --latent 50, --hidden 500,\n"
            "                       --activation softplus, --likelihood bernoulli|gaussian)\n"
            "  --m1 DIR             m2: model the latent means of this M1 VAE (M1+M2)\n"
+           "  --m1-sample          m2 with --m1: train on a fresh draw from M1's q(z1|x)\n"
+           "                       every step (Kingma et al.'s stacked model); validation,\n"
+           "                       test and prediction read its means\n"
            );
     printf("%s",
            "  --topics K           lda: topics (default 20)\n"

@@ -85,6 +85,7 @@ static const opt_def OPTS[] = {
     {"label-seed", "label_seed", T_U64, OFF(label_seed), 0, 0, 0, NULL, K_M2},
     {"labelled-batch", "labelled_batch", T_INT, OFF(tc.labelled_batch), 1, 65535, 0, NULL, K_M2},
     {"m1", "m1", T_STR, OFF(m1), 0, 0, 0, NULL, K_M2},
+    {"m1-sample", "m1_sample", T_FLAG, OFF(m1_sample), 0, 0, 0, NULL, K_M2},
     {"flow", "flow", T_ENUM, OFF(cfg.flow), 0, 0, 0, FLOWS, K_VAE},
     {"flow-len", "flow_len", T_INT, OFF(cfg.flow_len), 1, 256, 0, NULL, K_VAE},
     {"flow-hidden", "flow_hidden", T_INT, OFF(cfg.flow_hidden), 1, 1 << 20, 0, NULL, K_VAE},
@@ -329,6 +330,7 @@ static int check_combinations(const train_opts *o)
         return usage_error("train", "--targets with --test needs --test-targets FILE");
     if (o->val && o->targets && !o->val_targets)
         return usage_error("train", "--targets with --val needs --val-targets FILE");
+    if (o->m1_sample && !o->m1) return usage_error("train", "--m1-sample needs --m1 DIR");
     if (o->early_stop && !o->val && !(o->val_fraction > 0))
         return usage_error("train", "--early-stop needs a validation set (--val PATH or --val-fraction F)");
     int h, w, c = 1;

@@ -32,6 +32,7 @@ typedef struct train_opts_s {
     uint64_t label_seed;  /* m2: the draw of those labels */
     const char *m1;       /* m2: an M1 VAE checkpoint whose latent means M2 models */
     char m1_units[512];   /* m2 with m1: the M1 units kept (its active ones), "3,7,..." */
+    int m1_sample;        /* m2 with m1: train on draws from M1's q(z1|x), not its means */
     elbo_vae_config cfg;  /* the VAE's architecture; its hidden widths serve every kind */
     elbo_bnn_config bcfg; /* the Bayesian network's options (prior, rho, samples) */
     elbo_lda_config lcfg; /* the topic model's options (its alpha also serves m2's

@@ -43,6 +43,11 @@ typedef struct {
     double alpha;   /* weight of -log q(y|x) per labelled row */
     int max_batch;  /* rows per step (labelled and unlabelled): 100 */
     int threads;    /* 0: all cores */
+    int gaussian_inputs; /* 1: a data set's rows may hold 2 input_dim values, the means
+                            then the log-variances of a diagonal Gaussian over the
+                            input (M1+M2: M1's q(z1|x)); training draws each step's
+                            input from it, evaluation and prediction read its means;
+                            rows of input_dim values are read as they are (0) */
 } elbo_m2_config;
 
 typedef struct elbo_m2 elbo_m2; /* opaque */

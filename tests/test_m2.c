@@ -10,6 +10,8 @@
  *    cycle; the per-term row counts;
  *  - training on 200 labels of MNIST learns, is deterministic, and resumes
  *    mid-epoch bit for bit through the shared checkpoints;
+ *  - gaussian_inputs: a step reads draws of the Gaussian rows, evaluation
+ *    their means;
  *  - bad data and bad options are refused with messages. */
 #include <math.h>
 #include <string.h>
@@ -451,6 +453,94 @@ static void check_training(const char *dir)
     elbo_dataset_free(&te);
 }
 
+/* One step's loss (fixed noise eps) of the rows of ds; with xeps, the
+ * Gaussian rows' input noise replaced by it after step_begin drew its own. */
+static double step_loss(elbo_m2 *m, const elbo_dataset *ds, const float *eps, const float *xeps)
+{
+    model *b = m2_base(m);
+    elbo_train_config tc;
+    elbo_train_config_default(&tc);
+    model_step s = {&tc, 1.0, &rng, 0, 1};
+    model_batch bt = {ds, NULL, NULL, 0, ds->n, 0, 1, 0, 1};
+    m2_set_step_noise(m, eps);
+    b->ops->step_begin(b, &s, &bt);
+    if (xeps) memcpy(m->xeps_step, xeps, sizeof(float) * (size_t)ds->n * D);
+    b->ops->forward(b, &s, 0, &bt, 0, bt.n, 0);
+    double sums[8];
+    b->ops->terms_of(b, 0, sums);
+    return sums[0];
+}
+
+/* gaussian_inputs (M1+M2 on draws of q(z1|x)): rows of 2 D values are
+ * (means, log-variances); a training step reads mean + sd * eps with the
+ * step's own noise, evaluation reads the means; rows of D values are
+ * read as they are; the Bernoulli likelihood is refused. */
+static void check_gaussian_inputs(void)
+{
+    elbo_m2_config c;
+    elbo_m2_config_default(&c);
+    c.input_dim = D, c.n_classes = K, c.latent_dim = Z, c.hidden[0] = 5, c.max_batch = 8, c.threads = 1;
+    c.gaussian_inputs = 1;
+    elbo_error err;
+    CHECK(elbo_m2_create(&c, 3, &err) == NULL && strstr(err.msg, "Gaussian likelihood"),
+          "gaussian_inputs with the Bernoulli likelihood is refused: %s", err.msg);
+    c.likelihood = ELBO_M2_GAUSSIAN;
+    elbo_m2 *m = elbo_m2_create(&c, 3, &err);
+    CHECK(m != NULL, "create with gaussian_inputs: %s", m ? "" : err.msg);
+    if (!m) return;
+    float g[N_ROWS * 2 * D], mu[N_ROWS * D], xs[N_ROWS * D], e[N_ROWS * D], eps[N_ROWS * K * Z];
+    int32_t y[N_ROWS] = {0, 2, 1, 1, 0};
+    fd_fill_normal(&rng, e, N_ROWS * D, 1);
+    fd_fill_normal(&rng, eps, N_ROWS * K * Z, 1);
+    for (int i = 0; i < N_ROWS; i++)
+        for (int j = 0; j < D; j++) {
+            mu[i * D + j] = g[i * 2 * D + j] = (float)elbo_rng_normal(&rng);
+            g[i * 2 * D + D + j] = (float)(-2.0 * elbo_rng_uniform(&rng)); /* log-variance */
+            xs[i * D + j] = (float)(mu[i * D + j] + exp(0.5 * g[i * 2 * D + D + j]) * e[i * D + j]);
+        }
+    elbo_dataset dg = {0}, dm = {0}, dx = {0};
+    CHECK(elbo_dataset_from_float(N_ROWS, 2 * D, g, y, &dg, &err) == ELBO_OK &&
+              elbo_dataset_from_float(N_ROWS, D, mu, y, &dm, &err) == ELBO_OK &&
+              elbo_dataset_from_float(N_ROWS, D, xs, y, &dx, &err) == ELBO_OK,
+          "datasets: %s", err.msg);
+    CHECK(elbo_m2_check_dataset(m, &dg, &err) == ELBO_OK && elbo_m2_check_dataset(m, &dm, &err) == ELBO_OK,
+          "rows of 2 D and of D values are accepted: %s", err.msg);
+    elbo_dataset bad = {0};
+    CHECK(elbo_dataset_from_float(N_ROWS, D + 1, g, y, &bad, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(elbo_m2_check_dataset(m, &bad, &err) != ELBO_OK, "rows of D + 1 values are refused: %s", err.msg);
+    elbo_dataset_free(&bad);
+    /* a training step on the Gaussian rows is the step on their draws */
+    double lgs = step_loss(m, &dg, eps, e), lx = step_loss(m, &dx, eps, NULL), lm = step_loss(m, &dm, eps, NULL);
+    CHECK(fabs(lgs - lx) < 1e-5 * fabs(lx) && fabs(lgs - lm) > 1e-3 * fabs(lm),
+          "the step reads mean + sd * eps: %.9g vs %.9g on the draws (%.9g on the means)", lgs, lx, lm);
+    /* the step draws fresh input noise for Gaussian rows, none for plain ones */
+    float first[N_ROWS * D];
+    step_loss(m, &dg, eps, NULL);
+    memcpy(first, m->xeps_step, sizeof first);
+    step_loss(m, &dg, eps, NULL);
+    CHECK(memcmp(first, m->xeps_step, sizeof first) != 0, "each step draws its own input noise");
+    memcpy(first, m->xeps_step, sizeof first);
+    step_loss(m, &dm, eps, NULL);
+    CHECK(!memcmp(first, m->xeps_step, sizeof first), "rows of D values draw no input noise");
+    /* evaluation reads the means */
+    elbo_m2_metrics rg, rm;
+    CHECK(elbo_m2_evaluate(m, &dg, &rg, &err) == ELBO_OK && elbo_m2_evaluate(m, &dm, &rm, &err) == ELBO_OK,
+          "evaluate: %s", err.msg);
+    CHECK(rg.nll == rm.nll && rg.accuracy == rm.accuracy, "evaluation of Gaussian rows reads the means: %.9g vs %.9g",
+          rg.nll, rm.nll);
+    double tg[8], tm[8];
+    model *b = m2_base(m);
+    CHECK(b->ops->eval(b, &dg, 7, tg, &err) == ELBO_OK && b->ops->eval(b, &dm, 7, tm, &err) == ELBO_OK,
+          "eval: %s", err.msg);
+    CHECK(!memcmp(tg, tm, sizeof(double) * (size_t)b->ops->n_terms), "the engine's evaluation reads the means too");
+    elbo_m2_metrics_free(&rg);
+    elbo_m2_metrics_free(&rm);
+    elbo_dataset_free(&dg);
+    elbo_dataset_free(&dm);
+    elbo_dataset_free(&dx);
+    elbo_m2_free(m);
+}
+
 int main(void)
 {
     elbo_rng_seed(&rng, 2014);
@@ -462,6 +552,7 @@ int main(void)
     check_model_grad(2, ELBO_M2_GAUSSIAN, ELBO_ACT_TANH, 1);
     check_bound_identity();
     check_mixed_batches();
+    check_gaussian_inputs();
     char dir[] = "/tmp/elbo_test_m2_XXXXXX";
     if (mkdtemp(dir)) check_training(dir);
     return check_summary("test_m2");

@@ -2,8 +2,9 @@
 # test_m2_cli.sh — `elbo m2` end to end on a small slice of MNIST: train on
 # 100 labels (elbo m2 train --labels N), the run's files and metrics, resume,
 # eval with its confusion matrix, predict as CSV and .npy, sample and
-# analogies as PNG, M1+M2 through a small VAE, and bad input refused with
-# a message and a non-zero exit.
+# analogies as PNG, M1+M2 through a small VAE (on its means, and on draws
+# with --m1-sample), and bad input refused with a message and a non-zero
+# exit.
 . "$(dirname "$0")/lib.sh"
 E=${ELBO:-build/elbo}
 T=$(mktemp -d /tmp/elbo_m2_cli.XXXXXX)
@@ -48,6 +49,20 @@ $E m2 train --labels 100 --epochs 1 --m1 "$T/m1" --train-limit 3000 --test-limit
 check "M1+M2 trains on M1's latent means" grep -q "through M1" "$T/m12.out"
 $E m2 eval --model "$T/m12" --limit 200 > "$T/m12e.out" 2>&1
 check "... and evaluates through the recorded M1" grep -q "^n 200  accuracy" "$T/m12e.out"
+$E m2 train --labels 100 --epochs 1 --m1 "$T/m1" --m1-sample --train-limit 3000 --test-limit 500 --hidden 32 \
+    --latent 4 --threads 2 --out "$T/m1s" > "$T/m1s.out" 2>&1
+check "M1+M2 on draws from q(z1|x) trains (--m1-sample)" test $? = 0
+$E info --model "$T/m1s" > "$T/m1s.info" 2>&1
+check "... the model holds Gaussian inputs, the record the option" \
+    sh -c "grep -q 'gaussian_inputs *1' '$T/m1s.info' && grep -q 'm1_sample *1' '$T/m1s.info'"
+check "... of M1's active units (as many inputs as with means)" \
+    sh -c "test \"\$(grep -m1 input_dim '$T/m1s.info')\" = \"\$($E info --model '$T/m12' | grep -m1 input_dim)\""
+$E m2 train --resume --epochs 2 --out "$T/m1s" > "$T/m1sr.out" 2>&1
+check "... resumes" sh -c "test $? = 0 && test \$(wc -l < '$T/m1s/metrics.jsonl') = 2"
+$E m2 eval --model "$T/m1s" --limit 200 > "$T/m1se.out" 2>&1
+check "... and evaluates on M1's means" grep -q "^n 200  accuracy" "$T/m1se.out"
+$E m2 train --labels 100 --m1-sample --epochs 1 $small --out "$T/b8" > "$T/b8.out" 2>&1
+check "--m1-sample without --m1: refused" sh -c "test $? = 2 && grep -q 'needs --m1' '$T/b8.out'"
 $E m2 sample --model "$T/m12" --out "$T/x.png" > "$T/x.out" 2>&1
 check "... sample refuses latent means with a reason" sh -c "test $? != 0 && grep -q 'not images' '$T/x.out'"
 

@@ -42,6 +42,10 @@ elbo_status elbo_m2_config_check(const elbo_m2_config *c, elbo_error *err)
         return elbo_fail(err, ELBO_ERR_ARG, "unknown activation or likelihood");
     if (!(c->alpha >= 0.0 && c->alpha < 1e9))
         return elbo_fail(err, ELBO_ERR_ARG, "alpha must be in [0, 1e9), not %g", c->alpha);
+    if (c->gaussian_inputs != 0 && c->gaussian_inputs != 1)
+        return elbo_fail(err, ELBO_ERR_ARG, "gaussian_inputs must be 0 or 1, not %d", c->gaussian_inputs);
+    if (c->gaussian_inputs && c->likelihood != ELBO_M2_GAUSSIAN)
+        return elbo_fail(err, ELBO_ERR_ARG, "gaussian_inputs needs the Gaussian likelihood");
     if (c->max_batch < 1 || (long)c->max_batch * c->n_classes > (1 << 22))
         return elbo_fail(err, ELBO_ERR_ARG, "max_batch %d out of range (times the classes at most 2^22)",
                          c->max_batch);
@@ -171,6 +175,7 @@ static size_t carve(const elbo_m2 *m, m2_worker *w, float *p)
         used += ((size_t)(count) + 15) / 16 * 16;                                                   \
     } while (0)
     TAKE(w->x, N * D);
+    TAKE(w->xrow, m->cfg.gaussian_inputs ? 2 * (size_t)D : 0);
     for (int l = 0; l < m->n_layers; l++) {
         size_t n = layer_rows(m, l, N, R) * (size_t)m->layers[l].out;
         TAKE(w->out[l], n);
@@ -263,7 +268,9 @@ elbo_m2 *elbo_m2_create(const elbo_m2_config *c, uint64_t seed, elbo_error *err)
     m->base.max_rows = c->max_batch;
     m->base.wk = (model_workers){m->w, sizeof m->w[0], M2_MAX_WORKERS, alloc_cb, free_cb};
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * c->n_classes * c->latent_dim, sizeof(float));
-    elbo_status st = !m->eps_step ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the noise")
+    if (c->gaussian_inputs) m->xeps_step = elbo_calloc_aligned((size_t)c->max_batch * c->input_dim, sizeof(float));
+    elbo_status st = !m->eps_step || (c->gaussian_inputs && !m->xeps_step)
+                         ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the noise")
                                   : model_setup(&m->base, &m->tr, m2_list_chunks, m, c->threads, seed,
                                                 init_params, err);
     if (st) {
@@ -283,6 +290,7 @@ void elbo_m2_free(elbo_m2 *m)
     elbo_free_aligned(m->base.params);
     model_chunks_free(&m->base);
     elbo_free_aligned(m->eps_step);
+    elbo_free_aligned(m->xeps_step);
     free(m);
 }
 
@@ -295,17 +303,24 @@ elbo_model *elbo_m2_model(elbo_m2 *m) { return &m->handle; }
 #define B_(l) (m->base.params + m->layers[l].b)
 
 void m2_load_rows(const elbo_m2 *m, m2_worker *w, const elbo_dataset *ds, const float *x,
-                  const int *idx, int start, int n, int all_unlabelled)
+                  const int *idx, int start, int n, int all_unlabelled, const float *xeps)
 {
-    int D = m->cfg.input_dim;
+    int D = m->cfg.input_dim, gauss = ds && m->cfg.gaussian_inputs && ds->dim == 2 * D;
     w->n = n;
     w->nl = 0;
     for (int r = 0; r < n; r++) {
         int i = idx ? idx[start + r] : start + r;
-        if (ds)
-            elbo_dataset_row(ds, i, w->x + (size_t)r * D);
-        else
-            memcpy(w->x + (size_t)r * D, x + (size_t)i * D, sizeof(float) * (size_t)D);
+        float *xr = w->x + (size_t)r * D;
+        if (gauss) { /* the row's Gaussian: its mean, or mean + sd * eps */
+            elbo_dataset_row(ds, i, w->xrow);
+            const float *e = xeps ? xeps + (size_t)r * D : NULL;
+            for (int j = 0; j < D; j++)
+                xr[j] = e ? w->xrow[j] + expf(0.5f * w->xrow[D + j]) * e[j] : w->xrow[j];
+        } else if (ds) {
+            elbo_dataset_row(ds, i, xr);
+        } else {
+            memcpy(xr, x + (size_t)i * D, sizeof(float) * (size_t)D);
+        }
         int known = ds && ds->labels && elbo_dataset_is_labelled(ds, i);
         w->y[r] = known ? ds->labels[i] : -1;
         w->lab[r] = known && !all_unlabelled;

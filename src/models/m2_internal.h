@@ -50,6 +50,7 @@ typedef struct {
  * layers). */
 typedef struct {
     float *x;                   /* [N, D] the rows */
+    float *xrow;                /* [2 D] gaussian_inputs: one row's means and log-variances */
     int32_t *y;                 /* [N] labels (labelled rows) */
     uint8_t *lab;               /* [N] 1: labelled */
     int32_t *src, *cy;          /* [R] each copy's row and class */
@@ -87,6 +88,7 @@ struct elbo_m2 {
     size_t lv_off;           /* dec.out.logvar, or (size_t)-1 */
     model_tensor tensors[2 * M2_MAX_LAYERS + 1];
     float *eps_step;         /* [max_batch, C, Z] the step's noise, per row and class */
+    float *xeps_step;        /* [max_batch, D] gaussian_inputs: the step's input noise */
     const float *eps_fixed;  /* test hook: the step's noise copied from here */
     m2_worker w[M2_MAX_WORKERS];
     trainer tr;
@@ -98,9 +100,11 @@ extern const model_ops m2_ops;
 
 /* Rows [start, start + n) of ds (through idx when not NULL), or of the
  * float rows x when ds is NULL, into worker w; all_unlabelled treats
- * every row as unlabelled (evaluation: every class enumerated). */
+ * every row as unlabelled (evaluation: every class enumerated). Rows of
+ * 2 D values under gaussian_inputs are Gaussians: drawn with the noise
+ * xeps [n, D] (training), or their means when xeps is NULL. */
 void m2_load_rows(const elbo_m2 *m, m2_worker *w, const elbo_dataset *ds, const float *x,
-                  const int *idx, int start, int n, int all_unlabelled);
+                  const int *idx, int start, int n, int all_unlabelled, const float *xeps);
 /* The copies of w's rows and their noise from eps [n, C, Z] (row-major
  * by row, then class). */
 void m2_make_copies(const elbo_m2 *m, m2_worker *w, const float *eps);

@@ -24,7 +24,8 @@ static const char *const LIKELIHOODS[] = {"bernoulli", "gaussian"};
 
 elbo_status elbo_m2_check_dataset(const elbo_m2 *m, const elbo_dataset *ds, elbo_error *err)
 {
-    elbo_status st = elbo_dataset_check(ds, m->cfg.input_dim, err);
+    int D = m->cfg.input_dim;
+    elbo_status st = elbo_dataset_check(ds, m->cfg.gaussian_inputs && ds && ds->dim == 2 * D ? 2 * D : D, err);
     if (st) return st;
     if (m->cfg.likelihood == ELBO_M2_BERNOULLI && (st = elbo_dataset_check_unit(ds, err))) return st;
     for (int i = 0; ds->labels && i < ds->n; i++)
@@ -60,6 +61,8 @@ static void m2_step_begin(model *base, model_step *s, const model_batch *b)
     long n = (long)b->n * m->cfg.n_classes * m->cfg.latent_dim;
     if (m->eps_fixed) memcpy(m->eps_step, m->eps_fixed, sizeof(float) * (size_t)n);
     else normal_fill_fast(s->rng, m->eps_step, n);
+    if (m->xeps_step && b->ds && b->ds->dim == 2 * m->cfg.input_dim) /* Gaussian rows: their draw */
+        normal_fill_fast(s->rng, m->xeps_step, (long)b->n * m->cfg.input_dim);
     s->two_phase = 0;
 }
 
@@ -69,7 +72,8 @@ static void m2_ops_forward(model *base, const model_step *s, int t, const model_
     (void)s;
     elbo_m2 *m = (elbo_m2 *)base;
     m2_worker *w = &m->w[t];
-    m2_load_rows(m, w, b->ds, b->x, b->idx, b->start + r0, n, 0);
+    m2_load_rows(m, w, b->ds, b->x, b->idx, b->start + r0, n, 0,
+                 m->xeps_step ? m->xeps_step + (size_t)r0 * m->cfg.input_dim : NULL);
     m2_classify(m, w);
     m2_make_copies(m, w, m->eps_step + (size_t)r0 * m->cfg.n_classes * m->cfg.latent_dim);
     double loss = m2_forward(m, w);
@@ -121,7 +125,7 @@ static void eval_chunk(model *base, int t, int c, int start, int n, elbo_rng *rn
     eval_arg *a = argp;
     m2_worker *w = &m->w[t];
     int C = m->cfg.n_classes;
-    m2_load_rows(m, w, a->ds, a->x, NULL, start, n, 1);
+    m2_load_rows(m, w, a->ds, a->x, NULL, start, n, 1, NULL);
     m2_classify(m, w);
     if (a->probs) memcpy(a->probs + (size_t)start * C, w->probs, sizeof(float) * (size_t)n * C);
     if (!a->acc) return;
@@ -206,6 +210,7 @@ static int m2_config_to_meta(const model *base, elbo_kv *out)
     n = model_meta_put(out, n, "activation", "%s", ACTIVATIONS[c->activation]);
     n = model_meta_put(out, n, "likelihood", "%s", LIKELIHOODS[c->likelihood]);
     n = model_meta_put(out, n, "alpha", "%s", elbo_format_double(num, sizeof num, c->alpha));
+    n = model_meta_put(out, n, "gaussian_inputs", "%d", c->gaussian_inputs);
     return n;
 }
 
@@ -255,6 +260,10 @@ static elbo_status config_from_file(const st_file *f, elbo_m2_config *c, elbo_er
                          a < 0 ? act : lik);
     c->activation = (elbo_activation)a;
     c->likelihood = (elbo_m2_likelihood)l;
+    const char *gi = st_meta_get(f, "gaussian_inputs"); /* absent before 2026-12-03: 0 */
+    if (gi && (strcmp(gi, "0") != 0 && strcmp(gi, "1") != 0))
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: gaussian_inputs '%s' is not 0 or 1", f->path, gi);
+    c->gaussian_inputs = gi && gi[0] == '1';
     return elbo_m2_config_check(c, err);
 }
 
