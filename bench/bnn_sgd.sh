@@ -9,7 +9,9 @@
 #
 #   sh bench/bnn_sgd.sh [OUT] [EPOCHS] [RHO_INIT] [MOMENTUM] [LR_DECAY]
 #   (defaults runs/sgd/blundell, 600, -6, 0: plain SGD as the paper, 1: constant);
-#   SEED=N for another seed (default 1)
+#   SEED=N for another seed (default 1), PRIOR=gaussian for the Gaussian prior
+#   N(0, 0.1^2) (KL in closed form; default mixture), EXTRA="..." for more
+#   training options (a new run only)
 set -eu
 OUT=${1:-runs/sgd/blundell}
 EPOCHS=${2:-600}
@@ -17,10 +19,12 @@ RHO=${3:--6}
 MOM=${4:-0}
 DECAY=${5:-1}
 SEED=${SEED:-1}
+PRIOR=${PRIOR:-mixture}
+EXTRA=${EXTRA:-}
 ELBO=${ELBO:-build/elbo}
 if [ -f "$OUT/optim.safetensors" ]; then
     exec "$ELBO" train --resume --out "$OUT" --epochs "$EPOCHS" --threads 1
 fi
-exec "$ELBO" train --kind bnn --hidden 400,400 --prior mixture --train-limit 50000 \
+exec "$ELBO" train --kind bnn --hidden 400,400 --prior "$PRIOR" --train-limit 50000 \
     --optimizer sgd --momentum "$MOM" --lr 1e-3 --lr-decay "$DECAY" --scale 2.0238 --rho-init "$RHO" --epochs "$EPOCHS" --threads 1 \
-    --seed "$SEED" --checkpoint-every 10e --out "$OUT"
+    --seed "$SEED" --checkpoint-every 10e $EXTRA --out "$OUT"

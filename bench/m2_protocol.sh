@@ -8,9 +8,11 @@
 # table is made by bench/m2_report.py.
 #
 #   sh bench/m2_protocol.sh KIND EPOCHS "N..." "SEEDS..." [extra train options]
-#     KIND  m2 (on pixels) or m1m2 (on the latent means of the M1 in $M1,
+#     KIND  m2 (on pixels), m1m2 (on the latent means of the M1 in $M1,
 #           default runs/m1_600: `elbo train --hidden 600,600 --latent 50
-#           --epochs 40 --out runs/m1_600`, trained without labels)
+#           --epochs 40 --out runs/m1_600`, trained without labels) or
+#           m1m2s (on draws from that M1's q(z1|x), --m1-sample, afresh
+#           every step as in Kingma et al.'s code)
 #   e.g. sh bench/m2_protocol.sh m1m2 100 "100 600 1000 3000" "1 2 3 4 5"
 # Runs go to runs/m2p/KIND-N-SEED (checkpointed each epoch: rerunning the
 # script resumes an unfinished run instead of starting it again).
@@ -27,7 +29,8 @@ cpu=$(grep -m1 "model name" /proc/cpuinfo | sed 's/.*: //')
 case "$KIND" in
     m2) extra="" ;;
     m1m2) extra="--m1 $M1" ;;
-    *) echo "KIND is m2 or m1m2" >&2; exit 2 ;;
+    m1m2s) extra="--m1 $M1 --m1-sample" ;;
+    *) echo "KIND is m2, m1m2 or m1m2s" >&2; exit 2 ;;
 esac
 for n in $NS; do
     for s in $SEEDS; do

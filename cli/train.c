@@ -64,9 +64,11 @@ static void train_help(void)
            "  --scale X            multiply the values by X (e.g. 0.0625 for 0..16 pixels;\n"
            "                       images are x/255 first: 2.0238 gives Blundell's x/126)\n"
            "  --val PATH           a validation set: its loss each epoch, the best epoch's\n"
-           "                       weights in best.safetensors (--val-labels PATH beside)\n"
+           "                       weights in best.safetensors (--val-labels PATH beside;\n"
+           "                       classifiers select on their error: m2's, and a bnn's\n"
+           "                       of one posterior draw)\n"
            "  --val-fraction F     hold out a seeded fraction F of the training rows instead\n"
-           "  --early-stop N       stop after N epochs without a lower validation loss\n"
+           "  --early-stop N       stop after N epochs without a better validation figure\n"
            "  --standardize        float data: every column to mean 0 and sd 1 by the\n"
            "                       training rows' moments (validation and test alike); a\n"
            "                       bnn keeps the moments (and a regressor its targets')\n"
@@ -530,7 +532,7 @@ static int run(train_opts *o, const train_model *tm, const elbo_dataset *train,
         return 128 + sig;
     }
     if (stopped == 2 && !o->quiet)
-        printf("stopped early after epoch %d: no lower validation loss for %ld epochs\n",
+        printf("stopped early after epoch %d: no better validation figure for %ld epochs\n",
                elbo_model_epochs(tm->h), o->early_stop);
     if (par_rank() > 0) return 0; /* rank 0 writes the run's outputs */
     return tm->finish(o, tm->m, o->no_test ? train : test) ? 1 : 0;

@@ -498,9 +498,10 @@ typedef struct {
     int has_val;               /* a validation set was evaluated */
     double val[ELBO_MAX_TERMS];
     int best_epoch;            /* with a validation set: the epoch of the lowest
-                                  validation loss so far (best.safetensors) */
+                                  validation select_term so far (best.safetensors) */
     int select_term;           /* the term that model selection minimises: 0 (the
-                                  loss), or M2's classification error */
+                                  loss), M2's classification error, or a Bayesian
+                                  classifier's draw_error */
     const char *extra_json;    /* the model's extra metrics fields, ",\"key\":value..." */
     const char *summary;       /* the model's short summary ("active 20/20"), may be "" */
     const char *warning;       /* a diagnosis worth telling the user, or "" */
@@ -515,9 +516,11 @@ typedef struct {
     int eval_every;      /* test-set evaluation every this many epochs (0: never) */
     const elbo_dataset *val; /* a validation set (NULL: none): evaluated every
                                 epoch; the weights of the epoch with the lowest
-                                validation loss are kept in out_dir/best.safetensors */
-    int early_stop;      /* with val: stop after this many epochs without a lower
-                            validation loss (0: never) */
+                                validation loss (the classifiers: error, see
+                                elbo_epoch_report.select_term) are kept in
+                                out_dir/best.safetensors */
+    int early_stop;      /* with val: stop after this many epochs without a better
+                            validation figure (0: never) */
 } elbo_run_config;
 
 /** Sets the defaults: 20 epochs, a checkpoint and an evaluation each epoch,
@@ -708,7 +711,10 @@ ELBO_API elbo_model *elbo_vae_model(elbo_vae *m);
  *  per example: "nll" (softmax cross-entropy, or the Gaussian negative
  *  log-likelihood, of one posterior draw), "kl" (KL(q || p) / N over a data
  *  set of N rows: each minibatch of B rows carries B/N of it, Blundell's
- *  1/M weighting) and "loss" = nll + kl. With point weights
+ *  1/M weighting) and "loss" = nll + kl; a classifier adds "draw_error",
+ *  the fraction of rows one posterior draw misclassifies (a fraction, not
+ *  nats), which model selection on a validation set minimises (a
+ *  regressor's selection minimises the loss). With point weights
  *  (ELBO_WEIGHTS_POINT) the same network is the deterministic baseline
  *  (optionally with dropout): kl is 0 and loss is the plain NLL. The shared
  *  engine trains it: elbo_train_config's lr, batch_size, clip_grad, beta

@@ -543,10 +543,19 @@ static void check_training(const char *dir)
     elbo_train_config_default(&tc);
     tc.batch_size = 100;
     elbo_bnn *a = mnist_bnn(2), *b = mnist_bnn(2);
-    double t1[3], t2[3];
+    double t1[4], t2[4];
     for (int e = 0; e < 3; e++) CHECK(elbo_model_train_epoch(elbo_bnn_model(a), &tc, &tr, NULL, NULL, t1, &err) == ELBO_OK, "%s", err.msg);
     CHECK(t1[0] == t1[1] + t1[2] || fabs(t1[0] - t1[1] - t1[2]) < 1e-9 * fabs(t1[0]), "loss = nll + kl");
     elbo_bnn_metrics r;
+    CHECK(t1[3] >= 0 && t1[3] < 0.15, "the training rows' error of one draw after 3 epochs: %.4f", t1[3]);
+    /* the evaluation's draw_error is the error of the one-draw predictive */
+    double ev[4];
+    elbo_bnn_metrics r1;
+    CHECK(bnn_base(a)->ops->eval(bnn_base(a), &te, 99, ev, &err) == ELBO_OK &&
+              elbo_bnn_evaluate(a, &te, 1, 99, &r1, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(fabs(ev[3] - (1.0 - r1.accuracy)) < 1e-12 && ev[3] > 0, "draw_error %.4f is the one-draw error %.4f", ev[3],
+          1.0 - r1.accuracy);
+    CHECK(bnn_base(a)->ops->select_term == 3, "a classifier selects on its draw_error");
     CHECK(elbo_bnn_evaluate(a, &te, 4, 1, &r, &err) == ELBO_OK, "%s", err.msg);
     CHECK(r.accuracy > 0.85 && r.n == 1000, "test accuracy after 3 epochs on 10000 digits: %.3f", r.accuracy);
     CHECK(r.ece >= 0 && r.ece < 0.2 && r.brier > 0 && r.brier < 0.4 && r.nll < 0.6,
@@ -564,9 +573,18 @@ static void check_training(const char *dir)
     /* the shared handle: kind, terms, threads, parameters */
     const char *const *names;
     elbo_model *hc = elbo_bnn_model(c);
-    CHECK(!strcmp(elbo_model_kind(hc), "bnn") && elbo_model_terms(hc, &names) == 3 &&
-              !strcmp(names[0], "loss") && !strcmp(names[1], "nll") && !strcmp(names[2], "kl"),
+    CHECK(!strcmp(elbo_model_kind(hc), "bnn") && elbo_model_terms(hc, &names) == 4 &&
+              !strcmp(names[0], "loss") && !strcmp(names[1], "nll") && !strcmp(names[2], "kl") &&
+              !strcmp(names[3], "draw_error"),
           "kind and terms of the handle");
+    elbo_bnn_config rc;
+    elbo_bnn_config_default(&rc);
+    rc.task = ELBO_BNN_REGRESSOR;
+    rc.input_dim = 6;
+    elbo_bnn *g = elbo_bnn_create(&rc, 1, &err);
+    CHECK(g && elbo_model_terms(elbo_bnn_model(g), &names) == 3 && bnn_base(g)->ops->select_term == 0,
+          "a regressor has loss, nll and kl, and selects on the loss");
+    elbo_bnn_free(g);
     CHECK(elbo_model_num_params(hc) == 2 * (784 * 64 + 64 + 64 * 10 + 10) && elbo_model_threads(hc) == 2,
           "parameters %zu, threads %d", elbo_model_num_params(hc), elbo_model_threads(hc));
     CHECK(elbo_run_record_get(elbo_model_get_run_record(hc), "train_rows") &&

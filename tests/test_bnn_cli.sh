@@ -2,7 +2,7 @@
 # test_bnn_cli.sh — the Bayesian classifier through the CLI: `elbo train
 # --kind bnn` (the shared training loop), its run record and resume (bit for
 # bit, conflicts refused, options of another kind refused), SIGTERM and
-# resume, `elbo info`, `elbo bnn eval` (JSON) and `elbo bnn predict` (CSV);
+# resume, selection on a validation split, `elbo info`, `elbo bnn eval` (JSON) and `elbo bnn predict` (CSV);
 # the point-weight baselines (with dropout) and the regressor on
 # scikit-learn's diabetes data (targets files, model-side standardization).
 . tests/lib.sh
@@ -17,6 +17,13 @@ check "two metrics lines" test "$(wc -l < "$T/a/metrics.jsonl")" = 2
 check "metrics carry the test accuracy" grep -q '"test_accuracy":0\.[5-9]' "$T/a/metrics.jsonl"
 check "metrics name the terms" grep -q '"train_nll":' "$T/a/metrics.jsonl"
 
+# model selection on a validation split: a classifier's error of one draw
+expect_rc 0 "train with --val-fraction" "$ELBO" train --kind bnn --hidden 64 --train-limit 3000 --test-limit 500 \
+    --threads 2 --epochs 2 --val-fraction 0.2 --out "$T/v"
+check "the epoch line shows the validation draw error" grep -q "val draw_error 0\.[0-9]* \*" "$T/out.txt"
+check "metrics carry train, val and test draw_error and the best epoch" \
+    grep -q '"train_draw_error":0\.[0-9]*.*"test_draw_error":0\.[0-9]*.*"val_draw_error":0\.[0-9]*.*"best_epoch"' "$T/v/metrics.jsonl"
+check "the best epoch's weights" test -s "$T/v/best.safetensors"
 expect_rc 0 "train 1 epoch" "$ELBO" train $SMALL --epochs 1 --out "$T/b"
 expect_rc 0 "resume with --resume --out alone" "$ELBO" train --resume --out "$T/b" --epochs 2 --quiet
 check "resumed run is bit-identical" cmp -s "$T/a/model.safetensors" "$T/b/model.safetensors"

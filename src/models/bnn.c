@@ -319,7 +319,7 @@ elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *e
         return NULL;
     }
     elbo_blas_single_thread(); /* the workers call OpenBLAS concurrently */
-    m->base.ops = &bnn_ops;
+    m->base.ops = c->task == ELBO_BNN_REGRESSOR ? &bnn_regressor_ops : &bnn_ops;
     m->cfg = *c;
     for (int i = c->n_hidden; i < ELBO_MAX_HIDDEN; i++) m->cfg.hidden[i] = 0;
     build_layout(m);
@@ -516,6 +516,9 @@ double bnn_forward(elbo_bnn *m, bnn_worker *w)
     const float *f = w->out[m->n_layers - 1];
     w->nll = m->regress ? gaussian_lv_nll_forward(f, p + m->logvar, w->t, B, 1)
                         : softmax_xent_forward(w->probs, f, w->y, B, m->cfg.n_classes);
+    w->nerr = 0.0;
+    for (int r = 0; !m->regress && r < B; r++)
+        w->nerr += bnn_row_argmax(w->probs + (size_t)r * m->cfg.n_classes, m->cfg.n_classes) != w->y[r];
     return w->nll;
 }
 

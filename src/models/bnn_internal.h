@@ -73,6 +73,7 @@ typedef struct {
     float *block;  /* the one allocation the pointers above carve */
     int rows;
     double nll;
+    double nerr;   /* classifier: rows of the last pass whose most probable class is not the label */
 } bnn_worker;
 
 /* model_chunk.kind: rows [r0, r1) of a layer's weight_mu, weight_rho, or
@@ -109,7 +110,16 @@ struct elbo_bnn {
     elbo_model handle; /* the public elbo_model: base, tr and record */
 };
 
-extern const model_ops bnn_ops;
+extern const model_ops bnn_ops;           /* a classifier: loss, nll, kl, draw_error */
+extern const model_ops bnn_regressor_ops; /* a regressor: loss, nll, kl */
+
+/* The most probable of C classes (the first of ties). */
+static inline int bnn_row_argmax(const float *p, int C)
+{
+    int best = 0;
+    for (int c = 1; c < C; c++) best = p[c] > p[best] ? c : best;
+    return best;
+}
 
 
 /* Worker w's forward pass over its w->rows rows (w->a[0], w->y and w->eps

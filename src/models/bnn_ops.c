@@ -13,8 +13,12 @@
 #include "../nn/bayes.h"
 #include "bnn_internal.h"
 
-static const char *const TERMS[] = {"loss", "nll", "kl"};
-static const char *const LABELS[] = {"loss", "negative log-likelihood", "KL"};
+/* A classifier's draw_error is that of one posterior draw per row (the
+ * predictive's error, of cfg.samples draws, is the diagnosis's
+ * test_accuracy); model selection on a validation set minimises it. */
+enum { T_LOSS, T_NLL, T_KL, T_DRAW_ERROR };
+static const char *const TERMS[] = {"loss", "nll", "kl", "draw_error"};
+static const char *const LABELS[] = {"loss", "negative log-likelihood", "KL", "error of one posterior draw"};
 static const char *const KL_WEIGHTINGS[] = {"uniform", "blundell"};
 static const char *const PRIORS[] = {"gaussian", "mixture"};
 static const char *const TASKS[] = {"classifier", "regressor"};
@@ -128,9 +132,10 @@ static void bnn_terms_of(const model *base, int t, double *sums)
 {
     const elbo_bnn *m = (const elbo_bnn *)base;
     double kl = t == 0 ? m->kl_step : 0.0;
-    sums[1] = m->w[t].nll + m->w[t].rows * log_target_sd(m);
-    sums[2] = kl;
-    sums[0] = sums[1] + kl;
+    sums[T_NLL] = m->w[t].nll + m->w[t].rows * log_target_sd(m);
+    sums[T_KL] = kl;
+    sums[T_LOSS] = sums[T_NLL] + kl;
+    if (!m->regress) sums[T_DRAW_ERROR] = m->w[t].nerr;
 }
 
 static void bnn_ops_chunk_grad(model *base, int nw, int c, float *dst)
@@ -144,8 +149,9 @@ static void bnn_drop_grads(model *base, int nw)
     (void)nw;
 }
 
-/* The terms over ds with one draw per row: nll, and the KL per example of
- * the data set trained on (ds's own size before any training). */
+/* The terms over ds with one draw per row: nll (and a classifier's error),
+ * and the KL per example of the data set trained on (ds's own size before
+ * any training). */
 static elbo_status bnn_eval(model *base, const elbo_dataset *ds, uint64_t seed, double *terms,
                             elbo_error *err)
 {
@@ -165,13 +171,16 @@ static elbo_status bnn_eval(model *base, const elbo_dataset *ds, uint64_t seed, 
     bnn_pred o = {.probs = probs, .ent = m->regress ? sq : NULL, .nll1 = nll1};
     bnn_predict_all(m, ds, NULL, ds->n, 1, seed, &o);
     free(sq);
-    double nll = 0.0;
+    double nll = 0.0, nerr = 0.0;
     for (int c = 0; c < n_chunks; c++) nll += nll1[c];
     free(nll1);
+    int C = m->cfg.n_classes;
+    for (int i = 0; !m->regress && i < ds->n; i++) nerr += bnn_row_argmax(probs + (size_t)i * C, C) != ds->labels[i];
     free(probs);
-    terms[1] = nll / ds->n + log_target_sd(m);
-    terms[2] = bnn_kl(m) / (double)(m->n_train > 0 ? m->n_train : ds->n);
-    terms[0] = terms[1] + terms[2];
+    terms[T_NLL] = nll / ds->n + log_target_sd(m);
+    terms[T_KL] = bnn_kl(m) / (double)(m->n_train > 0 ? m->n_train : ds->n);
+    terms[T_LOSS] = terms[T_NLL] + terms[T_KL];
+    if (!m->regress) terms[T_DRAW_ERROR] = nerr / ds->n;
     if (!isfinite(terms[0])) return elbo_fail(err, ELBO_ERR_NUMERIC, "evaluation loss is not finite");
     return ELBO_OK;
 }
@@ -231,26 +240,19 @@ static int bnn_config_to_meta(const model *base, elbo_kv *out)
     return n;
 }
 
-const model_ops bnn_ops = {
-    .kind = "bnn",
-    .format = "elbo-bnn-1",
-    .n_terms = 3,
-    .terms = TERMS,
-    .term_labels = LABELS,
-    .check_data = bnn_check_data,
-    .check_train = bnn_check_train,
-    .step_begin = bnn_step_begin,
-    .forward = bnn_ops_forward,
-    .batch_stats = NULL,
-    .between = NULL,
-    .backward = bnn_ops_backward,
-    .terms_of = bnn_terms_of,
-    .chunk_grad = bnn_ops_chunk_grad,
-    .drop_grads = bnn_drop_grads,
-    .eval = bnn_eval,
-    .diagnose = bnn_diagnose,
-    .config_to_meta = bnn_config_to_meta,
-};
+/* The table both tasks share; they differ in their terms. */
+#define BNN_OPS                                                                                 \
+    .kind = "bnn", .format = "elbo-bnn-1", .terms = TERMS, .term_labels = LABELS,               \
+    .check_data = bnn_check_data, .check_train = bnn_check_train, .step_begin = bnn_step_begin, \
+    .forward = bnn_ops_forward, .batch_stats = NULL, .between = NULL,                           \
+    .backward = bnn_ops_backward, .terms_of = bnn_terms_of, .chunk_grad = bnn_ops_chunk_grad,   \
+    .drop_grads = bnn_drop_grads, .eval = bnn_eval, .diagnose = bnn_diagnose,                   \
+    .config_to_meta = bnn_config_to_meta
+
+/* A classifier selects on its validation draw_error; a regressor on the loss. */
+const model_ops bnn_ops = {BNN_OPS, .n_terms = 4, .select_term = T_DRAW_ERROR};
+const model_ops bnn_regressor_ops = {BNN_OPS, .n_terms = 3, .select_term = T_LOSS};
+#undef BNN_OPS
 
 /* ------------------------------------------------------ the public calls */
 

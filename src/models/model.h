@@ -122,8 +122,8 @@ typedef struct {
     const char *format; /* model.safetensors "format", e.g. "elbo-vae-1" */
     int n_terms;        /* terms[0] is the objective, reported as "loss" */
     int select_term;    /* the term whose validation mean model selection and
-                           early stopping minimise (0: the loss; M2: the
-                           classification error) */
+                           early stopping minimise (0: the loss; M2 and the
+                           Bayesian classifier: a classification error) */
     const char *const *terms;       /* metric names: "loss", "recon", "kl" */
     const char *const *term_labels; /* in messages: "loss", "reconstruction", "KL" */
 
