@@ -11,7 +11,10 @@
 #   (defaults runs/sgd/blundell, 600, -6, 0: plain SGD as the paper, 1: constant);
 #   SEED=N for another seed (default 1), PRIOR=gaussian for the Gaussian prior
 #   N(0, 0.1^2) (KL in closed form; default mixture), EXTRA="..." for more
-#   training options (a new run only)
+#   training options (a new run only), SPLIT=val for the 60,000 training
+#   images split 50,000 / 10,000 by the seed, the epoch of the lowest
+#   validation error of one draw kept in OUT/best.safetensors (score it with
+#   `elbo bnn eval --model OUT/best.safetensors`)
 set -eu
 OUT=${1:-runs/sgd/blundell}
 EPOCHS=${2:-600}
@@ -21,10 +24,14 @@ DECAY=${5:-1}
 SEED=${SEED:-1}
 PRIOR=${PRIOR:-mixture}
 EXTRA=${EXTRA:-}
+case "${SPLIT:-first}" in
+    val) rows="--val-fraction 0.16666666666666666" ;;
+    *) rows="--train-limit 50000" ;;
+esac
 ELBO=${ELBO:-build/elbo}
 if [ -f "$OUT/optim.safetensors" ]; then
     exec "$ELBO" train --resume --out "$OUT" --epochs "$EPOCHS" --threads 1
 fi
-exec "$ELBO" train --kind bnn --hidden 400,400 --prior "$PRIOR" --train-limit 50000 \
+exec "$ELBO" train --kind bnn --hidden 400,400 --prior "$PRIOR" $rows \
     --optimizer sgd --momentum "$MOM" --lr 1e-3 --lr-decay "$DECAY" --scale 2.0238 --rho-init "$RHO" --epochs "$EPOCHS" --threads 1 \
     --seed "$SEED" --checkpoint-every 10e $EXTRA --out "$OUT"
