@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/m2_all.sh — the runs behind docs/semisupervised.md's table, in the
-# order they ran (about 90 minutes on 2 cores): the M1, then M1+M2 and M2
+# order they ran (about 90 minutes on 2 cores, and 75 more for the m1m2s runs): the M1, then M1+M2 and M2
 # through bench/m2_protocol.sh (each run resumable; rerunning skips nothing
 # but continues unfinished runs).
 set -eu
@@ -12,3 +12,7 @@ sh bench/m2_protocol.sh m2 20 "100" "1 2 3 4 5" --no-test --alpha 20
 M1=runs/m1_sp sh bench/m2_protocol.sh m1m2 30 "600 1000 3000" "1 2 3 4 5" --no-test
 # M2 on pixels continued to 50 epochs (the same runs resumed)
 sh bench/m2_protocol.sh m2 50 "100" "1 2 3 4 5"
+# 2026-12-03, AMD EPYC: M1+M2 on draws of z1 from M1's q(z1|x), afresh every
+# step (--m1-sample), 150 epochs, 1 thread per run (two runs at a time); the
+# M1 is the recipe above retrained here (15 active units)
+M1=runs/m1_sp sh bench/m2_protocol.sh m1m2s 150 "100" "1 2 3 4 5" --threads 1
