@@ -507,7 +507,7 @@ static void check_mixture_training(const elbo_dataset *tr, const elbo_dataset *t
     elbo_train_config tc;
     elbo_train_config_default(&tc);
     tc.batch_size = 100;
-    double t[3];
+    double t[ELBO_MAX_TERMS];
     for (int e = 0; e < 3; e++) elbo_model_train_epoch(elbo_bnn_model(a), &tc, tr, NULL, NULL, t, &err);
     elbo_bnn_metrics r;
     CHECK(elbo_bnn_evaluate(a, te, 4, 1, &r, &err) == ELBO_OK && r.accuracy > 0.85,
@@ -543,13 +543,13 @@ static void check_training(const char *dir)
     elbo_train_config_default(&tc);
     tc.batch_size = 100;
     elbo_bnn *a = mnist_bnn(2), *b = mnist_bnn(2);
-    double t1[4], t2[4];
+    double t1[ELBO_MAX_TERMS], t2[ELBO_MAX_TERMS];
     for (int e = 0; e < 3; e++) CHECK(elbo_model_train_epoch(elbo_bnn_model(a), &tc, &tr, NULL, NULL, t1, &err) == ELBO_OK, "%s", err.msg);
     CHECK(t1[0] == t1[1] + t1[2] || fabs(t1[0] - t1[1] - t1[2]) < 1e-9 * fabs(t1[0]), "loss = nll + kl");
     elbo_bnn_metrics r;
     CHECK(t1[3] >= 0 && t1[3] < 0.15, "the training rows' error of one draw after 3 epochs: %.4f", t1[3]);
     /* the evaluation's draw_error is the error of the one-draw predictive */
-    double ev[4];
+    double ev[ELBO_MAX_TERMS];
     elbo_bnn_metrics r1;
     CHECK(bnn_base(a)->ops->eval(bnn_base(a), &te, 99, ev, &err) == ELBO_OK &&
               elbo_bnn_evaluate(a, &te, 1, 99, &r1, &err) == ELBO_OK, "%s", err.msg);
