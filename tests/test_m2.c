@@ -138,6 +138,9 @@ static void check_ops(void)
     softmax_forward(p3, big, 1, 3);
     CHECK(p3[0] == 1.0f && p3[1] == 0.0f && isfinite(entropy_forward(p3, 1, 3, NULL)),
           "softmax and entropy stable for large logits");
+    float tie[4] = {0.1f, 0.4f, 0.4f, 0.1f}, last[4] = {0.1f, 0.2f, 0.3f, 0.4f};
+    CHECK(row_argmax(tie, 4) == 1 && row_argmax(last, 4) == 3 && row_argmax(last, 1) == 0,
+          "row_argmax: the first of ties, the last column, one class");
     check_cat_shared();
     check_cat_identity();
 }

@@ -518,7 +518,7 @@ double bnn_forward(elbo_bnn *m, bnn_worker *w)
                         : softmax_xent_forward(w->probs, f, w->y, B, m->cfg.n_classes);
     w->nerr = 0.0;
     for (int r = 0; !m->regress && r < B; r++)
-        w->nerr += bnn_row_argmax(w->probs + (size_t)r * m->cfg.n_classes, m->cfg.n_classes) != w->y[r];
+        w->nerr += row_argmax(w->probs + (size_t)r * m->cfg.n_classes, m->cfg.n_classes) != w->y[r];
     return w->nll;
 }
 

@@ -37,6 +37,7 @@
 #ifndef ELBO_BNN_INTERNAL_H
 #define ELBO_BNN_INTERNAL_H
 
+#include "../nn/semisup.h"
 #include "../nn/sparse.h"
 #include "../train/run.h"
 #include "model.h"
@@ -112,14 +113,6 @@ struct elbo_bnn {
 
 extern const model_ops bnn_ops;           /* a classifier: loss, nll, kl, draw_error */
 extern const model_ops bnn_regressor_ops; /* a regressor: loss, nll, kl */
-
-/* The most probable of C classes (the first of ties). */
-static inline int bnn_row_argmax(const float *p, int C)
-{
-    int best = 0;
-    for (int c = 1; c < C; c++) best = p[c] > p[best] ? c : best;
-    return best;
-}
 
 
 /* Worker w's forward pass over its w->rows rows (w->a[0], w->y and w->eps

@@ -175,7 +175,7 @@ static elbo_status bnn_eval(model *base, const elbo_dataset *ds, uint64_t seed, 
     for (int c = 0; c < n_chunks; c++) nll += nll1[c];
     free(nll1);
     int C = m->cfg.n_classes;
-    for (int i = 0; !m->regress && i < ds->n; i++) nerr += bnn_row_argmax(probs + (size_t)i * C, C) != ds->labels[i];
+    for (int i = 0; !m->regress && i < ds->n; i++) nerr += row_argmax(probs + (size_t)i * C, C) != ds->labels[i];
     free(probs);
     terms[T_NLL] = nll / ds->n + log_target_sd(m);
     terms[T_KL] = bnn_kl(m) / (double)(m->n_train > 0 ? m->n_train : ds->n);

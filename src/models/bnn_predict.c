@@ -138,7 +138,7 @@ static void metrics_of(const float *probs, const int32_t *y, int n, int C, elbo_
     long correct = 0;
     for (int i = 0; i < n; i++) {
         const float *p = probs + (size_t)i * C;
-        int best = bnn_row_argmax(p, C);
+        int best = row_argmax(p, C);
         correct += best == y[i];
         double py = p[y[i]];
         nll -= log(py > 1e-30 ? py : 1e-30);

@@ -414,13 +414,6 @@ double m2_row_xent(const float *logits, int C, int y)
     return log(s) + mx - logits[y];
 }
 
-int m2_row_argmax(const float *p, int C)
-{
-    int best = 0;
-    for (int k = 1; k < C; k++) best = p[k] > p[best] ? k : best;
-    return best;
-}
-
 /* Each copy's bound L_c = -log p(x|y,z) + KL + log C into w->lc. */
 static void copy_bounds(elbo_m2 *m, m2_worker *w)
 {
@@ -452,7 +445,7 @@ double m2_forward(elbo_m2 *m, m2_worker *w)
             double ce = m2_row_xent(logits + (size_t)r * C, C, w->y[r]), lb = w->lc[w->first[r]];
             s[1] += lb;
             s[3] += ce;
-            s[4] += m2_row_argmax(w->probs + (size_t)r * C, C) != w->y[r];
+            s[4] += row_argmax(w->probs + (size_t)r * C, C) != w->y[r];
             s[0] += lb + m->cfg.alpha * ce;
             continue;
         }

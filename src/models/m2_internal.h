@@ -120,10 +120,9 @@ void m2_backward(elbo_m2 *m, m2_worker *w);
  * elbo_m2_encode and elbo_m2_decode. */
 void m2_encode(elbo_m2 *m, m2_worker *w);
 void m2_decode(elbo_m2 *m, m2_worker *w);
-/* -log q(y|x) of one row from its C logits (log-sum-exp, stable), and
- * the most probable class of one row of C probabilities. */
+/* -log q(y|x) of one row from its C logits (log-sum-exp, stable); the
+ * most probable class is nn/semisup.h's row_argmax. */
 double m2_row_xent(const float *logits, int C, int y);
-int m2_row_argmax(const float *p, int C);
 /* Chunks for model_chunks_build, and chunk c's gradient summed over
  * workers 0 .. nw-1 into dst. */
 int m2_list_chunks(const void *owner, model_chunk *out);

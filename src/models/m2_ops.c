@@ -150,7 +150,7 @@ static void eval_chunk(model *base, int t, int c, int start, int n, elbo_rng *rn
         s[T_LOSS] += lb + m->cfg.alpha * ce;
         s[T_LAB] += lb;
         s[T_CLASS] += ce;
-        s[T_ERROR] += m2_row_argmax(q, C) != w->y[r];
+        s[T_ERROR] += row_argmax(q, C) != w->y[r];
         k[T_LOSS]++;
         k[T_LAB]++;
         k[T_CLASS]++;
@@ -310,7 +310,7 @@ elbo_status elbo_m2_evaluate(elbo_m2 *m, const elbo_dataset *ds, elbo_m2_metrics
     for (int i = 0; i < ds->n; i++) {
         if (!ds->labels || !elbo_dataset_is_labelled(ds, i)) continue;
         const float *p = probs + (size_t)i * C;
-        int best = m2_row_argmax(p, C), y = ds->labels[i];
+        int best = row_argmax(p, C), y = ds->labels[i];
         out->confusion[(size_t)y * C + best]++;
         right += best == y;
         nll -= log(p[y] > 1e-30f ? p[y] : 1e-30f);

@@ -6,6 +6,13 @@
 
 #include "gemm.h"
 
+int row_argmax(const float *p, int C)
+{
+    int best = 0;
+    for (int k = 1; k < C; k++) best = p[k] > p[best] ? k : best;
+    return best;
+}
+
 void softmax_forward(float *probs, const float *logits, int B, int C)
 {
     for (int b = 0; b < B; b++) {

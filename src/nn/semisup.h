@@ -17,6 +17,10 @@
 /* probs[B,C] = softmax of logits[B,C] per row (max-shifted, stable). */
 void softmax_forward(float *probs, const float *logits, int B, int C);
 
+/* The most probable of the C classes in p[C] (the first of ties): the
+ * prediction of a classifier from its probabilities or logits. */
+int row_argmax(const float *p, int C);
+
 /* Categorical entropy of each row of probs[B,C] (rows of a softmax):
  * returns sum_b H_b, H_b = -sum_k p_bk log p_bk (0 log 0 = 0); each [B]
  * (may be NULL) gets the H_b. */
