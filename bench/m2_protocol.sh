@@ -8,7 +8,8 @@
 # table is made by bench/m2_report.py.
 #
 #   sh bench/m2_protocol.sh KIND EPOCHS "N..." "SEEDS..." [extra train options]
-#     KIND  m2 (on pixels), m1m2 (on the latent means of the M1 in $M1,
+#     KIND  m2 (on pixels), m2b (on pixels, a fresh binary draw of every
+#           image every step: --binarize dynamic), m1m2 (on the latent means of the M1 in $M1,
 #           default runs/m1_600: `elbo train --hidden 600,600 --latent 50
 #           --epochs 40 --out runs/m1_600`, trained without labels) or
 #           m1m2s (on draws from that M1's q(z1|x), --m1-sample, afresh
@@ -28,9 +29,10 @@ OUT=bench/m2_runs.jsonl
 cpu=$(grep -m1 "model name" /proc/cpuinfo | sed 's/.*: //')
 case "$KIND" in
     m2) extra="" ;;
+    m2b) extra="--binarize dynamic" ;;
     m1m2) extra="--m1 $M1" ;;
     m1m2s) extra="--m1 $M1 --m1-sample" ;;
-    *) echo "KIND is m2, m1m2 or m1m2s" >&2; exit 2 ;;
+    *) echo "KIND is m2, m2b, m1m2 or m1m2s" >&2; exit 2 ;;
 esac
 for n in $NS; do
     for s in $SEEDS; do

@@ -78,6 +78,7 @@ int build_m2(train_opts *o, const elbo_dataset *train, train_model *tm)
         c.activation = o->cfg.activation;
         c.likelihood = o->cfg.likelihood == ELBO_LIK_BERNOULLI ? ELBO_M2_BERNOULLI : ELBO_M2_GAUSSIAN;
         c.alpha = o->lcfg.alpha;
+        c.binarize_inputs = o->cfg.binarize == ELBO_BINARIZE_DYNAMIC;
         c.max_batch = max_batch;
         c.threads = (int)o->threads;
         m = elbo_m2_create(&c, o->seed, &err);

@@ -139,6 +139,9 @@ static void train_help(void)
            "  --m1-sample          m2 with --m1: train on a fresh draw from M1's q(z1|x)\n"
            "                       every step (Kingma et al.'s stacked model); validation,\n"
            "                       test and prediction read its means\n"
+           "  --binarize dynamic   m2 on pixels: train on a fresh binary draw x ~ Bernoulli(x)\n"
+           "                       of every image every step; validation, test and\n"
+           "                       prediction read the grey levels\n"
            );
     printf("%s",
            "  --topics K           lda: topics (default 20)\n"

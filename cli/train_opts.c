@@ -79,7 +79,7 @@ static const opt_def OPTS[] = {
     {"latent", "latent", T_INT, OFF(cfg.latent_dim), 1, 65536, 0, NULL, K_VAE | K_M2},
     {"hidden", "hidden", T_HIDDEN, OFF(cfg), 0, 0, 0, NULL, K_NN},
     {"likelihood", "likelihood", T_ENUM, OFF(cfg.likelihood), 0, 0, 0, LIKS, K_VAE | K_M2},
-    {"binarize", "binarize", T_ENUM, OFF(cfg.binarize), 0, 0, 0, BINS, K_VAE},
+    {"binarize", "binarize", T_ENUM, OFF(cfg.binarize), 0, 0, 0, BINS, K_VAE | K_M2},
     {"activation", "activation", T_ENUM, OFF(cfg.activation), 0, 0, 0, ACTS, K_VAE | K_M2},
     {"n-labels", "n_labels", T_LONG, OFF(n_labels), 1, 1L << 30, 0, NULL, K_M2},
     {"label-seed", "label_seed", T_U64, OFF(label_seed), 0, 0, 0, NULL, K_M2},
@@ -331,6 +331,12 @@ static int check_combinations(const train_opts *o)
     if (o->val && o->targets && !o->val_targets)
         return usage_error("train", "--targets with --val needs --val-targets FILE");
     if (o->m1_sample && !o->m1) return usage_error("train", "--m1-sample needs --m1 DIR");
+    if (o->kind == TRAIN_M2 && o->cfg.binarize == ELBO_BINARIZE_STATIC)
+        return usage_error("train", "m2: --binarize is none or dynamic (a fresh draw every step)");
+    if (o->kind == TRAIN_M2 && o->cfg.binarize == ELBO_BINARIZE_DYNAMIC &&
+        (o->m1 || o->cfg.likelihood != ELBO_LIK_BERNOULLI))
+        return usage_error("train", "m2: --binarize dynamic is for pixels in [0, 1] under the Bernoulli "
+                                    "likelihood, not with --m1 or --likelihood gaussian");
     if (o->early_stop && !o->val && !(o->val_fraction > 0))
         return usage_error("train", "--early-stop needs a validation set (--val PATH or --val-fraction F)");
     int h, w, c = 1;

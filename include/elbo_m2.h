@@ -48,6 +48,10 @@ typedef struct {
                             input (M1+M2: M1's q(z1|x)); training draws each step's
                             input from it, evaluation and prediction read its means;
                             rows of input_dim values are read as they are (0) */
+    int binarize_inputs; /* 1: training reads each input x in [0, 1] as a fresh draw
+                            from Bernoulli(x) every step (dynamic binarization, with
+                            the Bernoulli likelihood); evaluation and prediction read
+                            the values themselves, the draws' means (0: off) */
 } elbo_m2_config;
 
 typedef struct elbo_m2 elbo_m2; /* opaque */

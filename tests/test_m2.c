@@ -12,6 +12,8 @@
  *    mid-epoch bit for bit through the shared checkpoints;
  *  - gaussian_inputs: a step reads draws of the Gaussian rows, evaluation
  *    their means;
+ *  - binarize_inputs: a step reads binary draws of the pixels, fresh every
+ *    step, evaluation the grey levels, and the checkpoint keeps it;
  *  - bad data and bad options are refused with messages. */
 #include <math.h>
 #include <string.h>
@@ -544,6 +546,78 @@ static void check_gaussian_inputs(void)
     elbo_m2_free(m);
 }
 
+/* binarize_inputs (dynamic binarization of pixels): a training step reads
+ * 1 where the step's uniform is below the value, else 0, with fresh
+ * uniforms every step; evaluation reads the values; the checkpoint keeps
+ * the option; the Gaussian likelihood is refused. */
+static void check_binarize_inputs(const char *dir)
+{
+    elbo_m2_config c;
+    elbo_m2_config_default(&c);
+    c.input_dim = D, c.n_classes = K, c.latent_dim = Z, c.hidden[0] = 5, c.max_batch = 8, c.threads = 1;
+    c.binarize_inputs = 1;
+    c.likelihood = ELBO_M2_GAUSSIAN;
+    elbo_error err;
+    CHECK(elbo_m2_create(&c, 3, &err) == NULL && strstr(err.msg, "Bernoulli likelihood"),
+          "binarize_inputs with the Gaussian likelihood is refused: %s", err.msg);
+    c.likelihood = ELBO_M2_BERNOULLI;
+    elbo_m2 *m = elbo_m2_create(&c, 3, &err);
+    c.binarize_inputs = 0;
+    elbo_m2 *plain = elbo_m2_create(&c, 3, &err);
+    CHECK(m && plain && same_params(m, plain), "create with and without binarize_inputs, the same weights");
+    if (!m || !plain) return;
+    float x[N_ROWS * D], u[N_ROWS * D], xb[N_ROWS * D], eps[N_ROWS * K * Z];
+    int32_t y[N_ROWS] = {0, 2, 1, 1, 0};
+    fd_fill_normal(&rng, eps, N_ROWS * K * Z, 1);
+    for (int i = 0; i < N_ROWS * D; i++) {
+        x[i] = (float)elbo_rng_uniform(&rng);
+        u[i] = (float)elbo_rng_uniform(&rng);
+        xb[i] = u[i] < x[i] ? 1.0f : 0.0f;
+    }
+    elbo_dataset dx = {0}, db = {0};
+    CHECK(elbo_dataset_from_float(N_ROWS, D, x, y, &dx, &err) == ELBO_OK &&
+              elbo_dataset_from_float(N_ROWS, D, xb, y, &db, &err) == ELBO_OK,
+          "datasets: %s", err.msg);
+    double lm = step_loss(m, &dx, eps, u), lb = step_loss(plain, &db, eps, NULL), lx = step_loss(plain, &dx, eps, NULL);
+    CHECK(lm == lb && fabs(lm - lx) > 1e-3 * fabs(lx),
+          "the step reads the binary draws: %.9g vs %.9g on them (%.9g on the grey levels)", lm, lb, lx);
+    /* fresh uniforms in [0, 1) every step, and they binarize: over many
+     * steps a pixel of value v is 1 in about a fraction v of them */
+    float first[N_ROWS * D];
+    step_loss(m, &dx, eps, NULL);
+    memcpy(first, m->xeps_step, sizeof first);
+    step_loss(m, &dx, eps, NULL);
+    CHECK(memcmp(first, m->xeps_step, sizeof first) != 0, "each step draws its own uniforms");
+    int ok = 1, ones = 0, steps = 2000;
+    for (int t = 0; t < steps; t++) {
+        step_loss(m, &dx, eps, NULL);
+        for (int i = 0; i < N_ROWS * D; i++) ok &= m->xeps_step[i] >= 0.0f && m->xeps_step[i] < 1.0f;
+        m2_load_rows(m, &m->w[0], &dx, NULL, NULL, 0, N_ROWS, 0, m->xeps_step);
+        for (int j = 0; j < D; j++) ok &= m->w[0].x[j] == 0.0f || m->w[0].x[j] == 1.0f;
+        ones += m->w[0].x[0] == 1.0f;
+    }
+    double f = (double)ones / steps, se = sqrt(x[0] * (1.0 - x[0]) / steps);
+    CHECK(ok && fabs(f - x[0]) < 4 * se + 1e-3, "draws are 0 or 1, and 1 in %.4f of %d steps for a value %.4f",
+          f, steps, x[0]);
+    /* evaluation reads the grey levels */
+    elbo_m2_metrics rm, rp;
+    CHECK(elbo_m2_evaluate(m, &dx, &rm, &err) == ELBO_OK && elbo_m2_evaluate(plain, &dx, &rp, &err) == ELBO_OK,
+          "evaluate: %s", err.msg);
+    CHECK(rm.nll == rp.nll, "evaluation reads the values, not draws: %.9g vs %.9g", rm.nll, rp.nll);
+    elbo_m2_metrics_free(&rm);
+    elbo_m2_metrics_free(&rp);
+    /* the checkpoint keeps it */
+    CHECK(elbo_model_save(elbo_m2_model(m), dir, &err) == ELBO_OK, "save: %s", err.msg);
+    elbo_m2 *back = elbo_m2_load(dir, 0, &err);
+    CHECK(back && elbo_m2_get_config(back)->binarize_inputs == 1, "binarize_inputs survives the checkpoint: %s",
+          back ? "" : err.msg);
+    elbo_m2_free(back);
+    elbo_dataset_free(&dx);
+    elbo_dataset_free(&db);
+    elbo_m2_free(m);
+    elbo_m2_free(plain);
+}
+
 int main(void)
 {
     elbo_rng_seed(&rng, 2014);
@@ -557,6 +631,9 @@ int main(void)
     check_mixed_batches();
     check_gaussian_inputs();
     char dir[] = "/tmp/elbo_test_m2_XXXXXX";
-    if (mkdtemp(dir)) check_training(dir);
+    if (mkdtemp(dir)) {
+        check_binarize_inputs(dir);
+        check_training(dir);
+    }
     return check_summary("test_m2");
 }

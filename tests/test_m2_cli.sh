@@ -66,6 +66,19 @@ check "--m1-sample without --m1: refused" sh -c "test $? = 2 && grep -q 'needs -
 $E m2 sample --model "$T/m12" --out "$T/x.png" > "$T/x.out" 2>&1
 check "... sample refuses latent means with a reason" sh -c "test $? != 0 && grep -q 'not images' '$T/x.out'"
 
+# dynamic binarization of the pixels
+$E m2 train --labels 100 --epochs 1 --binarize dynamic $small --out "$T/bz" > "$T/bz.out" 2>&1
+check "--binarize dynamic trains" test $? = 0
+$E info --model "$T/bz" > "$T/bz.info" 2>&1
+check "... the model binarizes, the record has the option" \
+    sh -c "grep -q 'binarize_inputs *1' '$T/bz.info' && grep -q 'binarize *dynamic' '$T/bz.info'"
+$E m2 train --resume --epochs 2 --out "$T/bz" > "$T/bzr.out" 2>&1
+check "... resumes" sh -c "test $? = 0 && test \$(wc -l < '$T/bz/metrics.jsonl') = 2"
+$E m2 train --labels 100 --binarize static $small --out "$T/b9" > "$T/b9.out" 2>&1
+check "--binarize static: refused" sh -c "test $? = 2 && grep -q 'none or dynamic' '$T/b9.out'"
+$E m2 train --labels 100 --binarize dynamic --likelihood gaussian $small --out "$T/b10" > "$T/b10.out" 2>&1
+check "--binarize dynamic with a Gaussian likelihood: refused" sh -c "test $? = 2 && grep -q 'Bernoulli' '$T/b10.out'"
+
 # bad input
 $E m2 train --labels 105 --epochs 1 $small --out "$T/b1" > "$T/b1.out" 2>&1
 check "--labels not a multiple of the classes: refused" sh -c "test $? != 0 && grep -q 'multiple of the number of classes' '$T/b1.out'"

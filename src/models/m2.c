@@ -46,6 +46,10 @@ elbo_status elbo_m2_config_check(const elbo_m2_config *c, elbo_error *err)
         return elbo_fail(err, ELBO_ERR_ARG, "gaussian_inputs must be 0 or 1, not %d", c->gaussian_inputs);
     if (c->gaussian_inputs && c->likelihood != ELBO_M2_GAUSSIAN)
         return elbo_fail(err, ELBO_ERR_ARG, "gaussian_inputs needs the Gaussian likelihood");
+    if (c->binarize_inputs != 0 && c->binarize_inputs != 1)
+        return elbo_fail(err, ELBO_ERR_ARG, "binarize_inputs must be 0 or 1, not %d", c->binarize_inputs);
+    if (c->binarize_inputs && c->likelihood != ELBO_M2_BERNOULLI)
+        return elbo_fail(err, ELBO_ERR_ARG, "binarize_inputs needs the Bernoulli likelihood");
     if (c->max_batch < 1 || (long)c->max_batch * c->n_classes > (1 << 22))
         return elbo_fail(err, ELBO_ERR_ARG, "max_batch %d out of range (times the classes at most 2^22)",
                          c->max_batch);
@@ -268,8 +272,9 @@ elbo_m2 *elbo_m2_create(const elbo_m2_config *c, uint64_t seed, elbo_error *err)
     m->base.max_rows = c->max_batch;
     m->base.wk = (model_workers){m->w, sizeof m->w[0], M2_MAX_WORKERS, alloc_cb, free_cb};
     m->eps_step = elbo_calloc_aligned((size_t)c->max_batch * c->n_classes * c->latent_dim, sizeof(float));
-    if (c->gaussian_inputs) m->xeps_step = elbo_calloc_aligned((size_t)c->max_batch * c->input_dim, sizeof(float));
-    elbo_status st = !m->eps_step || (c->gaussian_inputs && !m->xeps_step)
+    int noisy = c->gaussian_inputs || c->binarize_inputs;
+    if (noisy) m->xeps_step = elbo_calloc_aligned((size_t)c->max_batch * c->input_dim, sizeof(float));
+    elbo_status st = !m->eps_step || (noisy && !m->xeps_step)
                          ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the noise")
                                   : model_setup(&m->base, &m->tr, m2_list_chunks, m, c->threads, seed,
                                                 init_params, err);
@@ -318,6 +323,10 @@ void m2_load_rows(const elbo_m2 *m, m2_worker *w, const elbo_dataset *ds, const 
                 xr[j] = e ? w->xrow[j] + expf(0.5f * w->xrow[D + j]) * e[j] : w->xrow[j];
         } else if (ds) {
             elbo_dataset_row(ds, i, xr);
+            if (xeps && m->cfg.binarize_inputs) { /* dynamic binarization: x ~ Bernoulli(x) */
+                const float *u = xeps + (size_t)r * D;
+                for (int j = 0; j < D; j++) xr[j] = u[j] < xr[j] ? 1.0f : 0.0f;
+            }
         } else {
             memcpy(xr, x + (size_t)i * D, sizeof(float) * (size_t)D);
         }

@@ -88,7 +88,8 @@ struct elbo_m2 {
     size_t lv_off;           /* dec.out.logvar, or (size_t)-1 */
     model_tensor tensors[2 * M2_MAX_LAYERS + 1];
     float *eps_step;         /* [max_batch, C, Z] the step's noise, per row and class */
-    float *xeps_step;        /* [max_batch, D] gaussian_inputs: the step's input noise */
+    float *xeps_step;        /* [max_batch, D] the step's input noise: normals
+                                (gaussian_inputs) or uniforms (binarize_inputs) */
     const float *eps_fixed;  /* test hook: the step's noise copied from here */
     m2_worker w[M2_MAX_WORKERS];
     trainer tr;
@@ -102,7 +103,9 @@ extern const model_ops m2_ops;
  * float rows x when ds is NULL, into worker w; all_unlabelled treats
  * every row as unlabelled (evaluation: every class enumerated). Rows of
  * 2 D values under gaussian_inputs are Gaussians: drawn with the noise
- * xeps [n, D] (training), or their means when xeps is NULL. */
+ * xeps [n, D] (training), or their means when xeps is NULL; under
+ * binarize_inputs, rows of D values become 1 where the uniform xeps is
+ * below the value, else 0 (training), or stay as they are (xeps NULL). */
 void m2_load_rows(const elbo_m2 *m, m2_worker *w, const elbo_dataset *ds, const float *x,
                   const int *idx, int start, int n, int all_unlabelled, const float *xeps);
 /* The copies of w's rows and their noise from eps [n, C, Z] (row-major

@@ -63,6 +63,9 @@ static void m2_step_begin(model *base, model_step *s, const model_batch *b)
     else normal_fill_fast(s->rng, m->eps_step, n);
     if (m->xeps_step && b->ds && b->ds->dim == 2 * m->cfg.input_dim) /* Gaussian rows: their draw */
         normal_fill_fast(s->rng, m->xeps_step, (long)b->n * m->cfg.input_dim);
+    else if (m->xeps_step && m->cfg.binarize_inputs) /* binarized rows: their uniforms */
+        for (long i = 0, n_in = (long)b->n * m->cfg.input_dim; i < n_in; i++)
+            m->xeps_step[i] = (float)elbo_rng_uniform(s->rng);
     s->two_phase = 0;
 }
 
@@ -211,6 +214,7 @@ static int m2_config_to_meta(const model *base, elbo_kv *out)
     n = model_meta_put(out, n, "likelihood", "%s", LIKELIHOODS[c->likelihood]);
     n = model_meta_put(out, n, "alpha", "%s", elbo_format_double(num, sizeof num, c->alpha));
     n = model_meta_put(out, n, "gaussian_inputs", "%d", c->gaussian_inputs);
+    n = model_meta_put(out, n, "binarize_inputs", "%d", c->binarize_inputs);
     return n;
 }
 
@@ -264,6 +268,10 @@ static elbo_status config_from_file(const st_file *f, elbo_m2_config *c, elbo_er
     if (gi && (strcmp(gi, "0") != 0 && strcmp(gi, "1") != 0))
         return elbo_fail(err, ELBO_ERR_FORMAT, "%s: gaussian_inputs '%s' is not 0 or 1", f->path, gi);
     c->gaussian_inputs = gi && gi[0] == '1';
+    const char *bi = st_meta_get(f, "binarize_inputs"); /* absent before 2026-12-04: 0 */
+    if (bi && (strcmp(bi, "0") != 0 && strcmp(bi, "1") != 0))
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: binarize_inputs '%s' is not 0 or 1", f->path, bi);
+    c->binarize_inputs = bi && bi[0] == '1';
     return elbo_m2_config_check(c, err);
 }
 
