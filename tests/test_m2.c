@@ -476,6 +476,18 @@ static double step_loss(elbo_m2 *m, const elbo_dataset *ds, const float *eps, co
     return sums[0];
 }
 
+/* Whether two steps on ds draw different input noise; the second's is
+ * left in first [N_ROWS * D]. */
+static int fresh_input_noise(elbo_m2 *m, const elbo_dataset *ds, const float *eps, float *first)
+{
+    step_loss(m, ds, eps, NULL);
+    memcpy(first, m->xeps_step, sizeof(float) * N_ROWS * D);
+    step_loss(m, ds, eps, NULL);
+    int differ = memcmp(first, m->xeps_step, sizeof(float) * N_ROWS * D) != 0;
+    memcpy(first, m->xeps_step, sizeof(float) * N_ROWS * D);
+    return differ;
+}
+
 /* gaussian_inputs (M1+M2 on draws of q(z1|x)): rows of 2 D values are
  * (means, log-variances); a training step reads mean + sd * eps with the
  * step's own noise, evaluation reads the means; rows of D values are
@@ -520,11 +532,7 @@ static void check_gaussian_inputs(void)
           "the step reads mean + sd * eps: %.9g vs %.9g on the draws (%.9g on the means)", lgs, lx, lm);
     /* the step draws fresh input noise for Gaussian rows, none for plain ones */
     float first[N_ROWS * D];
-    step_loss(m, &dg, eps, NULL);
-    memcpy(first, m->xeps_step, sizeof first);
-    step_loss(m, &dg, eps, NULL);
-    CHECK(memcmp(first, m->xeps_step, sizeof first) != 0, "each step draws its own input noise");
-    memcpy(first, m->xeps_step, sizeof first);
+    CHECK(fresh_input_noise(m, &dg, eps, first), "each step draws its own input noise");
     step_loss(m, &dm, eps, NULL);
     CHECK(!memcmp(first, m->xeps_step, sizeof first), "rows of D values draw no input noise");
     /* evaluation reads the means */
@@ -584,10 +592,7 @@ static void check_binarize_inputs(const char *dir)
     /* fresh uniforms in [0, 1) every step, and they binarize: over many
      * steps a pixel of value v is 1 in about a fraction v of them */
     float first[N_ROWS * D];
-    step_loss(m, &dx, eps, NULL);
-    memcpy(first, m->xeps_step, sizeof first);
-    step_loss(m, &dx, eps, NULL);
-    CHECK(memcmp(first, m->xeps_step, sizeof first) != 0, "each step draws its own uniforms");
+    CHECK(fresh_input_noise(m, &dx, eps, first), "each step draws its own uniforms");
     int ok = 1, ones = 0, steps = 2000;
     for (int t = 0; t < steps; t++) {
         step_loss(m, &dx, eps, NULL);
