@@ -554,6 +554,26 @@ static void check_gaussian_inputs(void)
     elbo_m2_free(m);
 }
 
+/* Replaces the first `from` in file path by `to` (as long); 1 when done. */
+static int patch_file(const char *path, const char *from, const char *to)
+{
+    static char buf[1 << 20];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    size_t k = strlen(from);
+    for (size_t i = 0; i + k <= n; i++)
+        if (!memcmp(buf + i, from, k)) {
+            memcpy(buf + i, to, k);
+            f = fopen(path, "wb");
+            int ok = f && fwrite(buf, 1, n, f) == n;
+            if (f) fclose(f);
+            return ok;
+        }
+    return 0;
+}
+
 /* binarize_inputs (dynamic binarization of pixels): a training step reads
  * 1 where the step's uniform is below the value, else 0, with fresh
  * uniforms every step; evaluation reads the values; the checkpoint keeps
@@ -616,6 +636,13 @@ static void check_binarize_inputs(const char *dir)
     elbo_m2 *back = elbo_m2_load(dir, 0, &err);
     CHECK(back && elbo_m2_get_config(back)->binarize_inputs == 1, "binarize_inputs survives the checkpoint: %s",
           back ? "" : err.msg);
+    elbo_m2_free(back);
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    CHECK(patch_file(path, "\"binarize_inputs\":\"1\"", "\"binarize_inputs\":\"7\""), "patch the checkpoint");
+    back = elbo_m2_load(dir, 0, &err);
+    CHECK(!back && strstr(err.msg, "binarize_inputs '7' is not 0 or 1"), "a bad binarize_inputs is refused: %s",
+          back ? "loaded" : err.msg);
     elbo_m2_free(back);
     elbo_dataset_free(&dx);
     elbo_dataset_free(&db);

@@ -241,6 +241,16 @@ const model_ops m2_ops = {
 
 /* ------------------------------------------------------ the public calls */
 
+/* A 0/1 entry of f's metadata into *out; absent reads 0. */
+static elbo_status meta_flag(const st_file *f, const char *key, int *out, elbo_error *err)
+{
+    const char *v = st_meta_get(f, key);
+    if (v && strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: %s '%s' is not 0 or 1", f->path, key, v);
+    *out = v && v[0] == '1';
+    return ELBO_OK;
+}
+
 static elbo_status config_from_file(const st_file *f, elbo_m2_config *c, elbo_error *err)
 {
     const char *fmt = st_meta_get(f, "format"), *kind = st_meta_get(f, "model");
@@ -264,14 +274,10 @@ static elbo_status config_from_file(const st_file *f, elbo_m2_config *c, elbo_er
                          a < 0 ? act : lik);
     c->activation = (elbo_activation)a;
     c->likelihood = (elbo_m2_likelihood)l;
-    const char *gi = st_meta_get(f, "gaussian_inputs"); /* absent before 2026-12-03: 0 */
-    if (gi && (strcmp(gi, "0") != 0 && strcmp(gi, "1") != 0))
-        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: gaussian_inputs '%s' is not 0 or 1", f->path, gi);
-    c->gaussian_inputs = gi && gi[0] == '1';
-    const char *bi = st_meta_get(f, "binarize_inputs"); /* absent before 2026-12-04: 0 */
-    if (bi && (strcmp(bi, "0") != 0 && strcmp(bi, "1") != 0))
-        return elbo_fail(err, ELBO_ERR_FORMAT, "%s: binarize_inputs '%s' is not 0 or 1", f->path, bi);
-    c->binarize_inputs = bi && bi[0] == '1';
+    /* absent before 2026-12-03 (gaussian_inputs) and 2026-12-04 (binarize_inputs): 0 */
+    if (meta_flag(f, "gaussian_inputs", &c->gaussian_inputs, err) ||
+        meta_flag(f, "binarize_inputs", &c->binarize_inputs, err))
+        return ELBO_ERR_FORMAT;
     return elbo_m2_config_check(c, err);
 }
 
