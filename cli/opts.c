@@ -41,6 +41,7 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         {"ood", required_argument, 0, O_OOD},         {"reliability", required_argument, 0, O_RELIABILITY},
         {"targets", required_argument, 0, O_TARGETS}, {"fractions", required_argument, 0, O_FRACTIONS},
         {"plot", required_argument, 0, O_PLOT},       {"class", required_argument, 0, O_CLASS},
+        {"keys", required_argument, 0, O_KEYS},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     opterr = 0;
@@ -66,7 +67,11 @@ int parse_infer(const char *S, int argc, char **argv, const int *allowed, int n_
         case O_SCATTER: o->scatter = optarg; break;
         case O_INLIERS: o->inliers = optarg; break;
         case O_OUTLIERS: o->outliers = optarg; break;
-        case O_METRICS: o->metrics = optarg; break;
+        case O_METRICS:
+            if (o->n_metrics == 8) return usage_error(S, "at most 8 --metrics files");
+            o->metrics = o->metrics_list[o->n_metrics++] = optarg;
+            break;
+        case O_KEYS: o->keys = optarg; break;
         case O_PREFIX: o->prefix = optarg; break;
         case O_TRAIN_DATA: o->train_data = optarg; break;
         case O_Z: o->z = optarg; break;

@@ -12,7 +12,7 @@
 enum {
     O_MODEL = 256, O_N, O_OUT, O_SEED, O_COLS, O_DATA, O_SPLIT, O_LIMIT, O_THREADS, O_JSON, O_IW,
     O_PROBE, O_SCATTER, O_SCORE, O_INLIERS, O_OUTLIERS, O_STEPS, O_METRICS, O_PREFIX, O_TRAIN_DATA,
-    O_SAMPLES, O_Z, O_LATENTS, O_OOD, O_RELIABILITY, O_TARGETS, O_FRACTIONS, O_PLOT, O_CLASS
+    O_SAMPLES, O_Z, O_LATENTS, O_OOD, O_RELIABILITY, O_TARGETS, O_FRACTIONS, O_PLOT, O_CLASS, O_KEYS
 };
 
 typedef struct {
@@ -22,6 +22,9 @@ typedef struct {
     elbo_split split;
     elbo_score_kind score;
     int json, probe;
+    const char *metrics_list[8]; /* every --metrics (plot compares up to 8 runs) */
+    int n_metrics;
+    const char *keys;            /* --keys: plot's comma-separated fields */
 } infer_opts;
 
 /* Defaults: seed 1, test split, data/mnist, all cores, 8 columns. */

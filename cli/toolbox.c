@@ -429,23 +429,65 @@ int cmd_manifold(int argc, char **argv)
 
 static void plot_help(void)
 {
-    printf("usage: elbo plot --metrics FILE [-o FILE.png]\n"
+    printf("usage: elbo plot --metrics FILE|DIR [--metrics ...] [--keys K1,K2,..] [-o FILE.png]\n"
            "\n"
-           "Plots train and test -ELBO, reconstruction and KL per epoch from the\n"
-           "metrics.jsonl that elbo train writes (default output: loss.png).\n");
+           "Plots the metrics.jsonl that elbo train writes (a run folder stands for its\n"
+           "metrics.jsonl). With one file and no --keys: train and test -ELBO,\n"
+           "reconstruction and KL per epoch (a VAE's). With --keys: one panel per field,\n"
+           "e.g. --keys val_error,train_class for M2 or test_error,test_nll for a BNN, and\n"
+           "one line per --metrics file (up to 8, named by their run folders), to\n"
+           "compare runs; several files without --keys plot train_loss. Default\n"
+           "output: loss.png.\n");
+}
+
+/* The legend name of a metrics file: its run folder's name for
+ * DIR/metrics.jsonl, else the file's name; into buf [cap]. */
+static const char *run_name(const char *path, char *buf, size_t cap)
+{
+    size_t len = 0;
+    while (len + 1 < cap && path[len]) buf[len] = path[len], len++;
+    buf[len] = 0;
+    while (len > 1 && buf[len - 1] == '/') buf[--len] = 0;
+    char *slash = strrchr(buf, '/');
+    if (slash && !strcmp(slash + 1, "metrics.jsonl")) {
+        *slash = 0;
+        slash = strrchr(buf, '/');
+    }
+    const char *name = slash ? slash + 1 : buf;
+    if (strlen(name) > 24) buf[(size_t)(name - buf) + 24] = 0; /* the legend stays in the panel */
+    return name;
 }
 
 int cmd_plot(int argc, char **argv)
 {
-    static const int allowed[] = {O_METRICS, O_OUT};
+    static const int allowed[] = {O_METRICS, O_OUT, O_KEYS};
     infer_opts o;
     infer_defaults(&o);
     o.out = "loss.png";
-    int rc = parse_infer("plot", argc, argv, allowed, 2, plot_help, 0, &o);
+    int rc = parse_infer("plot", argc, argv, allowed, 3, plot_help, 0, &o);
     if (rc >= 0) return rc;
     if (!o.metrics) return usage_error("plot", "--metrics is required");
+    char paths[8][4200], names[8][4200], keybuf[1024];
+    const char *pp[8], *np[8], *keys[8];
+    for (int f = 0; f < o.n_metrics; f++) {
+        struct stat sb;
+        int dir = stat(o.metrics_list[f], &sb) == 0 && S_ISDIR(sb.st_mode);
+        snprintf(paths[f], sizeof paths[f], dir ? "%s/metrics.jsonl" : "%s", o.metrics_list[f]);
+        pp[f] = paths[f];
+        np[f] = run_name(paths[f], names[f], sizeof names[f]);
+    }
+    int n_keys = 0;
+    snprintf(keybuf, sizeof keybuf, "%s", o.keys ? o.keys : "train_loss");
+    for (char *k = strtok(keybuf, ","); k; k = strtok(NULL, ",")) {
+        if (n_keys == 8) return usage_error("plot", "--keys names at most 8 fields");
+        keys[n_keys++] = k;
+    }
+    if (!n_keys) return usage_error("plot", "--keys needs field names, e.g. --keys val_error,train_class");
     elbo_error err;
-    if (elbo_plot_metrics(o.metrics, o.out, &err) != ELBO_OK) {
+    elbo_status st = !o.keys && o.n_metrics == 1
+                         ? elbo_plot_metrics(pp[0], o.out, &err)
+                         : elbo_plot_metrics_compare(pp, np, o.n_metrics, keys, n_keys, o.out, &err);
+    if (st != ELBO_OK) {
         fprintf(stderr, "elbo plot: %s\n", err.msg);
         return 1;
     }

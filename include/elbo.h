@@ -920,6 +920,14 @@ ELBO_API elbo_status elbo_write_plot_png(const char *path, const double *x, int 
  *  -ELBO, reconstruction and KL per epoch. */
 ELBO_API elbo_status elbo_plot_metrics(const char *metrics_path, const char *png_path,
                                        elbo_error *err);
+/** One panel per field keys[n_keys] of metrics.jsonl files paths[n_files]
+ *  (1 to 8 each), one line per file named names[f], over the epochs (whole
+ *  numbers from 1; a file's missing epochs are gaps): to compare runs or to
+ *  plot any model's fields (val_error, train_class, ...). ELBO_ERR_FORMAT
+ *  when no line of any file has a number for some key. */
+ELBO_API elbo_status elbo_plot_metrics_compare(const char *const *paths, const char *const *names, int n_files,
+                                               const char *const *keys, int n_keys, const char *png_path,
+                                               elbo_error *err);
 
 /* -------------------------------------------------------------- npy files */
 

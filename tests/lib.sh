@@ -21,5 +21,6 @@ expect_rc() {
 differ() { ! cmp -s "$1" "$2"; }
 # stderr of the last expect_rc contains a string
 err_has() { grep -q -- "$1" "$T/err.txt"; }
+png_width() { od -An -tu1 -j16 -N4 "$1" | awk '{print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4}'; }
 is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
 finish() { echo "$1: $PASS passed, $FAIL failed"; [ "$FAIL" = 0 ]; }

@@ -74,6 +74,15 @@ expect_rc 1 "plot bad metrics" "$ELBO" plot --metrics "$T/bad.jsonl" -o "$T/x.pn
 check "bad metrics names the line" err_has "bad.jsonl:1"
 expect_rc 0 "train 20-d model" "$ELBO" train --train-limit 500 --epochs 1 --no-test --quiet --out "$T/m20"
 expect_rc 1 "manifold needs 2-D latents" "$ELBO" manifold --model "$T/m20" -o "$T/y.png"
+expect_rc 0 "plot compares two runs (a folder, a file)" "$ELBO" plot --metrics "$T/m" --metrics "$T/m20/metrics.jsonl" \
+    --keys train_loss,train_kl -o "$T/cmp.png"
+check "... a PNG" is_png "$T/cmp.png"
+check "... of two panels side by side, 920 pixels wide" [ "$(png_width "$T/cmp.png")" = 920 ]
+expect_rc 1 "plot a field no line has" "$ELBO" plot --metrics "$T/m" --keys train_loss,nope -o "$T/x.png"
+check "... names the file and the field" err_has 'metrics.jsonl: no line has a number "nope"'
+expect_rc 2 "plot --keys without names" "$ELBO" plot --metrics "$T/m" --keys , -o "$T/x.png"
+expect_rc 2 "plot nine --metrics" "$ELBO" plot --metrics "$T/m" --metrics "$T/m" --metrics "$T/m" --metrics "$T/m" \
+    --metrics "$T/m" --metrics "$T/m" --metrics "$T/m" --metrics "$T/m" --metrics "$T/m" -o "$T/x.png"
 expect_rc 2 "warm-up and cycle together" "$ELBO" train --kl-warmup 2 --kl-cycle 4
 expect_rc 2 "bad binarize" "$ELBO" train --binarize sometimes
 finish toolbox_smoke

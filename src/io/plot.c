@@ -4,13 +4,14 @@
  * which keeps the dependencies at libpng. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "canvas.h"
 #include "json.h"
 #include "../train/metrics.h"
 
-static const rgb_t BLACK = {0, 0, 0}, GREY = {200, 200, 200}, DARK = {90, 90, 90};
+static const rgb_t BLACK = {0, 0, 0}, GREY = {200, 200, 200}, DARK = {90, 90, 90}, WHITE = {255, 255, 255};
 
 /* A "nice" tick step for a range (1, 2 or 5 times a power of ten). */
 static double nice_step(double range, int target)
@@ -23,6 +24,7 @@ static void fmt_num(char *buf, size_t cap, double v, double step)
 {
     int dec = step >= 1 ? 0 : (int)ceil(-log10(step));
     if (dec > 6) dec = 6;
+    if (fabs(v) < 1e-6 * step) v = 0.0; /* a tick at 0 reached by steps from below: not "-0.00" */
     snprintf(buf, cap, "%.*f", dec, v);
 }
 
@@ -102,6 +104,23 @@ elbo_status elbo_write_scatter_png(const char *path, const float *xy, const int3
     return st;
 }
 
+/* The series' names and colours in a white box at the top right of f. */
+static void draw_legend(canvas *c, const frame *f, const elbo_panel *pn)
+{
+    int w = 0;
+    for (int s = 0; s < pn->n_series; s++) {
+        int tw = canvas_text_width(pn->series[s].name, 1);
+        w = tw > w ? tw : w;
+    }
+    int x0 = f->x1 - w - 32, y0 = f->y0 + 4;
+    canvas_rect(c, x0, y0, f->x1 - 4, y0 + 6 + 12 * pn->n_series, WHITE);
+    for (int s = 0; s < pn->n_series; s++) {
+        int y = y0 + 4 + 12 * s;
+        canvas_rect(c, x0 + 4, y + 2, x0 + 18, y + 4, canvas_palette(s));
+        canvas_text(c, x0 + 24, y, pn->series[s].name, BLACK, 1);
+    }
+}
+
 elbo_status elbo_write_plot_png(const char *path, const double *x, int n_points, const char *xlabel,
                                 int n_panels, const elbo_panel *panels, elbo_error *err)
 {
@@ -144,11 +163,8 @@ elbo_status elbo_write_plot_png(const char *path, const double *x, int n_points,
                 py = qy;
                 have = 1;
             }
-            /* legend in the title row, right-aligned, series side by side */
-            int lx = f.x1 - 80 * (pn->n_series - s), ly = f.y0 - 16;
-            canvas_rect(&c, lx, ly + 2, lx + 14, ly + 4, col);
-            canvas_text(&c, lx + 20, ly, pn->series[s].name, BLACK, 1);
         }
+        draw_legend(&c, &f, pn);
     }
     elbo_status st = canvas_write_png(&c, path, err);
     canvas_free(&c);
@@ -170,5 +186,66 @@ elbo_status elbo_plot_metrics(const char *metrics_path, const char *png_path, el
     st = elbo_write_plot_png(png_path, x, n, "epoch", 3, p, err);
     free(x);
     for (int k = 0; k < 6; k++) free(y[k]);
+    return st;
+}
+
+/* Epochs are whole numbers from 1: the shared x axis of several runs. */
+enum { PLOT_MAX_EPOCH = 1000000 };
+
+elbo_status elbo_plot_metrics_compare(const char *const *paths, const char *const *names, int n_files,
+                                      const char *const *keys, int n_keys, const char *png_path,
+                                      elbo_error *err)
+{
+    if (n_files < 1 || n_files > 8 || n_keys < 1 || n_keys > 8)
+        return elbo_fail(err, ELBO_ERR_ARG, "%s: %d metrics files and %d keys (1 to 8 of each)", png_path,
+                         n_files, n_keys);
+    double *x[8] = {0}, *cols[8][8] = {{0}}, *grid = NULL, *ys[8][8] = {{0}};
+    int n[8] = {0}, last = 0;
+    elbo_status st = ELBO_OK;
+    for (int f = 0; f < n_files && !st; f++) {
+        st = metrics_read(paths[f], keys, n_keys, &x[f], cols[f], &n[f], err);
+        for (int i = 0; !st && i < n[f]; i++) {
+            double e = x[f][i];
+            if (!(e >= 1 && e <= PLOT_MAX_EPOCH && e == floor(e)))
+                st = elbo_fail(err, ELBO_ERR_FORMAT, "%s: line %d: epoch %g is not a whole number in 1..%d",
+                               paths[f], i + 1, e, PLOT_MAX_EPOCH);
+            else if ((int)e > last)
+                last = (int)e;
+        }
+    }
+    for (int k = 0; !st && k < n_keys; k++) { /* a key no file has would be an empty panel */
+        int any = 0;
+        for (int f = 0; f < n_files && !any; f++)
+            for (int i = 0; i < n[f] && !any; i++) any = isfinite(cols[f][k][i]);
+        if (!any)
+            st = elbo_fail(err, ELBO_ERR_FORMAT, "%s%s: no line has a number \"%s\"", paths[0],
+                           n_files > 1 ? " and the others" : "", keys[k]);
+    }
+    if (!st && !(grid = malloc(sizeof(double) * (size_t)last)))
+        st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", png_path);
+    for (int f = 0; f < n_files && !st; f++)
+        for (int k = 0; k < n_keys && !st; k++) {
+            if (!(ys[k][f] = malloc(sizeof(double) * (size_t)last))) {
+                st = elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", png_path);
+                break;
+            }
+            for (int e = 0; e < last; e++) ys[k][f][e] = NAN;
+            for (int i = 0; i < n[f]; i++) ys[k][f][(int)x[f][i] - 1] = cols[f][k][i]; /* a later line wins */
+        }
+    if (!st) {
+        elbo_series series[8][8];
+        elbo_panel panels[8];
+        for (int e = 0; e < last; e++) grid[e] = e + 1;
+        for (int k = 0; k < n_keys; k++) {
+            for (int f = 0; f < n_files; f++) series[k][f] = (elbo_series){names[f], ys[k][f]};
+            panels[k] = (elbo_panel){keys[k], n_files, series[k]};
+        }
+        st = elbo_write_plot_png(png_path, grid, last, "epoch", n_keys, panels, err);
+    }
+    free(grid);
+    for (int f = 0; f < 8; f++) {
+        free(x[f]);
+        for (int k = 0; k < 8; k++) free(cols[f][k]), free(ys[k][f]);
+    }
     return st;
 }
