@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_install.sh — `make install` into a temporary prefix; both examples are
+# test_install.sh — `make install` into a temporary prefix; the examples are
 # compiled and linked against the installed library using only pkg-config,
 # once shared and once static, and run; the shared library exports only
 # elbo_ symbols; DESTDIR staging and `make uninstall` work.
@@ -30,7 +30,7 @@ expect_rc 0 "installed CLI runs" "$P/bin/elbo" --version
 
 export PKG_CONFIG_PATH="$P/lib/pkgconfig"
 CF=$(pkg-config --cflags elbo); LS=$(pkg-config --libs elbo); LST=$(pkg-config --libs --static elbo)
-for ex in train_mnist sample_png; do
+for ex in train_mnist sample_png semisup_m2; do
     expect_rc 0 "$ex shared build" cc -o "$T/${ex}_shared" examples/$ex.c $CF $LS
     expect_rc 0 "$ex static build" cc -static -o "$T/${ex}_static" examples/$ex.c $CF $LST
 done
@@ -46,6 +46,11 @@ expect_rc 0 "sample example (shared)" env LD_LIBRARY_PATH="$P/lib" "$T/sample_pn
 expect_rc 0 "sample example (static)" "$T/sample_png_static" "$T/o2/model.safetensors" "$T/s2.png" 16
 check "sample PNGs written" is_png "$T/s1.png"
 check "sample PNGs identical" cmp -s "$T/s1.png" "$T/s2.png"
+mkdir -p "$T/o3"
+expect_rc 0 "M2 example (shared)" env LD_LIBRARY_PATH="$P/lib" "$T/semisup_m2_shared" data/mnist 1 "$T/o3" 2000
+check "M2 example drew 100 labels and reported the test accuracy" \
+    sh -c "grep -q '^100 labelled images, 1900 unlabelled' '$T/out.txt' && grep -q '^epoch 1 .* test accuracy [0-9.]*%' '$T/out.txt'"
+check "M2 example saved its checkpoint" test -s "$T/o3/model.safetensors"
 
 # DESTDIR staging keeps PREFIX in the .pc file; uninstall removes everything
 expect_rc 0 "install with DESTDIR" make -s install DESTDIR="$T/stage" PREFIX=/usr
