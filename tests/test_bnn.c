@@ -93,6 +93,35 @@ static void check_mixture(void)
     CHECK(fabs(mean - exact) < 4 * se, "Monte Carlo KL %.4f +- %.4f, closed form %.4f", mean, se, exact);
 }
 
+/* The mixture pass against double precision where the components are far
+ * apart (Blundell's 0.5 N(0, 1) + 0.5 N(0, e^-12), rho = -6, weights of
+ * 0.002 to 1): the narrow component's share underflows there, and its floor
+ * (e^-40, against subnormal arithmetic) must not show in the KL or its
+ * gradient. */
+static void check_mixture_separated(void)
+{
+    float gm[N], gr[N];
+    const double pi = 0.5, s1 = 1.0, s2 = exp(-6.0), c = 0.91893853320467274178; /* log(2 pi) / 2 */
+    for (int i = 0; i < N; i++) {
+        a1[i] = (float)((i % 2 ? 1 : -1) * 0.002 * pow(500.0, (double)i / (N - 1))); /* |mu| 0.002 .. 1 */
+        a2[i] = (float)(-6.0 + 0.5 * elbo_rng_normal(&rng));
+        a3[i] = (float)elbo_rng_normal(&rng);
+    }
+    double kl = kl_mixture_mc(gm, gr, NULL, NULL, a1, a2, a3, N, pi, s1, s2), ref = 0, worst = 0;
+    for (int i = 0; i < N; i++) {
+        double r = a2[i], sd = log1p(exp(r)), w = a1[i] + sd * a3[i];
+        double la = log(pi) - log(s1) - w * w / (2 * s1 * s1), lb = log(1 - pi) - log(s2) - w * w / (2 * s2 * s2);
+        double mx = fmax(la, lb), logp = mx + log(exp(la - mx) + exp(lb - mx)) - c;
+        double ra = exp(la - mx) / (exp(la - mx) + exp(lb - mx));
+        double dlogp = -w * (ra / (s1 * s1) + (1 - ra) / (s2 * s2));
+        ref += -log(sd) - 0.5 * a3[i] * a3[i] - c - logp;
+        double dmu = -dlogp, drho = (-1 / sd - a3[i] * dlogp) / (1 + exp(-r));
+        worst = fmax(worst, fmax(fabs(gm[i] - dmu) / fmax(fabs(dmu), 1.0), fabs(gr[i] - drho) / fmax(fabs(drho), 1.0)));
+    }
+    CHECK(fabs(kl - ref) < 1e-5 * fabs(ref) && worst < 1e-4,
+          "separated mixture: KL %.6f vs %.6f in double, gradients' worst relative error %.2g", kl, ref, worst);
+}
+
 /* normal_fill_fast: moments and the normal CDF at a few points, for 2M
  * draws (standard errors: mean 7e-4, variance 1e-3, P(z < t) 3.5e-4). */
 static void check_normal_fast(void)
@@ -634,6 +663,7 @@ int main(void)
     check_prune();
     check_kl_weighting();
     check_mixture();
+    check_mixture_separated();
     char dir[] = "/tmp/elbo-test-bnn-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     check_training(dir);

@@ -142,7 +142,7 @@ double kl_mixture_mc(float *dmu, float *drho, float *var, float *dvar, const flo
     const float h1 = (float)(0.5 / (s1 * s1)), h2 = (float)(0.5 / (s2 * s2));
     const float i1 = (float)(1.0 / (s1 * s1)), i2 = (float)(1.0 / (s2 * s2));
     enum { CH = 512 };
-    float term[CH];
+    float term[CH], sv[CH], sdv[CH]; /* sigma^2 and its rho gradient factor, for var and dvar */
     double kl = 0.0;
     for (long i0 = 0; i0 < n; i0 += CH) {
         long m = n - i0 < CH ? n - i0 : CH;
@@ -152,20 +152,23 @@ double kl_mixture_mc(float *dmu, float *drho, float *var, float *dvar, const flo
             float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
             float w = mu[i] + sd * eps[i], w2 = w * w;
             float a = la - w2 * h1, b = lb - w2 * h2, mx = a > b ? a : b, mn = a > b ? b : a;
-            float z = elbo_exp_neg(mn - mx), ra = (a > b ? 1.0f : z) / (1.0f + z);
+            /* the smaller component's share e^(mn - mx), floored at e^-40
+             * (4e-18, beneath float's resolution next to 1): below that its
+             * powers in log1p would be subnormal, and subnormal arithmetic
+             * is many times slower on x86 */
+            float d = mn - mx, z = elbo_exp_neg(d > -40.0f ? d : -40.0f), ra = (a > b ? 1.0f : z) / (1.0f + z);
             float logp = mx + elbo_log1p_01(z) - c;
             float dlogp = -w * (ra * i1 + (1.0f - ra) * i2);
             float logq = -elbo_log_pos(sd) - 0.5f * eps[i] * eps[i] - c;
             term[j] = logq - logp;
             dmu[i] = -dlogp;
             drho[i] = (-1.0f / sd - eps[i] * dlogp) * g;
+            sv[j] = sd * sd;
+            sdv[j] = 2.0f * sd * g;
         }
-        for (long j = 0; var && j < m; j++) {
-            long i = i0 + j;
-            float r = rho[i], e = elbo_exp_neg(-fabsf(r));
-            float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
-            var[i] = sd * sd;
-            dvar[i] = 2.0f * sd * g;
+        if (var) { /* from the same sigma: softplus is computed once a weight */
+            memcpy(var + i0, sv, sizeof(float) * (size_t)m);
+            memcpy(dvar + i0, sdv, sizeof(float) * (size_t)m);
         }
         kl += sum_terms(term, m);
     }
