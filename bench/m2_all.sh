@@ -17,3 +17,9 @@ sh bench/m2_protocol.sh m2 50 "100" "1 2 3 4 5"
 # M1 is the recipe above retrained here (15 active units). They ran to 150
 # epochs first (96.37%), then were resumed to 300 by this line (96.79%).
 M1=runs/m1_sp sh bench/m2_protocol.sh m1m2s 300 "100" "1 2 3 4 5" --threads 1
+# 2026-12-04, AMD EPYC: M2 on pixels to 300 epochs, fresh runs at 1 thread
+# (~31 s an epoch alone, ~38 s beside another: ~3 hours a run; resumed across
+# sessions by rerunning this line), and the probe of dynamic binarization on
+# label draw 1 (stopped at epoch 97: it lagged the grey levels).
+sh bench/m2_protocol.sh m2 300 "100" "1 2 3 4 5" --threads 1 --no-test --alpha 20
+# sh bench/m2_protocol.sh m2b 300 "100" "1" --threads 1 --no-test --alpha 20
