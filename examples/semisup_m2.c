@@ -1,7 +1,7 @@
-/* semisup_m2.c — semi-supervised MNIST from 100 labels with M2 (Kingma et
- * al. 2014) through the public API: 10 labels per class, every other
+/* semisup_m2.c — semi-supervised MNIST from a few labels with M2 (Kingma et
+ * al. 2014) through the public API: 10 labels per class by default, every other
  * training image unlabelled, test accuracy after each epoch.
- *   semisup_m2 [DATA_DIR] [EPOCHS] [OUT_DIR] [TRAIN_LIMIT]
+ *   semisup_m2 [DATA_DIR] [LABELS_PER_CLASS] [EPOCHS] [OUT_DIR] [TRAIN_LIMIT]
  * Build: cc semisup_m2.c $(pkg-config --cflags --libs elbo) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,19 +9,32 @@
 #include <elbo.h>
 #include <elbo_m2.h>
 
+/* MNIST's training and test images with their labels, in an MNIST-layout folder. */
+static int load(const char *dir, elbo_dataset *train, elbo_dataset *test, elbo_error *err)
+{
+    return elbo_dataset_load_mnist(dir, ELBO_SPLIT_TRAIN, train, err) == ELBO_OK &&
+           elbo_dataset_load_mnist(dir, ELBO_SPLIT_TEST, test, err) == ELBO_OK;
+}
+
 int main(int argc, char **argv)
 {
-    const char *data = argc > 1 ? argv[1] : "data/mnist", *out = argc > 3 ? argv[3] : ".";
-    int epochs = argc > 2 ? atoi(argv[2]) : 10, limit = argc > 4 ? atoi(argv[4]) : 0;
+    const char *data = argc > 1 ? argv[1] : "data/mnist", *out = argc > 4 ? argv[4] : ".";
+    int per_class = argc > 2 ? atoi(argv[2]) : 10, epochs = argc > 3 ? atoi(argv[3]) : 10;
+    int limit = argc > 5 ? atoi(argv[5]) : 0;
     elbo_error err;
     elbo_dataset train = {0}, test = {0};
-    if (elbo_dataset_load_mnist(data, ELBO_SPLIT_TRAIN, &train, &err) != ELBO_OK ||
-        elbo_dataset_load_mnist(data, ELBO_SPLIT_TEST, &test, &err) != ELBO_OK) {
+    if (!load(data, &train, &test, &err)) {
         fprintf(stderr, "%s\n", err.msg);
+        elbo_dataset_free(&train); /* either may have loaded */
+        elbo_dataset_free(&test);
         return 1;
     }
     if (limit > 0) elbo_dataset_truncate(&train, limit);
-    int n_labelled = elbo_dataset_draw_labels(&train, 10, 1); /* 10 per class, seed 1 */
+    int n_labelled = elbo_dataset_draw_labels(&train, per_class, 1); /* label draw 1 */
+    if (n_labelled < 1) {
+        fprintf(stderr, "no labels drawn (LABELS_PER_CLASS %d)\n", per_class);
+        return 1;
+    }
     printf("%d labelled images, %d unlabelled\n", n_labelled, train.n - n_labelled);
 
     elbo_m2_config cfg;

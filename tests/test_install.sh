@@ -47,7 +47,7 @@ expect_rc 0 "sample example (static)" "$T/sample_png_static" "$T/o2/model.safete
 check "sample PNGs written" is_png "$T/s1.png"
 check "sample PNGs identical" cmp -s "$T/s1.png" "$T/s2.png"
 mkdir -p "$T/o3"
-expect_rc 0 "M2 example (shared)" env LD_LIBRARY_PATH="$P/lib" "$T/semisup_m2_shared" data/mnist 1 "$T/o3" 2000
+expect_rc 0 "M2 example (shared)" env LD_LIBRARY_PATH="$P/lib" "$T/semisup_m2_shared" data/mnist 10 1 "$T/o3" 2000
 check "M2 example drew 100 labels and reported the test accuracy" \
     sh -c "grep -q '^100 labelled images, 1900 unlabelled' '$T/out.txt' && grep -q '^epoch 1 .* test accuracy [0-9.]*%' '$T/out.txt'"
 check "M2 example saved its checkpoint" test -s "$T/o3/model.safetensors"
