@@ -67,6 +67,24 @@ typedef void *(*ckpt_make_fn)(const st_file *f, int max_batch, ckpt_parts *parts
 void *ckpt_load(const char *path, int max_batch, ckpt_make_fn make, void (*release)(void *),
                 elbo_error *err);
 
+/* Defines the make and release that ckpt_load takes for model type T:
+ * static ckpt_make_T and ckpt_release_T. They rely on elbo_T_config, a
+ * static config_from_file(f, &config, err) that parses the metadata,
+ * elbo_T_create(&config, 0, err) (the parameters then come from the file),
+ * elbo_T_free, and a handle with the fields base, tr and record. Every
+ * model's loader is the same but for the type; this writes it once. */
+#define CKPT_DEFINE_MAKE(T)                                                                            \
+    static void *ckpt_make_##T(const st_file *f, int max_batch, ckpt_parts *parts, elbo_error *err)    \
+    {                                                                                                  \
+        elbo_##T##_config c;                                                                           \
+        if (config_from_file(f, &c, err)) return NULL;                                                 \
+        if (max_batch > 0) c.max_batch = max_batch;                                                    \
+        elbo_##T *m = elbo_##T##_create(&c, 0, err);                                                   \
+        if (m) *parts = (ckpt_parts){&m->base, &m->tr, &m->record};                                    \
+        return m;                                                                                      \
+    }                                                                                                  \
+    static void ckpt_release_##T(void *m) { elbo_##T##_free(m); }
+
 /* Metadata getter for config parsers: st_meta_get over an st_file. */
 const char *ckpt_meta_get(const void *f, const char *key);
 

@@ -304,21 +304,11 @@ static elbo_status config_from_file(const st_file *f, elbo_bnn_config *c, elbo_e
     return elbo_bnn_config_check(c, err);
 }
 
-static void *make(const st_file *f, int max_batch, ckpt_parts *parts, elbo_error *err)
-{
-    elbo_bnn_config c;
-    if (config_from_file(f, &c, err)) return NULL;
-    if (max_batch > 0) c.max_batch = max_batch;
-    elbo_bnn *m = elbo_bnn_create(&c, 0, err);
-    if (m) *parts = (ckpt_parts){&m->base, &m->tr, &m->record};
-    return m;
-}
-
-static void release(void *m) { elbo_bnn_free(m); }
+CKPT_DEFINE_MAKE(bnn)
 
 elbo_bnn *elbo_bnn_load(const char *path, int max_batch, elbo_error *err)
 {
-    elbo_bnn *m = ckpt_load(path, max_batch, make, release, err);
+    elbo_bnn *m = ckpt_load(path, max_batch, ckpt_make_bnn, ckpt_release_bnn, err);
     if (!m) return NULL;
     const char *rows = elbo_run_record_get(&m->record, "train_rows");
     m->n_train = rows ? atol(rows) : 0; /* the KL per example of later evaluations */

@@ -468,21 +468,11 @@ static elbo_status config_from_file(const st_file *f, elbo_lda_config *c, elbo_e
     return elbo_lda_config_check(c, err);
 }
 
-static void *make(const st_file *f, int max_batch, ckpt_parts *parts, elbo_error *err)
-{
-    elbo_lda_config c;
-    if (config_from_file(f, &c, err)) return NULL;
-    if (max_batch > 0) c.max_batch = max_batch;
-    elbo_lda *m = elbo_lda_create(&c, 0, err);
-    if (m) *parts = (ckpt_parts){&m->base, &m->tr, &m->record};
-    return m;
-}
-
-static void release(void *m) { elbo_lda_free(m); }
+CKPT_DEFINE_MAKE(lda)
 
 elbo_lda *elbo_lda_load(const char *path, elbo_error *err)
 {
-    elbo_lda *m = ckpt_load(path, 0, make, release, err);
+    elbo_lda *m = ckpt_load(path, 0, ckpt_make_lda, ckpt_release_lda, err);
     if (!m) return NULL;
     size_t n = m->base.n_params;
     for (size_t i = 0; i < n; i++)

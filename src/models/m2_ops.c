@@ -281,21 +281,11 @@ static elbo_status config_from_file(const st_file *f, elbo_m2_config *c, elbo_er
     return elbo_m2_config_check(c, err);
 }
 
-static void *make(const st_file *f, int max_batch, ckpt_parts *parts, elbo_error *err)
-{
-    elbo_m2_config c;
-    if (config_from_file(f, &c, err)) return NULL;
-    if (max_batch > 0) c.max_batch = max_batch;
-    elbo_m2 *m = elbo_m2_create(&c, 0, err);
-    if (m) *parts = (ckpt_parts){&m->base, &m->tr, &m->record};
-    return m;
-}
-
-static void release(void *m) { elbo_m2_free(m); }
+CKPT_DEFINE_MAKE(m2)
 
 elbo_m2 *elbo_m2_load(const char *path, int max_batch, elbo_error *err)
 {
-    return ckpt_load(path, max_batch, make, release, err);
+    return ckpt_load(path, max_batch, ckpt_make_m2, ckpt_release_m2, err);
 }
 
 elbo_status elbo_m2_predict(elbo_m2 *m, const float *x, int n, float *probs, elbo_error *err)

@@ -50,19 +50,9 @@ static elbo_status config_from_file(const st_file *f, elbo_vae_config *c, elbo_e
     return vae_config_from_meta(ckpt_meta_get, f, f->path, c, err);
 }
 
-static void *make(const st_file *f, int max_batch, ckpt_parts *parts, elbo_error *err)
-{
-    elbo_vae_config c;
-    if (config_from_file(f, &c, err)) return NULL;
-    if (max_batch > 0) c.max_batch = max_batch;
-    elbo_vae *m = elbo_vae_create(&c, 0, err);
-    if (m) *parts = (ckpt_parts){&m->base, &m->tr, &m->record};
-    return m;
-}
-
-static void release(void *m) { elbo_vae_free(m); }
+CKPT_DEFINE_MAKE(vae)
 
 elbo_vae *elbo_vae_load(const char *path, int max_batch, elbo_error *err)
 {
-    return ckpt_load(path, max_batch, make, release, err);
+    return ckpt_load(path, max_batch, ckpt_make_vae, ckpt_release_vae, err);
 }
