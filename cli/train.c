@@ -82,6 +82,10 @@ static void train_help(void)
            "                       summed loss (reduction='sum'): sgd wants an lr near 1e-3\n"
            "  --momentum X         sgd: momentum in [0, 1) (default 0)\n"
            "  --adam-eps X         Adam's epsilon (default 1e-8)\n"
+           "  --ema D              keep a moving average of the weights, a = D a + (1-D) w\n"
+           "                       per step (default 0: off; e.g. 0.999); evaluation,\n"
+           "                       best.safetensors and OUT/ema.safetensors use it. It may\n"
+           "                       be turned on with --resume: it starts from those weights\n"
            "  --lr-decay G         multiply the learning rate by G per epoch, smoothly per\n"
            "                       step (default 1: constant); --lr-min X its floor (0)\n"
            "  --clip-grad X        rescale gradients to L2 norm <= X (default: off)\n"
@@ -538,7 +542,12 @@ static int run(train_opts *o, const train_model *tm, const elbo_dataset *train,
         printf("stopped early after epoch %d: no better validation figure for %ld epochs\n",
                elbo_model_epochs(tm->h), o->early_stop);
     if (par_rank() > 0) return 0; /* rank 0 writes the run's outputs */
-    return tm->finish(o, tm->m, o->no_test ? train : test) ? 1 : 0;
+    /* the finished run's outputs from the averaged weights, if it keeps them */
+    int avg = elbo_model_swap_average(tm->h);
+    if (avg && !o->quiet) printf("the weights' moving average (--ema %g), as in %s/ema.safetensors:\n", o->tc.ema, o->out);
+    int bad = tm->finish(o, tm->m, o->no_test ? train : test);
+    if (avg) elbo_model_swap_average(tm->h);
+    return bad ? 1 : 0;
 }
 
 /* Under mpirun: ranks other than 0 print only errors, and threads not

@@ -69,6 +69,7 @@ static const opt_def OPTS[] = {
     {"adam-eps", "adam_eps", T_DBL, OFF(tc.eps), 0, 1, 1, NULL, K_NN},
     {"optimizer", "optimizer", T_ENUM, OFF(tc.optimizer), 0, 0, 0, OPTIMS, K_NN},
     {"momentum", "momentum", T_DBL, OFF(tc.momentum), 0, 0.999999, 0, NULL, K_NN},
+    {"ema", "ema", T_DBL, OFF(tc.ema), 0, 0.999999999, 0, NULL, K_NN},
     {"lr-decay", "lr_decay", T_DBL, OFF(tc.lr_decay), 0, 1, 1, NULL, K_NN},
     {"lr-min", "lr_min", T_DBL, OFF(tc.lr_min), 0, 10, 0, NULL, K_NN},
     {"clip-grad", "clip_grad", T_DBL, OFF(tc.clip_grad), 0, 1e30, 1, NULL, K_NN},
@@ -413,6 +414,7 @@ int train_opts_resume(train_opts *o, const elbo_run_record *r, int *threads_chan
             continue;
         }
         if (!strcmp(d->flag, "epochs")) continue; /* extends (or shortens) the run */
+        if (!strcmp(d->flag, "ema")) continue; /* an average starts (or stops) here */
         if (!strcmp(d->flag, "threads")) {
             *threads_changed = 1;
             continue;

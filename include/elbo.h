@@ -301,6 +301,14 @@ typedef struct {
      * refused. beta1, beta2 and eps are Adam's alone. */
     elbo_optimizer optimizer;
     double momentum; /* SGD's, in [0, 1) (default 0: plain SGD) */
+    /* Parameter averaging (Polyak and Juditsky 1992, as an exponential
+     * moving average): 0 (the default) is off; else d in (0, 1), and after
+     * step t the average a = d_t a + (1 - d_t) p with d_t = min(d, (1 + t) /
+     * (10 + t)), starting from the weights at the step it was turned on.
+     * Evaluation during training, best.safetensors and ema.safetensors then
+     * use the average; training (and model.safetensors, which resumes it)
+     * keeps the raw weights. Not for models without an optimizer (LDA). */
+    double ema; /* e.g. 0.999: an average over about the last 1,000 steps */
 } elbo_train_config;
 
 ELBO_API void elbo_train_config_default(elbo_train_config *c);
@@ -693,6 +701,12 @@ ELBO_API long elbo_model_steps(const elbo_model *h);
 ELBO_API int elbo_model_epochs(const elbo_model *h);
 ELBO_API long elbo_model_epoch_examples(const elbo_model *h);
 ELBO_API uint64_t elbo_model_seed(const elbo_model *h);
+/** Swaps the model's weights with their moving average (elbo_train_config.
+ *  ema), so that the model's own calls (evaluation, prediction, sampling)
+ *  see the average; a second call swaps back. Returns 1 when it swapped, 0
+ *  when the model keeps no average (nothing changes). Swap back before
+ *  training or saving: training steps the raw weights. */
+ELBO_API int elbo_model_swap_average(elbo_model *h);
 /** The run record saved with the model's checkpoints. */
 ELBO_API const elbo_run_record *elbo_model_get_run_record(const elbo_model *h);
 ELBO_API void elbo_model_set_run_record(elbo_model *h, const elbo_run_record *r);

@@ -57,6 +57,23 @@ check "eval with the recorded scale" grep -q '"accuracy":0\.[89]' "$T/out.txt"
 expect_rc 2 "momentum without sgd refused" "$ELBO" train $SMALL --momentum 0.5 --epochs 1 --out "$T/s4"
 check "says momentum needs sgd" err_has "momentum needs --optimizer sgd"
 expect_rc 2 "momentum 1 refused" "$ELBO" train $SGD --momentum 1 --epochs 1 --out "$T/s3"
+# the weights' moving average (--ema): evaluated, saved beside the raw
+# weights, the raw training untouched, on and off with --resume
+expect_rc 0 "sgd with --ema, 2 epochs" "$ELBO" train $SGD --ema 0.99 --epochs 2 --out "$T/e2"
+check "ema.safetensors written" test -s "$T/e2/ema.safetensors"
+check "the average rides in optim.safetensors" grep -q 'ema.params' "$T/e2/optim.safetensors"
+check "the raw weights train as without it (the same training losses)" sh -c \
+    "grep -q '\"train_loss\":[0-9]' '$T/e2/metrics.jsonl' && test \"\$(grep -o '\"train_loss\":[^,]*' '$T/e2/metrics.jsonl')\" = \"\$(grep -o '\"train_loss\":[^,]*' '$T/s2/metrics.jsonl')\""
+
+check "the average is not the raw weights" sh -c "! cmp -s '$T/e2/ema.safetensors' '$T/e2/model.safetensors'"
+check "the record keeps the rate" sh -c "'$ELBO' info --model '$T/e2' | grep -q 'ema  *0.99'"
+expect_rc 0 "eval of the average" "$ELBO" bnn eval --model "$T/e2/ema.safetensors" --limit 500 --samples 4 --json
+check "the average classifies" grep -q '"accuracy":0\.[89]' "$T/out.txt"
+expect_rc 0 "--ema turned on at resume" "$ELBO" train --resume --out "$T/s1" --epochs 3 --ema 0.9 --quiet
+check "an average from the resumed weights" test -s "$T/s1/ema.safetensors"
+expect_rc 0 "--ema 0 at resume" "$ELBO" train --resume --out "$T/s1" --epochs 4 --ema 0 --quiet
+check "the stale average is gone" test ! -e "$T/s1/ema.safetensors"
+expect_rc 2 "ema 1 refused" "$ELBO" train $SGD --ema 1 --epochs 1 --out "$T/e3"
 # the learning-rate decay through the CLI: recorded, kept on resume, a change refused
 expect_rc 0 "lr decay" "$ELBO" train $SMALL --lr-decay 0.5 --lr-min 1e-5 --epochs 1 --out "$T/d1"
 expect_rc 0 "info of the decayed run" "$ELBO" info --model "$T/d1"

@@ -180,13 +180,16 @@ elbo_status ckpt_save(const char *dir, const model *m, const trainer *t,
     elbo_kv kv[24 + MODEL_MAX_TERMS];
     st_meta meta[24 + MODEL_MAX_TERMS];
     int nmeta = trainer_meta(m, t, meta, kv);
-    st_tensor ts[OPTIM_MAX_STATE];
-    for (int k = 0; k < t->opt.n_state; k++)
+    st_tensor ts[OPTIM_MAX_STATE + 1];
+    int nts = t->opt.n_state;
+    for (int k = 0; k < nts; k++)
         ts[k] = (st_tensor){t->opt.state_names[k], optim_state(&t->opt, k), 1,
                             {(int64_t)m->n_params}};
+    if (t->ema) /* the parameter average rides with the optimizer state */
+        ts[nts++] = (st_tensor){CKPT_EMA_TENSOR, t->ema, 1, {(int64_t)m->n_params}};
     elbo_status st = write_weights(m, t, rec, p.model, mtmp, sizeof mtmp, err);
     if (st) return st;
-    st = st_write_tmp(p.optim, meta, nmeta, ts, t->opt.n_state, otmp, sizeof otmp, err);
+    st = st_write_tmp(p.optim, meta, nmeta, ts, nts, otmp, sizeof otmp, err);
     if (st) {
         unlink(mtmp);
         return st;
@@ -336,6 +339,14 @@ static elbo_status read_trainer(const st_file *f, long mstep, trainer *t, const 
     for (int k = 0; k < t->opt.n_state; k++) {
         elbo_status st = st_read_f32(f, t->opt.state_names[k], 1, shape, optim_state(&t->opt, k), err);
         if (st) return st;
+    }
+    if (st_has(f, CKPT_EMA_TENSOR)) { /* a parameter average (trainer.h) */
+        elbo_status st = trainer_ema_start(t, m, err);
+        if (!st) st = st_read_f32(f, CKPT_EMA_TENSOR, 1, shape, t->ema, err);
+        if (st) return st;
+    } else {
+        elbo_free_aligned(t->ema);
+        t->ema = NULL;
     }
     t->rng = rng;
     t->epoch_rng = erng;

@@ -10,7 +10,8 @@
  * optim.safetensors: the optimizer's state vectors under their names (flat
  *   over the parameter buffer in table order) and the trainer's state in
  *   __metadata__: step, epoch, seed, PRNG states, the position in an
- *   unfinished epoch and its term sums ("epoch_TERM").
+ *   unfinished epoch and its term sums ("epoch_TERM"); with a parameter
+ *   average (elbo_train_config.ema) also "ema.params", that average.
  * Both are written to fsync'd temporaries and renamed (see ckpt_save). */
 #ifndef ELBO_CHECKPOINT_H
 #define ELBO_CHECKPOINT_H
@@ -18,6 +19,9 @@
 #include "../models/model.h"
 #include "../train/trainer.h"
 #include "safetensors.h"
+
+/* The name of the parameter average in optim.safetensors. */
+#define CKPT_EMA_TENSOR "ema.params"
 
 typedef struct {
     char model[4200], optim[4200], prev[4200];

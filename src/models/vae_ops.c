@@ -31,6 +31,7 @@ void elbo_train_config_default(elbo_train_config *c)
     c->lr_min = 0.0;
     c->optimizer = ELBO_OPTIM_ADAM;
     c->momentum = 0.0;
+    c->ema = 0.0;
 }
 
 double elbo_vae_kl_weight(const elbo_vae *m, const elbo_train_config *tc)

@@ -58,3 +58,11 @@ long elbo_model_epoch_examples(const elbo_model *h) { return h->c.t->epoch_seen;
 uint64_t elbo_model_seed(const elbo_model *h) { return h->c.t->seed; }
 const elbo_run_record *elbo_model_get_run_record(const elbo_model *h) { return h->c.record; }
 void elbo_model_set_run_record(elbo_model *h, const elbo_run_record *r) { *h->c.record = *r; }
+
+int elbo_model_swap_average(elbo_model *h)
+{
+    ELBO_ASSERT(h);
+    if (!h->c.t->ema) return 0;
+    trainer_ema_swap(h->c.t, h->c.m);
+    return 1;
+}

@@ -68,6 +68,7 @@ elbo_status elbo_run_record_train_config(elbo_run_record *r, const elbo_train_co
     if (!st && tc->lr_min != 0.0) st = set_num(r, "lr_min", tc->lr_min, err);
     if (!st && tc->optimizer == ELBO_OPTIM_SGD) st = elbo_run_record_set(r, "optimizer", "sgd", err);
     if (!st && tc->momentum != 0.0) st = set_num(r, "momentum", tc->momentum, err);
+    if (!st && tc->ema != 0.0) st = set_num(r, "ema", tc->ema, err);
     return st;
 }
 
@@ -95,7 +96,7 @@ elbo_status elbo_train_config_from_record(const elbo_run_record *r, elbo_train_c
         {"kl_cycle", NULL, &tc->kl_cycle_epochs}, {"free_bits", &tc->free_bits, NULL},
         {"samples", NULL, &tc->samples},  {"labelled_batch", NULL, &tc->labelled_batch},
         {"lr_decay", &tc->lr_decay, NULL}, {"lr_min", &tc->lr_min, NULL},
-        {"momentum", &tc->momentum, NULL}};
+        {"momentum", &tc->momentum, NULL}, {"ema", &tc->ema, NULL}};
     for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
         double v;
         int got = get_num(r, f[k].key, &v);

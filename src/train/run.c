@@ -3,6 +3,7 @@
 
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../io/checkpoint.h"
 #include "metrics.h"
@@ -48,13 +49,23 @@ static int on_step(void *user, int step, int n_steps, double loss)
     return s->stop || (s->rc->ckpt_steps > 0 && s->c->t->step - s->last_saved >= s->rc->ckpt_steps);
 }
 
-/* The checkpoint (rank 0 of a group writes; the others only note it). */
+/* The checkpoint (rank 0 of a group writes; the others only note it),
+ * and with a parameter average its weights as ema.safetensors. */
 static elbo_status save(run_state *s, elbo_error *err)
 {
-    elbo_status st = trainer_writes(s->c->t)
-                         ? ckpt_save(s->rc->out_dir, s->c->m, s->c->t, s->c->record, err)
-                         : ELBO_OK;
-    if (!st) s->last_saved = s->c->t->step;
+    trainer *t = s->c->t;
+    elbo_status st = trainer_writes(t) ? ckpt_save(s->rc->out_dir, s->c->m, t, s->c->record, err)
+                                       : ELBO_OK;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ema.safetensors", s->rc->out_dir);
+    if (!st && t->ema && trainer_writes(t)) {
+        trainer_ema_swap(t, s->c->m);
+        st = ckpt_save_weights(path, s->c->m, t, s->c->record, err);
+        trainer_ema_swap(t, s->c->m);
+    } else if (!st && trainer_writes(t)) {
+        unlink(path); /* an average turned off: none of this step's */
+    }
+    if (!st) s->last_saved = t->step;
     return st;
 }
 
@@ -97,10 +108,11 @@ static int early_stop_due(const run_state *s)
            t->epoch - t->best_epoch >= s->rc->early_stop;
 }
 
-/* Evaluation, diagnostics and the metrics line of finished epoch e. */
-static elbo_status finish_epoch(run_state *s, const elbo_train_config *tc, const elbo_dataset *test,
-                                elbo_epoch_report *r, char *extra, size_t extra_cap, char *summary,
-                                char *warning, elbo_error *err)
+/* Evaluation, diagnostics and the metrics line of finished epoch e (of
+ * the averaged weights, with a parameter average: finish_epoch). */
+static elbo_status evaluate_epoch(run_state *s, const elbo_train_config *tc,
+                                  const elbo_dataset *test, elbo_epoch_report *r, char *extra,
+                                  size_t extra_cap, char *summary, char *warning, elbo_error *err)
 {
     model *m = s->c->m;
     const trainer *t = s->c->t;
@@ -127,6 +139,16 @@ static elbo_status finish_epoch(run_state *s, const elbo_train_config *tc, const
     /* metrics first: a crash before the checkpoint's commit leaves a line
      * that resume trims, never a missing one */
     return trainer_writes(t) ? metrics_append(path, r, err) : ELBO_OK;
+}
+
+static elbo_status finish_epoch(run_state *s, const elbo_train_config *tc, const elbo_dataset *test,
+                                elbo_epoch_report *r, char *extra, size_t extra_cap, char *summary,
+                                char *warning, elbo_error *err)
+{
+    trainer_ema_swap(s->c->t, s->c->m);
+    elbo_status st = evaluate_epoch(s, tc, test, r, extra, extra_cap, summary, warning, err);
+    trainer_ema_swap(s->c->t, s->c->m);
+    return st;
 }
 
 /* The checks every training call makes before it changes anything, and

@@ -38,6 +38,7 @@ void trainer_free(trainer *t)
 {
     optim_free(&t->opt);
     elbo_free_aligned(t->grad);
+    elbo_free_aligned(t->ema);
     for (int i = 0; i < t->n_scratch; i++) elbo_free_aligned(t->scratch[i]);
     free(t->chunk_bad);
     free(t->chunk_sq);
@@ -116,6 +117,46 @@ static elbo_status check_optimizer(trainer *t, const model *m, const elbo_train_
     return trainer_use_optimizer(t, m, want, err);
 }
 
+elbo_status trainer_ema_start(trainer *t, const model *m, elbo_error *err)
+{
+    if (t->ema) return ELBO_OK;
+    t->ema = elbo_alloc_aligned(m->n_params ? m->n_params : 1, sizeof(float));
+    if (!t->ema)
+        return elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the average of %zu parameters",
+                         m->n_params);
+    memcpy(t->ema, m->params, sizeof(float) * m->n_params);
+    return ELBO_OK;
+}
+
+void trainer_ema_swap(trainer *t, model *m)
+{
+    if (!t->ema) return;
+    float *p = m->params, *a = t->ema;
+    for (size_t i = 0; i < m->n_params; i++) {
+        float x = p[i];
+        p[i] = a[i];
+        a[i] = x;
+    }
+}
+
+/* The average tc asks for: started (from the current weights) when on and
+ * not yet kept, dropped when off. */
+static elbo_status check_ema(trainer *t, const model *m, const elbo_train_config *tc,
+                             elbo_error *err)
+{
+    if (!(tc->ema >= 0.0 && tc->ema < 1.0))
+        return elbo_fail(err, ELBO_ERR_ARG, "ema must lie in [0, 1) (0: off)");
+    if (tc->ema == 0.0) {
+        elbo_free_aligned(t->ema);
+        t->ema = NULL;
+        return ELBO_OK;
+    }
+    if (t->opt.kind == OPTIM_NONE)
+        return elbo_fail(err, ELBO_ERR_ARG, "this model updates its own parameters: it takes "
+                                            "no parameter average (ema)");
+    return trainer_ema_start(t, m, err);
+}
+
 double trainer_lr(const trainer *t, const elbo_train_config *tc)
 {
     if (!trainer_lr_decays(tc)) return tc->lr;
@@ -150,7 +191,8 @@ elbo_status trainer_check(trainer *t, const model *m, const elbo_train_config *t
                          "labelled rows per batch (%d) must be 0 (off) or fewer than the batch (%d)",
                          tc->labelled_batch, tc->batch_size);
     elbo_status st = m->ops->check_train ? m->ops->check_train(m, tc, err) : ELBO_OK;
-    return st ? st : check_optimizer(t, m, tc, err);
+    if (!st) st = check_optimizer(t, m, tc, err);
+    return st ? st : check_ema(t, m, tc, err);
 }
 
 /* Row range of part w when B rows are split over nw parts (members of a
@@ -302,6 +344,13 @@ static elbo_status whole_gradient(trainer *t, model *m, const elbo_train_config 
     return ELBO_OK;
 }
 
+/* a <- d a + (1 - d) p over n values (while the chunk is in cache). */
+static void ema_update(float *restrict a, const float *restrict p, size_t n, float d)
+{
+    float e = 1.0f - d;
+    for (size_t i = 0; i < n; i++) a[i] = d * a[i] + e * p[i];
+}
+
 /* The parameter gradients, chunk by chunk, each followed at once by its
  * optimizer update while it is still in cache. A chunk's result does not
  * depend on which thread computes it, so chunks are handed out dynamically.
@@ -322,6 +371,9 @@ static elbo_status update(trainer *t, model *m, const elbo_train_config *tc, int
         if (st) return st;
     }
     const model_chunk *ch = m->chunks;
+    /* the average's rate: TensorFlow's ExponentialMovingAverage with
+     * num_updates, so that the first steps do not pin it to the start */
+    float d = (float)fmin(tc->ema, (1.0 + (double)t->step) / (10.0 + (double)t->step));
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         unsigned fp = elbo_fp_flush_begin();
@@ -333,6 +385,7 @@ static elbo_status update(trainer *t, model *m, const elbo_train_config *tc, int
                 m->ops->chunk_grad(m, nw, c, g);
             }
             t->chunk_bad[c] = optim_update(o, m->params, g, ch[c].off, ch[c].n, t->step, scale);
+            if (t->ema) ema_update(t->ema + ch[c].off, m->params + ch[c].off, ch[c].n, d);
         }
         elbo_fp_flush_end(fp);
     }

@@ -9,8 +9,8 @@
  * loss sums); the model holds only its parameters and scratch.
  *
  * Ownership: trainer_init allocates the optimizer state, the whole-gradient
- * buffer (untouched unless needed) and per-worker chunk scratch;
- * trainer_free releases them. The shuffle order grows with the data set. */
+ * buffer (untouched unless needed) and per-worker chunk scratch, and
+ * trainer_ema_start the parameter average; trainer_free releases them. The shuffle order grows with the data set. */
 #ifndef ELBO_TRAINER_H
 #define ELBO_TRAINER_H
 
@@ -45,6 +45,9 @@ typedef struct trainer_s {
     int best_epoch;      /* epoch of the lowest validation loss (0: none yet) */
     double best_loss;    /* that loss */
 
+    float *ema;          /* [n_params] the parameters' moving average
+                            (elbo_train_config.ema), owned; NULL when off */
+
     float *grad;         /* [n_params] the summed gradient when a step needs it
                             whole (clipping, a group) */
     float *scratch[64];  /* per worker [chunk_max]: a chunk on its way to the
@@ -73,6 +76,12 @@ elbo_status trainer_fit_workers(trainer *t, const model *m, elbo_error *err);
  * it (ELBO_ERR_MISMATCH otherwise: its state belongs to the other). */
 elbo_status trainer_check(trainer *t, const model *m, const elbo_train_config *tc,
                           elbo_error *err);
+/* Allocates t->ema for m's parameters, as a copy of them (the average
+ * starts here); NULL-safe to call when it exists (nothing changes). */
+elbo_status trainer_ema_start(trainer *t, const model *m, elbo_error *err);
+/* Swaps m's parameters with their average (no-op without one): call it
+ * twice around an evaluation that should see the averaged weights. */
+void trainer_ema_swap(trainer *t, model *m);
 /* Replaces t's optimizer by a fresh one of kind (nothing if it is that
  * kind already): a checkpoint's optimizer before its state is read. */
 elbo_status trainer_use_optimizer(trainer *t, const model *m, optim_kind kind, elbo_error *err);
