@@ -14,7 +14,10 @@
 #   training options (a new run only), SPLIT=val for the 60,000 training
 #   images split 50,000 / 10,000 by the seed, the epoch of the lowest
 #   validation error of one draw kept in OUT/best.safetensors (score it with
-#   `elbo bnn eval --model OUT/best.safetensors`)
+#   `elbo bnn eval --model OUT/best.safetensors`), SPLIT=tail for the same
+#   with the customary split: the first 50,000 train, the last 10,000
+#   validate (--val-tail, as in the mnist.pkl.gz of the deep-learning
+#   tutorials that the 2015 papers used)
 set -eu
 OUT=${1:-runs/sgd/blundell}
 EPOCHS=${2:-600}
@@ -26,6 +29,7 @@ PRIOR=${PRIOR:-mixture}
 EXTRA=${EXTRA:-}
 case "${SPLIT:-first}" in
     val) rows="--val-fraction 0.16666666666666666" ;;
+    tail) rows="--val-fraction 0.16666666666666666 --val-tail" ;;
     *) rows="--train-limit 50000" ;;
 esac
 ELBO=${ELBO:-build/elbo}

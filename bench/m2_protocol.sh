@@ -15,8 +15,10 @@
 #           m1m2s (on draws from that M1's q(z1|x), --m1-sample, afresh
 #           every step as in Kingma et al.'s code)
 #   e.g. sh bench/m2_protocol.sh m1m2 100 "100 600 1000 3000" "1 2 3 4 5"
-# Runs go to runs/m2p/KIND-N-SEED (checkpointed each epoch: rerunning the
-# script resumes an unfinished run instead of starting it again).
+# Runs go to runs/m2p/KIND-N-SEED, or KIND$TAG-N-SEED with TAG set (e.g.
+# TAG=ema for runs with --ema among the extra options), checkpointed each
+# epoch: rerunning the script resumes an unfinished run instead of starting
+# it again.
 set -eu
 KIND=$1
 EPOCHS=$2
@@ -36,7 +38,7 @@ case "$KIND" in
 esac
 for n in $NS; do
     for s in $SEEDS; do
-        dir=runs/m2p/$KIND-$n-$s
+        dir=runs/m2p/$KIND${TAG:-}-$n-$s
         mkdir -p runs/m2p
         t0=$(date +%s)
         if [ -f "$dir/optim.safetensors" ]; then
@@ -52,7 +54,7 @@ for n in $NS; do
         be=$(sed -n 's/.*"best_epoch":\([0-9]*\).*/\1/p' "$dir/metrics.jsonl" | tail -1)
         ve=$(grep "\"epoch\":${be:-0}," "$dir/metrics.jsonl" | sed -n 's/.*"val_error":\([0-9.e-]*\).*/\1/p')
         secs=$(sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p' "$dir/metrics.jsonl" | awk '{s+=$1} END {printf "%.1f", s}')
-        line="{\"date\":\"$(date +%Y-%m-%d)\",\"cpu\":\"$cpu\",\"kind\":\"$KIND\",\"labels\":$n,\"label_seed\":$s,\"epochs\":$best,\"best_epoch\":${be:-0},\"val_error\":${ve:-null},\"test_accuracy\":$acc,\"train_seconds\":$secs,\"wall_seconds\":$wall,\"options\":\"$*\"}"
+        line="{\"date\":\"$(date +%Y-%m-%d)\",\"cpu\":\"$cpu\",\"kind\":\"$KIND${TAG:-}\",\"labels\":$n,\"label_seed\":$s,\"epochs\":$best,\"best_epoch\":${be:-0},\"val_error\":${ve:-null},\"test_accuracy\":$acc,\"train_seconds\":$secs,\"wall_seconds\":$wall,\"options\":\"$*\"}"
         echo "$line" >> "$OUT"
         echo "$KIND N=$n seed=$s: test accuracy $acc (best epoch $be of $best, val error $ve), ${secs} s training"
     done

@@ -60,6 +60,7 @@ static const opt_def OPTS[] = {
     {"val", "val", T_STR, OFF(val), 0, 0, 0, NULL, K_NN},
     {"val-labels", "val_labels", T_STR, OFF(val_labels), 0, 0, 0, NULL, K_NN},
     {"val-fraction", "val_fraction", T_DBL, OFF(val_fraction), 0, 1, 0, NULL, K_NN}, /* 0: none */
+    {"val-tail", "val_tail", T_FLAG, OFF(val_tail), 0, 0, 0, NULL, K_NN},
     {"early-stop", "early_stop", T_LONG, OFF(early_stop), 1, 1000000, 0, NULL, K_NN},
     {"standardize", "standardize", T_FLAG, OFF(standardize), 0, 0, 0, NULL, K_NN},
     {"out", NULL, T_STR, OFF(out), 0, 0, 0, NULL, K_ALL},
@@ -324,6 +325,7 @@ static int check_combinations(const train_opts *o)
     if (o->resume && o->force) return usage_error("train", "--resume and --force exclude each other");
     if (o->val && o->val_fraction > 0) return usage_error("train", "--val and --val-fraction exclude each other");
     if (o->val_fraction >= 1) return usage_error("train", "--val-fraction must be below 1");
+    if (o->val_tail && !(o->val_fraction > 0)) return usage_error("train", "--val-tail needs --val-fraction");
     if (o->bcfg.dropout >= 1) return usage_error("train", "--dropout must be below 1");
     if (o->bcfg.task == ELBO_BNN_REGRESSOR && !o->targets)
         return usage_error("train", "--task regress needs --targets FILE (one value per row)");

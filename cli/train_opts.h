@@ -22,6 +22,7 @@ typedef struct train_opts_s {
     double scale, val_fraction;
     long early_stop;
     int standardize;
+    int val_tail;         /* --val-fraction's rows are the last ones, not drawn */
     long epochs, threads, train_limit, test_limit, exclude;
     int no_test, resume, force, quiet;
     double mpi_timeout;   /* seconds a rank waits for the others (MPI build) */

@@ -176,6 +176,12 @@ ELBO_API int elbo_dataset_drop_label(elbo_dataset *ds, int label);
  *  same split. */
 ELBO_API elbo_status elbo_dataset_split(elbo_dataset *ds, double fraction, uint64_t seed,
                                         elbo_dataset *val, elbo_error *err);
+/** The same with the last rows in ds's order as the validation set: MNIST's
+ *  customary 50,000 / 10,000 split (fraction 1/6 of its training file, as
+ *  in the mnist.pkl.gz of the deep-learning tutorials), or time-ordered data
+ *  validated on their latest rows. */
+ELBO_API elbo_status elbo_dataset_split_tail(elbo_dataset *ds, double fraction, elbo_dataset *val,
+                                             elbo_error *err);
 /** Per-column mean and standard deviation of ds's values (as a model reads
  *  them) into mean [dim] and sd [dim] (a constant column gets sd 1). */
 ELBO_API void elbo_dataset_moments(const elbo_dataset *ds, double *mean, double *sd);

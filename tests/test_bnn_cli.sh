@@ -24,6 +24,13 @@ check "the epoch line shows the validation draw error" grep -q "val draw_error 0
 check "metrics carry train, val and test draw_error and the best epoch" \
     grep -q '"train_draw_error":0\.[0-9]*.*"test_draw_error":0\.[0-9]*.*"val_draw_error":0\.[0-9]*.*"best_epoch"' "$T/v/metrics.jsonl"
 check "the best epoch's weights" test -s "$T/v/best.safetensors"
+expect_rc 0 "--val-tail: the last rows validate" "$ELBO" train --kind bnn --hidden 64 --train-limit 3000 --test-limit 500 \
+    --threads 2 --epochs 1 --val-fraction 0.2 --val-tail --out "$T/vt"
+check "the record keeps val_tail" sh -c "'$ELBO' info --model '$T/vt' | grep -q 'val_tail  *1'"
+check "another validation set than the seeded draw's" sh -c \
+    "test \"\$(grep -o '\"val_loss\":[^,]*' '$T/vt/metrics.jsonl')\" != \"\$(sed -n 1p '$T/v/metrics.jsonl' | grep -o '\"val_loss\":[^,]*')\""
+expect_rc 2 "--val-tail alone refused" "$ELBO" train $SMALL --epochs 1 --val-tail --out "$T/vt2"
+check "says it needs --val-fraction" err_has "val-tail needs --val-fraction"
 expect_rc 0 "train 1 epoch" "$ELBO" train $SMALL --epochs 1 --out "$T/b"
 expect_rc 0 "resume with --resume --out alone" "$ELBO" train --resume --out "$T/b" --epochs 2 --quiet
 check "resumed run is bit-identical" cmp -s "$T/a/model.safetensors" "$T/b/model.safetensors"

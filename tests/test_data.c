@@ -248,6 +248,51 @@ static void test_float_rows(void)
           "negative label named: %s", err.msg);
 }
 
+/* Validation splits: a seeded draw (the same seed, the same rows; both
+ * sides keep the file's order) and the tail (the last rows). Row i holds
+ * the value i, so every row's origin can be read off. */
+static void test_splits(void)
+{
+    enum { N = 12 };
+    float x[N];
+    int32_t y[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)i;
+        y[i] = i % 3;
+    }
+    elbo_dataset a, b, va, vb;
+    elbo_error err;
+    CHECK(elbo_dataset_from_float(N, 1, x, y, &a, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(elbo_dataset_from_float(N, 1, x, y, &b, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(elbo_dataset_split(&a, 0.25, 9, &va, &err) == ELBO_OK && a.n == 9 && va.n == 3, "3 of 12 drawn");
+    CHECK(elbo_dataset_split(&b, 0.25, 9, &vb, &err) == ELBO_OK && !memcmp(va.f32, vb.f32, sizeof(float) * 3),
+          "the same seed draws the same rows");
+    int seen[N] = {0}, ordered = 1, tail = 1;
+    for (int i = 0; i < a.n; i++) seen[(int)a.f32[i]]++;
+    for (int i = 0; i < va.n; i++) seen[(int)va.f32[i]]++;
+    for (int i = 1; i < va.n; i++) ordered &= va.f32[i] > va.f32[i - 1];
+    for (int i = 0; i < va.n; i++) tail &= va.f32[i] == (float)(N - 3 + i);
+    int all_once = 1;
+    for (int i = 0; i < N; i++) all_once &= seen[i] == 1;
+    CHECK(all_once && ordered, "a partition of the rows, in file order");
+    CHECK(!tail, "the seeded draw is not the tail (seed 9)");
+    for (int i = 0; i < va.n; i++) CHECK(va.labels[i] == (int)va.f32[i] % 3, "labels go along");
+    elbo_dataset_free(&a);
+    elbo_dataset_free(&va);
+    CHECK(elbo_dataset_from_float(N, 1, x, y, &a, &err) == ELBO_OK, "%s", err.msg);
+    CHECK(elbo_dataset_split_tail(&a, 0.25, &va, &err) == ELBO_OK && a.n == 9 && va.n == 3, "3 of 12 at the end");
+    tail = 1;
+    for (int i = 0; i < va.n; i++) tail &= va.f32[i] == (float)(N - 3 + i) && va.labels[i] == (N - 3 + i) % 3;
+    for (int i = 0; i < a.n; i++) tail &= a.f32[i] == (float)i;
+    CHECK(tail, "the tail split keeps rows 0-8 and holds out 9-11");
+    elbo_dataset_free(&vb);
+    CHECK(elbo_dataset_split_tail(&a, 1.0, &vb, &err) == ELBO_ERR_ARG, "a fraction of 1 is refused");
+    elbo_dataset_free(&a);
+    elbo_dataset_free(&b);
+    elbo_dataset_free(&va);
+    elbo_dataset_free(&vb);
+}
+
 /* Float rows equal to MNIST's bytes / 255 train the same model bit for bit;
  * a Bernoulli VAE refuses float data outside [0, 1]. */
 static void test_float_training(void)
@@ -290,6 +335,7 @@ int main(void)
     test_real_mnist();
     test_broken();
     test_float_rows();
+    test_splits();
     test_float_training();
     int skipped = test_fashion();
     char cmd[300];

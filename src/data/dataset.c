@@ -232,8 +232,10 @@ void elbo_dataset_free(elbo_dataset *ds)
     memset(ds, 0, sizeof *ds);
 }
 
-elbo_status elbo_dataset_split(elbo_dataset *ds, double fraction, uint64_t seed, elbo_dataset *val,
-                               elbo_error *err)
+/* elbo_dataset_split (tail 0: a seeded draw) and elbo_dataset_split_tail
+ * (tail 1: the last rows). */
+static elbo_status split(elbo_dataset *ds, double fraction, uint64_t seed, int tail,
+                         elbo_dataset *val, elbo_error *err)
 {
     memset(val, 0, sizeof *val);
     if (ds->dtype == ELBO_DTYPE_COUNTS)
@@ -264,8 +266,8 @@ elbo_status elbo_dataset_split(elbo_dataset *ds, double fraction, uint64_t seed,
     elbo_rng r;
     elbo_rng_seed(&r, seed ^ 0x7a11da7aULL);
     for (int i = 0; i < ds->n; i++) perm[i] = i;
-    elbo_rng_shuffle(&r, perm, ds->n);
-    for (int i = 0; i < nv; i++) to_val[perm[i]] = 1;
+    if (!tail) elbo_rng_shuffle(&r, perm, ds->n);
+    for (int i = 0; i < nv; i++) to_val[tail ? ds->n - 1 - i : perm[i]] = 1;
     char *base = ds->dtype == ELBO_DTYPE_U8 ? (char *)ds->u8 : (char *)ds->f32;
     int k = 0, v = 0;
     for (int i = 0; i < ds->n; i++) { /* both sides keep the file's order */
@@ -298,6 +300,18 @@ elbo_status elbo_dataset_split(elbo_dataset *ds, double fraction, uint64_t seed,
     val->n_classes = ds->n_classes;
     ds->n = k;
     return ELBO_OK;
+}
+
+elbo_status elbo_dataset_split(elbo_dataset *ds, double fraction, uint64_t seed, elbo_dataset *val,
+                               elbo_error *err)
+{
+    return split(ds, fraction, seed, 0, val, err);
+}
+
+elbo_status elbo_dataset_split_tail(elbo_dataset *ds, double fraction, elbo_dataset *val,
+                                    elbo_error *err)
+{
+    return split(ds, fraction, 0, 1, val, err);
 }
 
 void elbo_dataset_moments(const elbo_dataset *ds, double *mean, double *sd)
