@@ -589,7 +589,7 @@ typedef struct {
     char value[480];
 } elbo_kv;
 
-#define ELBO_KV_MAX 48
+#define ELBO_KV_MAX 64
 
 /** The run record: every option a training run was started with (lr,
  *  batch, epochs, objective, schedules, seed, threads, data path, ...), as
