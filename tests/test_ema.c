@@ -7,23 +7,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "small_vae.h"
 #include "data/dataset.h"
 #include "io/checkpoint.h"
 #include "models/vae_internal.h"
 
 static elbo_dataset train, test;
 static char dir[256];
-
-static elbo_vae *fresh(void)
-{
-    elbo_vae_config c;
-    elbo_vae_config_default(&c);
-    c.hidden[0] = 50;
-    c.latent_dim = 4;
-    c.threads = 2;
-    elbo_error err;
-    return elbo_vae_create(&c, 77, &err);
-}
 
 /* The rate of step t (1-based): min(d, (1 + t) / (10 + t)). */
 static double rate(double d, long t) { return fmin(d, (1.0 + (double)t) / (10.0 + (double)t)); }
@@ -76,13 +66,6 @@ static void test_definition(void)
     free(fixed);
     free(x);
     elbo_vae_free(m);
-}
-
-static int stop_after(void *user, int step, int n_steps, double loss)
-{
-    (void)n_steps;
-    (void)loss;
-    return step == *(int *)user;
 }
 
 /* An epoch stopped twice, saved and reloaded ends with the same average,

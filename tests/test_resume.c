@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "small_vae.h"
 #include "data/dataset.h"
 #include "models/vae_internal.h"
 #include "optim/adam.h"
@@ -14,24 +15,6 @@
 
 static elbo_dataset train;
 static char dir[256];
-
-static int stop_after(void *user, int step, int n_steps, double loss)
-{
-    (void)n_steps;
-    (void)loss;
-    return step == *(int *)user;
-}
-
-static elbo_vae *fresh(void)
-{
-    elbo_vae_config c;
-    elbo_vae_config_default(&c);
-    c.hidden[0] = 50;
-    c.latent_dim = 4;
-    c.threads = 2;
-    elbo_error err;
-    return elbo_vae_create(&c, 77, &err);
-}
 
 static void test_mid_epoch(double lr_decay, elbo_optimizer opt)
 {
