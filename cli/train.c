@@ -69,7 +69,7 @@ static void train_help(void)
            "                       of one posterior draw)\n"
            "  --val-fraction F     hold out a seeded fraction F of the training rows instead\n"
            "  --val-tail           with --val-fraction: hold out the last rows instead, in\n"
-           "                       file order (MNIST's 50,000 / 10,000: --val-fraction 1/6)\n"
+           "                       file order (MNIST 50,000 / 10,000: --val-fraction 0.16667)\n"
            "  --early-stop N       stop after N epochs without a better validation figure\n"
            "  --standardize        float data: every column to mean 0 and sd 1 by the\n"
            "                       training rows' moments (validation and test alike); a\n"
