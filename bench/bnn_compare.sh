@@ -17,6 +17,12 @@
 # OPTS adds training options to every row, e.g. the SGD recipe of docs/bnn.md:
 #   OPTS="--optimizer sgd --momentum 0.9 --lr-decay 0.98 --scale 2.0238" \
 #   BNN_RUN=runs/sgd/mom09d98 sh bench/bnn_compare.sh runs/compare_sgd 120
+# ROWS replaces the training rows (default --train-limit 50000) and PICK=best
+# scores each run's best.safetensors (the epoch chosen on validation) instead
+# of its last weights: the validation protocol of docs/bnn.md is
+#   ROWS="--val-fraction 0.16667 --val-tail" PICK=best OPTS="--optimizer sgd \
+#   --momentum 0.9 --lr-decay 0.98 --scale 2.0238 --ema 0.999" \
+#   BNN_RUN=runs/sgd/tail_s1e1_s1 sh bench/bnn_compare.sh runs/compare_tail 120
 set -eu
 OUT=${1:-runs/compare}
 EPOCHS=${2:-50}
@@ -25,7 +31,8 @@ ELBO=${ELBO:-build/elbo}
 BNN_RUN=${BNN_RUN:-runs/bnn-mix}
 OOD=${OOD:-/usr/share/datasets/fashion-mnist}
 mkdir -p "$OUT"
-NET="--kind bnn --hidden 400,400 --train-limit 50000 --threads $THREADS --checkpoint-every 10e --quiet ${OPTS:-}"
+ROWS=${ROWS:---train-limit 50000}
+NET="--kind bnn --hidden 400,400 $ROWS --threads $THREADS --checkpoint-every 10e --quiet ${OPTS:-}"
 train() { # name, options
     if [ -f "$OUT/$1/optim.safetensors" ]; then
         "$ELBO" train --resume --out "$OUT/$1" --epochs "$EPOCHS" --quiet >&2
@@ -45,7 +52,12 @@ for row in "point:$OUT/point" "dropout:$OUT/dropout" "bnn:$BNN_RUN"; do
     name=${row%%:*}
     dir=${row#*:}
     ep=$(wc -l < "$dir/metrics.jsonl")
-    r=$("$ELBO" bnn eval --model "$dir" --samples 10 --seed 1 --ood "$OOD" --json --threads "$THREADS")
+    model=$dir
+    if [ "${PICK:-last}" = best ]; then
+        model=$dir/best.safetensors
+        ep=$(tail -1 "$dir/metrics.jsonl" | sed -n 's/.*"best_epoch":\([0-9]*\).*/\1/p')
+    fi
+    r=$("$ELBO" bnn eval --model "$model" --samples 10 --seed 1 --ood "$OOD" --json --threads "$THREADS")
     echo "$name $ep $r" >> "$OUT/table.txt"
 done
 awk '

@@ -5,7 +5,8 @@ epoch selected by the lowest validation error of one posterior draw
 (best_epoch in metrics.jsonl), that validation error, and the test error,
 NLL and ECE of `elbo bnn eval --model RUN/best.safetensors` (the predictive
 of 10 draws; the selected weights, which are the moving average with
---ema); then the last epoch's per-epoch test error, for information. One
+--ema); then the last epoch's per-epoch test error, for information, and
+the seconds of training (evaluation excluded) over all the run's epochs. One
 line per group of runs (the run's folder name less its seed part `_sN`):
 the mean and sd over its seeds of the selected test error.
 
@@ -19,8 +20,8 @@ import subprocess
 import sys
 
 elbo = os.environ.get("ELBO", "build/elbo")
-print("| run | epochs | selected epoch | val error (1 draw) | test error | test NLL | test ECE | last epoch's test error |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| run | epochs | selected epoch | val error (1 draw) | test error | test NLL | test ECE | last epoch's test error | training s |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 groups = {}
 for d in sys.argv[1:]:
     rows = [json.loads(l) for l in open(f"{d}/metrics.jsonl") if l.strip()]
@@ -32,7 +33,7 @@ for d in sys.argv[1:]:
     last = rows[-1]
     print(f"| {d} | {last['epoch']} | {be} | {100 * sel['val_draw_error']:.2f}% | "
           f"**{100 * ev['error']:.2f}%** | {ev['nll']:.4f} | {ev['ece']:.4f} | "
-          f"{100 * (1 - last['test_accuracy']):.2f}% |")
+          f"{100 * (1 - last['test_accuracy']):.2f}% | {sum(r['seconds'] for r in rows):.0f} |")
     groups.setdefault(re.sub(r"_s\d+(?=_|$)", "", os.path.basename(d.rstrip("/"))), []).append(100 * ev["error"])
 print()
 for g, errs in groups.items():
