@@ -158,6 +158,35 @@ static double L_xent(void *c)
     return softmax_xent_forward(out, a1, ys, B, C);
 }
 
+/* gauss_prior_stats over 1,300 weights (3 blocks of its 512) against double
+ * precision, relative to each output's size: rho in [-30, 0] (its fast path
+ * for blocks without a positive rho) with one positive rho in the middle
+ * block (the general path), mu ~ N(0, 0.1). */
+static void check_prior_stats_wide(void)
+{
+    enum { NW = 1300 };
+    static float mu[NW], rho[NW], v[NW], dv[NW], dk[NW];
+    elbo_rng r;
+    elbo_rng_seed(&r, 7);
+    for (int i = 0; i < NW; i++) {
+        rho[i] = -30.0f * (float)elbo_rng_uniform(&r);
+        mu[i] = 0.1f * (float)elbo_rng_normal(&r);
+    }
+    rho[700] = 0.75f;
+    const double pv = 0.01;
+    double kl = gauss_prior_stats(v, dv, dk, mu, rho, NW, pv), kl_ref = 0.0, wv = 0.0, wd = 0.0, wk = 0.0;
+    for (int i = 0; i < NW; i++) {
+        double x = rho[i], sd = x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)), g = 1.0 / (1.0 + exp(-x));
+        kl_ref += 0.5 * log(pv) - log(sd) + (sd * sd + (double)mu[i] * mu[i]) / (2.0 * pv) - 0.5;
+        wv = fmax(wv, fabs(v[i] - sd * sd) / (sd * sd));
+        wd = fmax(wd, fabs(dv[i] - 2.0 * sd * g) / (2.0 * sd * g));
+        wk = fmax(wk, fabs(dk[i] - (sd / pv - 1.0 / sd) * g) / ((sd / pv + 1.0 / sd) * g));
+    }
+    CHECK(wv < 2e-6 && wd < 2e-6 && wk < 2e-6, "prior stats relative errors: var %.3g, dvar %.3g, dkl %.3g", wv,
+          wd, wk);
+    CHECK(fabs(kl - kl_ref) < 1e-6 * fabs(kl_ref), "prior stats KL %.9g, in double %.9g", kl, kl_ref);
+}
+
 static void check_ops(void)
 {
     float g1[N], g2[N];
@@ -207,6 +236,7 @@ static void check_ops(void)
     for (int i = 0; i < N; i++)
         worst = fmax(worst, fmax(fabs(v[i] - v_ref[i]), fmax(fabs(dv[i] - dv_ref[i]), fabs(dk[i] - dk_ref[i]))));
     CHECK(worst < 1e-5, "gauss_prior_stats differs from the separate ops by %g", worst);
+    check_prior_stats_wide();
 
     fd_fill_normal(&rng, a1, B * C, 2);
     memset(g1, 0, sizeof g1);

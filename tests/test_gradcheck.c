@@ -376,6 +376,16 @@ static void check_fastmath(void)
         wl = fmax(wl, fabs(elbo_log1p_01((float)e) - ref) / ref);
     }
     CHECK(we < 1e-7, "exp_neg relative error %.3g", we);
+    double w1 = 0, w2 = 0; /* the softplus fits for rho <= 0, e = e^rho */
+    for (double e = 1e-7; e <= 1.0; e += 3.3e-6) {
+        float ef = (float)e;
+        double ref = log1p((double)ef) / ef;
+        w1 = fmax(w1, fabs(elbo_log1p_over_e(ef) - ref) / ref);
+        w2 = fmax(w2, fabs(elbo_log_log1p_over_e(ef) - log(ref)));
+    }
+    CHECK(w1 < 3e-7, "log1p(e)/e relative error %.3g", w1);
+    CHECK(w2 < 2e-7, "log(log1p(e)/e) absolute error %.3g", w2);
+    CHECK(elbo_log1p_over_e(0.0f) == 1.0f && elbo_log_log1p_over_e(0.0f) == 0.0f, "softplus fits exact at 0");
     CHECK(wl < 3e-7, "log1p_01 relative error %.3g", wl);
     double wt = 0;
     for (double x = -12.0; x <= 12.0; x += 1.3e-4) {

@@ -531,9 +531,10 @@ void bnn_backward(elbo_bnn *m, bnn_worker *w)
         memset(w->dout[l], 0, sizeof(float) * nout);
         memset(w->dmean[l], 0, sizeof(float) * nout);
         memset(w->dvar[l], 0, sizeof(float) * nout);
+        if (l == 0) continue; /* no gradient into the data: da[0] and the rest stay unused */
         memset(w->da[l], 0, sizeof(float) * nin);
-        memset(w->da2[l], 0, sizeof(float) * nin);
-        memset(w->dact[l], 0, sizeof(float) * nin);
+        if (!m->point) memset(w->da2[l], 0, sizeof(float) * nin);
+        if (m->cfg.dropout > 0) memset(w->dact[l], 0, sizeof(float) * nin);
     }
     w->dlv[0] = 0.0f;
     if (m->regress)

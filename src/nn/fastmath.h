@@ -117,4 +117,37 @@ static inline float elbo_tanh(float x)
     return x < 0.0f ? -t : t;
 }
 
+/* For e = e^r in [0, 1] (r <= 0), softplus(r) = log(1 + e) = e P1(e) and
+ * log softplus(r) = r + P2(e), P1 and P2 least-squares fits on Chebyshev
+ * nodes (dev/fit_softplus.py) of log1p(e) / e (relative error 1.2e-7) and
+ * log(log1p(e) / e) (absolute error 7e-8), exact at e = 0: no division and
+ * no log, for the prior's per-weight pass, where nearly every rho is
+ * negative. */
+static inline float elbo_log1p_over_e(float e)
+{
+    float p = -3.227162641e-03f;
+    p = ELBO_MADD(p, e, 1.979064010e-02f);
+    p = ELBO_MADD(p, e, -5.688213184e-02f);
+    p = ELBO_MADD(p, e, 1.060080007e-01f);
+    p = ELBO_MADD(p, e, -1.530801803e-01f);
+    p = ELBO_MADD(p, e, 1.967889518e-01f);
+    p = ELBO_MADD(p, e, -2.495537549e-01f);
+    p = ELBO_MADD(p, e, 3.333020508e-01f);
+    p = ELBO_MADD(p, e, -4.999992251e-01f);
+    return ELBO_MADD(p, e, 1.0f);
+}
+
+static inline float elbo_log_log1p_over_e(float e)
+{
+    float p = 1.996512525e-03f;
+    p = ELBO_MADD(p, e, -1.135852560e-02f);
+    p = ELBO_MADD(p, e, 3.071433492e-02f);
+    p = ELBO_MADD(p, e, -5.585031211e-02f);
+    p = ELBO_MADD(p, e, 8.418998122e-02f);
+    p = ELBO_MADD(p, e, -1.244969144e-01f);
+    p = ELBO_MADD(p, e, 2.082907408e-01f);
+    p = ELBO_MADD(p, e, -4.999987483e-01f);
+    return p * e;
+}
+
 #endif
