@@ -603,8 +603,8 @@ void bnn_chunk_grad(elbo_bnn *m, int nw, int c, float *dst)
         return;
     }
     /* dst holds d/d sigma^2: the chain rule to rho, then the KL's gradient,
-     * with the factors of this step (the mixture's from its pass, the
-     * Gaussian's recomputed here from rho) */
+     * with the factors of this step's pass over rho (bnn_mixture_pass or
+     * bnn_update_sigma) */
     const float *gv = m->gv + ch->off, *gk = m->gk + ch->off;
     for (size_t i = 0; i < ch->n; i++) dst[i] = dst[i] * gv[i] + scale * gk[i];
 }

@@ -86,46 +86,71 @@ void kl_gauss_prior_backward(float *dmu, float *drho, const float *mu, const flo
     }
 }
 
-/* gauss_prior_stats on m <= 512 weights whose rho are all <= 0 (nearly
- * every weight of a network: rho starts near -6): with e = e^rho,
- * sigma = e P1(e), log sigma = rho + P2(e) (fastmath.h), and one division
- * gives both sigmoid(rho) / sigma = 1 / ((1 + e) P1(e)) and sigmoid(rho).
- * Returns 0 if some rho is > 0 (then nothing it wrote is meant), else 1. */
-static int prior_stats_neg(float *var, float *dvar, float *dkl, float *term, const float *mu,
-                           const float *rho, long m, float hl, float ipv, float h)
+/* softplus(rho) and what the per-weight passes below build on it:
+ * sd = sigma, lsd = log sigma, g = sigmoid(rho) = d sigma / d rho and
+ * gsd = g / sigma. For rho <= 0 (nearly every weight of a network: rho
+ * starts near -6), with e = e^rho, sigma = e P1(e) and log sigma =
+ * rho + P2(e) (fastmath.h), and one division gives g / sigma =
+ * 1 / ((1 + e) P1(e)) and so g: no log and one division instead of three.
+ * For any rho, softplus and sigmoid from one exp and a log. Both are
+ * branch-free, so the loops that call them vectorise; a pass takes the
+ * first for a block of weights when none of its rho is > 0. */
+typedef struct {
+    float sd, lsd, g, gsd;
+} softplus_t;
+
+static inline softplus_t softplus_neg(float r)
+{
+    float e = elbo_exp_neg(r), p1 = elbo_log1p_over_e(e), inv = 1.0f / ((1.0f + e) * p1);
+    softplus_t o = {e * p1, r + elbo_log_log1p_over_e(e), e * p1 * inv, inv};
+    return o;
+}
+
+static inline softplus_t softplus_any(float r)
+{
+    float e = elbo_exp_neg(-fabsf(r)), s = (r > 0 ? r : 0.0f) + elbo_log1p_01(e);
+    float g = (r >= 0 ? 1.0f : e) / (1.0f + e);
+    softplus_t o = {s, elbo_log_pos(s), g, g / s};
+    return o;
+}
+
+static int all_nonpositive(const float *rho, long m)
 {
     int pos = 0;
-    for (long i = 0; i < m; i++) { /* vectorised: no branch */
-        float r = rho[i], e = elbo_exp_neg(r), p1 = elbo_log1p_over_e(e);
-        float sd = e * p1, inv = 1.0f / ((1.0f + e) * p1), g = sd * inv;
-        pos |= r > 0.0f;
-        var[i] = sd * sd;
-        term[i] = hl - (r + elbo_log_log1p_over_e(e)) + (sd * sd + mu[i] * mu[i]) * h - 0.5f;
-        dvar[i] = 2.0f * sd * g;
-        dkl[i] = sd * g * ipv - inv;
-    }
+    for (long i = 0; i < m; i++) pos |= rho[i] > 0.0f;
     return !pos;
+}
+
+/* The per-weight passes work in blocks of SP_BLOCK weights. */
+enum { SP_BLOCK = 512 };
+
+/* gauss_prior_stats' outputs for weight i from its softplus t; returns
+ * its KL term. */
+static inline float gauss_prior_elem(float *var, float *dvar, float *dkl, float mu, softplus_t t, float hl,
+                                     float ipv, float h)
+{
+    *var = t.sd * t.sd;
+    *dvar = 2.0f * t.sd * t.g; /* the factors of the rho gradient */
+    *dkl = t.sd * t.g * ipv - t.gsd;
+    return hl - t.lsd + (t.sd * t.sd + mu * mu) * h - 0.5f;
 }
 
 double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, const float *rho,
                          long n, double prior_var)
 {
     const float hl = (float)(0.5 * log(prior_var)), ipv = (float)(1.0 / prior_var), h = (float)(0.5 / prior_var);
-    enum { CH = 512 };
-    float term[CH];
+    float term[SP_BLOCK];
     double kl = 0.0;
-    for (long i0 = 0; i0 < n; i0 += CH) {
-        long m = n - i0 < CH ? n - i0 : CH;
-        if (!prior_stats_neg(var + i0, dvar + i0, dkl + i0, term, mu + i0, rho + i0, m, hl, ipv, h))
-            for (long j = 0; j < m; j++) { /* any rho: softplus and sigmoid from one exp */
-                long i = i0 + j;
-                float r = rho[i], e = elbo_exp_neg(-fabsf(r));
-                float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
-                var[i] = sd * sd;
-                term[j] = hl - elbo_log_pos(sd) + (sd * sd + mu[i] * mu[i]) * h - 0.5f;
-                dvar[i] = 2.0f * sd * g; /* the factors of the rho gradient */
-                dkl[i] = (sd * ipv - 1.0f / sd) * g;
-            }
+    for (long i0 = 0; i0 < n; i0 += SP_BLOCK) {
+        long m = n - i0 < SP_BLOCK ? n - i0 : SP_BLOCK;
+        float *v = var + i0, *dv = dvar + i0, *dk = dkl + i0;
+        const float *u = mu + i0, *r = rho + i0;
+        if (all_nonpositive(r, m))
+            for (long j = 0; j < m; j++)
+                term[j] = gauss_prior_elem(v + j, dv + j, dk + j, u[j], softplus_neg(r[j]), hl, ipv, h);
+        else
+            for (long j = 0; j < m; j++)
+                term[j] = gauss_prior_elem(v + j, dv + j, dk + j, u[j], softplus_any(r[j]), hl, ipv, h);
         kl += sum_terms(term, m);
     }
     return kl;
@@ -155,39 +180,53 @@ void normal_fill_fast(elbo_rng *rng, float *out, long n)
     }
 }
 
+/* The constants of kl_mixture_mc's mixture. */
+typedef struct {
+    float c, la, lb, h1, h2, i1, i2;
+} mixture_k;
+
+/* kl_mixture_mc's gradients and factors for one weight (mu, eps) from its
+ * softplus t; returns its term log q - log p. */
+static inline float mixture_elem(float *dmu, float *drho, float *sv, float *sdv, float mu, float eps,
+                                 softplus_t t, const mixture_k *k)
+{
+    float w = mu + t.sd * eps, w2 = w * w;
+    float a = k->la - w2 * k->h1, b = k->lb - w2 * k->h2, mx = a > b ? a : b, mn = a > b ? b : a;
+    /* the smaller component's share e^(mn - mx), floored at e^-40 (4e-18,
+     * beneath float's resolution next to 1): below that its powers in
+     * log1p would be subnormal, and subnormal arithmetic is many times
+     * slower on x86 */
+    float d = mn - mx, z = elbo_exp_neg(d > -40.0f ? d : -40.0f), ra = (a > b ? 1.0f : z) / (1.0f + z);
+    float logp = mx + elbo_log1p_01(z) - k->c;
+    float dlogp = -w * (ra * k->i1 + (1.0f - ra) * k->i2);
+    float logq = -t.lsd - 0.5f * eps * eps - k->c;
+    *dmu = -dlogp;
+    *drho = -t.gsd - eps * dlogp * t.g;
+    *sv = t.sd * t.sd;
+    *sdv = 2.0f * t.sd * t.g;
+    return logq - logp;
+}
+
 double kl_mixture_mc(float *dmu, float *drho, float *var, float *dvar, const float *mu,
                      const float *rho, const float *eps, long n, double pi, double s1, double s2)
 {
     /* log N(w; 0, s^2) = -w^2 / 2s^2 - log s - log(2 pi) / 2; the mixture by
      * log-sum-exp, its derivative through the responsibilities */
-    const float c = 0.91893853320467274178f, la = (float)(log(pi) - log(s1)), lb = (float)(log1p(-pi) - log(s2));
-    const float h1 = (float)(0.5 / (s1 * s1)), h2 = (float)(0.5 / (s2 * s2));
-    const float i1 = (float)(1.0 / (s1 * s1)), i2 = (float)(1.0 / (s2 * s2));
-    enum { CH = 512 };
-    float term[CH], sv[CH], sdv[CH]; /* sigma^2 and its rho gradient factor, for var and dvar */
+    const mixture_k k = {0.91893853320467274178f, (float)(log(pi) - log(s1)), (float)(log1p(-pi) - log(s2)),
+                         (float)(0.5 / (s1 * s1)), (float)(0.5 / (s2 * s2)), (float)(1.0 / (s1 * s1)),
+                         (float)(1.0 / (s2 * s2))};
+    float term[SP_BLOCK], sv[SP_BLOCK], sdv[SP_BLOCK]; /* sigma^2 and its rho gradient factor, for var and dvar */
     double kl = 0.0;
-    for (long i0 = 0; i0 < n; i0 += CH) {
-        long m = n - i0 < CH ? n - i0 : CH;
-        for (long j = 0; j < m; j++) { /* vectorised: no calls, no branches */
-            long i = i0 + j;
-            float r = rho[i], e = elbo_exp_neg(-fabsf(r));
-            float sd = (r > 0 ? r : 0.0f) + elbo_log1p_01(e), g = (r >= 0 ? 1.0f : e) / (1.0f + e);
-            float w = mu[i] + sd * eps[i], w2 = w * w;
-            float a = la - w2 * h1, b = lb - w2 * h2, mx = a > b ? a : b, mn = a > b ? b : a;
-            /* the smaller component's share e^(mn - mx), floored at e^-40
-             * (4e-18, beneath float's resolution next to 1): below that its
-             * powers in log1p would be subnormal, and subnormal arithmetic
-             * is many times slower on x86 */
-            float d = mn - mx, z = elbo_exp_neg(d > -40.0f ? d : -40.0f), ra = (a > b ? 1.0f : z) / (1.0f + z);
-            float logp = mx + elbo_log1p_01(z) - c;
-            float dlogp = -w * (ra * i1 + (1.0f - ra) * i2);
-            float logq = -elbo_log_pos(sd) - 0.5f * eps[i] * eps[i] - c;
-            term[j] = logq - logp;
-            dmu[i] = -dlogp;
-            drho[i] = (-1.0f / sd - eps[i] * dlogp) * g;
-            sv[j] = sd * sd;
-            sdv[j] = 2.0f * sd * g;
-        }
+    for (long i0 = 0; i0 < n; i0 += SP_BLOCK) {
+        long m = n - i0 < SP_BLOCK ? n - i0 : SP_BLOCK;
+        float *gm = dmu + i0, *gr = drho + i0;
+        const float *u = mu + i0, *r = rho + i0, *e = eps + i0;
+        if (all_nonpositive(r, m))
+            for (long j = 0; j < m; j++)
+                term[j] = mixture_elem(gm + j, gr + j, sv + j, sdv + j, u[j], e[j], softplus_neg(r[j]), &k);
+        else
+            for (long j = 0; j < m; j++)
+                term[j] = mixture_elem(gm + j, gr + j, sv + j, sdv + j, u[j], e[j], softplus_any(r[j]), &k);
         if (var) { /* from the same sigma: softplus is computed once a weight */
             memcpy(var + i0, sv, sizeof(float) * (size_t)m);
             memcpy(dvar + i0, sdv, sizeof(float) * (size_t)m);
