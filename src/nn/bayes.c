@@ -94,7 +94,8 @@ void kl_gauss_prior_backward(float *dmu, float *drho, const float *mu, const flo
  * 1 / ((1 + e) P1(e)) and so g: no log and one division instead of three.
  * For any rho, softplus and sigmoid from one exp and a log. Both are
  * branch-free, so the loops that call them vectorise; a pass takes the
- * first for a block of weights when none of its rho is > 0. */
+ * first for a block of weights, and the block again with the second if
+ * one of its rho is > 0. */
 typedef struct {
     float sd, lsd, g, gsd;
 } softplus_t;
@@ -112,13 +113,6 @@ static inline softplus_t softplus_any(float r)
     float g = (r >= 0 ? 1.0f : e) / (1.0f + e);
     softplus_t o = {s, elbo_log_pos(s), g, g / s};
     return o;
-}
-
-static int all_nonpositive(const float *rho, long m)
-{
-    int pos = 0;
-    for (long i = 0; i < m; i++) pos |= rho[i] > 0.0f;
-    return !pos;
 }
 
 /* The per-weight passes work in blocks of SP_BLOCK weights. */
@@ -145,10 +139,12 @@ double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, c
         long m = n - i0 < SP_BLOCK ? n - i0 : SP_BLOCK;
         float *v = var + i0, *dv = dvar + i0, *dk = dkl + i0;
         const float *u = mu + i0, *r = rho + i0;
-        if (all_nonpositive(r, m))
-            for (long j = 0; j < m; j++)
-                term[j] = gauss_prior_elem(v + j, dv + j, dk + j, u[j], softplus_neg(r[j]), hl, ipv, h);
-        else
+        int pos = 0;
+        for (long j = 0; j < m; j++) {
+            pos |= r[j] > 0.0f;
+            term[j] = gauss_prior_elem(v + j, dv + j, dk + j, u[j], softplus_neg(r[j]), hl, ipv, h);
+        }
+        if (pos) /* some rho > 0: the block again, for any rho */
             for (long j = 0; j < m; j++)
                 term[j] = gauss_prior_elem(v + j, dv + j, dk + j, u[j], softplus_any(r[j]), hl, ipv, h);
         kl += sum_terms(term, m);
@@ -221,10 +217,12 @@ double kl_mixture_mc(float *dmu, float *drho, float *var, float *dvar, const flo
         long m = n - i0 < SP_BLOCK ? n - i0 : SP_BLOCK;
         float *gm = dmu + i0, *gr = drho + i0;
         const float *u = mu + i0, *r = rho + i0, *e = eps + i0;
-        if (all_nonpositive(r, m))
-            for (long j = 0; j < m; j++)
-                term[j] = mixture_elem(gm + j, gr + j, sv + j, sdv + j, u[j], e[j], softplus_neg(r[j]), &k);
-        else
+        int pos = 0;
+        for (long j = 0; j < m; j++) {
+            pos |= r[j] > 0.0f;
+            term[j] = mixture_elem(gm + j, gr + j, sv + j, sdv + j, u[j], e[j], softplus_neg(r[j]), &k);
+        }
+        if (pos) /* some rho > 0: the block again, for any rho */
             for (long j = 0; j < m; j++)
                 term[j] = mixture_elem(gm + j, gr + j, sv + j, sdv + j, u[j], e[j], softplus_any(r[j]), &k);
         if (var) { /* from the same sigma: softplus is computed once a weight */
