@@ -158,10 +158,10 @@ static double L_xent(void *c)
     return softmax_xent_forward(out, a1, ys, B, C);
 }
 
-/* gauss_prior_stats and kl_gauss_prior_mu over 1,300 weights (3 blocks of
- * their 512) against double precision, relative to each output's size: rho
- * in [-30, 0] (the fast path for blocks without a positive rho) with one
- * positive rho in the middle block (the general path), mu ~ N(0, 0.1). */
+/* gauss_prior_stats over 1,300 weights (3 blocks of its 512) against double
+ * precision, relative to each output's size: rho in [-30, 0] (its fast path
+ * for blocks without a positive rho) with one positive rho in the middle
+ * block (the general path), mu ~ N(0, 0.1). */
 static void check_prior_stats_wide(void)
 {
     enum { NW = 1300 };
@@ -174,8 +174,7 @@ static void check_prior_stats_wide(void)
     }
     rho[700] = 0.75f;
     const double pv = 0.01;
-    double kl = gauss_prior_stats(v, dv, dk, rho, NW, pv) + kl_gauss_prior_mu(mu, NW, pv), kl_ref = 0.0, wv = 0.0,
-           wd = 0.0, wk = 0.0;
+    double kl = gauss_prior_stats(v, dv, dk, mu, rho, NW, pv), kl_ref = 0.0, wv = 0.0, wd = 0.0, wk = 0.0;
     for (int i = 0; i < NW; i++) {
         double x = rho[i], sd = x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)), g = 1.0 / (1.0 + exp(-x));
         kl_ref += 0.5 * log(pv) - log(sd) + (sd * sd + (double)mu[i] * mu[i]) / (2.0 * pv) - 0.5;
@@ -229,7 +228,7 @@ static void check_ops(void)
     /* the fused per-step pass equals the separate ops */
     float v[N], dv[N], dk[N], ones[N], dv_ref[N] = {0}, dk_ref[N] = {0}, v_ref[N];
     for (int i = 0; i < N; i++) ones[i] = 1.0f;
-    double kl_fused = gauss_prior_stats(v, dv, dk, a2, N, 0.09) + kl_gauss_prior_mu(a1, N, 0.09);
+    double kl_fused = gauss_prior_stats(v, dv, dk, a1, a2, N, 0.09);
     softplus_sq_forward(v_ref, a2, N);
     softplus_sq_backward(dv_ref, ones, a2, N);
     kl_gauss_prior_backward(NULL, dk_ref, NULL, a2, N, 0.09, 1.0f);
@@ -552,71 +551,6 @@ static int same_params(elbo_bnn *a, elbo_bnn *b)
            memcmp(bnn_base(a)->params, bnn_base(b)->params, sizeof(float) * bnn_base(a)->n_params) == 0;
 }
 
-/* The Gaussian prior's statistics are made for the next step by the
- * optimizer's pass (model_ops.chunk_updated): training with them is bit for
- * bit training that recomputes them each step (the same model whose hook
- * marks them stale), with the moving average swapped in and out between
- * epochs; after a step every chunk's stamp is current and the cache equals
- * a recomputation; a swap of the average and pruning make it stale, so the
- * next step recomputes. */
-static void mark_stale(model *m, int c) { ((elbo_bnn *)m)->chunk_stamp[c] = 0; }
-
-static void check_prior_cache(const elbo_dataset *tr)
-{
-    elbo_bnn *a = mnist_bnn(2), *b = mnist_bnn(2);
-    static model_ops no_cache; /* b: every step recomputes */
-    no_cache = *bnn_base(b)->ops;
-    no_cache.chunk_updated = mark_stale;
-    bnn_base(b)->ops = &no_cache;
-    elbo_train_config tc;
-    elbo_train_config_default(&tc);
-    tc.batch_size = 100;
-    tc.ema = 0.99;
-    elbo_error err;
-    double ta[ELBO_MAX_TERMS] = {0}, tb[ELBO_MAX_TERMS] = {0};
-    int ok = 1;
-    for (int e = 0; e < 2; e++) {
-        ok &= elbo_model_train_epoch(elbo_bnn_model(a), &tc, tr, NULL, NULL, ta, &err) == ELBO_OK;
-        ok &= elbo_model_train_epoch(elbo_bnn_model(b), &tc, tr, NULL, NULL, tb, &err) == ELBO_OK;
-        for (elbo_bnn **m = (elbo_bnn *[]){a, b, NULL}; *m; m++) { /* an evaluation of the average */
-            elbo_bnn_metrics r;
-            elbo_model_swap_average(elbo_bnn_model(*m));
-            ok &= elbo_bnn_evaluate(*m, tr, 2, 1, &r, &err) == ELBO_OK;
-            elbo_model_swap_average(elbo_bnn_model(*m));
-        }
-    }
-    CHECK(ok, "training: %s", err.msg);
-    CHECK(same_params(a, b) && memcmp(ta, tb, sizeof ta) == 0,
-          "the prior's statistics from the optimizer's pass change the training (loss %.9g vs %.9g)", ta[0], tb[0]);
-    ok &= elbo_model_train_epoch(elbo_bnn_model(a), &tc, tr, NULL, NULL, ta, &err) == ELBO_OK;
-    model *mb = bnn_base(a);
-    int current = 1;
-    for (int c = 0; c < mb->n_chunks; c++) current &= a->chunk_stamp[c] == mb->params_gen + 1;
-    CHECK(ok && current, "after a step, every chunk's prior statistics are current");
-    size_t n = mb->n_params;
-    float *s2 = malloc(sizeof(float) * n * 3);
-    memcpy(s2, a->s2, sizeof(float) * n);
-    memcpy(s2 + n, a->gv, sizeof(float) * n);
-    memcpy(s2 + 2 * n, a->gk, sizeof(float) * n);
-    double kl = bnn_prior_step(a), kl_new = bnn_update_sigma(a);
-    CHECK(kl == kl_new && !memcmp(s2, a->s2, sizeof(float) * n) && !memcmp(s2 + n, a->gv, sizeof(float) * n) &&
-              !memcmp(s2 + 2 * n, a->gk, sizeof(float) * n),
-          "the optimizer's pass left the statistics of a recomputation (KL %.9g vs %.9g)", kl, kl_new);
-    elbo_model_swap_average(elbo_bnn_model(a)); /* other weights: the step must recompute */
-    memcpy(s2, a->s2, sizeof(float) * n);
-    bnn_prior_step(a);
-    CHECK(memcmp(s2, a->s2, sizeof(float) * n) != 0, "a swap of the average leaves the raw weights' sigma^2");
-    long pruned = 0;
-    CHECK(elbo_bnn_prune(a, 0.5, &pruned, &err) == ELBO_OK && pruned > 0, "prune");
-    bnn_prior_step(a);
-    size_t w0 = a->layers[0].wrho, zero = 0;
-    for (size_t i = 0; i < (size_t)a->layers[0].in * a->layers[0].out; i++) zero += a->s2[w0 + i] == 0.0f;
-    CHECK(zero > 0, "after pruning, the step's sigma^2 are the pruned weights' (0), not the cached ones");
-    free(s2);
-    elbo_bnn_free(a);
-    elbo_bnn_free(b);
-}
-
 /* The mixture prior trains through the engine and resumes exactly. */
 static void check_mixture_training(const elbo_dataset *tr, const elbo_dataset *te, const char *dir)
 {
@@ -695,7 +629,6 @@ static void check_training(const char *dir)
     CHECK(elbo_model_train_epoch(elbo_bnn_model(c), &tc, &tr, NULL, NULL, t2, &err) == ELBO_OK, "%s", err.msg);
     CHECK(same_params(a, c) && t2[0] == t1[0], "resumed run matches the straight one bit for bit");
     check_mixture_training(&tr, &te, dir);
-    check_prior_cache(&tr);
     /* the shared handle: kind, terms, threads, parameters */
     const char *const *names;
     elbo_model *hc = elbo_bnn_model(c);

@@ -216,7 +216,6 @@ elbo_status ckpt_read_tensors(const st_file *f, model *m, elbo_error *err)
         if (m->tensors[i].transposed && m->tensors[i].n > big) big = m->tensors[i].n;
     float *tmp = big ? malloc(sizeof(float) * big) : NULL;
     if (big && !tmp) return elbo_fail(err, ELBO_ERR_NOMEM, "%s: out of memory", f->path);
-    m->params_gen++;
     elbo_status st = ELBO_OK;
     for (int i = 0; i < m->n_tensors && !st; i++) {
         const model_tensor *t = &m->tensors[i];

@@ -303,8 +303,6 @@ void elbo_bnn_free(elbo_bnn *m)
     elbo_free_aligned(m->eps_w);
     free(m->blocks);
     free(m->block_kl);
-    free(m->chunk_kl);
-    free(m->chunk_stamp);
     elbo_free_aligned(m->eps_step);
     elbo_free_aligned(m->mask_step);
     free(m);
@@ -343,11 +341,6 @@ elbo_bnn *elbo_bnn_create(const elbo_bnn_config *c, uint64_t seed, elbo_error *e
                              !m->block_kl || (c->dropout > 0 && !m->mask_step)
                          ? elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for %zu variances", m->base.n_params)
                          : model_setup(&m->base, &m->tr, list_chunks, m, c->threads, seed, init_cb, err);
-    if (!st) {
-        m->chunk_kl = calloc((size_t)m->base.n_chunks + 1, sizeof(double));
-        m->chunk_stamp = calloc((size_t)m->base.n_chunks + 1, sizeof(unsigned long));
-        if (!m->chunk_kl || !m->chunk_stamp) st = elbo_fail(err, ELBO_ERR_NOMEM, "out of memory for the chunk list");
-    }
     if (st) {
         elbo_bnn_free(m);
         return NULL;
@@ -362,42 +355,22 @@ elbo_model *elbo_bnn_model(elbo_bnn *m) { return &m->handle; }
 
 /* ------------------------------------------------------- forward, backward */
 
-void bnn_prior_chunk(elbo_bnn *m, int c)
-{
-    const model_chunk *ch = &m->base.chunks[c];
-    const float *p = m->base.params + ch->off;
-    double pv = m->cfg.prior_sigma * m->cfg.prior_sigma;
-    if (ch->kind == BNN_WRHO || ch->kind == BNN_BRHO)
-        m->chunk_kl[c] = gauss_prior_stats(m->s2 + ch->off, m->gv + ch->off, m->gk + ch->off, p, (long)ch->n, pv);
-    else
-        m->chunk_kl[c] = ch->kind == BNN_LOGVAR ? 0.0 : kl_gauss_prior_mu(p, (long)ch->n, pv);
-    m->chunk_stamp[c] = m->base.params_gen + 1;
-}
-
-/* The KL from chunk_kl, in chunk order: the same sum whichever thread made
- * each chunk's share, and whether bnn_update_sigma or the optimizer's pass
- * (bnn_prior_chunk) did. */
-static double chunk_kl_sum(const elbo_bnn *m)
-{
-    double kl = 0.0;
-    for (int c = 0; c < m->base.n_chunks; c++) kl += m->chunk_kl[c];
-    return kl;
-}
-
+/* sigma^2 of every weight into m->s2, and (gauss_prior_stats) the Gaussian
+ * prior's rho-gradient factors into m->gv, m->gk, which a mixture model's
+ * step then overwrites with its own (bnn_mixture_pass). */
 double bnn_update_sigma(elbo_bnn *m)
 {
-    if (m->point) return 0.0;
-    int nt = m->base.n_workers;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
-    for (int c = 0; c < m->base.n_chunks; c++) bnn_prior_chunk(m, c);
-    return chunk_kl_sum(m);
-}
-
-double bnn_prior_step(elbo_bnn *m)
-{
-    for (int c = 0; c < m->base.n_chunks; c++)
-        if (m->chunk_stamp[c] != m->base.params_gen + 1) return bnn_update_sigma(m);
-    return chunk_kl_sum(m);
+    const float *p = m->base.params;
+    double pv = m->cfg.prior_sigma * m->cfg.prior_sigma;
+    int nt = m->base.n_workers < m->n_blocks ? m->base.n_workers : m->n_blocks;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int k = 0; k < m->n_blocks; k++) {
+        size_t mu = m->blocks[k][0], rho = m->blocks[k][1], n = m->blocks[k][2];
+        m->block_kl[k] = gauss_prior_stats(m->s2 + rho, m->gv + rho, m->gk + rho, p + mu, p + rho, (long)n, pv);
+    }
+    double kl = 0.0;
+    for (int k = 0; k < m->n_blocks; k++) kl += m->block_kl[k];
+    return kl;
 }
 
 double bnn_mixture_pass(elbo_bnn *m, uint64_t seed)

@@ -98,9 +98,6 @@ struct elbo_bnn {
     int n_blocks;     /* pieces of (mu, rho) for the per-step pass, in order */
     size_t (*blocks)[3];  /* [n_blocks] {mu offset, rho offset, count} */
     double *block_kl; /* [n_blocks] their KL */
-    double *chunk_kl; /* [n_chunks] the Gaussian prior's KL terms of each chunk (bnn_prior_chunk) */
-    unsigned long *chunk_stamp; /* [n_chunks] base.params_gen + 1 when the chunk's s2, gv, gk and
-                                   chunk_kl were last set; 0: never */
     float *eps_step;  /* [max_batch, sum of widths] the step's noise */
     float *mask_step; /* [max_batch, sum of widths] the step's dropout masks, or NULL */
     const float *eps_fixed; /* test hook: the step's noise copied from here */
@@ -123,20 +120,10 @@ extern const model_ops bnn_regressor_ops; /* a regressor: loss, nll, kl */
  * activation gradients (zeroed first by forward). */
 double bnn_forward(elbo_bnn *m, bnn_worker *w);
 void bnn_backward(elbo_bnn *m, bnn_worker *w);
-/* The Gaussian prior's per-step statistics (s2, gv, gk) of every rho over
- * the workers, chunk by chunk (bnn_prior_chunk); returns the KL of the
- * whole posterior to the prior (summed in chunk order). Before any forward
- * pass and gradient. With a mixture prior, s2 and gv only are meant. */
+/* The per-step statistics of every rho (s2, gv, gk) over the workers, in
+ * blocks; returns the KL of the whole posterior to the prior (summed in
+ * block order). Before any forward pass and gradient. */
 double bnn_update_sigma(elbo_bnn *m);
-/* The same for one chunk: s2, gv, gk of a rho chunk and chunk_kl[c] (the
- * KL's terms of its weights: the sigma terms of a rho chunk, the mu terms
- * of a mu chunk), stamped with base.params_gen. The engine calls it right
- * after the optimizer updated the chunk (model_ops.chunk_updated), so a
- * step begins with them already made (bnn_prior_step). */
-void bnn_prior_chunk(elbo_bnn *m, int c);
-/* The step's Gaussian prior statistics and KL: those the optimizer's pass
- * left when every chunk's stamp is current, else bnn_update_sigma. */
-double bnn_prior_step(elbo_bnn *m);
 /* The same KL computed directly (serially), in nats; for the mixture prior
  * a one-draw Monte Carlo estimate with fixed noise (seed 0). */
 double bnn_kl(const elbo_bnn *m);

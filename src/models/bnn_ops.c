@@ -79,7 +79,7 @@ static void bnn_step_begin(model *base, model_step *s, const model_batch *b)
     m->n_train = b->ds->n;
     double kl = m->point ? 0.0
                 : m->cfg.prior == ELBO_PRIOR_MIXTURE ? bnn_mixture_pass(m, elbo_rng_next(s->rng))
-                                                     : bnn_prior_step(m);
+                                                     : bnn_update_sigma(m);
     long nn = (long)b->n * m->eps_width;
     if (m->eps_fixed)
         memcpy(m->eps_step, m->eps_fixed, sizeof(float) * (size_t)nn);
@@ -141,15 +141,6 @@ static void bnn_terms_of(const model *base, int t, double *sums)
 static void bnn_ops_chunk_grad(model *base, int nw, int c, float *dst)
 {
     bnn_chunk_grad((elbo_bnn *)base, nw, c, dst);
-}
-
-/* The Gaussian prior's statistics of chunk c for the next step, while the
- * optimizer's update of it is in cache (the mixture's pass needs the
- * step's fresh draws; point weights have no prior). */
-static void bnn_chunk_updated(model *base, int c)
-{
-    elbo_bnn *m = (elbo_bnn *)base;
-    if (!m->point && m->cfg.prior == ELBO_PRIOR_GAUSSIAN) bnn_prior_chunk(m, c);
 }
 
 static void bnn_drop_grads(model *base, int nw)
@@ -255,7 +246,6 @@ static int bnn_config_to_meta(const model *base, elbo_kv *out)
     .check_data = bnn_check_data, .check_train = bnn_check_train, .step_begin = bnn_step_begin, \
     .forward = bnn_ops_forward, .batch_stats = NULL, .between = NULL,                           \
     .backward = bnn_ops_backward, .terms_of = bnn_terms_of, .chunk_grad = bnn_ops_chunk_grad,   \
-    .chunk_updated = bnn_chunk_updated,                                                         \
     .drop_grads = bnn_drop_grads, .eval = bnn_eval, .diagnose = bnn_diagnose,                   \
     .config_to_meta = bnn_config_to_meta
 

@@ -287,7 +287,6 @@ elbo_status elbo_bnn_set_standardization(elbo_bnn *m, const double *x_mean, cons
         p[2 * D] = (float)y_mean;
         p[2 * D + 1] = (float)y_sd;
     }
-    m->base.params_gen++;
     return ELBO_OK;
 }
 

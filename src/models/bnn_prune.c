@@ -74,7 +74,6 @@ elbo_status elbo_bnn_prune(elbo_bnn *m, double fraction, long *pruned, elbo_erro
                 else gone++;
             }
         }
-    m->base.params_gen++; /* what bnn_prior_chunk made is stale */
     if (pruned) *pruned = below + gone;
     return ELBO_OK;
 }

@@ -21,8 +21,6 @@
  *   for every chunk c (any thread, any order):
  *       ops->chunk_grad(m, nw, c, g)            the summed gradient of chunk c
  *       [group sum, clipping]  optimizer update of params[chunk c]
- *       ops->chunk_updated(m, c)                optional: what the model derives
- *                                               from chunk c for its next step
  *
  * The forward/backward calls compute activation gradients only; the
  * parameter gradient of chunk c is formed in chunk_grad from what the
@@ -157,12 +155,6 @@ typedef struct {
     void (*counts_of)(const model *m, int t, double *counts);
     /* The summed gradient of chunk c over workers 0 .. nw-1 into dst [n]. */
     void (*chunk_grad)(model *m, int nw, int c, float *dst);
-    /* Optional (NULL: none): right after the optimizer updated chunk c, on
-     * the same thread while the chunk is still in cache (any thread, any
-     * order), for values the model derives from each parameter and needs
-     * at its next step (the BNN's sigma^2 and prior terms). Such a cache is
-     * valid while m->params_gen is what it was when the cache was filled. */
-    void (*chunk_updated)(model *m, int c);
     /* Drops what workers accumulated for a step that was refused. */
     void (*drop_grads)(model *m, int nw);
     /* The mean of every term over ds with noise from seed, into terms. */
@@ -195,9 +187,6 @@ struct model {
     const model_ops *ops;
     size_t n_params;
     float *params;          /* [n_params] owned by the model */
-    unsigned long params_gen; /* bumped by every write of params other than the
-                                 optimizer's: the engine's (a checkpoint read, the
-                                 average's swap) and a model's own (the BNN's pruning) */
     int n_tensors;
     model_tensor *tensors;  /* in checkpoint order */
     int n_chunks;

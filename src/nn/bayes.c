@@ -119,17 +119,18 @@ static inline softplus_t softplus_any(float r)
 enum { SP_BLOCK = 512 };
 
 /* gauss_prior_stats' outputs for weight i from its softplus t; returns
- * its KL term without mu. */
-static inline float gauss_prior_elem(float *var, float *dvar, float *dkl, softplus_t t, float hl, float ipv,
-                                     float h)
+ * its KL term. */
+static inline float gauss_prior_elem(float *var, float *dvar, float *dkl, float mu, softplus_t t, float hl,
+                                     float ipv, float h)
 {
     *var = t.sd * t.sd;
     *dvar = 2.0f * t.sd * t.g; /* the factors of the rho gradient */
     *dkl = t.sd * t.g * ipv - t.gsd;
-    return hl - t.lsd + t.sd * t.sd * h - 0.5f;
+    return hl - t.lsd + (t.sd * t.sd + mu * mu) * h - 0.5f;
 }
 
-double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *rho, long n, double prior_var)
+double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, const float *rho,
+                         long n, double prior_var)
 {
     const float hl = (float)(0.5 * log(prior_var)), ipv = (float)(1.0 / prior_var), h = (float)(0.5 / prior_var);
     float term[SP_BLOCK];
@@ -137,28 +138,15 @@ double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *rho, 
     for (long i0 = 0; i0 < n; i0 += SP_BLOCK) {
         long m = n - i0 < SP_BLOCK ? n - i0 : SP_BLOCK;
         float *v = var + i0, *dv = dvar + i0, *dk = dkl + i0;
-        const float *r = rho + i0;
+        const float *u = mu + i0, *r = rho + i0;
         int pos = 0;
         for (long j = 0; j < m; j++) {
             pos |= r[j] > 0.0f;
-            term[j] = gauss_prior_elem(v + j, dv + j, dk + j, softplus_neg(r[j]), hl, ipv, h);
+            term[j] = gauss_prior_elem(v + j, dv + j, dk + j, u[j], softplus_neg(r[j]), hl, ipv, h);
         }
         if (pos) /* some rho > 0: the block again, for any rho */
             for (long j = 0; j < m; j++)
-                term[j] = gauss_prior_elem(v + j, dv + j, dk + j, softplus_any(r[j]), hl, ipv, h);
-        kl += sum_terms(term, m);
-    }
-    return kl;
-}
-
-double kl_gauss_prior_mu(const float *mu, long n, double prior_var)
-{
-    const float h = (float)(0.5 / prior_var);
-    float term[SP_BLOCK];
-    double kl = 0.0;
-    for (long i0 = 0; i0 < n; i0 += SP_BLOCK) {
-        long m = n - i0 < SP_BLOCK ? n - i0 : SP_BLOCK;
-        for (long j = 0; j < m; j++) term[j] = mu[i0 + j] * mu[i0 + j] * h;
+                term[j] = gauss_prior_elem(v + j, dv + j, dk + j, u[j], softplus_any(r[j]), hl, ipv, h);
         kl += sum_terms(term, m);
     }
     return kl;

@@ -48,12 +48,10 @@ void kl_gauss_prior_backward(float *dmu, float *drho, const float *mu, const flo
 /* The per-step statistics of n weights in one pass, what the forward pass
  * and the gradient need: var = sigma^2, dvar = d sigma^2 / d rho and
  * dkl = d KL / d rho (as kl_gauss_prior_backward with scale 1), each [n];
- * returns the KL's sigma terms summed, log(sp / sigma) + sigma^2 /
- * (2 prior_var) - 1/2, which with kl_gauss_prior_mu's mu terms make
- * kl_gauss_prior_forward. In float with fastmath.h. */
-double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *rho, long n, double prior_var);
-/* The KL's mu terms summed over n weights: mu^2 / (2 prior_var). */
-double kl_gauss_prior_mu(const float *mu, long n, double prior_var);
+ * returns the KL summed
+ * (kl_gauss_prior_forward). In float with fastmath.h. */
+double gauss_prior_stats(float *var, float *dvar, float *dkl, const float *mu, const float *rho,
+                         long n, double prior_var);
 
 /* The scale-mixture prior p(w) = pi N(0, s1^2) + (1 - pi) N(0, s2^2)
  * (Blundell et al. 2015), in float with the vectorised exp and logs of

@@ -131,7 +131,6 @@ elbo_status trainer_ema_start(trainer *t, const model *m, elbo_error *err)
 void trainer_ema_swap(trainer *t, model *m)
 {
     if (!t->ema) return;
-    m->params_gen++;
     float *p = m->params, *a = t->ema;
     for (size_t i = 0; i < m->n_params; i++) {
         float x = p[i];
@@ -387,7 +386,6 @@ static elbo_status update(trainer *t, model *m, const elbo_train_config *tc, int
             }
             t->chunk_bad[c] = optim_update(o, m->params, g, ch[c].off, ch[c].n, t->step, scale);
             if (t->ema) ema_update(t->ema + ch[c].off, m->params + ch[c].off, ch[c].n, d);
-            if (m->ops->chunk_updated) m->ops->chunk_updated(m, c);
         }
         elbo_fp_flush_end(fp);
     }
