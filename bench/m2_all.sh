@@ -27,8 +27,12 @@ sh bench/m2_protocol.sh m2 300 "100" "1 2 3 4 5" --threads 1 --no-test --alpha 2
 # lr 3e-3, 1 thread a run, two at a time (~20 s an epoch each): label draw 1
 # to 40, 80 and 120 epochs, draws 2 and 3 to 60 and then 120, draws 4 and 5
 # to 120 (94.28 +- 1.60%); then all five resumed to 160 by the second line
-# (the row "M2 (lr 3e-3, --ema 0.999)", 94.68 +- 1.74%), and towards 200 by
-# the third.
+# (94.68 +- 1.74%), to 200 by the third (94.88 +- 1.59%) and to 240 by the
+# fourth (2026-12-07).
 TAG=lr3ema sh bench/m2_protocol.sh m2 120 "100" "1 2 3 4 5" --threads 1 --no-test --alpha 20 --ema 0.999 --lr 3e-3
 TAG=lr3ema sh bench/m2_protocol.sh m2 160 "100" "1 2 3 4 5"
 TAG=lr3ema sh bench/m2_protocol.sh m2 200 "100" "1 2 3 4 5"
+TAG=lr3ema sh bench/m2_protocol.sh m2 240 "100" "1 2 3 4 5"
+# 2026-12-07, Intel Xeon: the same recipe at N = 600, 1000 and 3000, 30 epochs
+# a run (the session's budget: 15 runs of ~10 minutes, two at a time).
+TAG=lr3ema sh bench/m2_protocol.sh m2 30 "600 1000 3000" "1 2 3 4 5" --threads 1 --no-test --alpha 20 --ema 0.999 --lr 3e-3
