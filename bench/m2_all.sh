@@ -1,8 +1,10 @@
 #!/bin/sh
 # bench/m2_all.sh — the runs behind docs/semisupervised.md's table, in the
-# order they ran (about 90 minutes on 2 cores, and ~3 hours more for the m1m2s runs): the M1, then M1+M2 and M2
-# through bench/m2_protocol.sh (each run resumable; rerunning skips nothing
-# but continues unfinished runs).
+# order they ran: the M1, then M1+M2 and M2 through bench/m2_protocol.sh (each
+# run resumable; rerunning skips nothing but continues unfinished runs). The
+# first lines take about 90 minutes on 2 cores; all of it, about 35 core-hours
+# at 1 thread a run (the m1m2s runs ~1 hour each, the 300-epoch M2 runs ~3,
+# the lr3ema runs at 100 labels ~1.5, those at 600-3000 ~10 minutes).
 set -eu
 ELBO=${ELBO:-build/elbo}
 [ -f runs/m1_sp/model.safetensors ] ||
